@@ -1,0 +1,35 @@
+# Every target sets up what it needs in .venv itself: on a fresh clone,
+# `make regen-workflows` and `make test` are the only commands to type.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CIGEN  := $(BIN)/cigen
+
+# The generator alone (click, jinja2, pyyaml, requests, jsonschema).
+$(VENV)/.base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e .
+	touch $@
+
+# Tests and benchmarks: pytest, hypothesis, the three workflow validators, sglang's wheel
+# (without its dependencies: only sglang/test/ci/ci_register.py is loaded, by path, as the
+# scanner's oracle) and a CPU build of torch for the weight-checker stand-in server.
+$(VENV)/.test: $(VENV)/.base
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0 numpy
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps sglang==0.5.23
+	touch $@
+
+.PHONY: test bench lint-corpus clean
+
+# pytest exits 5 when it collected nothing: that is a failure, never a pass.
+test: $(VENV)/.test
+	@$(BIN)/python -m pytest -q; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
+
+bench: $(VENV)/.test
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,302 @@
+"""`cigen.yml` -> Config: YAML with line numbers, JSON-Schema validation, semantic checks.
+
+With no config file the embedded default (generator/data/cigen.yml, sglang's layout) is
+used. Every problem is reported with the config file's line, all in one pass.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from generator.errors import Problem, ProblemReport, UserError, plural
+from generator.model import Config, Pool, Suite
+
+CONFIG_NAME = "cigen.yml"
+DEFAULT_SOURCE = "<embedded default cigen.yml>"
+_SUITE_DEFAULTS = {
+    "backend": "cuda",
+    "needs": [],
+    "job_timeout_minutes": 360,
+    "per_file_timeout_seconds": 1200,
+    "max_parallel": 1,
+    "paths": [],
+    "groups": [],
+    "enabled": True,
+}
+_REQUIRED_SUITE_FIELDS = ("trigger", "step_timeout_minutes", "shard_budget_minutes")
+
+Path_ = tuple  # a location in the YAML document: keys and indexes from the top
+
+
+@dataclass
+class _Document:
+    """Parsed YAML plus the line of every key and item, for messages."""
+
+    source: str
+    data: object
+    lines: dict[Path_, int]
+
+    def line(self, path: Path_) -> int:
+        """Line of `path`, or of its closest ancestor that has one."""
+        path = tuple(path)
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+    def problem(self, path: Path_, code: str, message: str, help: str | None = None) -> Problem:
+        return Problem(self.source, self.line(path), code, message, help=help)
+
+
+def _read_yaml(text: str, source: str) -> _Document:
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        lines: dict[Path_, int] = {}
+        duplicates: list[Problem] = []
+
+        def build(node: yaml.Node, path: Path_) -> object:
+            lines.setdefault(path, node.start_mark.line + 1)
+            if isinstance(node, yaml.MappingNode):
+                loader.flatten_mapping(node)
+                mapping: dict = {}
+                for key_node, value_node in node.value:
+                    key = loader.construct_object(key_node, deep=True)
+                    if not isinstance(key, (str, int, float, bool)) or key is None:
+                        raise UserError(source, key_node.start_mark.line + 1, "config-yaml", "keys must be plain scalars")
+                    if key in mapping:
+                        duplicates.append(
+                            Problem(source, key_node.start_mark.line + 1, "config-duplicate-key", f"key '{key}' appears twice")
+                        )
+                    lines[path + (key,)] = key_node.start_mark.line + 1
+                    mapping[key] = build(value_node, path + (key,))
+                return mapping
+            if isinstance(node, yaml.SequenceNode):
+                return [build(child, path + (index,)) for index, child in enumerate(node.value)]
+            return loader.construct_object(node, deep=True)
+
+        data = build(root, ()) if root is not None else None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 1
+        raise UserError(source, line, "config-yaml", f"invalid YAML: {error.problem or error.context}") from None
+    finally:
+        loader.dispose()
+    if duplicates:
+        raise ProblemReport(duplicates, f"{plural(len(duplicates), 'error')} in {source}")
+    return _Document(source, data, lines)
+
+
+@lru_cache(maxsize=None)
+def _schema() -> dict:
+    return json.loads(resources.files("generator").joinpath("data/cigen.schema.json").read_text())
+
+
+def _schema_problems(doc: _Document) -> list[Problem]:
+    validator = jsonschema.Draft202012Validator(_schema())
+    problems = []
+    for error in validator.iter_errors(doc.data):
+        path = tuple(error.absolute_path)
+        where = ".".join(str(p) for p in path) or "top level"
+        message = error.message
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = error.schema.get("properties", {})
+            extras = sorted(str(k) for k in error.instance if k not in known)
+            if extras:
+                path = path + (extras[0],)
+                message = f"unknown key{'s' if len(extras) > 1 else ''} {', '.join(map(repr, extras))}"
+                if known:
+                    message += f" (known: {', '.join(sorted(known))})"
+        elif error.validator == "not" and isinstance(error.instance, dict):
+            message = "give either runner_config or pools, not both"
+        problems.append(doc.problem(path, "config-schema", f"{where}: {message}"))
+    return problems
+
+
+def _build(doc: _Document) -> Config:
+    data: dict = doc.data  # schema-valid
+    problems: list[Problem] = []
+    pools = {
+        name: Pool(
+            name=name,
+            labels=tuple(spec["labels"]),
+            gpus=spec["gpus"],
+            setup_minutes=float(spec["setup_minutes"]),
+            gpu_model=spec.get("gpu"),
+            gpu_mem_gib=spec.get("gpu_mem_gib"),
+            line=doc.line(("pools", name)),
+        )
+        for name, spec in data["pools"].items()
+    }
+    runner_configs = dict(data.get("runner_configs", {}))
+    for runner_config, pool in runner_configs.items():
+        if pool not in pools:
+            problems.append(
+                doc.problem(("runner_configs", runner_config), "unknown-pool", f"runner_config '{runner_config}' maps to unknown pool '{pool}'")
+            )
+    backends = tuple(data.get("backends", ["cuda"]))
+    defaults = data.get("defaults", {})
+    suites: dict[str, Suite] = {}
+    for name, spec in data["suites"].items():
+        where = ("suites", name)
+        merged = {**_SUITE_DEFAULTS, **defaults, **spec}
+        if "runner_config" in spec and "pools" in defaults:
+            merged.pop("pools")
+        if "pools" in spec and "runner_config" in defaults:
+            merged.pop("runner_config")
+        missing = [field for field in _REQUIRED_SUITE_FIELDS if field not in merged]
+        if missing:
+            problems.append(doc.problem(where, "config-schema", f"suite '{name}' needs {', '.join(missing)}"))
+            continue
+        if "runner_config" in merged:
+            pool_names = (runner_configs.get(merged["runner_config"]),)
+            if pool_names[0] is None:
+                problems.append(
+                    doc.problem(where + ("runner_config",), "unknown-runner-config", f"suite '{name}': runner_config '{merged['runner_config']}' is not under runner_configs")
+                )
+                continue
+        elif "pools" in merged:
+            pool_names = tuple(merged["pools"])
+        else:
+            problems.append(doc.problem(where, "config-schema", f"suite '{name}' needs runner_config or pools"))
+            continue
+        for pool in pool_names:
+            if pool not in pools:
+                problems.append(doc.problem(where + ("pools",), "unknown-pool", f"suite '{name}': unknown pool '{pool}'"))
+        problems.extend(_suite_problems(doc, name, merged, backends))
+        suites[name] = Suite(
+            name=name,
+            backend=merged["backend"],
+            trigger=merged["trigger"],
+            pools=pool_names,
+            job_timeout_minutes=merged["job_timeout_minutes"],
+            step_timeout_minutes=merged["step_timeout_minutes"],
+            shard_budget_minutes=float(merged["shard_budget_minutes"]),
+            max_parallel=merged["max_parallel"],
+            per_file_timeout_seconds=merged["per_file_timeout_seconds"],
+            needs=tuple(merged["needs"]),
+            pr_label=merged.get("pr_label"),
+            paths=tuple(merged["paths"]),
+            cron=merged.get("cron"),
+            enabled=merged["enabled"],
+            groups=tuple(tuple(group) for group in merged["groups"]),
+            line=doc.line(where),
+        )
+    problems.extend(_needs_problems(doc, suites, declared=set(data["suites"])))
+    if problems:
+        raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {doc.source}")
+    return Config(
+        source=doc.source,
+        include=tuple(data.get("tests", {}).get("include", ["test/registered/**/*.py"])),
+        exclude=tuple(data.get("tests", {}).get("exclude", [])),
+        backends=backends,
+        pools=pools,
+        runner_configs=runner_configs,
+        suites=suites,
+        nightly_cron=data.get("schedule", {}).get("nightly_cron", "0 14 * * *"),
+    )
+
+
+def _suite_problems(doc: _Document, name: str, suite: dict, backends: tuple[str, ...]) -> list[Problem]:
+    where = ("suites", name)
+    problems = []
+    if suite["backend"] not in backends:
+        problems.append(
+            doc.problem(where, "backend-not-planned", f"suite '{name}' is for backend '{suite['backend']}', which `backends` does not list")
+        )
+    if suite["shard_budget_minutes"] > suite["step_timeout_minutes"]:
+        problems.append(
+            doc.problem(
+                where + ("shard_budget_minutes",),
+                "budget-over-timeout",
+                f"suite '{name}': shard_budget_minutes ({suite['shard_budget_minutes']:g}) is above "
+                f"step_timeout_minutes ({suite['step_timeout_minutes']}); a full shard would time out",
+            )
+        )
+    if suite["step_timeout_minutes"] > suite["job_timeout_minutes"]:
+        problems.append(
+            doc.problem(
+                where + ("step_timeout_minutes",),
+                "step-over-job-timeout",
+                f"suite '{name}': step_timeout_minutes ({suite['step_timeout_minutes']}) is above "
+                f"job_timeout_minutes ({suite['job_timeout_minutes']})",
+            )
+        )
+    per_commit_only = [key for key in ("pr_label", "paths") if suite.get(key) and suite["trigger"] != "per-commit"]
+    if suite.get("cron") and suite["trigger"] != "nightly":
+        per_commit_only.append("cron")
+    for key in per_commit_only:
+        problems.append(
+            doc.problem(where + (key,), "option-for-trigger", f"suite '{name}': {key} does not apply to trigger '{suite['trigger']}'")
+        )
+    return problems
+
+
+def _needs_problems(doc: _Document, suites: dict[str, Suite], declared: set[str]) -> list[Problem]:
+    """Unknown needs, needs across workflows, and cycles. A need on a declared suite that
+    failed its own checks is not reported again."""
+    problems = []
+    for suite in suites.values():
+        for need in suite.needs:
+            where = ("suites", suite.name, "needs")
+            other = suites.get(need)
+            if other is None and need in declared:
+                continue
+            if other is None:
+                problems.append(doc.problem(where, "unknown-need", f"suite '{suite.name}' needs unknown suite '{need}'"))
+            elif other.trigger != suite.trigger:
+                problems.append(
+                    doc.problem(where, "need-across-triggers", f"suite '{suite.name}' ({suite.trigger}) cannot wait for '{need}' ({other.trigger}): they run in different workflows")
+                )
+    visiting: set[str] = set()
+    done: set[str] = set()
+
+    def visit(name: str, chain: list[str]) -> None:
+        if name in done or name not in suites:
+            return
+        if name in visiting:
+            cycle = chain[chain.index(name) :] + [name]
+            problems.append(doc.problem(("suites", name, "needs"), "needs-cycle", f"needs form a cycle: {' -> '.join(cycle)}"))
+            return
+        visiting.add(name)
+        for need in suites[name].needs:
+            visit(need, chain + [name])
+        visiting.discard(name)
+        done.add(name)
+
+    for name in suites:
+        visit(name, [])
+    return problems
+
+
+def parse_config(text: str, source: str) -> Config:
+    doc = _read_yaml(text, source)
+    if not isinstance(doc.data, dict):
+        raise UserError(source, 1, "config-schema", "the config must be a mapping (version, pools, suites, ...)")
+    problems = _schema_problems(doc)
+    if problems:
+        raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {source}")
+    return _build(doc)
+
+
+def default_config_text() -> str:
+    return resources.files("generator").joinpath("data/cigen.yml").read_text()
+
+
+def load_config(path: Path | None, root: Path) -> Config:
+    """The config at `path`, else `root/cigen.yml`, else the embedded default."""
+    if path is None and (root / CONFIG_NAME).is_file():
+        path = root / CONFIG_NAME
+    if path is None:
+        return parse_config(default_config_text(), DEFAULT_SOURCE)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(str(path), 0, "config-unreadable", f"cannot read config: {error}") from None
+    return parse_config(text, str(path))

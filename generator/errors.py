@@ -1,0 +1,65 @@
+"""User-facing problems: one `path:line: code: message` per line, stable kebab-case codes.
+
+Anything that is not a `UserError` (or a `Problem` collected into a `ProblemReport`) is a
+bug in cigen and is allowed to show its traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+EXIT_OK = 0
+EXIT_DRIFT = 1  # `cigen check`: committed workflows differ from a fresh render
+EXIT_USER_ERROR = 2
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One finding about the user's input, anchored to a file and (1-based) line."""
+
+    path: str
+    line: int
+    code: str
+    message: str
+    severity: Severity = Severity.ERROR
+    help: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def format(self) -> str:
+        location = f"{self.path}:{self.line}" if self.line else self.path
+        prefix = "" if self.is_error else "warning: "
+        text = f"{location}: {prefix}{self.code}: {self.message}"
+        if self.help:
+            text += f"\n  help: {self.help}"
+        return text
+
+
+class UserError(Exception):
+    """A mistake in the user's input or invocation; reported without a traceback."""
+
+    def __init__(self, path: str, line: int, code: str, message: str, help: str | None = None):
+        self.problem = Problem(path, line, code, message, Severity.ERROR, help)
+        super().__init__(self.problem.format())
+
+
+class ProblemReport(Exception):
+    """Several problems found in one pass; raised once all of them are collected."""
+
+    def __init__(self, problems: list[Problem], summary: str):
+        self.problems = sorted(problems)
+        self.summary = summary
+        super().__init__(summary)
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 error', '2 errors', '1,369 files'."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"

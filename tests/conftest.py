@@ -1,0 +1,41 @@
+"""Shared fixtures: the synthesized sglang tree and an isolated scan cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.synth import SynthTree, load_corpus, load_suites, write_tree
+
+
+@pytest.fixture(scope="session")
+def corpus() -> dict:
+    return load_corpus()
+
+
+@pytest.fixture(scope="session")
+def sglang_suites() -> dict:
+    return load_suites()
+
+
+@pytest.fixture(scope="session")
+def synth_tree(tmp_path_factory, corpus) -> SynthTree:
+    """All 1,369 real sglang test files, each with its real calls and a __main__ block."""
+    return write_tree(tmp_path_factory.mktemp("sglang"), corpus)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own scan cache so none sees another's entries."""
+    cache = tmp_path / "cigen-cache"
+    monkeypatch.setenv("CIGEN_CACHE_DIR", str(cache))
+    return cache
+
+
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root

@@ -1,0 +1,132 @@
+"""The command line: exit codes, output shapes, --help everywhere, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli import cli
+from tests.conftest import write_files
+
+GOOD = 'register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)\n\nif __name__ == "__main__":\n    main()\n'
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_python_dash_m_and_console_script_are_the_same_cli():
+    out = subprocess.run([sys.executable, "-m", "generator", "--help"], capture_output=True, text=True, check=True)
+    assert out.stdout == run("--help").output.replace("Usage: cli", "Usage: cigen")
+    assert "Usage: cigen [OPTIONS] COMMAND [ARGS]..." in out.stdout
+
+
+def test_every_command_has_help():
+    for name, command in cli.commands.items():
+        result = run(name, "--help")
+        assert result.exit_code == 0, name
+        assert command.help and command.help.split("\n")[0] in result.output
+
+
+def test_scan_json_has_sglang_field_names(tmp_path):
+    write_files(tmp_path, {"test/registered/e2e/test_a.py": GOOD})
+    result = run("scan", "--root", str(tmp_path), "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.output) == [
+        {
+            "file": "test/registered/e2e/test_a.py",
+            "lineno": 1,
+            "backend": "cuda",
+            "est_time": 150.0,
+            "suite": "nightly-1-gpu",
+            "stage": None,
+            "runner_config": None,
+            "nightly": True,
+            "disabled": None,
+        }
+    ]
+
+
+def test_scan_table(tmp_path):
+    write_files(tmp_path, {"test/registered/test_a.py": GOOD})
+    result = run("scan", "--root", str(tmp_path))
+    assert result.stdout.splitlines() == [
+        "file                         backend  suite          est_s  nightly  disabled",
+        "---------------------------  -------  -------------  -----  -------  --------",
+        "test/registered/test_a.py:1  cuda     nightly-1-gpu  150    yes",
+        "1 registration in 1 file",
+    ]
+
+
+def test_scan_errors_list_every_file_and_exit_2_without_output(tmp_path):
+    write_files(
+        tmp_path,
+        {
+            "test/registered/a.py": "register_cuda_ci(est_time='fast', suite='x')\n",
+            "test/registered/b.py": "import os\n",
+            "test/registered/ok.py": GOOD,
+        },
+    )
+    result = CliRunner().invoke(cli, ["scan", "--root", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "test/registered/a.py:1: bad-est-time: register_cuda_ci(): est_time must be a number, got 'fast'",
+        "test/registered/b.py:1: no-marker: no register_<backend>_ci(...) call at top level",
+        "  help: register the file, e.g. register_cuda_ci(est_time=60, suite=...), or exclude it under tests.exclude in cigen.yml",
+        "2 errors in 3 files; nothing printed.",
+    ]
+
+
+def test_bad_config_is_reported_without_traceback(tmp_path, monkeypatch):
+    write_files(tmp_path, {"cigen.yml": "version: 2\n"})
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["lint"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "cigen.yml:1: config-schema: top level: 'pools' is a required property",
+        "cigen.yml:1: config-schema: top level: 'suites' is a required property",
+        "cigen.yml:1: config-schema: version: 1 was expected",
+        "3 errors in cigen.yml",
+    ]
+
+
+def test_missing_root_is_a_user_error(tmp_path):
+    result = CliRunner().invoke(cli, ["scan", "--root", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert result.stderr == f"{tmp_path / 'nope'}: no-root: not a directory\n"
+
+
+def test_lint_warnings_exit_0_unless_strict(tmp_path):
+    write_files(tmp_path, {"test/registered/a.py": GOOD.replace("nightly=True", "nightly=False")})
+    assert run("lint", "--root", str(tmp_path)).exit_code == 0
+    assert run("lint", "--root", str(tmp_path), "--strict").exit_code == 2
+
+
+def test_lint_counts_by_kind(tmp_path):
+    write_files(tmp_path, {"test/registered/a.py": GOOD.replace("nightly=True", "nightly=False")})
+    result = CliRunner().invoke(cli, ["lint", "--root", str(tmp_path)])
+    tail = result.stderr.splitlines()[-3:]
+    assert tail[0].startswith("0 errors, ")
+    assert "  warning nightly-mismatch" in tail[1] or "  warning nightly-mismatch" in tail[2]
+
+
+@pytest.mark.parametrize("flag", [[], ["--no-cache"]])
+def test_scan_with_and_without_cache_agree(tmp_path, flag):
+    write_files(tmp_path, {"test/registered/a.py": GOOD})
+    first = run("scan", "--root", str(tmp_path), "--format", "json", *flag)
+    second = run("scan", "--root", str(tmp_path), "--format", "json", *flag)
+    assert first.output == second.output and first.exit_code == 0
+
+
+def test_no_cache_writes_no_cache(tmp_path, isolated_cache: Path):
+    write_files(tmp_path, {"test/registered/a.py": GOOD})
+    run("scan", "--root", str(tmp_path), "--no-cache")
+    assert not isolated_cache.exists()
+    run("scan", "--root", str(tmp_path))
+    assert len(list(isolated_cache.glob("scan-*.json"))) == 1

@@ -1,0 +1,188 @@
+"""cigen.yml: the embedded default reproduces sglang's layout; bad configs give clear,
+line-numbered errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.config import DEFAULT_SOURCE, load_config, parse_config
+from generator.errors import ProblemReport, UserError
+
+
+@pytest.fixture(scope="module")
+def default():
+    return load_config(None, Path("/nonexistent-root"))
+
+
+def test_default_has_every_sglang_cuda_suite(default, sglang_suites):
+    assert default.source == DEFAULT_SOURCE
+    assert set(default.suites) == set(sglang_suites["suites"])
+    assert len(default.suites) == 49
+
+
+def test_default_pools_match_sglang_runner_labels(default, sglang_suites):
+    for name, facts in sglang_suites["suites"].items():
+        suite = default.suites[name]
+        labels = {label for pool in suite.pools for label in default.pools[pool].labels}
+        # 4-gpu-b200-kernel is sglang's alternative label chosen at dispatch time.
+        expected = {label for label in facts["runner_labels"] if label != "4-gpu-b200-kernel"}
+        if expected:
+            assert labels == expected, name
+
+
+def test_default_gpu_facts_match_sglang(default, sglang_suites):
+    for name, facts in sglang_suites["suites"].items():
+        for runner in facts.get("runners", []):
+            pool = default.pools[runner["label"].replace("-kernel", "")]
+            assert pool.gpus == runner["gpus"], name
+            assert pool.gpu_model == runner["gpu_model"], name
+            if runner["mem_gb"]:
+                assert round(pool.gpu_mem_gib) == runner["mem_gb"], name
+
+
+def test_default_triggers_timeouts_and_needs_match_sglang(default, sglang_suites):
+    trigger = {
+        "per-commit": "per-commit",
+        "per-commit-label-gated": "per-commit",
+        "per-commit-path-gated": "per-commit",
+        "nightly": "nightly",
+        "weekly": "nightly",
+        "manual": "manual",
+    }
+    for name, facts in sglang_suites["suites"].items():
+        suite = default.suites[name]
+        if facts["trigger"] == "not-dispatched":
+            assert not suite.enabled, name
+            continue
+        assert suite.enabled, name
+        assert suite.trigger == trigger[facts["trigger"]], name
+        assert suite.step_timeout_minutes == facts["timeout_minutes"]["run_step"], name
+        assert suite.job_timeout_minutes == facts["timeout_minutes"]["job"], name
+        assert suite.per_file_timeout_seconds == facts["timeout_per_file_s"], name
+        # base-a-test-cpu is a CPU suite outside this (CUDA) config.
+        assert set(suite.needs) == set(facts["needs"]) - {"base-a-test-cpu"}, name
+        assert (suite.pr_label == "run-ci-extra") == (facts["trigger"] == "per-commit-label-gated"), name
+
+
+def test_default_per_commit_budget_is_sglangs_rule(default):
+    for suite in default.suites.values():
+        if suite.trigger == "per-commit":
+            assert suite.shard_budget_minutes == 0.75 * suite.step_timeout_minutes, suite.name
+
+
+def test_default_maps_small_and_large_runner_configs(default):
+    assert default.runner_configs["1-gpu-small"] == "1-gpu-5090"
+    assert default.runner_configs["1-gpu-large"] == "1-gpu-h100"
+    assert default.pools["1-gpu-5090"].gpu_model == "NVIDIA RTX 5090"
+    assert default.suites["nightly-1-gpu"].pools == ("1-gpu-h100",)
+
+
+def test_root_config_file_wins_over_default(tmp_path):
+    (tmp_path / "cigen.yml").write_text(MINIMAL)
+    config = load_config(None, tmp_path)
+    assert config.source == str(tmp_path / "cigen.yml")
+    assert list(config.suites) == ["nightly-1-gpu"]
+
+
+MINIMAL = """\
+version: 1
+tests:
+  include: ["tests/e2e/**/*.py"]
+pools:
+  1-gpu-h100: {labels: [1-gpu-h100], gpu: NVIDIA H100, gpu_mem_gib: 79.65, gpus: 1, setup_minutes: 2}
+suites:
+  nightly-1-gpu:
+    trigger: nightly
+    pools: [1-gpu-h100]
+    step_timeout_minutes: 60
+    shard_budget_minutes: 60
+"""
+
+
+def messages(text: str) -> list[str]:
+    with pytest.raises((ProblemReport, UserError)) as caught:
+        parse_config(text, "cigen.yml")
+    error = caught.value
+    problems = error.problems if isinstance(error, ProblemReport) else [error.problem]
+    return [p.format() for p in problems]
+
+
+def test_minimal_config_parses():
+    config = parse_config(MINIMAL, "cigen.yml")
+    suite = config.suites["nightly-1-gpu"]
+    assert suite.pools == ("1-gpu-h100",) and suite.nightly and suite.max_parallel == 1
+
+
+def test_yaml_syntax_error_names_its_line():
+    assert messages("version: 1\npools:\n  a: [b\n  c: d\n") == [
+        "cigen.yml:4: config-yaml: invalid YAML: expected ',' or ']', but got ':'"
+    ]
+
+
+def test_duplicate_keys_are_errors():
+    text = MINIMAL + "  nightly-1-gpu:\n    trigger: nightly\n"
+    assert messages(text) == ["cigen.yml:12: config-duplicate-key: key 'nightly-1-gpu' appears twice"]
+
+
+def test_schema_errors_point_at_the_offending_key():
+    text = MINIMAL.replace("setup_minutes: 2}", "setup_minutes: 2, colour: red}").replace(
+        "trigger: nightly", "trigger: hourly"
+    )
+    assert messages(text) == [
+        "cigen.yml:5: config-schema: pools.1-gpu-h100: unknown key 'colour' (known: gpu, gpu_mem_gib, gpus, labels, setup_minutes)",
+        "cigen.yml:8: config-schema: suites.nightly-1-gpu.trigger: 'hourly' is not one of ['per-commit', 'nightly', 'manual']",
+    ]
+
+
+def test_runner_config_and_pools_are_exclusive():
+    text = MINIMAL.replace("    pools: [1-gpu-h100]\n", "    pools: [1-gpu-h100]\n    runner_config: x\n")
+    assert messages(text) == ["cigen.yml:7: config-schema: suites.nightly-1-gpu: give either runner_config or pools, not both"]
+
+
+def test_semantic_errors_are_all_reported_with_lines():
+    text = MINIMAL + """\
+  base-b:
+    trigger: per-commit
+    pools: [no-such-pool]
+    needs: [base-c, nightly-1-gpu]
+    step_timeout_minutes: 10
+    shard_budget_minutes: 20
+    cron: "0 1 * * *"
+  base-c:
+    trigger: per-commit
+    runner_config: 1-gpu-huge
+    needs: [base-b]
+    step_timeout_minutes: 10
+    shard_budget_minutes: 5
+"""
+    assert messages(text) == [
+        "cigen.yml:14: unknown-pool: suite 'base-b': unknown pool 'no-such-pool'",
+        "cigen.yml:15: need-across-triggers: suite 'base-b' (per-commit) cannot wait for 'nightly-1-gpu' (nightly): they run in different workflows",
+        "cigen.yml:17: budget-over-timeout: suite 'base-b': shard_budget_minutes (20) is above step_timeout_minutes (10); a full shard would time out",
+        "cigen.yml:18: option-for-trigger: suite 'base-b': cron does not apply to trigger 'per-commit'",
+        "cigen.yml:21: unknown-runner-config: suite 'base-c': runner_config '1-gpu-huge' is not under runner_configs",
+    ]
+
+
+def test_needs_cycles_are_found():
+    text = MINIMAL + """\
+  a:
+    trigger: per-commit
+    pools: [1-gpu-h100]
+    needs: [b]
+    step_timeout_minutes: 10
+    shard_budget_minutes: 5
+  b:
+    trigger: per-commit
+    pools: [1-gpu-h100]
+    needs: [a]
+    step_timeout_minutes: 10
+    shard_budget_minutes: 5
+"""
+    assert messages(text) == ["cigen.yml:15: needs-cycle: needs form a cycle: a -> b -> a"]
+
+
+def test_top_level_must_be_a_mapping():
+    assert messages("- a\n- b\n") == ["cigen.yml:1: config-schema: the config must be a mapping (version, pools, suites, ...)"]

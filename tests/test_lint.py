@@ -1,0 +1,125 @@
+"""Model-level lint checks, on small trees and on the real corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.config import load_config, parse_config
+from generator.lint import counts_by_code, lint
+from generator.tree import scan_tree
+from tests.conftest import write_files
+
+CONFIG = """\
+version: 1
+tests:
+  include: ["t/**/*.py"]
+pools:
+  small: {labels: [1-gpu-5090], gpu: NVIDIA RTX 5090, gpu_mem_gib: 31.84, gpus: 1, setup_minutes: 2}
+  large: {labels: [1-gpu-h100], gpu: NVIDIA H100, gpu_mem_gib: 79.65, gpus: 1, setup_minutes: 2}
+runner_configs:
+  1-gpu-small: small
+  1-gpu-large: large
+suites:
+  base-b-test-1-gpu-small:
+    trigger: per-commit
+    runner_config: 1-gpu-small
+    step_timeout_minutes: 10
+    shard_budget_minutes: 5
+    groups: [[t/a.py, t/missing.py]]
+  nightly-1-gpu:
+    trigger: nightly
+    pools: [large]
+    step_timeout_minutes: 60
+    shard_budget_minutes: 60
+  retired:
+    trigger: nightly
+    pools: [large]
+    step_timeout_minutes: 60
+    shard_budget_minutes: 60
+    enabled: false
+  nobody:
+    trigger: nightly
+    pools: [large]
+    step_timeout_minutes: 60
+    shard_budget_minutes: 60
+"""
+MAIN = '\nif __name__ == "__main__":\n    main()\n'
+
+
+def lint_tree(tmp_path: Path, files: dict[str, str], monkeypatch) -> list[str]:
+    write_files(tmp_path, {"cigen.yml": CONFIG, **{k: v + MAIN for k, v in files.items()}})
+    monkeypatch.chdir(tmp_path)  # messages name cigen.yml as the user would see it
+    root = Path(".")
+    config = load_config(None, root)
+    scan = scan_tree(root, config.include, config.exclude)
+    return [line for problem in lint(config, scan) for line in problem.format().splitlines()]
+
+
+def test_each_model_check(tmp_path, monkeypatch):
+    reported = lint_tree(
+        tmp_path,
+        {
+            "t/a.py": "register_cuda_ci(est_time=60, stage='base-b', runner_config='1-gpu-small')",
+            "t/typo.py": "register_cuda_ci(est_time=60, suite='nightly-1-gpus', nightly=True)",
+            "t/flag.py": "register_cuda_ci(est_time=60, suite='nightly-1-gpu')",
+            "t/long.py": "register_cuda_ci(est_time=900, stage='base-b', runner_config='1-gpu-small')",
+            "t/old.py": "register_cuda_ci(est_time=60, suite='retired', nightly=True)",
+            "t/twice.py": "register_cuda_ci(est_time=60, suite='nightly-1-gpu', nightly=True)\n"
+            "register_cuda_ci(est_time=70, suite='nightly-1-gpu', nightly=True)",
+            "t/amd.py": "register_amd_ci(est_time=60, suite='not-our-backend')",
+        },
+        monkeypatch,
+    )
+    assert reported == [
+        "cigen.yml:11: group-member-missing: suite 'base-b-test-1-gpu-small': group member 't/missing.py' is not an enabled registration of this suite",
+        "cigen.yml:28: warning: empty-suite: suite 'nobody' has no enabled registrations; no job is generated",
+        "t/flag.py:1: warning: nightly-mismatch: nightly=False but suite 'nightly-1-gpu' runs nightly; sglang's run_suite.py would never run it (cigen runs it by its suite)",
+        "  help: set nightly=True",
+        "t/long.py:1: over-shard-budget: 900s is longer than suite 'base-b-test-1-gpu-small' allows one shard (5 min = 300s)",
+        "  help: split the file, or raise shard_budget_minutes (and step_timeout_minutes) for the suite",
+        "t/old.py:1: warning: suite-not-run: suite 'retired' has no job: it is disabled in the config; this registration never runs",
+        "t/twice.py:2: duplicate-registration: cuda suite 'nightly-1-gpu' is registered more than once in this file",
+        "t/typo.py:1: unknown-suite: cuda suite 'nightly-1-gpus' is not in cigen.yml",
+        "  help: did you mean 'nightly-1-gpu'?",
+    ]
+
+
+def test_runner_config_must_agree_with_the_suite_pool(tmp_path):
+    config = CONFIG.replace("runner_config: 1-gpu-small\n", "pools: [large]\n")
+    root = write_files(
+        tmp_path,
+        {"cigen.yml": config, "t/a.py": "register_cuda_ci(est_time=60, stage='base-b', runner_config='1-gpu-small')" + MAIN},
+    )
+    loaded = load_config(None, root)
+    problems = [p.format() for p in lint(loaded, scan_tree(root, loaded.include, loaded.exclude)) if p.code == "pool-mismatch"]
+    assert problems == [
+        "t/a.py:1: warning: pool-mismatch: runner_config '1-gpu-small' means pool 'small', but suite 'base-b-test-1-gpu-small' runs on large"
+    ]
+
+
+def test_corpus_nightly_mismatches_are_exactly_the_contradicting_registrations(synth_tree, corpus):
+    config = load_config(None, synth_tree.root)
+    scan = scan_tree(synth_tree.root, config.include, config.exclude)
+    found = {(p.path, p.line) for p in lint(config, scan) if p.code == "nightly-mismatch"}
+    expected = set()
+    for entry in corpus["files"]:
+        for call in entry["calls"]:
+            kwargs = call["kwargs"]
+            suite = kwargs.get("suite") or (f"{kwargs['stage']}-test-{kwargs['runner_config']}" if "stage" in kwargs else None)
+            if call["func"] != "register_cuda_ci" or kwargs.get("disabled") or suite not in config.suites:
+                continue
+            trigger = config.suites[suite].trigger
+            if trigger in ("per-commit", "nightly") and bool(kwargs.get("nightly", False)) != (trigger == "nightly"):
+                expected.add((entry["file"], call["lineno"]))
+    assert found == expected
+    assert len(found) >= 1  # the real corpus has such mismatches
+
+
+def test_corpus_lint_has_no_scan_errors_and_only_known_codes(synth_tree):
+    config = load_config(None, synth_tree.root)
+    problems = lint(config, scan_tree(synth_tree.root, config.include, config.exclude))
+    codes = {code for _, code, _ in counts_by_code(problems)}
+    assert codes <= {"nightly-mismatch", "suite-not-run", "empty-suite", "over-shard-budget"}
+    # Files longer than their suite's shard: sglang's 2-GPU perf suites run 1-2 h files in a 30 min step.
+    over = sorted(p.path for p in problems if p.code == "over-shard-budget")
+    assert over == ["test/registered/perf/test_text_models_perf.py", "test/registered/perf/test_vlms_perf.py"]

@@ -1,0 +1,53 @@
+"""One bad file per scan error code (tests/cases/scan/); each names its expected output
+in `# expect:` header lines, and the whole formatted message must match."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.tree import scan_tree
+
+CASES = Path(__file__).parent / "cases" / "scan"
+
+
+def expected_lines(path: Path) -> list[str]:
+    return [line[len("# expect: ") :] for line in path.read_text().splitlines() if line.startswith("# expect: ")]
+
+
+@pytest.mark.parametrize("case", sorted(CASES.glob("*.py")), ids=lambda p: p.stem)
+def test_case_reports_exactly_its_expected_problems(case: Path):
+    scan = scan_tree(CASES, (case.name,), ())
+    reported = [line for problem in scan.problems for line in problem.format().splitlines()]
+    assert reported == expected_lines(case)
+
+
+def test_every_scan_error_code_has_a_case():
+    codes = {
+        line.split(": ")[1 if ": warning: " not in line else 2]
+        for case in CASES.glob("*.py")
+        for line in expected_lines(case)
+        if not line.startswith("  help:")
+    }
+    assert codes >= {
+        "non-constant-arg", "starred-arg", "too-many-args", "unknown-arg", "duplicate-arg",
+        "missing-est-time", "bad-est-time", "suite-shape", "bad-suite", "bad-stage",
+        "bad-runner-config", "bad-nightly", "bad-disabled", "unknown-marker", "syntax-error",
+        "no-marker", "missing-main",
+    }
+
+
+def test_problems_from_every_file_are_reported_in_one_run():
+    scan = scan_tree(CASES, ("*.py",), ())
+    files_with_problems = {p.path for p in scan.problems}
+    files_expecting = {case.name for case in CASES.glob("*.py") if expected_lines(case)}
+    assert files_with_problems == files_expecting
+
+
+def test_undecodable_file_is_reported_with_its_line(tmp_path: Path):
+    (tmp_path / "latin1.py").write_bytes(b"x = 1\n# caf\xe9\nregister_cuda_ci(est_time=1, suite='s')\n")
+    scan = scan_tree(tmp_path, ("*.py",), ())
+    assert [p.format() for p in scan.problems] == [
+        "latin1.py:2: decode-error: not UTF-8 text: invalid continuation byte at byte 11"
+    ]
