@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from generator.errors import Problem, ProblemReport, UserError, plural
-from generator.model import Config, Pool, Suite
+from generator.model import Config, ModelTest, Pool, Suite
 
 CONFIG_NAME = "cigen.yml"
 DEFAULT_SOURCE = "<embedded default cigen.yml>"
@@ -189,6 +189,22 @@ def _build(doc: _Document) -> Config:
             line=doc.line(where),
         )
     problems.extend(_needs_problems(doc, suites, declared=set(data["suites"])))
+    model_tests = {}
+    for path, spec in data.get("model_tests", {}).items():
+        where = ("model_tests", path)
+        for pool in spec.get("pools", []):
+            if pool not in pools:
+                problems.append(doc.problem(where + ("pools",), "unknown-pool", f"model test '{path}': unknown pool '{pool}'"))
+        model_tests[path] = ModelTest(
+            path=path,
+            model=spec["model"],
+            hf_model=spec.get("hf_model", spec["model"]),
+            tp=spec.get("tp", 1),
+            extra_peak=spec.get("extra_peak", "weight-checker"),
+            pools=tuple(spec.get("pools", [])),
+            server_args=spec.get("server_args", ""),
+            line=doc.line(where),
+        )
     if problems:
         raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {doc.source}")
     return Config(
@@ -200,6 +216,7 @@ def _build(doc: _Document) -> Config:
         runner_configs=runner_configs,
         suites=suites,
         nightly_cron=data.get("schedule", {}).get("nightly_cron", "0 14 * * *"),
+        model_tests=model_tests,
     )
 
 

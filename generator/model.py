@@ -93,6 +93,20 @@ class Suite:
 
 
 @dataclass(frozen=True)
+class ModelTest:
+    """A test that launches a model server: checked for GPU-memory fit, run via action.yml."""
+
+    path: str  # relative to the root, as registrations spell it
+    model: str  # built-in model name or path to a HF config.json
+    hf_model: str  # what the server loads
+    tp: int = 1
+    extra_peak: str | float = "weight-checker"  # "weight-checker" or MiB
+    pools: tuple[str, ...] = ()  # empty: the pools of the test's suite
+    server_args: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated `cigen.yml` (or the embedded default)."""
 
@@ -104,7 +118,51 @@ class Config:
     runner_configs: Mapping[str, str]  # runner_config -> pool name
     suites: Mapping[str, Suite]
     nightly_cron: str
-    extras: Mapping[str, object] = field(default_factory=dict)  # sections later steps own
+    model_tests: Mapping[str, ModelTest] = field(default_factory=dict)  # by path
 
     def suites_for(self, backend: str) -> list[Suite]:
         return [s for s in self.suites.values() if s.backend == backend]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One matrix entry of a suite's job: the files it runs, in run order."""
+
+    index: int
+    files: tuple[str, ...]
+    est_seconds: float  # sum of the files' planned seconds (setup excluded)
+
+
+@dataclass(frozen=True)
+class SuitePlan:
+    """A suite split into shards, and the pools whose runners run every shard."""
+
+    suite: Suite
+    pools: tuple[Pool, ...]
+    shards: tuple[Shard, ...]
+    lower_bound_seconds: float  # max(longest file, total / shards): no split can beat it
+
+    @property
+    def makespan_seconds(self) -> float:
+        return max((shard.est_seconds for shard in self.shards), default=0.0)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(shard.est_seconds for shard in self.shards)
+
+    @property
+    def runner_minutes(self) -> float:
+        """Runner time over all pools, each shard paying its pool's setup."""
+        return sum(
+            len(self.shards) * pool.setup_minutes + self.total_seconds / 60 for pool in self.pools
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every enabled, non-empty suite of the config, in config order."""
+
+    suites: tuple[SuitePlan, ...]
+
+    def suite(self, name: str) -> SuitePlan:
+        return next(s for s in self.suites if s.suite.name == name)

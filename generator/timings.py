@@ -1,0 +1,34 @@
+"""Measured test durations: the timings file `cigen calibrate` writes and `plan --timings` reads.
+
+PROVISIONAL interface (issue 4/8 fill in calibration): per (suite, file) a robust duration
+estimate with its sample count, a per-suite measured/estimated ratio for files never
+measured, and per-pool setup overhead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from generator.model import Registration
+
+
+@dataclass(frozen=True)
+class FileTiming:
+    seconds: float  # the robust estimate the planner uses
+    samples: int
+
+
+@dataclass(frozen=True)
+class Timings:
+    source: str
+    files: Mapping[tuple[str, str], FileTiming] = field(default_factory=dict)  # (suite, path)
+    suite_ratio: Mapping[str, float] = field(default_factory=dict)  # measured / est_time
+    setup_minutes: Mapping[str, float] = field(default_factory=dict)  # runner label -> minutes
+
+    def seconds_of(self, reg: Registration) -> float:
+        """Measured where known, else est_time scaled by the suite's measured ratio."""
+        timing = self.files.get((reg.suite, reg.path))
+        if timing is not None:
+            return timing.seconds
+        return reg.est_seconds * self.suite_ratio.get(reg.suite, 1.0)
