@@ -32,3 +32,28 @@ class Timings:
         if timing is not None:
             return timing.seconds
         return reg.est_seconds * self.suite_ratio.get(reg.suite, 1.0)
+
+
+def timings_from_json(data: dict, source: str) -> Timings:
+    """The timings file: {"files": [{"suite", "path", "seconds", "samples"}], "suite_ratio": {..},
+    "setup_minutes": {..}}. PROVISIONAL: the calibrate step owns this format."""
+    return Timings(
+        source=source,
+        files={(f["suite"], f["path"]): FileTiming(float(f["seconds"]), int(f["samples"])) for f in data.get("files", [])},
+        suite_ratio={k: float(v) for k, v in data.get("suite_ratio", {}).items()},
+        setup_minutes={k: float(v) for k, v in data.get("setup_minutes", {}).items()},
+    )
+
+
+def load_timings(path) -> Timings:
+    """Read a timings file written by `cigen calibrate`."""
+    import json
+    from pathlib import Path
+
+    from generator.errors import UserError
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(str(path), 0, "timings-unreadable", f"cannot read timings: {error}") from None
+    return timings_from_json(data, str(path))
