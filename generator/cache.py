@@ -18,7 +18,7 @@ from typing import Callable
 from generator import scan as scan_module
 from generator.atomic import write_text_atomic
 from generator.errors import Severity
-from generator.scan import FileScan, Finding, Marker
+from generator.scan import FileScan, Finding, Marker, read_source
 
 _FORMAT = 1
 
@@ -90,10 +90,11 @@ class ScanCache:
         entries = self._load(path, fingerprint)
         kept: dict[str, list] = {}
         results: dict[str, FileScan] = {}
-        root_text = os.fspath(root)
         for rel in files:
-            with open(os.path.join(root_text, rel), "rb") as handle:
-                data = handle.read()
+            data = read_source(root, rel)
+            if isinstance(data, FileScan):  # unreadable: report, never cache
+                results[rel] = data
+                continue
             key = hashlib.sha256(data).hexdigest()[:32]
             encoded = entries.get(key)
             if encoded is None:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import re
 import sys
+import warnings
 from dataclasses import dataclass
 
 from generator.errors import Problem, Severity
@@ -269,11 +271,18 @@ class _Collector:
         return FileScan(tuple(self.markers), self.has_main, tuple(self.findings))
 
 
+def _parse(text: str) -> ast.Module:
+    """ast.parse without the compiler's warnings about the user's code (invalid escapes)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text)
+
+
 def scan_module(text: str) -> FileScan:
     """Reference path: parse the whole file with `ast` (also the fallback)."""
     collector = _Collector()
     try:
-        module = ast.parse(text)
+        module = _parse(text)
     except SyntaxError as error:
         return FileScan((), False, (_syntax_finding(error, 0),))
     for stmt in module.body:
@@ -398,10 +407,38 @@ def scan_text(text: str) -> FileScan:
         if is_if and text.find("__name__", start, end) < 0:
             continue  # cannot be a main block; skip parsing its body
         try:
-            module = ast.parse(text[start:end])
+            module = _parse(text[start:end])
         except SyntaxError:
             return scan_module(text)  # the whole-file parse reports the real error
         line_offset = text.count("\n", 0, start)
         for stmt in module.body[:1]:
             collector.visit(stmt, line_offset)
     return collector.result()
+
+
+# --------------------------------------------------------------------------- bytes
+
+
+def _decode(data: bytes) -> tuple[str | None, Finding | None]:
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return None, Finding(line, "decode-error", f"not UTF-8 text: {error.reason} at byte {error.start}")
+
+
+def read_source(root: str | os.PathLike, rel: str) -> bytes | FileScan:
+    """The file's bytes, or a FileScan carrying why it could not be read."""
+    try:
+        with open(os.path.join(root, rel), "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        return FileScan((), False, (Finding(1, "unreadable", f"cannot read: {error.strerror or error}"),))
+
+
+def scan_bytes(data: bytes) -> FileScan:
+    """Scan a file's raw bytes (UTF-8, as Python reads source by default)."""
+    text, problem = _decode(data)
+    if problem is not None:
+        return FileScan((), False, (problem,))
+    return scan_text(text)

@@ -12,7 +12,7 @@ from pathlib import Path
 from generator.cache import ScanCache
 from generator.errors import Problem, Severity
 from generator.model import Registration
-from generator.scan import MAIN_HELP, FileScan, Finding, scan_text
+from generator.scan import MAIN_HELP, FileScan, Finding, read_source, scan_bytes
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,9 @@ def discover_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
 
     Like `glob.glob(recursive=True)`, names starting with a dot are not matched.
     """
+    include = tuple(p.removeprefix("./") for p in include)
     includes = [glob_regex(p) for p in include]
-    excludes = [glob_regex(p) for p in exclude]
+    excludes = [glob_regex(p.removeprefix("./")) for p in exclude]
     found: set[str] = set()
     root_text = os.fspath(root)
     for start in sorted({_walk_root(p) for p in include}):
@@ -89,21 +90,6 @@ def discover_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
                 if any(r.match(rel) for r in includes) and not any(r.match(rel) for r in excludes):
                     found.add(rel)
     return sorted(found)
-
-
-def _decode(data: bytes) -> tuple[str | None, Finding | None]:
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        return None, Finding(line, "decode-error", f"not UTF-8 text: {error.reason} at byte {error.start}")
-
-
-def scan_bytes(data: bytes) -> FileScan:
-    text, problem = _decode(data)
-    if problem is not None:
-        return FileScan((), False, (problem,))
-    return scan_text(text)
 
 
 def _file_rules(result: FileScan) -> list[Finding]:
@@ -146,7 +132,11 @@ def scan_tree(
     problems: list[Problem] = []
     results = cache.lookup_many(root, files, scan_bytes) if cache else None
     for rel in files:
-        result = results[rel] if results is not None else scan_bytes((root / rel).read_bytes())
+        if results is not None:
+            result = results[rel]
+        else:
+            data = read_source(root, rel)
+            result = data if isinstance(data, FileScan) else scan_bytes(data)
         registrations.extend(marker.at(rel) for marker in result.markers)
         problems.extend(finding.at(rel) for finding in result.findings)
         problems.extend(finding.at(rel) for finding in _file_rules(result))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.cache import ScanCache
 from generator.tree import scan_tree
 
 CASES = Path(__file__).parent / "cases" / "scan"
@@ -51,3 +52,10 @@ def test_undecodable_file_is_reported_with_its_line(tmp_path: Path):
     assert [p.format() for p in scan.problems] == [
         "latin1.py:2: decode-error: not UTF-8 text: invalid continuation byte at byte 11"
     ]
+
+
+def test_unreadable_file_is_a_problem_not_a_traceback(tmp_path: Path):
+    (tmp_path / "gone.py").symlink_to(tmp_path / "missing-target.py")  # unreadable even for root
+    for cache in (None, ScanCache(tmp_path / "cache")):
+        scan = scan_tree(tmp_path, ("*.py",), (), cache)
+        assert [p.format() for p in scan.problems] == ["gone.py:1: unreadable: cannot read: No such file or directory"]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from generator.errors import Severity
 from generator.scan import scan_module, scan_text
-from generator.tree import scan_bytes
+from generator.scan import scan_bytes
 from tests.oracle import ci_register
 
 # Codes where we are deliberately stricter than sglang (it silently accepts these).
