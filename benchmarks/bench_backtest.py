@@ -8,7 +8,7 @@ from pathlib import Path
 
 from benchmarks.common import Targets, table
 from generator.backtest import backtest, sglang_figures, summarize
-from generator.backtest_report import data_notes, estimator_rows, overall_rows, pipeline_rows, suite_rows, verdict_counts
+from generator.backtest_report import data_notes, estimator_rows, overall_rows, pipeline_rows, sglang_note, suite_rows, verdict_counts
 from generator.config import load_config
 from generator.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
 from generator.forecast import score_estimators
@@ -39,11 +39,7 @@ def main(targets: Targets) -> None:
     ):
         print(f"### {title}\n\n{table(header, rows)}\n")
     print("\n".join(f"- {note}" for note in data_notes(result)))
-    print(
-        f"- sglang's own shards, all {len(runs)} runs: {sglang.suite_runs} multi-shard suite-runs, imbalance median "
-        f"{sglang.imbalance_median:.3f}, p90 {sglang.imbalance_p90:.3f}, worst {sglang.imbalance_max:.3f}; "
-        f"setup {100 * sglang.setup_share:.1f}% of {sglang.jobs} CUDA jobs' seconds"
-    )
+    print(f"- {sglang_note(sglang, len(runs))}")
     print(f"- read + backtest + estimator scores: {seconds:.2f}s\n")
 
     compared = result.compared()

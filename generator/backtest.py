@@ -275,9 +275,9 @@ class SglangFigures:
     """sglang's own shards, every run: the issue's sanity-check numbers."""
 
     suite_runs: int  # multi-shard suite-runs
-    imbalance_median: float
-    imbalance_p90: float
-    imbalance_max: float
+    imbalance_median: float | None  # None: no multi-shard suite-run
+    imbalance_p90: float | None
+    imbalance_max: float | None
     setup_share: float  # setup / job-seconds over every job of the backends
     jobs: int
 
@@ -299,9 +299,9 @@ def sglang_figures(runs: Sequence[Run], backends: Iterable[str]) -> SglangFigure
             jobs_seen += len(jobs)
     return SglangFigures(
         suite_runs=len(imbalances),
-        imbalance_median=nearest_rank(imbalances, 0.5),
-        imbalance_p90=nearest_rank(imbalances, 0.9),
-        imbalance_max=max(imbalances),
+        imbalance_median=nearest_rank(imbalances, 0.5) if imbalances else None,
+        imbalance_p90=nearest_rank(imbalances, 0.9) if imbalances else None,
+        imbalance_max=max(imbalances, default=None),
         setup_share=setup / wall if wall else 0.0,
         jobs=jobs_seen,
     )

@@ -18,8 +18,8 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 def _counts(values: Sequence[int]) -> str:
@@ -112,15 +112,24 @@ def estimator_rows(scores: Sequence[EstimatorScore], chosen: str) -> Rows:
         (
             f"{s.estimator} (default)" if s.estimator == chosen else s.estimator,
             s.files,
-            f"{s.file_mae_seconds:.1f}",
+            "-" if s.file_mae_seconds is None else f"{s.file_mae_seconds:.1f}",
             _pct(s.file_median_error),
             _pct(s.shard_error),
             _ratio(s.lpt_imbalance_median),
             _ratio(s.lpt_imbalance_p90),
         )
-        for s in sorted(scores, key=lambda s: (s.shard_error, s.estimator))
+        for s in sorted(scores, key=lambda s: (s.shard_error is None, s.shard_error or 0.0, s.estimator))
     ]
     return header, rows
+
+
+def sglang_note(figures: SglangFigures, runs: int) -> str:
+    """sglang's own shards over the whole history, as the issue states its figures."""
+    return (
+        f"sglang's own shards, all {runs} runs: {figures.suite_runs} multi-shard suite-runs, imbalance median "
+        f"{_ratio(figures.imbalance_median)}, p90 {_ratio(figures.imbalance_p90)}, worst {_ratio(figures.imbalance_max)}; "
+        f"setup {_pct(figures.setup_share)} of {figures.jobs} jobs' seconds"
+    )
 
 
 def data_notes(result: Backtest) -> list[str]:

@@ -17,7 +17,16 @@ import click
 from generator import __version__
 from generator.atomic import write_text_atomic
 from generator.backtest import OWN_COUNTS, backtest, sglang_figures
-from generator.backtest_report import backtest_json, data_notes, estimator_rows, overall_rows, pipeline_rows, suite_rows, verdict_counts
+from generator.backtest_report import (
+    backtest_json,
+    data_notes,
+    estimator_rows,
+    overall_rows,
+    pipeline_rows,
+    sglang_note,
+    suite_rows,
+    verdict_counts,
+)
 from generator.cache import ScanCache, default_cache_dir
 from generator.calibrate import calibrate
 from generator.config import load_config
@@ -261,11 +270,7 @@ def backtest_command(
     for variant in OWN_COUNTS:
         verdicts = verdict_counts(result, variant)
         click.echo(f"{variant} wall-clock vs sglang per suite-run: {', '.join(f'{k} {v}' for k, v in verdicts.items())}")
-    click.echo(
-        f"sglang's own shards, all {plural(len(runs), 'run')}: {sglang.suite_runs} multi-shard suite-runs, imbalance median "
-        f"{sglang.imbalance_median:.3f}, p90 {sglang.imbalance_p90:.3f}, worst {sglang.imbalance_max:.3f}; "
-        f"setup {100 * sglang.setup_share:.1f}% of {sglang.jobs} jobs' seconds"
-    )
+    click.echo(sglang_note(sglang, len(runs)))
     for note in data_notes(result):
         click.echo(note)
 

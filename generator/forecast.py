@@ -24,11 +24,11 @@ from generator.model import Config, Registration
 class EstimatorScore:
     estimator: str
     files: int  # held-out (run, suite, file) triples with at least one earlier sample
-    file_mae_seconds: float
-    file_median_error: float  # median |predicted - real| / real
-    shard_error: float  # mean |predicted - real| / real over sglang's real shards
-    lpt_imbalance_median: float
-    lpt_imbalance_p90: float
+    file_mae_seconds: float | None  # None: nothing to score
+    file_median_error: float | None  # median |predicted - real| / real
+    shard_error: float | None  # mean |predicted - real| / real over sglang's real shards
+    lpt_imbalance_median: float | None
+    lpt_imbalance_p90: float | None
 
 
 def score_estimators(
@@ -64,11 +64,11 @@ def score_estimators(
             EstimatorScore(
                 estimator=name,
                 files=len(abs_errors),
-                file_mae_seconds=statistics.fmean(abs_errors),
-                file_median_error=statistics.median(rel_errors),
-                shard_error=statistics.fmean(shard_errors),
-                lpt_imbalance_median=nearest_rank(imbalances, 0.5),
-                lpt_imbalance_p90=nearest_rank(imbalances, 0.9),
+                file_mae_seconds=statistics.fmean(abs_errors) if abs_errors else None,
+                file_median_error=statistics.median(rel_errors) if rel_errors else None,
+                shard_error=statistics.fmean(shard_errors) if shard_errors else None,
+                lpt_imbalance_median=nearest_rank(imbalances, 0.5) if imbalances else None,
+                lpt_imbalance_p90=nearest_rank(imbalances, 0.9) if imbalances else None,
             )
         )
     return scores

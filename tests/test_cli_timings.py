@@ -168,3 +168,25 @@ def test_backtest_on_the_shipped_history_reproduces_sglangs_figures(synth_tree):
         "sglang's own shards, all 8 runs: 88 multi-shard suite-runs, imbalance median 1.085, p90 1.187, "
         "worst 1.426; setup 11.1% of 406 jobs' seconds"
     ) in result.output.splitlines()
+
+
+def test_backtest_with_nothing_to_compare_prints_dashes(tmp_path):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    for day, file in ((1, "a.py"), (2, "b.py")):
+        job = {
+            "name": "s (0)",
+            "suite": "base-c-test-4-gpu-h100",
+            "backend": "cuda",
+            "started_at": f"2026-06-1{day}T10:00:00Z",
+            "completed_at": f"2026-06-1{day}T10:05:00Z",
+            "labels": ["4-gpu-h100"],
+            "timings": [{"file": file, "elapsed": 100}],
+        }
+        (folder / f"{day}.json").write_text(json.dumps({"run_id": day, "started_at": f"2026-06-1{day}T10:00:00Z", "jobs": [job]}))
+    result = run("backtest", "--root", str(tmp_path), "--history", str(folder), "--estimator", "last")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    # b.py is new: its estimate is the median measured file, a.py's 100 s, which is exact.
+    assert "last (default)  0      -           -                0.0%       -               -" in lines
+    assert "sglang's own shards, all 2 runs: 0 multi-shard suite-runs, imbalance median -, p90 -, worst -; setup 66.7% of 2 jobs' seconds" in lines
