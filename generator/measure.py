@@ -45,4 +45,14 @@ def read_measurements(
     if problems:
         files = len({p.path for p in problems})
         raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {plural(files, 'input file')}; nothing written.")
-    return total
+    return known_suites_only(total, suites)
+
+
+def known_suites_only(measurements: Measurements, suites: Collection[str]) -> Measurements:
+    """Drop file measurements of suites the config does not plan (sglang's CPU suites in
+    model.json, a typo in a duration log), counting them; setup stays, it is per runner too."""
+    samples = tuple(s for s in measurements.samples if s.suite is None or s.suite in suites)
+    imported = tuple(i for i in measurements.imported if i.suite in suites)
+    dropped = len(measurements.samples) - len(samples) + len(measurements.imported) - len(imported)
+    skipped = measurements.skipped + ((("measurements of suites not in the config", dropped),) if dropped else ())
+    return Measurements(samples, measurements.setups, imported, skipped)

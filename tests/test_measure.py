@@ -204,3 +204,12 @@ def test_read_measurements_reports_every_input_at_once(tmp_path):
     with pytest.raises(UserError) as error:
         read_measurements([], [], [], None, set(), set(), ["cuda"])
     assert str(error.value) == "calibrate: calibrate-no-input: give at least one of --history, --junit, --durations, --partition-model"
+
+
+def test_measurements_of_unplanned_suites_are_dropped_and_counted(tmp_path):
+    (tmp_path / "d.log").write_text("base-a-test-cpu t/cpu.py 5\nt/any.py 6\nbase-b-test-1-gpu-large t/gpu.py 7\n")
+    measured = read_measurements([], [], [tmp_path / "d.log"], corpus_dir() / "sglang-ci-stats" / "model.json", set(), {SUITE}, ["cuda"])
+    assert measured.samples == (Sample("t/any.py", 6.0, None), Sample("t/gpu.py", 7.0, SUITE))
+    assert {i.suite for i in measured.imported} == {SUITE}
+    assert len(measured.imported) == 96  # model.json's est table for this suite
+    assert measured.skipped == (("measurements of suites not in the config", 1 + 613 - 96),)
