@@ -138,10 +138,6 @@ class Run:
             groups.setdefault(job.suite, []).append(job)
         return {suite: tuple(jobs) for suite, jobs in sorted(groups.items())}
 
-    def dropped_attempts(self) -> int:
-        """Failed jobs plus earlier attempts of re-run jobs: recorded, not used."""
-        return len(self.jobs) - len(self.final_jobs())
-
 
 def is_partial(jobs: Sequence[Job]) -> bool:
     """A suite-run with a gap in its shard indexes lost a shard (failed jobs are not scraped).
