@@ -8,10 +8,10 @@ from pathlib import Path
 
 from benchmarks.common import Targets, table
 from generator.backtest import backtest, sglang_figures, summarize
-from generator.backtest_report import data_notes, estimator_rows, overall_rows, pipeline_rows, sglang_note, suite_rows, verdict_counts
+from generator.backtest_report import data_notes, estimator_rows, overall_rows, pipeline_rows, sglang_note, speed_note, suite_rows, verdict_counts
 from generator.config import load_config
 from generator.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
-from generator.forecast import score_estimators
+from generator.forecast import score_estimators, speed_spread
 from generator.history import read_history
 from generator.lint import planned_registrations
 from generator.tree import scan_tree
@@ -40,6 +40,7 @@ def main(targets: Targets) -> None:
         print(f"### {title}\n\n{table(header, rows)}\n")
     print("\n".join(f"- {note}" for note in data_notes(result)))
     print(f"- {sglang_note(sglang, len(runs))}")
+    print(f"- {speed_note(speed_spread(runs, config.backends))}")
     print(f"- read + backtest + estimator scores: {seconds:.2f}s\n")
 
     compared = result.compared()

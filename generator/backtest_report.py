@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Sequence
 
 from generator.backtest import OWN_COUNTS, VARIANTS, Backtest, SglangFigures, SuiteRun, floor_setup_share, pipeline_walls, summarize
-from generator.forecast import EstimatorScore
+from generator.forecast import EstimatorScore, SpeedSpread
 from generator.model import Config
 
 Rows = tuple[tuple[str, ...], list[tuple]]
@@ -129,6 +129,15 @@ def sglang_note(figures: SglangFigures, runs: int) -> str:
         f"sglang's own shards, all {runs} runs: {figures.suite_runs} multi-shard suite-runs, imbalance median "
         f"{_ratio(figures.imbalance_median)}, p90 {_ratio(figures.imbalance_p90)}, worst {_ratio(figures.imbalance_max)}; "
         f"setup {_pct(figures.setup_share)} of {figures.jobs} jobs' seconds"
+    )
+
+
+def speed_note(spread: SpeedSpread | None) -> str:
+    if spread is None:
+        return "per-job speed factor: too few repeated files to tell"
+    return (
+        f"per-job speed factor (all files of one job faster or slower together, which no plan made before the run "
+        f"can balance): sd {_pct(spread.job_sd)} over {spread.jobs} jobs; per-file noise around it: sd {_pct(spread.file_sd)}"
     )
 
 

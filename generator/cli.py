@@ -24,6 +24,7 @@ from generator.backtest_report import (
     overall_rows,
     pipeline_rows,
     sglang_note,
+    speed_note,
     suite_rows,
     verdict_counts,
 )
@@ -32,7 +33,7 @@ from generator.calibrate import calibrate
 from generator.config import load_config
 from generator.errors import EXIT_USER_ERROR, Problem, ProblemReport, UserError, plural
 from generator.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
-from generator.forecast import score_estimators
+from generator.forecast import score_estimators, speed_spread
 from generator.history import read_history
 from generator.lint import counts_by_code, lint, planned_registrations
 from generator.measure import read_measurements
@@ -271,6 +272,7 @@ def backtest_command(
         verdicts = verdict_counts(result, variant)
         click.echo(f"{variant} wall-clock vs sglang per suite-run: {', '.join(f'{k} {v}' for k, v in verdicts.items())}")
     click.echo(sglang_note(sglang, len(runs)))
+    click.echo(speed_note(speed_spread(runs, inputs.config.backends)))
     for note in data_notes(result):
         click.echo(note)
 

@@ -8,6 +8,7 @@ configured partitioner, so the scores rank estimates alone and stay cheap to com
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from typing import Sequence
@@ -72,3 +73,46 @@ def score_estimators(
             )
         )
     return scores
+
+
+@dataclass(frozen=True)
+class SpeedSpread:
+    """How much of a file's run-to-run variation its whole job shares (a slower or busier
+    runner): no plan made before the run can balance that away."""
+
+    jobs: int
+    files: int
+    job_sd: float  # sd of a job's common log speed factor, file noise removed
+    file_sd: float  # sd of a file's log deviation around its job's factor
+
+
+def speed_spread(runs: Sequence[Run], backends: Sequence[str], min_seconds: float = 30.0) -> SpeedSpread | None:
+    """Each file's log(elapsed / its median in the other runs), split into a per-job mean and
+    the rest; the job-level variance is the variance of job means minus what file noise adds."""
+    samples: dict[tuple[str, str, str], float] = {}
+    for run in runs:
+        for job in run.final_jobs(backends):
+            for path, seconds in actual_durations([job]).items():
+                samples[(run.run_id, job.suite, path)] = seconds
+    by_file: dict[tuple[str, str], dict[str, float]] = {}
+    for (run_id, suite, path), seconds in samples.items():
+        by_file.setdefault((suite, path), {})[run_id] = seconds
+    job_means: list[float] = []
+    noise: list[float] = []  # within-job variance / files, per job
+    residuals: list[float] = []
+    for run in runs:
+        for job in run.final_jobs(backends):
+            deviations = []
+            for path, seconds in actual_durations([job]).items():
+                others = [s for r, s in by_file[(job.suite, path)].items() if r != run.run_id]
+                if seconds >= min_seconds and len(others) >= 3:
+                    deviations.append(math.log(seconds / statistics.median(others)))
+            if len(deviations) >= 4:
+                mean = statistics.fmean(deviations)
+                job_means.append(mean)
+                noise.append(statistics.variance(deviations) / len(deviations))
+                residuals.extend(d - mean for d in deviations)
+    if len(job_means) < 2:
+        return None
+    job_variance = statistics.variance(job_means) - statistics.fmean(noise)
+    return SpeedSpread(len(job_means), len(residuals), math.sqrt(max(job_variance, 0.0)), statistics.pstdev(residuals))

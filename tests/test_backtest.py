@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from generator.backtest import VARIANTS, Sharding, backtest, critical_path_seconds, floor_setup_share, sglang_figures, summarize
 from generator.config import load_config, parse_config
-from generator.forecast import score_estimators
+from generator.forecast import score_estimators, speed_spread
 from generator.history import read_history
 from generator.lint import planned_registrations
 from generator.model import Registration
@@ -184,3 +185,16 @@ def test_floor_setup_share_counts_budget_filling_shards(corpus_backtest):
         total += count * real.setup_seconds + real.total_seconds
     assert floor_setup_share(compared) == pytest.approx(setup / total)
     assert floor_setup_share(compared) < summarize(compared, "sglang").setup_share
+
+
+def test_speed_spread_finds_a_job_that_ran_slow_on_every_file(tmp_path):
+    files = {f"t{i}.py": 100.0 + 10 * i for i in range(5)}
+    for index in range(4):
+        slow = 1.5 if index == 3 else 1.0
+        jobs = [job("x (0)", "10:00:00", "11:00:00", {f: s * slow for f, s in files.items()}), job("x (1)", "10:00:00", "11:00:00", {"u.py": 300})]
+        (tmp_path / f"{index}.json").write_text(json.dumps({"run_id": index, "started_at": f"2026-06-1{index}T10:00:00Z", "jobs": jobs}))
+    spread = speed_spread(read_history([tmp_path]), ["cuda"])
+    # Job means: 0, 0, 0, log 1.5; no spread within a job.
+    assert (spread.jobs, spread.files) == (4, 20)
+    assert spread.job_sd == pytest.approx(math.log(1.5) / 2)
+    assert spread.file_sd == pytest.approx(0.0, abs=1e-12)
