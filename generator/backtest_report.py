@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from dataclasses import asdict
 from typing import Sequence
 
 from generator.backtest import OWN_COUNTS, VARIANTS, Backtest, SglangFigures, SuiteRun, floor_setup_share, pipeline_walls, summarize
+from generator.estimators import nearest_rank
 from generator.forecast import EstimatorScore, SpeedSpread
 from generator.model import Config
 
@@ -38,7 +38,7 @@ def suite_rows(result: Backtest) -> Rows:
         by_suite.setdefault(s.suite, []).append(s)
     rows = []
     for suite, runs in sorted(by_suite.items()):
-        median = {v: statistics.median(s.shardings[v].imbalance for s in runs) for v in VARIANTS}
+        median = {v: nearest_rank([s.shardings[v].imbalance for s in runs], 0.5) for v in VARIANTS}
         sglang, own = summarize(runs, "sglang"), summarize(runs, "cigen-own")
         verdicts = Counter(s.wall_verdict() for s in runs)
         slower = verdicts["within-budget"] + verdicts["over-budget"]
