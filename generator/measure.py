@@ -1,0 +1,58 @@
+"""Every measurement input `calibrate` accepts -> one Measurements; all problems at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Collection, Sequence
+
+from generator.durationlog import read_duration_log
+from generator.errors import Problem, ProblemReport, UserError, plural
+from generator.history import history_measurements, read_history
+from generator.junit import read_junit
+from generator.partition_model import read_partition_model
+from generator.samples import Measurements
+
+
+def read_measurements(
+    history: Sequence[Path],
+    junit: Sequence[Path],
+    durations: Sequence[Path],
+    partition_model: Path | None,
+    known_paths: Collection[str],
+    suites: Collection[str],
+    backends: Sequence[str],
+) -> Measurements:
+    """History first (oldest run first), then JUnit reports and duration logs in the order
+    given: that order is the samples' time order."""
+    readers: list[Callable[[], Measurements]] = []
+    if history:
+        readers.append(lambda: history_measurements(read_history(history), backends))
+    readers += [lambda p=p: read_junit(p, known_paths, suites) for p in junit]
+    readers += [lambda p=p: read_duration_log(p) for p in durations]
+    if partition_model is not None:
+        readers.append(lambda: read_partition_model(partition_model))
+    if not readers:
+        raise UserError("calibrate", 0, "calibrate-no-input", "give at least one of --history, --junit, --durations, --partition-model")
+    total = Measurements()
+    problems: list[Problem] = []
+    for read in readers:
+        try:
+            total = total + read()
+        except UserError as error:
+            problems.append(error.problem)
+        except ProblemReport as report:
+            problems.extend(report.problems)
+    if problems:
+        files = len({p.path for p in problems})
+        raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {plural(files, 'input file')}; nothing written.")
+    return known_suites_only(total, suites)
+
+
+def known_suites_only(measurements: Measurements, suites: Collection[str]) -> Measurements:
+    """Drop file measurements of suites the config does not plan (sglang's CPU suites in
+    model.json, a typo in a duration log), counting them; setup stays, it is per runner too."""
+    samples = tuple(s for s in measurements.samples if s.suite is None or s.suite in suites)
+    imported = tuple(i for i in measurements.imported if i.suite in suites)
+    dropped = len(measurements.samples) - len(samples) + len(measurements.imported) - len(imported)
+    skipped = measurements.skipped + ((("measurements of suites not in the config", dropped),) if dropped else ())
+    return Measurements(samples, measurements.setups, imported, skipped)

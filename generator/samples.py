@@ -1,0 +1,50 @@
+"""Measurements every input format is reduced to, before `calibrate` turns them into timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured run of one test file (all its test cases), oldest samples first."""
+
+    path: str
+    seconds: float
+    suite: str | None = None  # None: the input does not say; every suite registering the file
+
+
+@dataclass(frozen=True)
+class SetupSample:
+    """One job's setup overhead: its wall-clock minus the sum of its tests."""
+
+    suite: str
+    runner: str  # the job's runner labels, comma-joined
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A finished estimate from another tool (sglang's model.json), sample count unknown."""
+
+    suite: str
+    path: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Everything read from the inputs, plus what was read but deliberately not used."""
+
+    samples: tuple[Sample, ...] = ()
+    setups: tuple[SetupSample, ...] = ()
+    imported: tuple[Imported, ...] = ()
+    skipped: tuple[tuple[str, int], ...] = ()  # (reason, count), for the report
+
+    def __add__(self, other: Measurements) -> Measurements:
+        return Measurements(
+            self.samples + other.samples,
+            self.setups + other.setups,
+            self.imported + other.imported,
+            self.skipped + other.skipped,
+        )
