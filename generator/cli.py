@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -228,13 +229,26 @@ def event_options(command):
     return command
 
 
-def comment_event(repo: str, pr: int, comment_id: int, author: str, commented_at: str, run_id: int, server_url: str, body: str = "", author_id: int | None = None) -> CommentEvent:
+def comment_time(text: str) -> datetime:
     try:
-        created_at = parse_time(commented_at)
+        return parse_time(text)
     except ValueError:
-        raise UserError("$COMMENT_CREATED_AT", 0, "bad-time", f"not an ISO 8601 time: {commented_at!r}") from None
+        raise UserError("$COMMENT_CREATED_AT", 0, "bad-time", f"not an ISO 8601 time: {text!r}") from None
+
+
+def comment_event(
+    repo: str,
+    pr: int,
+    comment_id: int,
+    author: str,
+    commented_at: str,
+    run_id: int,
+    server_url: str,
+    body: str = "",
+    author_id: int | None = None,
+) -> CommentEvent:
     run_url = f"{server_url.rstrip('/')}/{repo}/actions/runs/{run_id}"
-    return CommentEvent(repo, pr, comment_id, author, author_id, created_at, body, run_url)
+    return CommentEvent(repo, pr, comment_id, author, author_id, comment_time(commented_at), body, run_url)
 
 
 POLICY = click.option(
@@ -293,12 +307,12 @@ def rerun_authorize(repo: str, api_url: str, policy_path: Path, user: str, user_
 def rerun_head(repo: str, api_url: str, policy_path: Path, pr: int, commented_at: str, pin: str | None) -> None:
     """Print the PR head SHA if it is provably what the commenter saw; exit 2 if it moved."""
     github = github_client(repo, api_url)
-    event = comment_event(repo, pr, 1, "-", commented_at, 1, "https://github.com")
+    created_at = comment_time(commented_at)
     policy = load_policy(policy_path)
     try:
         head = read_pull(github.pull(pr), repo, pr)
         activity = None if pin else github.branch_activity(head.repo, head.branch)
-        sha = pin_head(head, pin.lower() if pin else None, event.created_at, activity, policy)
+        sha = pin_head(head, pin.lower() if pin else None, created_at, activity, policy)
     except RerunRejected as rejected:
         raise ProblemReport(rejected.problems(), "the head commit cannot be pinned.") from None
     click.echo(json.dumps({"head_sha": sha, "head_repo": head.repo, "fork": head.fork}, indent=2))
@@ -314,7 +328,24 @@ def rerun_head(repo: str, api_url: str, policy_path: Path, pr: int, commented_at
 @click.option("--output", "output_path", envvar="GITHUB_OUTPUT", type=click.Path(dir_okay=False, path_type=Path), help="($GITHUB_OUTPUT)")
 @click.option("--summary", "summary_path", envvar="GITHUB_STEP_SUMMARY", type=click.Path(dir_okay=False, path_type=Path), help="($GITHUB_STEP_SUMMARY)")
 @reports_user_errors
-def rerun_gate(root, config_path, no_cache, repo, api_url, policy_path, pr, comment_id, author, commented_at, run_id, server_url, author_id, body_env, output_path, summary_path) -> None:
+def rerun_gate(
+    root: Path,
+    config_path: Path | None,
+    no_cache: bool,
+    repo: str,
+    api_url: str,
+    policy_path: Path,
+    pr: int,
+    comment_id: int,
+    author: str,
+    commented_at: str,
+    run_id: int,
+    server_url: str,
+    author_id: int | None,
+    body_env: str,
+    output_path: Path | None,
+    summary_path: Path | None,
+) -> None:
     """The workflow's gate step: authorize, parse, pin the head, answer; writes step outputs."""
     event = comment_event(repo, pr, comment_id, author, commented_at, run_id, server_url, read_comment(body_env), author_id)
     inputs = read_inputs(root, config_path, not no_cache)
@@ -336,12 +367,25 @@ def rerun_gate(root, config_path, no_cache, repo, api_url, policy_path, pr, comm
 @click.option("--targets", "targets_json", envvar="TARGETS", required=True, help="The gate's targets output ($TARGETS).")
 @click.option("--reply-id", envvar="REPLY_ID", default="", help="The gate's answer comment to update ($REPLY_ID).")
 @reports_user_errors
-def rerun_report(repo, api_url, pr, comment_id, author, commented_at, run_id, server_url, run_attempt, head_sha, targets_json, reply_id) -> None:
+def rerun_report(
+    repo: str,
+    api_url: str,
+    pr: int,
+    comment_id: int,
+    author: str,
+    commented_at: str,
+    run_id: int,
+    server_url: str,
+    run_attempt: int,
+    head_sha: str,
+    targets_json: str,
+    reply_id: str,
+) -> None:
     """The workflow's report step: test outcomes -> commit statuses, the answer, a reaction."""
     event = comment_event(repo, pr, comment_id, author, commented_at, run_id, server_url)
     try:
-        targets = [Target.from_json(t) for pool in sorted(json.loads(targets_json).values(), key=lambda ts: ts[0]["pool"]) for t in pool]
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        targets = [Target.from_json(t) for pool_targets in json.loads(targets_json).values() for t in pool_targets]
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise UserError("$TARGETS", 0, "bad-targets", "not the gate's targets output") from None
     reply = int(reply_id) if reply_id.isdigit() else None
     results = run_report(github_client(repo, api_url), targets, head_sha, event, reply, run_id, run_attempt)

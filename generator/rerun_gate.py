@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -148,6 +149,11 @@ def rejection_comment(event: CommentEvent, reason: str) -> str:
     )
 
 
+def table_order(targets: Iterable[Target]) -> list[Target]:
+    """Rows of the answer, in the same order before and after the run."""
+    return sorted(targets, key=lambda t: (t.selector, t.pool))
+
+
 def _table(rows: list[tuple[str, ...]]) -> str:
     lines = ["| test | pool | result | duration |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -155,7 +161,7 @@ def _table(rows: list[tuple[str, ...]]) -> str:
 
 
 def progress_comment(event: CommentEvent, sha: str, request: RerunRequest) -> str:
-    rows = [(f"`{t.selector}`", f"`{t.pool}`", "⏳ queued", "") for t in request.targets]
+    rows = [(f"`{t.selector}`", f"`{t.pool}`", "⏳ queued", "") for t in table_order(request.targets)]
     return (
         f"{MARKER}\n{COMMAND} by {event.mention} at `{sha[:12]}`: [workflow run]({event.run_url})\n\n{_table(rows)}"
     )
@@ -281,7 +287,7 @@ def run_report(
     attempt: int,
 ) -> list[TargetResult]:
     """Read the test jobs' outcomes, set the final statuses, update the answer, react."""
-    results = collect_results(targets, github.run_jobs(run_id, attempt), event.run_url)
+    results = collect_results(table_order(targets), github.run_jobs(run_id, attempt), event.run_url)
     for result in results:
         description = result.words if result.seconds is None else f"{result.words} in {format_duration(result.seconds)}"
         github.set_status(sha, result.state, result.target.status_context, description, result.url)

@@ -448,23 +448,23 @@ def test_report_posts_pass_fail_duration_and_links(github):
     result = run_report(github, targets)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        f"{E2E} (1-gpu-h100): passed, 3m 12s",
         f"{FA3} (4-gpu-b200): failed, 45s",
         f"{FA3} (8-gpu-h200): did not run, -",
+        f"{E2E} (1-gpu-h100): passed, 3m 12s",
     ]
     assert github.bodies("POST", f"/repos/{REPO}/statuses/{SHA}") == [
-        {"state": "success", "context": f"rerun-test {E2E} (1-gpu-h100)", "description": "passed in 3m 12s", "target_url": "https://github.com/j/1"},
         {"state": "failure", "context": f"rerun-test {FA3} (4-gpu-b200)", "description": "failed in 45s", "target_url": "https://github.com/j/2"},
         {"state": "error", "context": f"rerun-test {FA3} (8-gpu-h200)", "description": "did not run", "target_url": RUN_URL},
+        {"state": "success", "context": f"rerun-test {E2E} (1-gpu-h100)", "description": "passed in 3m 12s", "target_url": "https://github.com/j/1"},
     ]
     assert github.bodies("PATCH", f"/repos/{REPO}/issues/comments/555") == [
         {
             "body": "<!-- cigen:rerun-test -->\n"
             f"/rerun-test by @alice at `0123456789ab`: 1/3 passed ([workflow run]({RUN_URL}))\n\n"
             "| test | pool | result | duration |\n|---|---|---|---|\n"
-            f"| `{E2E}` | `1-gpu-h100` | ✅ [passed](https://github.com/j/1) | 3m 12s |\n"
             f"| `{FA3}` | `4-gpu-b200` | ❌ [failed](https://github.com/j/2) | 45s |\n"
-            f"| `{FA3}` | `8-gpu-h200` | ⚠️ [did not run]({RUN_URL}) | - |"
+            f"| `{FA3}` | `8-gpu-h200` | ⚠️ [did not run]({RUN_URL}) | - |\n"
+            f"| `{E2E}` | `1-gpu-h100` | ✅ [passed](https://github.com/j/1) | 3m 12s |"
         }
     ]
     assert github.bodies("POST", f"/repos/{REPO}/issues/comments/101/reactions") == [{"content": "-1"}]
@@ -495,3 +495,46 @@ def test_report_refuses_targets_that_are_not_the_gates_output(github):
     assert result.exit_code == 2
     assert result.stderr == "$TARGETS: bad-targets: not the gate's targets output\n"
     assert github.requests == []
+
+
+# -- the single-purpose commands --------------------------------------------------------------
+
+
+def api_env(server: FakeGitHub) -> dict:
+    return {"GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": "t0k", "GITHUB_API_URL": server.url}
+
+
+def test_authorize_command_exits_0_for_writers_and_2_for_readers(github, tmp_path):
+    github.on("GET", f"/repos/{REPO}/collaborators/alice/permission", permission("alice", "write"))
+    github.on("GET", f"/repos/{REPO}/collaborators/bob/permission", permission("bob", "read", user_id=8))
+    policy = str(tmp_path / "none.yml")
+    ok = CliRunner().invoke(cli, ["rerun", "authorize", "--policy", policy, "--user", "alice", "--user-id", "7"], env=api_env(github))
+    assert (ok.exit_code, json.loads(ok.stdout)) == (0, {"allowed": True, "reason": "@alice has write permission"})
+    no = CliRunner().invoke(cli, ["rerun", "authorize", "--policy", policy, "--user", "bob"], env=api_env(github))
+    assert no.exit_code == 2
+    assert no.stderr == f"{policy}: not-allowed: @bob may not run /rerun-test: has read permission, needs write\n"
+
+
+def test_head_command_prints_the_pinned_commit_or_why_not(github, tmp_path):
+    github.on("GET", f"/repos/{REPO}/pulls/12", pull())
+    github.on("GET", f"/repos/{REPO}/activity", pushed("2026-07-20T09:00:00Z"))
+    args = ["rerun", "head", "--policy", str(tmp_path / "none.yml"), "--pr", "12"]
+    ok = CliRunner().invoke(cli, [*args, "--commented-at", COMMENTED], env=api_env(github))
+    assert (ok.exit_code, json.loads(ok.stdout)) == (0, {"head_sha": SHA, "head_repo": REPO, "fork": False})
+    late = CliRunner().invoke(cli, [*args, "--commented-at", "2026-07-20T08:00:00Z"], env=api_env(github))
+    assert late.exit_code == 2
+    assert late.stderr == (
+        "comment:1: head-moved: 0123456789ab was pushed at 2026-07-20T09:00:00Z, after the comment: review it and comment again\n"
+        "the head commit cannot be pinned.\n"
+    )
+    bad = CliRunner().invoke(cli, [*args, "--commented-at", "yesterday"], env=api_env(github))
+    assert (bad.exit_code, bad.stderr) == (2, "$COMMENT_CREATED_AT: bad-time: not an ISO 8601 time: 'yesterday'\n")
+
+
+def test_gate_writes_its_decision_to_the_job_summary(github, tree, tmp_path):
+    serve_happy_path(github)
+    output, summary = tmp_path / "out", tmp_path / "summary.md"
+    env = {**gate_env(github, output, f"/rerun-test {E2E}"), "GITHUB_STEP_SUMMARY": str(summary)}
+    result = CliRunner().invoke(cli, ["rerun", "gate", "--root", str(tree), "--policy", str(tmp_path / "none.yml")], env=env)
+    assert result.exit_code == 0, result.output
+    assert summary.read_text() == f"/rerun-test accepted: 1 test run at {SHA}\n"
