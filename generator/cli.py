@@ -263,7 +263,7 @@ POLICY = click.option(
 
 @cli.group()
 def rerun() -> None:
-    """/rerun-test pull-request comments: parse, authorize, gate, report, workflow."""
+    """/rerun-test PR comments: parse, check, report, workflow."""
 
 
 @rerun.command("parse")
