@@ -1,0 +1,129 @@
+"""Shared by the /rerun-test tests: a small real tree and a local fake GitHub API server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from tests.synth import render_file
+
+E2E = "test/registered/rl/test_weight_checker_e2e.py"  # nightly-1-gpu -> 1-gpu-h100
+# Real sglang files (from the corpus), chosen for what /rerun-test must decide about them.
+CORPUS_FILES = (
+    "test/registered/attention/unittests/dense/test_fa3.py",  # base-b 4-gpu-b200 and 1-gpu-large
+    "test/registered/8-gpu-models/test_glm52_fp8.py",  # nightly-8-gpu-common: two pools
+    "test/registered/debug_utils/test_dumper.py",  # nightly-2-gpu, disabled in the config
+    "test/registered/4-gpu-models/test_deepseek_v3_cutedsl_4gpu.py",  # base-c 4-gpu-gb300, disabled in the config
+    "test/registered/attention/test_kda_decode_flashinfer.py",  # CUDA registration disabled
+    "test/registered/amd/accuracy/mi30x/test_deepseek_r1_eval_amd.py",  # AMD only
+    "test/registered/attention/test_create_kvindices.py",  # CUDA and AMD
+    "test/registered/attention/unittests/swa/test_swa_out_cache_loc.py",  # CPU only
+)
+CORPUS_DIRS = ("test/registered/rl/",)  # all of it: 16 files, enabled, disabled, CPU-only
+MAIN = '\n\nif __name__ == "__main__":\n    unittest.main()\n'
+CUSTOM_FILES = {
+    "test/registered/custom/test_unknown_suite.py": 'import unittest\nregister_cuda_ci(est_time=10, suite="nightly-unknown")' + MAIN,
+    "test/registered/custom/test_no_marker.py": "import unittest" + MAIN,
+    "test/registered/custom/test_bad_est_time.py": "import unittest\nregister_cuda_ci(est_time='fast', suite='nightly-1-gpu')" + MAIN,
+    "test/registered/custom/__init__.py": "",
+    "test/registered/custom/conftest.py": "import pytest\n",
+}
+
+
+def write_rerun_tree(root: Path, corpus: dict) -> Path:
+    """The corpus files above, synthesized as in tests/synth.py, plus a few hand-made ones."""
+    for entry in corpus["files"]:
+        if entry["file"] in CORPUS_FILES or entry["file"].startswith(CORPUS_DIRS):
+            path = root / entry["file"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render_file(entry))
+    for rel, text in CUSTOM_FILES.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request the fake server received."""
+
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: object
+
+
+class FakeGitHub:
+    """A stand-in for api.github.com on 127.0.0.1: canned answers by (method, path), every
+    request recorded. Unknown routes answer 404. Use as a context manager: it always stops."""
+
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], tuple[int, object]] = {}
+        self.requests: list[Recorded] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def on(self, method: str, path: str, body: object = None, status: int = 200) -> FakeGitHub:
+        self.routes[(method, path)] = (status, body)
+        return self
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def calls(self, method: str | None = None) -> list[tuple[str, str]]:
+        return [(r.method, r.path) for r in self.requests if method is None or r.method == method]
+
+    def bodies(self, method: str, path: str) -> list[object]:
+        return [r.body for r in self.requests if (r.method, r.path) == (method, path)]
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        split = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        self.requests.append(
+            Recorded(
+                method=handler.command,
+                path=split.path,
+                query=dict(parse_qsl(split.query)),
+                headers={k.lower(): v for k, v in handler.headers.items()},
+                body=json.loads(raw) if raw else None,
+            )
+        )
+        status, body = self.routes.get((handler.command, split.path), (404, {"message": "Not Found"}))
+        data = b"" if body is None else json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def __enter__(self) -> FakeGitHub:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                fake._handle(self)
+
+            do_POST = do_PATCH = do_DELETE = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.timeout = 5
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

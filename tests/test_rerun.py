@@ -1,0 +1,249 @@
+"""`cigen rerun parse`: hostile comments are rejected with their reason and nothing runs;
+valid ones resolve to the right GPU pools."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from generator.cli import cli
+from generator.config import load_config
+from generator.rerun import MAX_STATUS_CONTEXT_CHARS, RerunIndex, RerunRejected, Target, parse_comment
+from generator.tree import scan_tree
+from tests.rerun_support import E2E, write_rerun_tree
+
+REPO = Path(__file__).resolve().parent.parent
+HOSTILE = yaml.safe_load((REPO / "tests/cases/rerun/hostile.yml").read_text())
+FA3 = "test/registered/attention/unittests/dense/test_fa3.py"
+GLM = "test/registered/8-gpu-models/test_glm52_fp8.py"
+KV = "test/registered/attention/test_create_kvindices.py"
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory, corpus) -> Path:
+    return write_rerun_tree(tmp_path_factory.mktemp("rerun-tree"), corpus)
+
+
+@pytest.fixture(scope="module")
+def parsed(tree):
+    config = load_config(None, tree)
+    index = RerunIndex.from_scan(scan_tree(tree, config.include, config.exclude))
+    return lambda comment, **kw: parse_comment(comment, index, config, **kw)
+
+
+def parse_cli(tree: Path, comment: str, *args: str):
+    """The full `cigen rerun parse` path, the comment on stdin as the workflow could pass it."""
+    return CliRunner().invoke(cli, ["rerun", "parse", "--root", str(tree), *args], input=comment.encode("utf-8"))
+
+
+def test_the_hostile_table_is_big_and_covers_every_kind():
+    categories = Counter(case["category"] for case in HOSTILE)
+    assert len(HOSTILE) >= 100
+    assert set(categories) == {"command", "injection", "newline", "unicode", "path", "test-name", "registry", "many", "pin"}
+    assert len({case["comment"] for case in HOSTILE}) == len(HOSTILE)
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[case["name"] for case in HOSTILE])
+def test_hostile_comment_is_rejected_with_its_reason_and_runs_nothing(case, tree, tmp_path):
+    marker = tmp_path / "marker"  # its folder exists: `touch` would succeed if a shell ran it
+    comment = case["comment"].replace("{marker}", str(marker))
+    result = parse_cli(tree, comment)
+    assert result.exit_code == 2
+    reason = case["reason"].replace("{marker}", str(marker))
+    assert json.loads(result.stdout) == {"accepted": False, "code": case["code"], "reason": reason}
+    first = reason.split("\n")[0]
+    assert f"comment:1: {case['code']}: {first}" in result.stderr.splitlines()
+    assert result.stderr.endswith("rejected: nothing runs.\n")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "comment, code, reason",
+    [
+        ("/rerun-test " + E2E + "\n" + "x" * 65536, "comment-too-long", "the comment is 65594 characters; the limit is 65536"),
+        ("/rerun-test " + E2E + " " + "a/" * 480 + "t.py", "line-too-long", "the first line is 1022 characters; the limit is 1000"),
+        ("/rerun-test " + "a/" * 150 + "t.py", "selector-too-long", "a selector is 304 characters; the limit is 300"),
+        (
+            "/rerun-test " + E2E + "::T" + "x" * 150,
+            "bad-test-name",
+            f"'{E2E}::T{'x' * 150}': after '::' give Class or Class.method (Python identifiers, at most 150 characters)",
+        ),
+    ],
+    ids=["comment-too-long", "line-too-long", "selector-too-long", "test-name-too-long"],
+)
+def test_overlong_input_is_rejected_with_its_reason(comment, code, reason, tree):
+    result = parse_cli(tree, comment)
+    assert result.exit_code == 2
+    assert json.loads(result.stdout) == {"accepted": False, "code": code, "reason": reason}
+
+
+INJECTIONS = [
+    "/rerun-test $(touch {m})",
+    "/rerun-test `touch {m}`",
+    "/rerun-test " + E2E + "; touch {m}",
+    "/rerun-test " + E2E + " && touch {m}",
+    "/rerun-test " + E2E + "::X$(touch {m})",
+    "/rerun-test " + E2E + " @$(touch${IFS}{m})",
+    "/rerun-test$(touch {m}) " + E2E,
+]
+
+
+@pytest.mark.parametrize("template", INJECTIONS)
+@pytest.mark.parametrize("channel", ["stdin", "env"])
+def test_injection_through_a_real_process_creates_no_file(template, channel, tree, tmp_path):
+    marker = tmp_path / "pwned"
+    comment = template.replace("{m}", str(marker))
+    command = [sys.executable, "-m", "generator", "rerun", "parse", "--root", str(tree), "--no-cache"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if channel == "env":
+        command += ["--from-env", "RERUN_COMMENT"]
+        env["RERUN_COMMENT"] = comment
+    done = subprocess.run(command, input=comment if channel == "stdin" else "", env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert json.loads(done.stdout)["accepted"] is False
+    assert not marker.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_later_lines_are_ignored_so_a_hostile_tail_runs_nothing(parsed, tree, tmp_path):
+    marker = tmp_path / "marker"
+    for tail in ("\n$(touch {m})", "\r\n`touch {m}`", "\n/rerun-test /etc/passwd; touch {m}"):
+        result = parse_cli(tree, "/rerun-test " + E2E + tail.replace("{m}", str(marker)))
+        assert result.exit_code == 0
+        assert [t["argv"] for t in json.loads(result.stdout)["targets"]] == [["python3", E2E]]
+    assert not marker.exists()
+
+
+def test_valid_comment_prints_the_whole_request(tree):
+    result = parse_cli(tree, f"/rerun-test {E2E}::TestWeightChecker.test_e2e @ABCDEF1\nthanks!")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "accepted": True,
+        "selectors": [f"{E2E}::TestWeightChecker.test_e2e"],
+        "pin": "abcdef1",
+        "pools": ["1-gpu-h100"],
+        "targets": [
+            {
+                "selector": f"{E2E}::TestWeightChecker.test_e2e",
+                "file": E2E,
+                "test": "TestWeightChecker.test_e2e",
+                "pool": "1-gpu-h100",
+                "labels": ["1-gpu-h100"],
+                "suites": ["nightly-1-gpu"],
+                "timeout_minutes": 20,
+                "argv": ["python3", E2E, "TestWeightChecker.test_e2e"],
+                "status_context": f"rerun-test {E2E}::TestWeightChecker.test_e2e (1-gpu-h100)",
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    "comment, expected",
+    [
+        (f"/rerun-test {E2E}", [(E2E, "1-gpu-h100", ("nightly-1-gpu",), 20)]),
+        (f"  /rerun-test\t{E2E}  ", [(E2E, "1-gpu-h100", ("nightly-1-gpu",), 20)]),
+        (f"/rerun-test {E2E}::TestX", [(f"{E2E}::TestX", "1-gpu-h100", ("nightly-1-gpu",), 20)]),
+        # Registered in two suites on two pools: it runs on both, as CI runs it.
+        (
+            f"/rerun-test {FA3}",
+            [(FA3, "1-gpu-h100", ("base-b-test-1-gpu-large",), 30), (FA3, "4-gpu-b200", ("base-b-test-4-gpu-b200",), 20)],
+        ),
+        # One suite with two pools (nightly-8-gpu-common): both pools.
+        (f"/rerun-test {GLM}", [(GLM, "8-gpu-b200", ("nightly-8-gpu-common",), 300), (GLM, "8-gpu-h200", ("nightly-8-gpu-common",), 300)]),
+        # CUDA and AMD registrations: only the CUDA one's pool.
+        (f"/rerun-test {KV}", [(KV, "1-gpu-5090", ("base-b-test-1-gpu-small",), 20)]),
+        (
+            f"/rerun-test {E2E} {E2E}::TestX.test_y",
+            [(E2E, "1-gpu-h100", ("nightly-1-gpu",), 20), (f"{E2E}::TestX.test_y", "1-gpu-h100", ("nightly-1-gpu",), 20)],
+        ),
+    ],
+    ids=["one file", "blanks and tab", "class", "two suites", "suite with two pools", "cuda and amd", "file and method"],
+)
+def test_valid_comment_resolves_to_the_right_pools(parsed, comment, expected):
+    request = parsed(comment)
+    assert [(t.selector, t.pool, t.suites, t.timeout_minutes) for t in request.targets] == expected
+
+
+def test_eight_selectors_are_the_default_limit_and_the_policy_can_lower_it(parsed):
+    files = [
+        E2E,
+        "test/registered/rl/test_fp32_lm_head.py",
+        "test/registered/rl/test_lora_load_from_tensor.py",
+        "test/registered/rl/test_patch_torch.py",
+        "test/registered/rl/test_return_indexer_topk.py",
+        "test/registered/rl/test_return_routed_experts.py",
+        "test/registered/rl/test_update_weights_from_disk_blackwell.py",
+        "test/registered/rl/test_update_weights_from_distributed.py",
+    ]
+    request = parsed("/rerun-test " + " ".join(files))
+    assert request.pools == ("1-gpu-5090", "1-gpu-h100", "2-gpu-h100", "4-gpu-b200", "4-gpu-h100", "8-gpu-h200")
+    assert len(request.targets) == 8
+    with pytest.raises(RerunRejected) as rejected:
+        parsed("/rerun-test " + " ".join(files[:3]), max_selectors=2)
+    assert (rejected.value.code, rejected.value.reason) == ("too-many-selectors", "3 selectors; at most 2 per comment")
+
+
+def test_every_sglang_file_resolves_like_its_registrations_say(synth_tree, corpus):
+    """Differential over all 1,336 scanned files: pools come from the raw corpus calls and the config."""
+    config = load_config(None, synth_tree.root)
+    index = RerunIndex.from_scan(scan_tree(synth_tree.root, config.include, config.exclude))
+    accepted = rejected = 0
+    for entry in corpus["files"]:
+        if entry["file"] not in index.files:
+            continue
+        expected = set()
+        for call in entry["calls"]:
+            args, kwargs = call["args"], call["kwargs"]  # positional: est_time, suite, nightly, disabled
+            suite = kwargs.get("suite", args[1] if len(args) > 1 else None)
+            suite = suite or f"{kwargs.get('stage')}-test-{kwargs.get('runner_config')}"
+            disabled = kwargs.get("disabled", args[3] if len(args) > 3 else None)
+            if call["func"] == "register_cuda_ci" and not disabled and suite in config.suites and config.suites[suite].enabled:
+                expected |= set(config.suites[suite].pools)
+        try:
+            request = parse_comment(f"/rerun-test {entry['file']}", index, config)
+        except RerunRejected as error:
+            assert not expected, (entry["file"], error.reason)
+            assert error.code in {"not-cuda", "disabled", "suite-disabled", "not-registered"}, entry["file"]
+            rejected += 1
+            continue
+        assert set(request.pools) == expected, entry["file"]
+        assert all(t.argv == ("python3", entry["file"]) for t in request.targets)
+        accepted += 1
+    assert (accepted, rejected) == (654, 682)
+
+
+def test_long_selectors_keep_status_contexts_short():
+    target = Target("test/" + "a" * 290 + ".py", "test/" + "a" * 290 + ".py", None, "8-gpu-h200", ("8-gpu-h200",), ("s",), 10)
+    context = target.status_context
+    assert len(context) == MAX_STATUS_CONTEXT_CHARS
+    assert context.startswith("rerun-test test/aaa") and context.endswith(" (8-gpu-h200)")
+    assert context == Target(target.selector, target.file, None, "8-gpu-h200", (), (), 1).status_context
+
+
+def test_comment_from_an_unset_environment_variable_is_a_user_error(tree):
+    result = CliRunner().invoke(cli, ["rerun", "parse", "--root", str(tree), "--from-env", "NO_SUCH_VARIABLE_X"])
+    assert result.exit_code == 2
+    assert result.stderr == "$NO_SUCH_VARIABLE_X: no-comment: the environment variable is not set\n"
+
+
+def test_comment_that_is_not_utf8_is_a_user_error(tree):
+    result = CliRunner().invoke(cli, ["rerun", "parse", "--root", str(tree)], input=b"/rerun-test \xff\xfe")
+    assert result.exit_code == 2
+    assert result.stderr == "comment:1: not-utf8: the comment is not UTF-8 text: invalid start byte at byte 12\n"
+
+
+def test_every_rerun_command_has_help():
+    group = cli.commands["rerun"]
+    for name, command in group.commands.items():
+        result = CliRunner().invoke(cli, ["rerun", name, "--help"])
+        assert result.exit_code == 0, name
+        assert command.help.split("\n")[0] in " ".join(result.output.split())
