@@ -11,7 +11,8 @@ $(VENV)/.base: pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e .
 	touch $@
 
-# Tests and benchmarks: pytest, hypothesis, the three workflow validators, sglang's wheel
+# Tests and benchmarks: pytest, hypothesis, the three workflow validators (and shellcheck,
+# which actionlint runs over every run: script), sglang's wheel
 # (without its dependencies: only sglang/test/ci/ci_register.py is loaded, by path, as the
 # scanner's oracle) and a CPU build of torch for the weight-checker stand-in server.
 $(VENV)/.test: $(VENV)/.base
