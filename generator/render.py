@@ -429,8 +429,11 @@ def yaml_scalar(value: object) -> str:
     return text if plain else json.dumps(text, ensure_ascii=False)
 
 
-def _load_template(name: str) -> str:
-    return resources.files(TEMPLATE_PACKAGE).joinpath(name).read_text(encoding="utf-8")
+def _load_template(name: str) -> tuple[str, str, Callable[[], bool]]:
+    """Source, file name (for tracebacks) and an always-fresh check: templates never change
+    while cigen runs."""
+    resource = resources.files(TEMPLATE_PACKAGE).joinpath(name)
+    return resource.read_text(encoding="utf-8"), str(resource), lambda: True
 
 
 @lru_cache(maxsize=None)
