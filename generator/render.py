@@ -234,9 +234,22 @@ def action_uses(config: Config) -> str:
     return settings.action
 
 
+MAX_MATRIX_JOBS = 256  # GitHub's limit for one job's matrix
+
+
 def shard_job(config: Config, suite_plan: SuitePlan, needs: list[str], kind: WorkflowKind) -> dict:
     suite = suite_plan.suite
     multi_pool = len(suite_plan.pools) > 1
+    runs = len(suite_plan.shards) * len(suite_plan.pools)
+    if runs > MAX_MATRIX_JOBS:
+        raise UserError(
+            config.source,
+            suite.line,
+            "matrix-too-large",
+            f"suite '{suite.name}' needs {len(suite_plan.shards)} shards x {len(suite_plan.pools)} pools = {runs} jobs; "
+            f"GitHub runs at most {MAX_MATRIX_JOBS} from one matrix",
+            help="lower max_parallel or split the suite",
+        )
     shown = "${{ matrix.pool }}, shard ${{ matrix.shard }}" if multi_pool else "shard ${{ matrix.shard }}"
     overrides = [] if multi_pool else override_pools(config, suite_plan.pools[0], kind)
     return {

@@ -338,6 +338,19 @@ def test_a_model_test_must_be_registered(tmp_path):
     assert not (tree / ".github").exists()
 
 
+def test_a_matrix_github_cannot_run_is_refused(tmp_path):
+    config = SMALL_CONFIG.replace("  1-gpu-h100:", "  1-gpu-5090: {labels: [1-gpu-5090], gpus: 1, setup_minutes: 2}\n  1-gpu-h100:")
+    config = config.replace("pools: [1-gpu-h100], step_timeout_minutes: 20, shard_budget_minutes: 15, max_parallel: 2", "pools: [1-gpu-h100, 1-gpu-5090], step_timeout_minutes: 20, shard_budget_minutes: 1, max_parallel: 200")
+    tree = write_files(tmp_path, {"cigen.yml": config})
+    write_files(tree, {f"test/test_{i}.py": GOOD.replace("base-a", "base-b").replace("60", "50") for i in range(129)})
+    result = CliRunner().invoke(cli, ["render", "--root", str(tree)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"{tree / 'cigen.yml'}:7: matrix-too-large: suite 'base-b' needs 129 shards x 2 pools = 258 jobs; "
+        "GitHub runs at most 256 from one matrix\n  help: lower max_parallel or split the suite\n"
+    )
+
+
 def test_registrations_no_job_would_run_stop_the_render(tmp_path):
     tree = write_files(tmp_path, {"test/registered/test_a.py": GOOD.replace("base-a", "base-z")})
     result = CliRunner().invoke(cli, ["render", "--root", str(tree)])
