@@ -278,12 +278,27 @@ def shard_job(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wor
     }
 
 
+def model_job_id(suite: Suite, pool: Pool) -> str:
+    return f"{job_id(suite.name)}-models-{id_part(pool.name)}"
+
+
+def model_test_pools(inputs: RenderInputs, suite: Suite) -> list[Pool]:
+    """The pools the suite's model tests run on, each a job of its own."""
+    return list(dict.fromkeys(pool for placed in inputs.model_tests_of(suite.name) for pool in placed.pools))
+
+
+def suite_job_ids(inputs: RenderInputs, suite: Suite) -> list[str]:
+    """The jobs a suite gets: its shard job when it has planned files, a job per model-test pool."""
+    shards = [job_id(suite.name)] if any(sp.suite.name == suite.name for sp in inputs.plan.suites) else []
+    return shards + [model_job_id(suite, pool) for pool in model_test_pools(inputs, suite)]
+
+
 def model_test_job(config: Config, suite: Suite, pool: Pool, tests: list[ModelTest], needs: list[str], kind: WorkflowKind) -> dict:
     install = "\n".join(setup_lines(config))
     return {
         "kind": "model-tests",
         "suite": suite.name,
-        "id": f"{job_id(suite.name)}-models-{id_part(pool.name)}",
+        "id": model_job_id(suite, pool),
         "name": f"{suite.name} model tests ({pool.name})",
         "needs": needs,
         "if": job_condition(trigger_parts(config, suite, kind), bool(needs)),
@@ -309,26 +324,21 @@ def model_test_job(config: Config, suite: Suite, pool: Pool, tests: list[ModelTe
 
 def workflow_jobs(inputs: RenderInputs, kind: WorkflowKind) -> list[dict]:
     """The shard job and model-test jobs of every suite this workflow runs, in config order,
-    each waiting for the jobs of every suite it needs (transitively)."""
+    each waiting for the jobs of every suite it needs (transitively, wherever it is declared)."""
     config = inputs.config
     planned = {sp.suite.name: sp for sp in inputs.plan.suites}
-    jobs_of: dict[str, list[str]] = {}
     jobs = []
     for suite in config.suites.values():
         if suite.trigger not in kind.triggers or not suite.enabled:
             continue
-        needs = [job for name in needed_suites(config, suite) for job in jobs_of.get(name, [])]
+        needs = [job for name in needed_suites(config, suite) for job in suite_job_ids(inputs, config.suites[name])]
         if suite.paths:
             needs.insert(0, CHANGES_JOB)
-        suite_jobs = []
         if suite.name in planned:
-            suite_jobs.append(shard_job(config, planned[suite.name], needs, kind))
-        placed = inputs.model_tests_of(suite.name)
-        for pool in dict.fromkeys(pool for p in placed for pool in p.pools):
-            tests = [p.test for p in placed if pool in p.pools]
-            suite_jobs.append(model_test_job(config, suite, pool, tests, needs, kind))
-        jobs_of[suite.name] = [job["id"] for job in suite_jobs]
-        jobs.extend(suite_jobs)
+            jobs.append(shard_job(config, planned[suite.name], needs, kind))
+        for pool in model_test_pools(inputs, suite):
+            tests = [placed.test for placed in inputs.model_tests_of(suite.name) if pool in placed.pools]
+            jobs.append(model_test_job(config, suite, pool, tests, needs, kind))
     ids = [job["id"] for job in jobs]
     clash = next((i for i in ids if ids.count(i) > 1 or i == CHANGES_JOB), None)
     if clash is not None:
@@ -340,7 +350,6 @@ def path_filters(inputs: RenderInputs) -> list[dict]:
     """Per path-gated suite with a job: its `changes` output and git pathspecs (`:(glob)`
     gives `**` the same meaning as the config's globs)."""
     config = inputs.config
-    planned = {sp.suite.name for sp in inputs.plan.suites} | {p.suite.name for p in inputs.model_tests}
     return [
         {
             "output": job_id(suite.name),
@@ -349,7 +358,7 @@ def path_filters(inputs: RenderInputs) -> list[dict]:
             ),
         }
         for suite in config.suites.values()
-        if suite.trigger == "per-commit" and suite.enabled and suite.paths and suite.name in planned
+        if suite.trigger == "per-commit" and suite.paths and suite_job_ids(inputs, suite)
     ]
 
 
@@ -374,8 +383,7 @@ def per_commit_context(inputs: RenderInputs) -> dict | None:
 
 def nightly_crons(inputs: RenderInputs) -> tuple[str, ...]:
     config = inputs.config
-    used = {sp.suite.name for sp in inputs.plan.suites} | {p.suite.name for p in inputs.model_tests}
-    crons = [config.nightly_cron] + [s.cron for s in config.suites.values() if s.cron and s.enabled and s.name in used]
+    crons = [config.nightly_cron] + [s.cron for s in config.suites.values() if s.cron and suite_job_ids(inputs, s)]
     return tuple(dict.fromkeys(crons))
 
 

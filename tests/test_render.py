@@ -309,6 +309,18 @@ def test_least_privilege_pins_and_no_expressions_in_run(corpus_github):
     assert set(re.findall(r"uses: (\S+@[0-9a-f]{40} # \S+)", text)) == {CHECKOUT, SETUP_PYTHON, "octo/cigen@0123456789abcdef0123456789abcdef01234567 # v0.1.0"}
 
 
+def test_a_need_declared_later_in_the_config_is_still_waited_for(tmp_path):
+    config = SMALL_CONFIG + (
+        "  base-a: {trigger: per-commit, pools: [1-gpu-h100], step_timeout_minutes: 20, shard_budget_minutes: 15}\n"
+    )
+    config = config.replace("max_parallel: 2}", "max_parallel: 2, needs: [base-a]}")
+    tree = write_files(tmp_path, {"cigen.yml": config, "test/test_a.py": GOOD, "test/test_b.py": GOOD.replace("base-a", "base-b")})
+    assert run("render", "--root", str(tree)).exit_code == 0
+    jobs = load_yaml(tree / ".github" / "workflows" / "per-commit.yml")["jobs"]
+    assert list(jobs) == ["base-b", "base-a"]
+    assert jobs["base-b"]["needs"] == ["base-a"]
+
+
 def line_of(text: str, line: str) -> int:
     return text.splitlines().index(line) + 1
 
