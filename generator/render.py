@@ -199,10 +199,11 @@ def override_pools(config: Config, pool: Pool, kind: WorkflowKind) -> list[Pool]
     return [p for p in config.pools.values() if p.gpus == pool.gpus and p.name != pool.name]
 
 
-def runs_on(pool: Pool, others: Sequence[Pool]) -> str:
-    """The pool's labels, or an override's labels when the dispatch picked one of `others`."""
+def runs_on(pool: Pool, others: Sequence[Pool]) -> list[str] | str:
+    """The pool's labels, or an expression picking an override's when the dispatch chose one
+    of `others`."""
     if not others:
-        return labels_json(pool)
+        return list(pool.labels)
     picks = " || ".join(f"inputs.pool == {literal(p.name)} && fromJSON({literal(labels_json(p))})" for p in others)
     return f"${{{{ {picks} || fromJSON({literal(labels_json(pool))}) }}}}"
 
@@ -262,7 +263,7 @@ def shard_job(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wor
         "runs_on": "${{ matrix.labels }}" if multi_pool else runs_on(suite_plan.pools[0], overrides),
         "override_pools": [p.name for p in overrides],
         "timeout_minutes": suite.job_timeout_minutes,
-        "pools": [{"name": p.name, "labels": labels_json(p)} for p in suite_plan.pools] if multi_pool else [],
+        "pools": [{"name": p.name, "labels": list(p.labels)} for p in suite_plan.pools] if multi_pool else [],
         "shards": [
             {
                 "index": shard.index,
@@ -302,7 +303,7 @@ def model_test_job(config: Config, suite: Suite, pool: Pool, tests: list[ModelTe
         "name": f"{suite.name} model tests ({pool.name})",
         "needs": needs,
         "if": job_condition(trigger_parts(config, suite, kind), bool(needs)),
-        "runs_on": labels_json(pool),
+        "runs_on": list(pool.labels),
         "timeout_minutes": suite.job_timeout_minutes,
         "uses": action_uses(config),
         "steps": [
@@ -439,15 +440,16 @@ OUTPUTS: tuple[Output, ...] = (
 # Rendering and writing
 
 
-def yaml_scalar(value: object) -> str:
-    """A string as a YAML scalar: plain where YAML reads it back as the same string (easier to
-    review), else double-quoted."""
-    text = str(value)
+def yaml_value(value: object) -> str:
+    """A value as one line of YAML: a string plain where YAML reads it back as the same string
+    (easier to review), else double-quoted; lists and numbers in JSON's flow style."""
+    if not isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
     try:
-        plain = "\n" not in text and yaml.load(f"k: {text}", Loader=SafeLoader) == {"k": text}
+        plain = "\n" not in value and yaml.load(f"k: {value}", Loader=SafeLoader) == {"k": value}
     except yaml.YAMLError:
         plain = False
-    return text if plain else json.dumps(text, ensure_ascii=False)
+    return value if plain else json.dumps(value, ensure_ascii=False)
 
 
 def _load_template(name: str) -> tuple[str, str, Callable[[], bool]]:
@@ -459,8 +461,8 @@ def _load_template(name: str) -> tuple[str, str, Callable[[], bool]]:
 
 @lru_cache(maxsize=None)
 def environment() -> jinja2.Environment:
-    """`!{{ }}` is ours so GitHub's `${{ }}` passes through; `json` quotes any value safely,
-    `scalar` only where it must;
+    """`!{{ }}` is ours so GitHub's `${{ }}` passes through; `yaml` writes any value safely,
+    quoting only where it must;
     `chomp` drops the newline a macro's block ends with (the calling line has its own)."""
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_load_template),
@@ -472,8 +474,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
-    env.filters["scalar"] = yaml_scalar
+    env.filters["yaml"] = yaml_value
     env.filters["chomp"] = lambda block: block.removesuffix("\n")
     return env
 

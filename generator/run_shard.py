@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import Sequence, TextIO
 
 KILL_GRACE_SECONDS = 10
 
@@ -97,7 +97,6 @@ def run_shard(
     python: str,
     keep_going: bool,
     summary: TextIO | None,
-    run: Callable[[str, Path, float, str], FileResult] = run_file,
 ) -> list[FileResult]:
     """Run the files in order; without keep_going, stop at the first that does not pass."""
 
@@ -113,7 +112,7 @@ def run_shard(
             result = FileResult(path, "not run")
         else:
             print(f"::group::{path}", flush=True)
-            result = run(path, root, timeout_seconds, python)
+            result = run_file(path, root, timeout_seconds, python)
             print("::endgroup::", flush=True)
             print(f"{path}: {result.describe()} in {result.seconds:.0f} s", file=sys.stderr, flush=True)
         results.append(result)

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.config import load_config
 from generator.lint import lint
-from generator.render import CHECKOUT, SETUP_PYTHON, job_id, needed_suites, yaml_scalar
+from generator.render import CHECKOUT, SETUP_PYTHON, job_id, needed_suites, yaml_value
 from generator.tree import scan_tree
 from tests.conftest import write_files
 from tests.rendering import GOLDEN, REPO_ROOT, default_labels, load_yaml, model_test_placements, render_tree, shard_placements
@@ -431,16 +431,18 @@ def test_changes_job_runs_gated_suites_when_the_diff_fails(tmp_path):
 # Pieces
 
 
-def test_job_ids_and_yaml_scalars():
+def test_job_ids_and_yaml_values():
     assert job_id("base-a-test-1-gpu-small") == "base-a-test-1-gpu-small"
     assert job_id("1.5-suite") == "_1_5-suite"
-    assert yaml_scalar("test/registered/a.py") == "test/registered/a.py"
-    assert yaml_scalar("${{ matrix.labels }}") == "${{ matrix.labels }}"
-    assert yaml_scalar("a #b") == '"a #b"'
-    assert yaml_scalar("on") == '"on"'
-    assert yaml_scalar("3.11") == '"3.11"'
-    assert yaml_scalar("x: y") == '"x: y"'
-    assert yaml_scalar("") == '""'
+    assert yaml_value("test/registered/a.py") == "test/registered/a.py"
+    assert yaml_value("${{ matrix.labels }}") == "${{ matrix.labels }}"
+    assert yaml_value("a #b") == '"a #b"'
+    assert yaml_value("on") == '"on"'
+    assert yaml_value("3.11") == '"3.11"'
+    assert yaml_value("x: y") == '"x: y"'
+    assert yaml_value("") == '""'
+    assert yaml_value(["1-gpu-h100", "rdma"]) == '["1-gpu-h100", "rdma"]'
+    assert yaml_value(30) == "30"
 
 
 def test_templates_load_from_a_built_wheel(tmp_path):
