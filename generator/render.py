@@ -32,7 +32,7 @@ CHANGES_JOB = "changes"
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same safe loader, in C when built
 
 # Third-party actions, pinned by full commit sha; the comment names the release.
-CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
+CHECKOUT = "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0"  # as rerun-test.yml
 SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065 # v5.6.0"
 
 # Workflow-level concurrency keys: a newer PR push cancels the older run; pushes and
@@ -480,7 +480,7 @@ def environment() -> jinja2.Environment:
 
 
 def header(output: Output, regenerate: str) -> str:
-    return f"{GENERATED_MARK}{output.template} by cigen. DO NOT EDIT.\n# Regenerate: {regenerate}\n"
+    return f"{GENERATED_MARK}{output.template}. DO NOT EDIT.\n# Regenerate: {regenerate}\n"
 
 
 def render_outputs(inputs: RenderInputs, outputs: Sequence[Output] = OUTPUTS) -> dict[str, str]:

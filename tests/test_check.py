@@ -11,7 +11,7 @@ from generator.cli import cli
 from tests.conftest import write_files
 from tests.rendering import GOLDEN, REPO_ROOT
 
-HEADER = "# @generated from templates/nightly.yml.j2 by cigen. DO NOT EDIT.\n"
+HEADER = "# @generated from templates/nightly.yml.j2. DO NOT EDIT.\n"
 
 
 def invoke(*args: str):

@@ -68,7 +68,7 @@ def test_every_output_starts_with_the_generated_header():
     for path in sorted(EXPECTED.rglob("*.y*ml")):
         template = "actionlint.yaml.j2" if path.name == "actionlint.yaml" else path.name + ".j2"
         assert path.read_text().splitlines()[:2] == [
-            f"# @generated from templates/{template} by cigen. DO NOT EDIT.",
+            f"# @generated from templates/{template}. DO NOT EDIT.",
             "# Regenerate: cigen render",
         ]
 
