@@ -23,7 +23,7 @@ from generator.check import find_drift
 from generator.errors import EXIT_DRIFT, EXIT_USER_ERROR, Problem, ProblemReport, UserError, plural
 from generator.lint import check_suites, counts_by_code, lint
 from generator.model import Config
-from generator.render import output_files, prepare, render_outputs, write_outputs
+from generator.render import output_files, prepare, render_outputs, write_generated
 from generator.run_shard import run_shard
 from generator.timings import load_timings
 from generator.tree import TreeScan, scan_tree
@@ -199,7 +199,7 @@ def render(root: Path, config_path: Path | None, no_cache: bool, timings_path: P
     written; each write is atomic.
     """
     rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing written")
-    result = write_outputs(rendered.files, rendered.workflows_dir)
+    result = write_generated(rendered.files, rendered.workflows_dir)
     rows = [(path, "written" if path in result.changed else "unchanged") for path in sorted(rendered.files)]
     rows += [(path, "removed (no longer generated)") for path in result.removed]
     click.echo(format_table(("file", "status"), rows))

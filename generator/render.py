@@ -527,7 +527,7 @@ class WriteResult:
     removed: tuple[Path, ...]
 
 
-def write_outputs(files: Mapping[Path, str], workflows_dir: Path) -> WriteResult:
+def write_generated(files: Mapping[Path, str], workflows_dir: Path) -> WriteResult:
     """Write every output atomically, then remove the generated files no longer produced."""
     stale = stale_outputs(files, workflows_dir)
     changed = write_files_atomic(files)

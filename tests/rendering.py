@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from generator.cli import render_files
-from generator.render import write_outputs
+from generator.render import write_generated
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -40,7 +40,7 @@ runs:
 def render_tree(root: Path, github_dir: Path, config: Path | None = None) -> dict[Path, str]:
     """Render `root` into `github_dir` (workflows/ and actionlint.yaml), as `cigen render` does."""
     rendered = render_files(root, config, True, None, github_dir / "workflows", "nothing written")
-    write_outputs(rendered.files, rendered.workflows_dir)
+    write_generated(rendered.files, rendered.workflows_dir)
     return rendered.files
 
 
