@@ -2,8 +2,9 @@
 
 OUTPUTS is the registry of generated files: (path under `.github/`, template, context builder).
 A builder returns None when the repository gets no such file (no nightly suites, no CPU
-workflow). Every output gets the `@generated` header and is parsed back with yaml.safe_load
-before anything is written; the caller writes all of them at once, atomically.
+workflow). Every template starts with the `@generated` header (`common.header`; context
+`template` and `regenerate` are always there); each output is checked for it and parsed back
+with yaml.safe_load before anything is written, and the caller writes them all atomically.
 """
 
 from __future__ import annotations
@@ -479,19 +480,19 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def header(output: Output, regenerate: str) -> str:
-    return f"{GENERATED_MARK}{output.template}. DO NOT EDIT.\n# Regenerate: {regenerate}\n"
-
-
 def render_outputs(inputs: RenderInputs, outputs: Sequence[Output] = OUTPUTS) -> dict[str, str]:
-    """{path under .github/: text} for every output this repository gets, each parsed back."""
+    """{path under .github/: text} for every output this repository gets, each checked for
+    its `@generated` header and parsed back."""
     regenerate = refuse_expressions(inputs.config.workflows.regenerate, "workflows.regenerate", inputs.config)
     rendered = {}
     for output in outputs:
         context = output.build_context(inputs)
         if context is None:
             continue
-        text = header(output, regenerate) + environment().get_template(output.template).render(context)
+        text = environment().get_template(output.template).render({"template": output.template, "regenerate": regenerate, **context})
+        first, second = (text.splitlines() + ["", ""])[:2]
+        if first != f"{GENERATED_MARK}{output.template}. DO NOT EDIT." or not second.startswith("# Regenerate: "):
+            raise AssertionError(f"{output.template} does not start with the @generated header")
         if not isinstance(yaml.load(text, Loader=SafeLoader), dict):
             raise AssertionError(f"{output.template} rendered something that is not a YAML mapping")
         rendered[output.path] = text
