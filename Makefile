@@ -11,7 +11,8 @@ $(VENV)/.base: pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e .
 	touch $@
 
-# Tests and benchmarks: pytest, hypothesis, the three workflow validators, sglang's wheel
+# Tests and benchmarks: pytest, hypothesis, the three workflow validators (and shellcheck,
+# which actionlint runs over every run: script), sglang's wheel
 # (without its dependencies: only sglang/test/ci/ci_register.py is loaded, by path, as the
 # scanner's oracle) and a CPU build of torch for the weight-checker stand-in server.
 $(VENV)/.test: $(VENV)/.base
@@ -20,13 +21,21 @@ $(VENV)/.test: $(VENV)/.base
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps sglang==0.5.23
 	touch $@
 
-.PHONY: test bench lint-corpus clean
+.PHONY: test bench regen-workflows check-workflows lint-corpus clean
 
 # pytest exits 5 when it collected nothing: that is a failure, never a pass.
 test: $(VENV)/.test
 	@$(BIN)/python -m pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
+
+# .github/ is generated from cigen.yml and the tests it registers: rewrite it, or fail with
+# the diff when the committed files are stale (CI runs the check).
+regen-workflows: $(VENV)/.base
+	$(CIGEN) render
+
+check-workflows: $(VENV)/.base
+	$(CIGEN) check
 
 bench: $(VENV)/.test
 	$(BIN)/python benchmarks/run.py

@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from generator.errors import Problem, ProblemReport, UserError, plural
-from generator.model import Config, ModelTest, Pool, Suite
+from generator.model import Config, CpuTests, ModelTest, Pool, Suite, WorkflowSettings
 
 CONFIG_NAME = "cigen.yml"
 DEFAULT_SOURCE = "<embedded default cigen.yml>"
@@ -205,6 +205,15 @@ def _build(doc: _Document) -> Config:
             server_args=spec.get("server_args", ""),
             line=doc.line(where),
         )
+    workflows = data.get("workflows", {})
+    if "@" in workflows.get("action", "./") and "action_version" not in workflows:
+        problems.append(
+            doc.problem(
+                ("workflows", "action"),
+                "action-version-missing",
+                "a pinned action needs action_version: the version its sha is, written beside it for reviewers",
+            )
+        )
     if problems:
         raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {doc.source}")
     return Config(
@@ -217,6 +226,18 @@ def _build(doc: _Document) -> Config:
         suites=suites,
         nightly_cron=data.get("schedule", {}).get("nightly_cron", "0 14 * * *"),
         model_tests=model_tests,
+        workflows=_workflow_settings(workflows),
+    )
+
+
+def _workflow_settings(spec: dict) -> WorkflowSettings:
+    """The `workflows:` section (schema-valid); absent keys keep WorkflowSettings' defaults."""
+    cpu = spec.get("cpu_tests")
+    scalars = ("setup_timeout_minutes", "cigen", "cigen_package", "action", "action_version", "regenerate")
+    return WorkflowSettings(
+        **{key: spec[key] for key in scalars if key in spec},
+        **{key: tuple(spec[key]) for key in ("setup", "branches") if key in spec},
+        cpu_tests=CpuTests(**{**cpu, "commands": tuple(cpu["commands"])}) if cpu is not None else None,
     )
 
 

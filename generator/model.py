@@ -107,6 +107,31 @@ class ModelTest:
 
 
 @dataclass(frozen=True)
+class CpuTests:
+    """The hosted-runner workflow of the repo's own checks (`make test`, the drift check)."""
+
+    commands: tuple[str, ...]  # one step each, in order
+    runs_on: str = "ubuntu-latest"
+    python: str = "3.12"
+    timeout_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class WorkflowSettings:
+    """How generated workflows prepare GPU runners, call cigen, and reach cigen's action."""
+
+    setup: tuple[str, ...] = ()  # shell lines run before a GPU job's tests (install the project)
+    setup_timeout_minutes: int = 20
+    cigen: str = "cigen"  # how a job calls cigen once set up, e.g. `.venv/bin/cigen`
+    cigen_package: str = "."  # what hosted jobs pip-install cigen from (the /rerun-test gate)
+    action: str = "./"  # cigen's composite action: `./` here, else `owner/cigen@<full sha>`
+    action_version: str | None = None  # the version comment beside a pinned action
+    regenerate: str = "cigen render"  # the command named in every generated file's header
+    branches: tuple[str, ...] = ("main",)  # pushes to these run the per-commit workflow
+    cpu_tests: CpuTests | None = None  # None: no CPU workflow
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated `cigen.yml` (or the embedded default)."""
 
@@ -119,6 +144,7 @@ class Config:
     suites: Mapping[str, Suite]
     nightly_cron: str
     model_tests: Mapping[str, ModelTest] = field(default_factory=dict)  # by path
+    workflows: WorkflowSettings = field(default_factory=WorkflowSettings)
 
     def suites_for(self, backend: str) -> list[Suite]:
         return [s for s in self.suites.values() if s.backend == backend]

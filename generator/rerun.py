@@ -40,7 +40,6 @@ PYTHON = "python3"
 DEFAULT_POLICY_PATH = ".github/rerun-test-policy.yml"
 TEMPLATE = "rerun-test.yml.j2"
 OUTPUT = ".github/workflows/rerun-test.yml"
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 # actions/checkout v5.0.0, pinned by commit (the tag is mutable, the commit is not).
 CHECKOUT_ACTION = "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8"
 CHECKOUT_VERSION = "v5.0.0"
@@ -370,7 +369,6 @@ def workflow_context(
             }
         )
     return {
-        "template": TEMPLATE,
         "pools": pools,
         "labels": sorted({label for pool in pools for label in pool["labels"]}),
         "cigen_package": shlex.quote(cigen_package),
@@ -378,25 +376,3 @@ def workflow_context(
         "setup_run": setup_run,
         "checkout": {"uses": CHECKOUT_ACTION, "version": CHECKOUT_VERSION},
     }
-
-
-def template_environment() -> jinja2.Environment:
-    """STYLE.md's environment: `!{{ }}` is ours, GitHub's `${{ }}` passes through."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        variable_start_string="!{{",
-        variable_end_string="}}",
-        autoescape=False,
-    )
-
-
-def render_rerun_workflow(config: Config, **options) -> str:
-    """The rerun-test workflow text, parsed back with yaml.safe_load before it is returned."""
-    context = workflow_context(config, **options)
-    text = template_environment().get_template(TEMPLATE).render(**context)
-    yaml.safe_load(text)
-    return text

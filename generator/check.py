@@ -1,0 +1,50 @@
+"""`cigen check`: render in memory, compare with the files on disk, show a unified diff."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from generator.render import stale_outputs
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One generated file whose committed text is not what a fresh render gives."""
+
+    path: Path
+    state: str  # "missing" | "differs" | "stale" (generated earlier, no longer produced)
+    diff: str  # unified diff from the committed text to the fresh one
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def _diff(path: Path, old: str | None, new: str | None) -> str:
+    lines = difflib.unified_diff(
+        (old or "").splitlines(keepends=True),
+        (new or "").splitlines(keepends=True),
+        fromfile=f"a/{path}" if old is not None else "/dev/null",
+        tofile=f"b/{path}" if new is not None else "/dev/null",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def find_drift(files: Mapping[Path, str], workflows_dir: Path) -> list[Drift]:
+    """Every rendered file that is missing or differs on disk, then every stale one."""
+    drift = []
+    for path in sorted(files):
+        committed = _read(path)
+        if committed != files[path]:
+            drift.append(Drift(path, "missing" if committed is None else "differs", _diff(path, committed, files[path])))
+    for path in stale_outputs(files, workflows_dir):
+        drift.append(Drift(path, "stale", _diff(path, _read(path), None)))
+    return drift

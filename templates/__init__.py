@@ -1,0 +1,1 @@
+"""The workflow templates, installed as the package `generator.templates` (see pyproject.toml)."""

@@ -1,0 +1,80 @@
+"""Helpers shared by the render, check and validator tests: render a tree, read the result."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from generator.cli import render_files
+from generator.render import write_generated
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+# The interface cigen's composite action (action.yml, built separately) declares, so the
+# validators can check the workflows that call it before it lands at the repository root.
+ACTION_STAND_IN = """\
+name: cigen model test (stand-in for validation)
+description: The inputs and outputs of cigen's action, with a body that does nothing.
+inputs:
+  test-file: {description: Test file to run, required: true}
+  model: {description: Model the memory advisor sizes the server for, required: true}
+  mem-fraction-static: {description: Fraction or auto, required: false, default: auto}
+  server-args: {description: Extra server arguments, required: false, default: ""}
+  timeout-minutes: {description: Minutes the test may run, required: false, default: "30"}
+  install: {description: Install command, required: false, default: ""}
+  python: {description: Python interpreter, required: false, default: python3}
+outputs:
+  mem-fraction: {description: The fraction used, value: "0.8"}
+  result: {description: passed or failed, value: passed}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo stand-in
+"""
+
+
+def render_tree(root: Path, github_dir: Path, config: Path | None = None) -> dict[Path, str]:
+    """Render `root` into `github_dir` (workflows/ and actionlint.yaml), as `cigen render` does."""
+    rendered = render_files(root, config, True, None, github_dir / "workflows", "nothing written")
+    write_generated(rendered.files, rendered.workflows_dir)
+    return rendered.files
+
+
+def load_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def shard_placements(workflow: dict) -> list[tuple[str, str]]:
+    """(job id, file) for every file of every shard in the workflow's matrices."""
+    return [
+        (job_id, path)
+        for job_id, job in workflow["jobs"].items()
+        for entry in job.get("strategy", {}).get("matrix", {}).get("include", [])
+        for path in entry.get("files", [])
+    ]
+
+
+def model_test_placements(workflow: dict) -> list[tuple[str, str]]:
+    """(job id, test file) for every step that runs a test through cigen's action."""
+    return [
+        (job_id, step["with"]["test-file"])
+        for job_id, job in workflow["jobs"].items()
+        for step in job["steps"]
+        if "test-file" in step.get("with", {})
+    ]
+
+
+def default_labels(job: dict) -> list[list[str]]:
+    """The runner labels a job gets without a dispatch override: one list per pool it runs on."""
+    runs_on = job["runs-on"]
+    if isinstance(runs_on, list):
+        return [runs_on]
+    if runs_on == "${{ matrix.labels }}":
+        return [entry["labels"] for entry in job["strategy"]["matrix"]["include"] if "labels" in entry]
+    fallback = re.fullmatch(r"\$\{\{ .* \|\| fromJSON\('(\[[^']*\])'\) \}\}", runs_on)
+    assert fallback, runs_on
+    return [yaml.safe_load(fallback.group(1))]
