@@ -13,6 +13,7 @@ imports this module with whatever Python the runner has.
 from __future__ import annotations
 
 import math
+import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -201,8 +202,8 @@ def weight_checker_peak(model: ModelShape, tp: int = 1, code: str = DEFAULT_CHEC
     unchunked: the snapshot copied back to the GPU (b*N) + fp32 of both sides (8N) + their
     difference (4N); reset draws an fp32 random tensor (4N) into a new one (b*N).
     chunked (64M elements, c = min(N, 2^26)): a snapshot chunk (b*c) + fp32 of both (8c) + the
-    difference (4c) + the previous chunk's |difference| still alive (4c); reset keeps the new
-    tensor (b*N) and one fp32 chunk with its cast (4c + b*c).
+    difference (4c), + the previous chunk's |difference| still alive (4c) when there are several
+    chunks; reset keeps the new tensor (b*N) and one fp32 chunk with its cast (4c + b*c).
     """
     tensor = model.largest_tensor(tp)
     n, b = tensor.numel, model.dtype_bytes
@@ -210,7 +211,8 @@ def weight_checker_peak(model: ModelShape, tp: int = 1, code: str = DEFAULT_CHEC
         compare, reset = (b + 12) * n, (b + 4) * n
     elif code == "chunked":
         c = min(n, CHECKER_CHUNK_NUMEL)
-        compare, reset = (b + 16) * c, b * n + (4 + b) * c
+        previous = 4 * c if n > CHECKER_CHUNK_NUMEL else 0
+        compare, reset = (b + 12) * c + previous, b * n + (4 + b) * c
     else:
         raise UserError("--checker", 0, "unknown-checker", f"unknown weight-checker code '{code}' (known: {', '.join(CHECKER_CODES)})")
     return CheckerPeak(code, tensor, compare / MIB, reset / MIB)
@@ -372,3 +374,28 @@ def advise(
         margin_mib=margin_mib,
         min_kv_mib=model.kv_bytes_per_token(tp) * tier.chunked_prefill_size / MIB,
     )
+
+
+MEM_FLAG = "--mem-fraction-static"
+
+
+def pinned_mem_fraction(server_args: str) -> float | None:
+    """The `--mem-fraction-static` value in a server-args string, if any; a bad one is a ValueError."""
+    words = shlex.split(server_args)
+    value = None
+    for index, word in enumerate(words):
+        if word == MEM_FLAG:
+            if index + 1 == len(words):
+                raise ValueError(f"{MEM_FLAG} needs a value")
+            value = words[index + 1]
+        elif word.startswith(MEM_FLAG + "="):
+            value = word.split("=", 1)[1]
+    if value is None:
+        return None
+    try:
+        fraction = float(value)
+    except ValueError:
+        raise ValueError(f"{MEM_FLAG} must be a number, got '{value}'") from None
+    if not 0 < fraction < 1:
+        raise ValueError(f"{MEM_FLAG} must be between 0 and 1, got {value}")
+    return fraction

@@ -8,41 +8,16 @@ action.yml passes the advisor's value; a test that fits at no fraction is an err
 
 from __future__ import annotations
 
-import shlex
-
 from generator.errors import Problem, Severity, UserError
 from generator.hfmodel import ModelShape, load_model
 from generator.lint import planned_registrations
-from generator.memory import GIB_MIB, Advice, Card, advise
+from generator.memory import GIB_MIB, MEM_FLAG, Advice, Card, advise, pinned_mem_fraction
 from generator.model import Config, ModelTest, Pool, Registration
 from generator.tree import TreeScan
 
-MEM_FLAG = "--mem-fraction-static"
-
-
-def pinned_mem_fraction(server_args: str) -> float | None:
-    """The `--mem-fraction-static` value in a server-args string, if any; a bad one is a ValueError."""
-    words = shlex.split(server_args)
-    value = None
-    for index, word in enumerate(words):
-        if word == MEM_FLAG:
-            if index + 1 == len(words):
-                raise ValueError(f"{MEM_FLAG} needs a value")
-            value = words[index + 1]
-        elif word.startswith(MEM_FLAG + "="):
-            value = word.split("=", 1)[1]
-    if value is None:
-        return None
-    try:
-        fraction = float(value)
-    except ValueError:
-        raise ValueError(f"{MEM_FLAG} must be a number, got '{value}'") from None
-    if not 0 < fraction < 1:
-        raise ValueError(f"{MEM_FLAG} must be between 0 and 1, got {value}")
-    return fraction
-
 
 def check_memory_fit(config: Config, scan: TreeScan) -> list[Problem]:
+    """Every model test on every pool that runs it (a LintCheck for `extra_lint_checks`)."""
     problems: list[Problem] = []
     registrations = planned_registrations(config, scan)
     for test in sorted(config.model_tests.values(), key=lambda t: t.path):
