@@ -203,6 +203,7 @@ def _build(doc: _Document) -> Config:
             extra_peak=spec.get("extra_peak", "weight-checker"),
             pools=tuple(spec.get("pools", [])),
             server_args=spec.get("server_args", ""),
+            install=spec.get("install", "none"),
             line=doc.line(where),
         )
     workflows = data.get("workflows", {})

@@ -103,6 +103,7 @@ class ModelTest:
     extra_peak: str | float = "weight-checker"  # "weight-checker" or MiB
     pools: tuple[str, ...] = ()  # empty: the pools of the test's suite
     server_args: str = ""
+    install: str = "none"  # the action's `install` input: pip arguments, or none
     line: int = 0
 
 

@@ -297,7 +297,8 @@ def suite_job_ids(inputs: RenderInputs, suite: Suite) -> list[str]:
 
 
 def model_test_job(config: Config, suite: Suite, pool: Pool, tests: list[ModelTest], needs: list[str], kind: WorkflowKind) -> dict:
-    install = "\n".join(setup_lines(config))
+    """Each model test through cigen's action: the server loads `hf_model`, the advisor sizes
+    `model`, and the action picks --mem-fraction-static for the card it finds."""
     return {
         "kind": "model-tests",
         "suite": suite.name,
@@ -308,16 +309,21 @@ def model_test_job(config: Config, suite: Suite, pool: Pool, tests: list[ModelTe
         "runs_on": list(pool.labels),
         "timeout_minutes": suite.job_timeout_minutes,
         "uses": action_uses(config),
+        "setup": setup_lines(config),
+        "setup_timeout_minutes": config.workflows.setup_timeout_minutes,
         "steps": [
             {
                 "name": f"{test.path} ({test.model}, tp {test.tp})",
                 "timeout_minutes": suite.step_timeout_minutes,
                 "with": {
                     "test-file": test.path,
-                    "model": test.model,
+                    "model": test.hf_model,
+                    "model-config": test.model,
+                    "tp": str(test.tp),
+                    "extra-peak": str(test.extra_peak),
                     **({"server-args": refuse_expressions(test.server_args, f"model_tests.{test.path}.server_args", config, test.line)} if test.server_args else {}),
                     "timeout-minutes": str(math.ceil(suite.per_file_timeout_seconds / 60)),
-                    **({"install": install} if install else {}),
+                    **({"install": test.install} if test.install != "none" else {}),
                 },
             }
             for test in tests

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.synth import SynthTree, load_corpus, load_suites, write_tree
+
+# The weight-checker e2e needs sglang and a GPU: it is not part of `make test`. Its module is
+# still imported and collected (and must skip cleanly) by tests/test_e2e_module.py, which
+# runs pytest on it with CIGEN_COLLECT_E2E=1; GPU runners run it as `python3 FILE`.
+collect_ignore_glob = [] if os.environ.get("CIGEN_COLLECT_E2E") == "1" else ["e2e/*"]
 
 
 @pytest.fixture(scope="session")

@@ -129,16 +129,19 @@ def test_model_tests_run_through_the_action_on_each_pool_and_nowhere_else():
     job = nightly["jobs"]["nightly-1-gpu-models-1-gpu-5090"]
     assert job["runs-on"] == ["1-gpu-5090"]
     assert job["steps"][0]["uses"] == CHECKOUT.split(" #")[0]
-    assert job["steps"][1] == {
+    assert job["steps"][1] == {"name": "Set up", "timeout-minutes": 20, "run": "pip install -e .\npip install -e tools/cigen\n"}
+    assert job["steps"][2] == {
         "name": "test/nightly/test_model_server.py (Qwen3-0.6B, tp 1)",
         "uses": "octo/cigen@0123456789abcdef0123456789abcdef01234567",
         "timeout-minutes": 60,
         "with": {
             "test-file": model,
-            "model": "Qwen3-0.6B",
+            "model": "Qwen/Qwen3-0.6B",  # what the server loads (hf_model)
+            "model-config": "Qwen3-0.6B",  # what the advisor sizes
+            "tp": "1",
+            "extra-peak": "weight-checker",
             "server-args": "--chunked-prefill-size 2048",
             "timeout-minutes": "30",
-            "install": "pip install -e .\npip install -e tools/cigen\n",
         },
     }
     assert "uses: octo/cigen@0123456789abcdef0123456789abcdef01234567 # v0.1.0\n" in (EXPECTED / "workflows" / "nightly.yml").read_text()
@@ -148,28 +151,53 @@ def test_model_tests_run_through_the_action_on_each_pool_and_nowhere_else():
 # sglang's corpus
 
 
+WEIGHT_CHECKER = "test/registered/rl/test_weight_checker_e2e.py"  # the embedded default's model test
+
+
 def planned_pairs(synth_tree) -> Counter:
-    """(job id, file) for every enabled CUDA registration of an enabled suite."""
+    """(job id, file) for every enabled CUDA registration of an enabled suite; model tests
+    get a job of their own per pool instead of a shard."""
     config = load_config(None, synth_tree.root)
     scan = scan_tree(synth_tree.root, config.include, config.exclude)
-    return Counter(
-        (job_id(reg.suite), reg.path)
-        for reg in scan.registrations
-        if reg.backend == "cuda" and reg.enabled and config.suites[reg.suite].enabled
-    )
+    pairs = Counter()
+    for reg in scan.registrations:
+        if reg.backend != "cuda" or not reg.enabled or not config.suites[reg.suite].enabled:
+            continue
+        test = config.model_tests.get(reg.path)
+        if test is None:
+            pairs[(job_id(reg.suite), reg.path)] += 1
+        else:
+            for pool in test.pools or config.suites[reg.suite].pools:
+                pairs[(f"{job_id(reg.suite)}-models-{pool}", reg.path)] += 1
+    return pairs
+
+
+def model_job_pool(config, job_name: str) -> str | None:
+    """The pool of a model-test job (`<suite>-models-<pool>`), else None."""
+    for pool in config.pools:
+        if job_name.endswith(f"-models-{pool}"):
+            return pool
+    return None
 
 
 def test_every_enabled_cuda_registration_is_in_exactly_one_shard_of_its_suites_job(synth_tree, sglang_suites, corpus_workflows):
-    placed = Counter(pair for workflow in corpus_workflows.values() for pair in shard_placements(workflow))
+    placed = Counter(
+        pair for workflow in corpus_workflows.values() for pair in (*shard_placements(workflow), *model_test_placements(workflow))
+    )
     expected = planned_pairs(synth_tree)
     # sglang's registry counts the files its CI dispatches; cigen also runs the 4 whose
     # nightly= flag contradicts their suite (sglang never runs them; `cigen lint` warns).
     config = load_config(None, synth_tree.root)
     mismatched = [p for p in lint(config, scan_tree(synth_tree.root, config.include, config.exclude)) if p.code == "nightly-mismatch"]
     dispatched = sum(s["registry"]["files_enabled"] for s in sglang_suites["suites"].values() if s["trigger"] != "not-dispatched")
-    assert (sum(expected.values()), dispatched, len(mismatched)) == (714, 710, 4)
+    # The weight checker runs once per pool (5090 and H100) through the action: one extra placement.
+    assert (sum(expected.values()), dispatched, len(mismatched)) == (715, 710, 4)
     assert placed == expected
     assert set(placed.values()) == {1}
+    assert [pair for pair in placed if pair[1] == WEIGHT_CHECKER] == [
+        ("nightly-1-gpu-models-1-gpu-5090", WEIGHT_CHECKER),
+        ("nightly-1-gpu-models-1-gpu-h100", WEIGHT_CHECKER),
+    ]
 
 
 def test_each_job_runs_on_its_suites_pool(synth_tree, corpus_workflows):
@@ -179,6 +207,10 @@ def test_each_job_runs_on_its_suites_pool(synth_tree, corpus_workflows):
             if name == "changes":
                 assert job["runs-on"] == "ubuntu-latest"
                 continue
+            pool = model_job_pool(config, name)
+            if pool is not None:
+                assert default_labels(job) == [list(config.pools[pool].labels)], name
+                continue
             suite = next(s for s in config.suites.values() if job_id(s.name) == name)
             assert default_labels(job) == [list(config.pools[p].labels) for p in suite.pools], name
 
@@ -186,6 +218,7 @@ def test_each_job_runs_on_its_suites_pool(synth_tree, corpus_workflows):
 def test_nightly_and_manual_suites_only_in_the_nightly_workflow(synth_tree, corpus_workflows):
     config = load_config(None, synth_tree.root)
     triggers = {job_id(s.name): s.trigger for s in config.suites.values()}
+    triggers |= {f"{job_id(s.name)}-models-{p}": s.trigger for s in config.suites.values() for p in config.pools}
     per_commit = set(corpus_workflows["per-commit"]["jobs"]) - {"changes"}
     nightly = set(corpus_workflows["nightly"]["jobs"])
     assert {triggers[j] for j in per_commit} == {"per-commit"}
@@ -195,7 +228,9 @@ def test_nightly_and_manual_suites_only_in_the_nightly_workflow(synth_tree, corp
 
 def test_disabled_and_empty_suites_have_no_job(synth_tree, sglang_suites, corpus_workflows):
     config = load_config(None, synth_tree.root)
-    jobs = {j for workflow in corpus_workflows.values() for j in workflow["jobs"]} - {"changes"}
+    all_jobs = {j for workflow in corpus_workflows.values() for j in workflow["jobs"]} - {"changes"}
+    jobs = {j for j in all_jobs if model_job_pool(config, j) is None}
+    assert all_jobs - jobs == {"nightly-1-gpu-models-1-gpu-5090", "nightly-1-gpu-models-1-gpu-h100"}
     with_files = {suite for suite, _ in planned_pairs(synth_tree)}
     disabled = {job_id(s.name) for s in config.suites.values() if not s.enabled}
     empty = {job_id(s.name) for s in config.suites.values() if s.enabled} - with_files
@@ -216,6 +251,7 @@ def test_disabled_registrations_appear_nowhere(synth_tree, corpus_github):
     assert never
     text = "".join(p.read_text() for p in (corpus_github / "workflows").glob("*.yml"))
     listed = set(re.findall(r"^ {14}- (test/\S+\.py)$", text, flags=re.M))
+    listed |= set(re.findall(r"^ {10}test-file: (test/\S+\.py)$", text, flags=re.M))
     assert listed == enabled
     assert listed & never == set()
 
