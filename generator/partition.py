@@ -57,6 +57,9 @@ def make_items(durations: Mapping[str, float], groups: Sequence[Sequence[str]] =
 
     Group members that are not in `durations` are ignored here; lint reports them.
     """
+    for path, seconds in durations.items():
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"{path}: duration must be a finite number of seconds >= 0, got {seconds!r}")
     merged: list[set[str]] = []
     for group in groups:
         members = {path for path in group if path in durations}
@@ -113,19 +116,20 @@ def loads_of(sizes: Sequence[float], assign: Sequence[int], shards: int) -> list
     return loads
 
 
-def _best_exchange(sizes, members_top, members_other, gap):
+def _best_exchange(sizes, members_top, members_other, gap, margin):
     """The move (one item) or swap (two items) from the top shard to another that narrows
-    their gap most without the other overtaking the top: (how far from even, out, back)."""
+    their gap most, shortening the top by more than `margin` without the other reaching
+    it (so float noise cannot loop): (how far from even, out, back)."""
     best = None
     for i in members_top:
         delta = sizes[i]
-        if 0 < delta < gap:
+        if margin < delta < gap - margin:
             candidate = (abs(gap - 2 * delta), (i,), ())
             if best is None or candidate < best:
                 best = candidate
         for j in members_other:
             delta = sizes[i] - sizes[j]
-            if 0 < delta < gap:
+            if margin < delta < gap - margin:
                 candidate = (abs(gap - 2 * delta), (i,), (j,))
                 if best is None or candidate < best:
                     best = candidate
@@ -178,17 +182,18 @@ def improve(sizes: Sequence[float], assign: list[int], shards: int, target: floa
         top = max(range(shards), key=lambda s: (loads[s], -s))
         if loads[top] <= target + rounding_slack(target):
             break
-        others = [s for s in range(shards) if s != top and loads[top] - loads[s] > rounding_slack(loads[top])]
+        margin = rounding_slack(loads[top])
+        others = [s for s in range(shards) if s != top and loads[top] - loads[s] > 2 * margin]
         best = None
         for other in others:
-            found = _best_exchange(sizes, members[top], members[other], loads[top] - loads[other])
+            found = _best_exchange(sizes, members[top], members[other], loads[top] - loads[other], margin)
             if found is not None and (best is None or (found, other) < best):
                 best = (found, other)
         if best is None:
             for other in others:
                 found = _even_split(sizes, members[top], members[other])
                 gap = loads[top] - loads[other]
-                if found[0] < gap - rounding_slack(gap) and (best is None or (found, other) < best):
+                if found[0] < gap - 2 * margin and (best is None or (found, other) < best):
                     best = (found, other)
         if best is None:
             break
@@ -241,6 +246,9 @@ def search(sizes: Sequence[float], shards: int, limit: float, stop_at: float, no
     best_assign: list[int] | None = None
     best = math.inf
     nodes = 0
+    # Deciding "is there a split within `limit`?" (the first one found ends the search):
+    # only then may a branch be dropped for an equally good one within that same limit.
+    deciding = stop_at >= limit
 
     def visit(i: int) -> None:
         nonlocal best, best_assign, nodes, limit
@@ -260,9 +268,9 @@ def search(sizes: Sequence[float], shards: int, limit: float, stop_at: float, no
             return
         size = sizes[i]
         order = sorted(range(shards), key=lambda s: (loads[s], s))
-        # An item that exactly fills a shard's room goes there: whatever else would fill
-        # that room is no longer than the item, so it can swap into the item's place.
-        exact = [s for s in order if abs(loads[s] + size - limit) <= rounding_slack(limit)]
+        # Deciding, an item that exactly fills a shard's room goes there: whatever else would
+        # fill that room is no longer than the item, so it can swap into the item's place.
+        exact = [s for s in order if abs(loads[s] + size - limit) <= rounding_slack(limit)] if deciding else []
         tried: set[float] = set()
         for shard in exact[:1] or order:
             load = loads[shard]

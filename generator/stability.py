@@ -110,7 +110,7 @@ def repair(sizes: Sequence[float], assign: list[int], shards: int, target: float
             for i in mine:
                 for j in (None, *theirs):
                     delta = sizes[i] - (sizes[j] if j is not None else 0.0)
-                    if 0 < delta <= room and loads[top] - delta < loads[top]:
+                    if rounding_slack(loads[top]) < delta <= room:
                         step = (delta < excess, j is not None, -delta if delta < excess else delta, i, other, j)
                         if best is None or step < best:
                             best = step
