@@ -227,9 +227,17 @@ class SearchResult:
     exhausted: bool
 
 
-def search(sizes: Sequence[float], shards: int, limit: float, stop_at: float, node_limit: int = NODE_LIMIT) -> SearchResult:
+def search(
+    sizes: Sequence[float],
+    shards: int,
+    limit: float,
+    stop_at: float,
+    node_limit: int = NODE_LIMIT,
+    preferred: Sequence[int] | None = None,
+) -> SearchResult:
     """Branch-and-bound for assignments with makespan <= `limit`, lowering the limit below
     each one found; stops at the first with makespan <= `stop_at`, or after `node_limit` nodes.
+    With `preferred`, item i tries shard preferred[i] first (to keep files where they were).
 
     Items go longest first; a shard is tried only if the item keeps it within the limit,
     shards with equal loads once (they are interchangeable), and a branch is cut when the
@@ -268,6 +276,9 @@ def search(sizes: Sequence[float], shards: int, limit: float, stop_at: float, no
             return
         size = sizes[i]
         order = sorted(range(shards), key=lambda s: (loads[s], s))
+        if preferred is not None:
+            order.remove(preferred[i])
+            order.insert(0, preferred[i])
         # Deciding, an item that exactly fills a shard's room goes there: whatever else would
         # fill that room is no longer than the item, so it can swap into the item's place.
         exact = [s for s in order if abs(loads[s] + size - limit) <= rounding_slack(limit)] if deciding else []
@@ -275,6 +286,8 @@ def search(sizes: Sequence[float], shards: int, limit: float, stop_at: float, no
         for shard in exact[:1] or order:
             load = loads[shard]
             if load + size > limit + rounding_slack(limit):
+                if preferred is not None and shard == preferred[i]:
+                    continue
                 break
             if load in tried:
                 continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Collection, Mapping, Sequence
 
-from generator.partition import improve, loads_of, make_items, rounding_slack
+from generator.partition import improve, loads_of, make_items, rounding_slack, search
 
 
 def _min_cost_assignment(cost: list[list[int]]) -> list[int]:
@@ -136,13 +136,15 @@ def warm_start(
     """A split that keeps files where `previous` had them, within makespan `target`.
 
     Known files stay in their old shard (when the count shrinks, the least-loaded old
-    shards are dropped); new ones go longest first to the least-loaded shard; then the
-    local search moves as little as it must to reach `target`. None when it cannot.
+    shards are dropped); new ones go longest first to the least-loaded shard. Then, until
+    the makespan is within `target`: `repair` moves single files out of full shards; if it
+    gets stuck, an exact search for a split within the target that tries each file's shard
+    first; else the balancing local search. None when none of them gets there.
     """
     items = make_items(durations, groups)
     load_of = [sum(durations.get(path, 0.0) for path in files) for files in previous]
-    kept = sorted(sorted(range(len(previous)), key=lambda b: (-load_of[b], b))[:shards])
-    slot_of = {path: slot for slot, b in enumerate(kept) for path in previous[b]}
+    surviving = sorted(sorted(range(len(previous)), key=lambda b: (-load_of[b], b))[:shards])
+    slot_of = {path: slot for slot, b in enumerate(surviving) for path in previous[b]}
     sizes = [item.seconds for item in items]
     assign = [next((slot_of[p] for p in item.files if p in slot_of), -1) for item in items]
     loads = [sum(sizes[i] for i, a in enumerate(assign) if a == s) for s in range(shards)]
@@ -150,8 +152,13 @@ def warm_start(
         if assign[i] < 0:
             assign[i] = min(range(shards), key=loads.__getitem__)
             loads[assign[i]] += item.seconds
-    assign = repair(sizes, assign, shards, target)
-    assign = improve(sizes, assign, shards, target=target)
+    kept = repair(sizes, assign, shards, target)
+    if max(loads_of(sizes, kept, shards), default=0.0) > target + rounding_slack(target):
+        # Repair got stuck: search for any split within the target, each item trying its
+        # current shard first, so most stay; else balance from the stuck state.
+        found = search(sizes, shards, limit=target, stop_at=target, preferred=assign)
+        kept = found.assign if found.assign is not None else improve(sizes, kept, shards, target=target)
+    assign = kept
     if max(loads_of(sizes, assign, shards), default=0.0) > target + rounding_slack(target):
         return None
     bins: list[list[str]] = [[] for _ in range(shards)]
