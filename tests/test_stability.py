@@ -79,3 +79,26 @@ def test_warm_start_moves_a_few_files_to_make_room_for_a_long_one():
 def test_warm_start_gives_up_below_what_is_possible():
     before = best_partition(durations, 4)
     assert warm_start(durations, 4, before.bins, target=before.lower_bound - 1) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(1, 300).map(float), min_size=2, max_size=20),
+    st.integers(1, 5),
+    st.integers(1, 5),
+    st.floats(0, 0.2),
+    st.randoms(use_true_random=False),
+)
+def test_warm_start_places_every_file_once_within_the_target(sizes, old_count, count, tolerance, rng):
+    before = {f"t/f{i:02d}.py": size for i, size in enumerate(sizes)}
+    previous = best_partition(before, old_count).bins
+    after = dict(before)
+    del after[rng.choice(sorted(after))]
+    after["t/new.py"] = float(rng.randint(1, 300))
+    fresh = best_partition(after, count)
+    target = max(fresh.makespan, (1 + tolerance) * simple_lower_bound(list(after.values()), count))
+    result = warm_start(after, count, previous, target)
+    assert result is not None  # the fresh split is within the target, and the search finds one
+    assert len(result) == count
+    assert sorted(p for files in result for p in files) == sorted(after)
+    assert max(sum(after[p] for p in files) for files in result) <= target * (1 + 1e-9)
