@@ -12,7 +12,7 @@ from benchmarks.common import Targets, best_of, table
 from generator.config import load_config
 from generator.partition import best_partition, choose_shard_count, lpt, simple_lower_bound
 from generator.plan import DEFAULT_TOLERANCE, plan, plan_to_json
-from generator.stability import churn, warm_start
+from generator.stability import churn, stable_split
 from generator.tree import scan_tree
 from tests.sglang_counts import cuda_suite_durations, sglang_shard_counts
 from tests.synth import load_suites, write_tree
@@ -165,11 +165,7 @@ def stability(suites: dict[str, dict[str, float]], counts: dict[str, int], targe
             fresh = best_partition(after, shards)
             replans = {baseline: lpt(after, shards), replanned: fresh.bins}
             for tolerance, label in warm_labels.items():
-                # What plan(previous=...) does: the warm start within the tolerance, else the
-                # fresh split renumbered, whichever moves fewer files.
-                warm = warm_start(after, shards, before, max(fresh.makespan, (1 + tolerance) * bound))
-                candidates = [fresh.bins] + ([warm] if warm is not None else [])
-                replans[label] = min(candidates, key=lambda bins: churn(before, bins, [changed]))
+                replans[label] = stable_split(after, before, fresh.bins, fresh.makespan, tolerance)
             for strategy, bins in replans.items():
                 churns[strategy].append(churn(before_lpt if strategy == baseline else before, bins, [changed]))
                 ratios[strategy].append(_makespan(after, bins) / bound)

@@ -19,13 +19,11 @@ from generator.partition import (  # noqa: F401  (lpt, partition: the public API
     best_partition,
     choose_shard_count,
     lpt,
-    make_items,
     partition,
     rounding_slack,
     simple_lower_bound,
-    split_oversized,
 )
-from generator.stability import align, moved_files, warm_start
+from generator.stability import stable_split
 
 SecondsOf = Callable[[Registration], float]
 PreviousShards = Mapping[str, Sequence[Sequence[str]]]  # suite -> each shard's files, in index order
@@ -44,29 +42,6 @@ def suite_members(config: Config, registrations: Sequence[Registration]) -> dict
         if reg.backend in config.backends and reg.enabled and reg.suite in config.suites:
             members[reg.suite].setdefault(reg.path, reg)
     return members
-
-
-def _stable_split(
-    durations: Mapping[str, float],
-    count: int,
-    groups: Sequence[Sequence[str]],
-    fresh: list[list[str]],
-    fresh_makespan: float,
-    previous: Sequence[Sequence[str]],
-    tolerance: float,
-    budget: float,
-) -> list[list[str]]:
-    """Of the fresh split (renumbered to match `previous`) and a warm start from `previous`
-    within the tolerance, the one that moves fewer files; the fresh one on a tie."""
-    bound = simple_lower_bound(list(durations.values()), count)
-    target = max(fresh_makespan, (1 + tolerance) * bound)
-    candidates = [align(previous, fresh)]
-    # A file over the budget sits alone in its shard; a warm start would not keep it so.
-    oversized, _ = split_oversized(make_items(durations, groups), budget)
-    warm = None if oversized else warm_start(durations, count, previous, target, groups)
-    if warm is not None:
-        candidates.append(align(previous, warm))
-    return min(candidates, key=lambda bins: moved_files(previous, bins))
 
 
 def _budget_problems(suite: Suite, shards: Sequence[Shard], members: Mapping[str, Registration], source: str) -> list[Problem]:
@@ -122,7 +97,7 @@ def plan_suite(
     bins = [list(files) for files in best.bins if files]
     optimal = best.optimal
     if previous is not None:
-        bins = _stable_split(durations, len(bins), suite.groups, bins, best.makespan, previous, tolerance, budget)
+        bins = stable_split(durations, previous, bins, best.makespan, tolerance, suite.groups, budget)
         makespan = max(sum(durations[p] for p in files) for files in bins)
         optimal = best.optimal and makespan <= best.makespan + rounding_slack(best.makespan)
     shards = tuple(

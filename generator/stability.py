@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Collection, Mapping, Sequence
 
-from generator.partition import improve, loads_of, make_items, rounding_slack, search
+from generator.partition import improve, loads_of, make_items, rounding_slack, search, simple_lower_bound, split_oversized
 
 
 def _min_cost_assignment(cost: list[list[int]]) -> list[int]:
@@ -165,3 +165,26 @@ def warm_start(
     for item, shard in zip(items, assign):
         bins[shard].extend(item.files)
     return [sorted(files) for files in bins]
+
+
+def stable_split(
+    durations: Mapping[str, float],
+    previous: Sequence[Sequence[str]],
+    fresh: Sequence[Sequence[str]],
+    fresh_makespan: float,
+    tolerance: float,
+    groups: Sequence[Sequence[str]] = (),
+    budget_seconds: float | None = None,
+) -> list[list[str]]:
+    """What `plan --previous` ships: of the fresh split (renumbered to match `previous`)
+    and a warm start from `previous` within max(fresh makespan, (1 + tolerance) x lower
+    bound), the one that moves fewer files as written; the fresh one on a tie."""
+    count = len(fresh)
+    target = max(fresh_makespan, (1 + tolerance) * simple_lower_bound(list(durations.values()), count))
+    candidates = [align(previous, fresh)]
+    # A file over the budget sits alone in its shard; a warm start would not keep it so.
+    oversized, _ = split_oversized(make_items(durations, groups), budget_seconds)
+    warm = None if oversized else warm_start(durations, count, previous, target, groups)
+    if warm is not None:
+        candidates.append(align(previous, warm))
+    return min(candidates, key=lambda bins: moved_files(previous, bins))

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generator.partition import best_partition, simple_lower_bound
-from generator.stability import _min_cost_assignment, align, churn, match_shards, moved_files, warm_start
+from generator.stability import _min_cost_assignment, align, churn, match_shards, moved_files, stable_split, warm_start
 
 
 @settings(max_examples=100, deadline=None)
@@ -89,7 +89,9 @@ def test_warm_start_gives_up_below_what_is_possible():
     st.floats(0, 0.2),
     st.randoms(use_true_random=False),
 )
-def test_warm_start_places_every_file_once_within_the_target(sizes, old_count, count, tolerance, rng):
+def test_stable_split_places_every_file_once_within_the_target_moving_no_more_than_fresh(
+    sizes, old_count, count, tolerance, rng
+):
     before = {f"t/f{i:02d}.py": size for i, size in enumerate(sizes)}
     previous = best_partition(before, old_count).bins
     after = dict(before)
@@ -97,8 +99,8 @@ def test_warm_start_places_every_file_once_within_the_target(sizes, old_count, c
     after["t/new.py"] = float(rng.randint(1, 300))
     fresh = best_partition(after, count)
     target = max(fresh.makespan, (1 + tolerance) * simple_lower_bound(list(after.values()), count))
-    result = warm_start(after, count, previous, target)
-    assert result is not None  # the fresh split is within the target, and the search finds one
+    result = stable_split(after, previous, fresh.bins, fresh.makespan, tolerance)
     assert len(result) == count
     assert sorted(p for files in result for p in files) == sorted(after)
     assert max(sum(after[p] for p in files) for files in result) <= target * (1 + 1e-9)
+    assert moved_files(previous, result) <= moved_files(previous, align(previous, fresh.bins))
