@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from generator.errors import Problem
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -153,7 +155,7 @@ class Config:
 
 @dataclass(frozen=True)
 class Shard:
-    """One matrix entry of a suite's job: the files it runs, in run order."""
+    """One matrix entry of a suite's job: the files it runs, in run order (by path)."""
 
     index: int
     files: tuple[str, ...]
@@ -168,6 +170,8 @@ class SuitePlan:
     pools: tuple[Pool, ...]
     shards: tuple[Shard, ...]
     lower_bound_seconds: float  # max(longest file, total / shards): no split can beat it
+    optimal: bool = False  # proven: no split into this many shards has a shorter makespan
+    lpt_makespan_seconds: float = 0.0  # what sglang's LPT gives for the same count
 
     @property
     def makespan_seconds(self) -> float:
@@ -178,18 +182,36 @@ class SuitePlan:
         return sum(shard.est_seconds for shard in self.shards)
 
     @property
+    def files(self) -> int:
+        return sum(len(shard.files) for shard in self.shards)
+
+    @property
+    def wall_minutes(self) -> float:
+        """Wall-clock of the suite's job: the slowest pool's setup plus the longest shard."""
+        return max(pool.setup_minutes for pool in self.pools) + self.makespan_seconds / 60
+
+    def pool_runner_minutes(self, pool: Pool) -> float:
+        """Runner time on one pool: every shard pays the setup, then runs its tests."""
+        return len(self.shards) * pool.setup_minutes + self.total_seconds / 60
+
+    @property
     def runner_minutes(self) -> float:
         """Runner time over all pools, each shard paying its pool's setup."""
-        return sum(
-            len(self.shards) * pool.setup_minutes + self.total_seconds / 60 for pool in self.pools
-        )
+        return sum(self.pool_runner_minutes(pool) for pool in self.pools)
+
+    @property
+    def gpu_minutes(self) -> float:
+        """Runner minutes weighted by each pool's GPUs per runner."""
+        return sum(self.pool_runner_minutes(pool) * pool.gpus for pool in self.pools)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Every enabled, non-empty suite of the config, in config order."""
+    """Every enabled, non-empty suite of the config, in config order, and what the planner
+    had to warn about (files longer than a shard's budget, suites that cannot fit)."""
 
     suites: tuple[SuitePlan, ...]
+    problems: tuple[Problem, ...] = ()
 
     def suite(self, name: str) -> SuitePlan:
         return next(s for s in self.suites if s.suite.name == name)

@@ -1,65 +1,186 @@
-"""Suites -> Plan: time-balanced shards per suite. Pure: no I/O.
+"""Suites -> Plan: time-balanced shards per suite, their pools and their cost. Pure: no I/O.
 
-PROVISIONAL: LPT only (sglang's algorithm), kept API-stable while the optimised planner
-(issue 4) is built behind the same functions.
+Per suite: the smallest shard count whose best split fits the suite's shard budget (capped
+by max_parallel), then the best split we can find for that count (generator/partition.py).
+Given the previous plan's shards, a split that keeps files in place is preferred while its
+makespan stays within `tolerance` of the lower bound (generator/stability.py).
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from generator.model import Config, Plan, Registration, Shard, SuitePlan
+from generator.errors import Problem, Severity, plural
+from generator.model import Config, Plan, Pool, Registration, Shard, Suite, SuitePlan
+from generator.partition import (  # noqa: F401  (lpt, partition: the public API here)
+    best_partition,
+    choose_shard_count,
+    lpt,
+    partition,
+    rounding_slack,
+    simple_lower_bound,
+)
+from generator.stability import stable_split
 
 SecondsOf = Callable[[Registration], float]
+PreviousShards = Mapping[str, Sequence[Sequence[str]]]  # suite -> each shard's files, in index order
+
+# With a previous plan, keep files in place while the makespan stays within 0.5% of the
+# lower bound (or at the optimum, when that is further off). On the corpus this moves ~7x
+# fewer files than replanning with LPT and is still better balanced than LPT on average
+# (benchmarks/bench_plan.py); 1% halves the churn again but is, on average, a bit worse.
+DEFAULT_TOLERANCE = 0.005
 
 
-def lpt(durations: Mapping[str, float], shards: int) -> list[list[str]]:
-    """sglang's auto_partition: longest first, each to the least-loaded shard."""
-    bins: list[list[str]] = [[] for _ in range(shards)]
-    loads = [0.0] * shards
-    for path in sorted(durations, key=lambda p: (-durations[p], p)):
-        target = min(range(shards), key=loads.__getitem__)
-        bins[target].append(path)
-        loads[target] += durations[path]
-    return bins
-
-
-def partition(durations: Mapping[str, float], shards: int, groups: Sequence[Sequence[str]] = ()) -> list[list[str]]:
-    """Files into `shards` bins, minimising the largest bin's total. Deterministic."""
-    return lpt(durations, shards)
-
-
-def choose_shard_count(durations: Mapping[str, float], budget_seconds: float, max_parallel: int) -> int:
-    """The smallest count whose makespan fits the budget, capped by max_parallel."""
-    total = sum(durations.values())
-    for count in range(max(1, math.ceil(total / budget_seconds)), max_parallel + 1):
-        bins = partition(durations, count)
-        if max(sum(durations[p] for p in b) for b in bins) <= budget_seconds:
-            return count
-    return max_parallel
-
-
-def plan(config: Config, registrations: Sequence[Registration], seconds_of: SecondsOf | None = None) -> Plan:
-    seconds_of = seconds_of or (lambda reg: reg.est_seconds)
-    members: dict[str, dict[str, float]] = defaultdict(dict)
-    for reg in registrations:
+def suite_members(config: Config, registrations: Sequence[Registration]) -> dict[str, dict[str, Registration]]:
+    """suite -> path -> registration, for enabled registrations of planned backends."""
+    members: dict[str, dict[str, Registration]] = defaultdict(dict)
+    for reg in sorted(registrations, key=lambda r: r.sort_key):
         if reg.backend in config.backends and reg.enabled and reg.suite in config.suites:
-            members[reg.suite][reg.path] = seconds_of(reg)
-    suites = []
-    for suite in config.suites.values():
-        durations = members.get(suite.name)
-        if not suite.enabled or not durations:
+            members[reg.suite].setdefault(reg.path, reg)
+    return members
+
+
+def _budget_problems(suite: Suite, shards: Sequence[Shard], members: Mapping[str, Registration], source: str) -> list[Problem]:
+    """Shards over the suite's budget: a lone long file (lint's over-shard-budget, here a
+    warning), or a suite that does not fit even at max_parallel."""
+    budget = suite.shard_budget_minutes * 60
+    problems = []
+    for shard in shards:
+        if shard.est_seconds <= budget + rounding_slack(budget):
             continue
-        count = min(choose_shard_count(durations, suite.shard_budget_minutes * 60, suite.max_parallel), len(durations))
-        bins = [b for b in partition(durations, count, suite.groups) if b]
-        shards = tuple(
-            Shard(index=i, files=tuple(b), est_seconds=sum(durations[p] for p in b)) for i, b in enumerate(bins)
-        )
-        bound = max(max(durations.values()), sum(durations.values()) / len(shards))
-        suites.append(SuitePlan(suite, tuple(config.pools[p] for p in suite.pools), shards, bound))
-    return Plan(tuple(suites))
+        if len(shard.files) == 1:
+            reg = members[shard.files[0]]
+            problems.append(
+                Problem(
+                    reg.path,
+                    reg.line,
+                    "over-shard-budget",
+                    f"{shard.est_seconds:g}s is longer than suite '{suite.name}' allows one shard "
+                    f"({suite.shard_budget_minutes:g} min = {budget:g}s); planned alone in shard {shard.index}",
+                    Severity.WARNING,
+                    help="split the file, or raise shard_budget_minutes (and step_timeout_minutes) for the suite",
+                )
+            )
+        else:
+            problems.append(
+                Problem(
+                    source,
+                    suite.line,
+                    "shards-over-budget",
+                    f"suite '{suite.name}': shard {shard.index} takes {shard.est_seconds:g}s, over the "
+                    f"{budget:g}s budget, with {plural(len(shards), 'shard')} (max_parallel {suite.max_parallel})",
+                    Severity.WARNING,
+                    help="raise max_parallel or shard_budget_minutes for the suite",
+                )
+            )
+    return problems
+
+
+def plan_suite(
+    suite: Suite,
+    pools: tuple[Pool, ...],
+    members: Mapping[str, Registration],
+    seconds_of: SecondsOf,
+    previous: Sequence[Sequence[str]] | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    source: str = "",
+) -> tuple[SuitePlan, list[Problem]]:
+    """One non-empty suite -> its shards (and warnings about its budget)."""
+    durations = {path: float(seconds_of(reg)) for path, reg in members.items()}
+    budget = suite.shard_budget_minutes * 60
+    count = choose_shard_count(durations, budget, suite.max_parallel, suite.groups)
+    best = best_partition(durations, count, suite.groups, budget_seconds=budget)
+    bins = [list(files) for files in best.bins if files]
+    optimal = best.optimal
+    if previous is not None:
+        bins = stable_split(durations, previous, bins, best.makespan, tolerance, suite.groups, budget)
+        makespan = max(sum(durations[p] for p in files) for files in bins)
+        optimal = best.optimal and makespan <= best.makespan + rounding_slack(best.makespan)
+    shards = tuple(
+        Shard(index=i, files=tuple(sorted(files)), est_seconds=float(sum(durations[p] for p in files)))
+        for i, files in enumerate(bins)
+    )
+    suite_plan = SuitePlan(
+        suite=suite,
+        pools=pools,
+        shards=shards,
+        lower_bound_seconds=simple_lower_bound(list(durations.values()), len(shards)),
+        optimal=optimal,
+        lpt_makespan_seconds=best.lpt_makespan,
+    )
+    return suite_plan, _budget_problems(suite, shards, members, source)
+
+
+def plan(
+    config: Config,
+    registrations: Sequence[Registration],
+    seconds_of: SecondsOf | None = None,
+    *,
+    previous: PreviousShards | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> Plan:
+    """Every enabled, non-empty suite of the config, in config order. `seconds_of` gives a
+    file's planned seconds (default: its est_time); `previous` the last plan's shards."""
+    seconds_of = seconds_of or (lambda reg: reg.est_seconds)
+    members = suite_members(config, registrations)
+    suites, problems = [], []
+    for suite in config.suites.values():
+        if not suite.enabled or not members.get(suite.name):
+            continue
+        old = previous.get(suite.name) if previous is not None else None
+        pools = tuple(config.pools[p] for p in suite.pools)
+        suite_plan, found = plan_suite(suite, pools, members[suite.name], seconds_of, old, tolerance, config.source)
+        suites.append(suite_plan)
+        problems.extend(found)
+    return Plan(tuple(suites), tuple(sorted(problems)))
+
+
+def with_measured_setup(config: Config, setup_minutes_by_label: Mapping[str, float]) -> Config:
+    """The config with each pool's setup_minutes replaced by a measured value for one of
+    its labels (the first label that has one), where there is one."""
+    pools = {}
+    for name, pool in config.pools.items():
+        measured = next((setup_minutes_by_label[label] for label in pool.labels if label in setup_minutes_by_label), None)
+        pools[name] = pool if measured is None else dataclasses.replace(pool, setup_minutes=float(measured))
+    return dataclasses.replace(config, pools=pools)
+
+
+@dataclass(frozen=True)
+class PoolTotal:
+    """What one runner pool spends on the whole plan."""
+
+    pool: Pool
+    jobs: int  # shards over all suites that run on this pool
+    runner_minutes: float  # setup + tests
+    setup_minutes: float  # of which setup
+
+    @property
+    def gpu_minutes(self) -> float:
+        return self.runner_minutes * self.pool.gpus
+
+
+def pool_totals(plan_: Plan) -> list[PoolTotal]:
+    """Per pool, by name: jobs, runner-minutes and the setup share of them."""
+    totals: dict[str, PoolTotal] = {}
+    for sp in plan_.suites:
+        for pool in sp.pools:
+            before = totals.get(pool.name, PoolTotal(pool, 0, 0.0, 0.0))
+            totals[pool.name] = PoolTotal(
+                pool,
+                before.jobs + len(sp.shards),
+                before.runner_minutes + sp.pool_runner_minutes(pool),
+                before.setup_minutes + len(sp.shards) * pool.setup_minutes,
+            )
+    return [totals[name] for name in sorted(totals)]
+
+
+def _r(value: float) -> float:
+    """Rounded for JSON: milliseconds are plenty, and float noise stays out of diffs."""
+    return round(value, 3)
 
 
 def plan_to_json(plan_: Plan) -> dict:
@@ -71,11 +192,26 @@ def plan_to_json(plan_: Plan) -> dict:
                 "pools": [p.name for p in sp.pools],
                 "runs_on": list(sp.pools[0].labels),
                 "trigger": sp.suite.trigger,
-                "shards": [{"files": list(s.files), "est_time": s.est_seconds} for s in sp.shards],
-                "makespan": sp.makespan_seconds,
-                "lower_bound": sp.lower_bound_seconds,
-                "runner_minutes": sp.runner_minutes,
+                "shards": [{"files": list(s.files), "est_time": _r(s.est_seconds)} for s in sp.shards],
+                "makespan": _r(sp.makespan_seconds),
+                "lower_bound": _r(sp.lower_bound_seconds),
+                "lpt_makespan": _r(sp.lpt_makespan_seconds),
+                "optimal": sp.optimal,
+                "budget": _r(sp.suite.shard_budget_minutes * 60),
+                "wall_minutes": _r(sp.wall_minutes),
+                "runner_minutes": _r(sp.runner_minutes),
+                "gpu_minutes": _r(sp.gpu_minutes),
             }
             for sp in plan_.suites
-        }
+        },
+        "pools": {
+            total.pool.name: {
+                "gpus": total.pool.gpus,
+                "jobs": total.jobs,
+                "setup_minutes": _r(total.setup_minutes),
+                "runner_minutes": _r(total.runner_minutes),
+                "gpu_minutes": _r(total.gpu_minutes),
+            }
+            for total in pool_totals(plan_)
+        },
     }
