@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 from benchmarks.common import Targets, table
-from generator.backtest import backtest, sglang_figures, summarize
-from generator.backtest_report import data_notes, estimator_rows, overall_rows, pipeline_rows, sglang_note, speed_note, suite_rows, verdict_counts
+from generator.backtest.forecast import score_estimators, speed_spread
+from generator.backtest.replay import backtest, sglang_figures, summarize
+from generator.backtest.report import data_notes, estimator_rows, overall_rows, pipeline_rows, sglang_note, speed_note, suite_rows, verdict_counts
 from generator.config import load_config
-from generator.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
-from generator.forecast import score_estimators, speed_spread
-from generator.history import read_history
 from generator.lint import planned_registrations
+from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
+from generator.timings.history import read_history
 from generator.tree import scan_tree
 from tests.synth import corpus_dir, write_tree
 

@@ -46,8 +46,7 @@ import torch  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes  # noqa: E402
 from torch.utils._pytree import tree_flatten  # noqa: E402
 
-from generator.hfmodel import ModelShape, load_model  # noqa: E402
-from generator.memory import (  # noqa: E402
+from generator.memory.advisor import (  # noqa: E402
     CHECKER_CHUNK_NUMEL,
     CLIENT_CONTEXT_MIB,
     DRIVER_RESERVED_MIB,
@@ -57,6 +56,7 @@ from generator.memory import (  # noqa: E402
     advise,
     weight_checker_peak,
 )
+from generator.memory.hfmodel import ModelShape, load_model  # noqa: E402
 
 RTX_5090_MIB = 32607.0
 
@@ -379,7 +379,7 @@ def sweep_card(report: Report, card, label: str, advisor_card: Card, model: Mode
         f"P (free after the server's context) measured {server_free:.0f} MiB, advisor {advice.server_free_mib:.0f} MiB; "
         f"weights {state.weights_mib:.1f} MiB ({len(state.weights)} tensors, random bf16); "
         f"runtime outside the pool {advice.runtime.total_mib:.1f} MiB (advisor, one allocation); "
-        f"client context {'placeholder %.0f MiB' % client_mib_placeholder if client_mib_placeholder else 'a real second process'}"
+        f"client context {f'placeholder {client_mib_placeholder:.0f} MiB' if client_mib_placeholder else 'a real second process'}"
     )
     entry = {"label": label, "server_free_mib": round(server_free, 1), "advisor_server_free_mib": round(advice.server_free_mib, 1),
              "weights_mib": round(state.weights_mib, 1), "runtime_mib": round(advice.runtime.total_mib, 1),
@@ -394,7 +394,7 @@ def sweep_card(report: Report, card, label: str, advisor_card: Card, model: Mode
     for name, code, action, op in CASES:
         peak = weight_checker_peak(model, code=code)
         peak_mib = peak.compare_mib if action == "compare" else peak.reset_mib
-        measured_peak = card.measure_peak(lambda: op(state.param, state.snapshot, card.to_device))
+        measured_peak = card.measure_peak(lambda op=op: op(state.param, state.snapshot, card.to_device))
         state.param.view(-1)[0] = state.snapshot.view(-1)[0] + 1  # keep it differing after a reset
         predicted = advise(model, advisor_card, extra_peak=peak_mib).max_fit_mem_fraction
         predicted_measured_p = 1 - (advice.runtime.total_mib + (client_mib_placeholder or measured_context.get("client_context_mib", CLIENT_CONTEXT_MIB)) + peak_mib) / server_free

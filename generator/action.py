@@ -27,8 +27,8 @@ if __package__ in (None, ""):  # run as a file by action.yml: import the package
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from generator.errors import UserError  # noqa: E402
-from generator.hfmodel import load_model  # noqa: E402
-from generator.memory import MEM_FLAG, Card, advise, pinned_mem_fraction  # noqa: E402
+from generator.memory.advisor import MEM_FLAG, Card, advise, pinned_mem_fraction  # noqa: E402
+from generator.memory.hfmodel import load_model  # noqa: E402
 
 TOKEN_VARIABLE = "CIGEN_ACTION_TOKEN"
 KILL_GRACE_SECONDS = 10

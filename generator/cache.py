@@ -12,8 +12,8 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from generator import scan as scan_module
 from generator.atomic import write_text_atomic

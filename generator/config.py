@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -93,7 +93,7 @@ def _read_yaml(text: str, source: str) -> _Document:
     return _Document(source, data, lines)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema() -> dict:
     return json.loads(resources.files("generator").joinpath("data/cigen.schema.json").read_text())
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from json.decoder import scanstring
 from pathlib import Path
-from typing import Sequence
 
 import jsonschema
 

@@ -7,8 +7,8 @@ byte-identical from run to run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from generator.errors import Problem
 

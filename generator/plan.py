@@ -1,21 +1,21 @@
 """Suites -> Plan: time-balanced shards per suite, their pools and their cost. Pure: no I/O.
 
 Per suite: the smallest shard count whose best split fits the suite's shard budget (capped
-by max_parallel), then the best split we can find for that count (generator/partition.py).
+by max_parallel), then the best split we can find for that count (generator/planning/partition.py).
 Given the previous plan's shards, a split that keeps files in place is preferred while its
-makespan stays within `tolerance` of the lower bound (generator/stability.py).
+makespan stays within `tolerance` of the lower bound (generator/planning/stability.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 from generator.errors import Problem, Severity, plural
 from generator.model import Config, Plan, Pool, Registration, Shard, Suite, SuitePlan
-from generator.partition import (  # noqa: F401  (lpt, partition: the public API here)
+from generator.planning.partition import (  # noqa: F401  (lpt, partition: the public API here)
     best_partition,
     choose_shard_count,
     lpt,
@@ -23,7 +23,7 @@ from generator.partition import (  # noqa: F401  (lpt, partition: the public API
     rounding_slack,
     simple_lower_bound,
 )
-from generator.stability import stable_split
+from generator.planning.stability import stable_split
 
 SecondsOf = Callable[[Registration], float]
 PreviousShards = Mapping[str, Sequence[Sequence[str]]]  # suite -> each shard's files, in index order

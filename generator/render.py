@@ -13,20 +13,20 @@ import json
 import math
 import re
 import shlex
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import jinja2
 import yaml
 
-from generator import rerun
 from generator.atomic import write_files_atomic
 from generator.errors import UserError
 from generator.model import Config, ModelTest, Plan, Pool, Registration, Suite, SuitePlan
 from generator.plan import SecondsOf, plan
+from generator.rerun import parse as rerun
 
 TEMPLATE_PACKAGE = "generator.templates"  # the repo's top-level templates/ (pyproject.toml maps it)
 GENERATED_MARK = "# @generated from templates/"
@@ -478,7 +478,7 @@ def _load_template(name: str) -> tuple[str, str, Callable[[], bool]]:
     return resource.read_text(encoding="utf-8"), str(resource), lambda: True
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment() -> jinja2.Environment:
     """`!{{ }}` is ours so GitHub's `${{ }}` passes through; `yaml` writes any value safely,
     quoting only where it must;

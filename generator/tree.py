@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from generator.cache import ScanCache
@@ -33,7 +33,7 @@ class TreeScan:
         return [p for p in self.problems if not p.is_error]
 
 
-@lru_cache(maxsize=None)
+@cache
 def glob_regex(pattern: str) -> re.Pattern:
     """A gitignore-style glob as a regex over posix relative paths: `**/` spans folders,
     `*` and `?` stay inside one path segment."""

@@ -7,14 +7,14 @@ installed with --no-deps and only this one dependency-free file is executed.
 from __future__ import annotations
 
 import importlib.util
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 SGLANG_VERSION = "0.5.23"
 
 
-@lru_cache(maxsize=None)
+@cache
 def ci_register() -> ModuleType:
     spec = importlib.util.find_spec("sglang")  # finds the package without running it
     if spec is None or not spec.submodule_search_locations:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from generator.cli import render_files
+from generator.cli.render_commands import render_files
 from generator.render import write_generated
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

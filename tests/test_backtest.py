@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from generator.backtest import VARIANTS, Sharding, backtest, critical_path_seconds, floor_setup_share, sglang_figures, summarize
+from generator.backtest.forecast import score_estimators, speed_spread
+from generator.backtest.replay import VARIANTS, Sharding, backtest, critical_path_seconds, floor_setup_share, sglang_figures, summarize
 from generator.config import load_config, parse_config
-from generator.forecast import score_estimators, speed_spread
-from generator.history import read_history
 from generator.lint import planned_registrations
 from generator.model import Registration
+from generator.timings.history import read_history
 from generator.tree import scan_tree
 from tests.synth import corpus_dir
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.hfmodel import load_model
-from generator.memory import Card, advise
+from generator.memory.advisor import Card, advise
+from generator.memory.hfmodel import load_model
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "gpu_weight_checker_sweep.py"

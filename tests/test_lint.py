@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.config import load_config, parse_config
+from generator.config import load_config
 from generator.lint import counts_by_code, lint
 from generator.tree import scan_tree
 from tests.conftest import write_files

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from generator.durationlog import read_duration_log
 from generator.errors import ProblemReport, UserError
-from generator.history import history_measurements, is_partial, read_history
-from generator.junit import read_junit
-from generator.measure import read_measurements
-from generator.partition_model import read_partition_model
-from generator.samples import Sample, SetupSample
+from generator.timings.durationlog import read_duration_log
+from generator.timings.history import history_measurements, is_partial, read_history
+from generator.timings.junit import read_junit
+from generator.timings.measure import read_measurements
+from generator.timings.model_json import read_partition_model
+from generator.timings.samples import Sample, SetupSample
 from tests.synth import corpus_dir
 
 SUITE = "base-b-test-1-gpu-large"

@@ -7,8 +7,7 @@ import json
 import pytest
 
 from generator.errors import UserError
-from generator.hfmodel import builtin_model_names, load_model, model_from_config
-from generator.memory import (
+from generator.memory.advisor import (
     CLIENT_CONTEXT_MIB,
     Card,
     advise,
@@ -18,6 +17,7 @@ from generator.memory import (
     sglang_reserve,
     weight_checker_peak,
 )
+from generator.memory.hfmodel import builtin_model_names, load_model, model_from_config
 
 MIB = 1 << 20
 N_EMBED = 151936 * 1024  # Qwen3-0.6B's largest tensor: 155,582,464 elements

@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.memory import pinned_mem_fraction
+from generator.memory.advisor import pinned_mem_fraction
 from tests.conftest import write_files
 
 CONFIG = """\

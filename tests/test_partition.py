@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.partition import (
+from generator.planning.partition import (
     FRACTIONAL_GAP,
     best_partition,
     choose_shard_count,

@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
@@ -498,6 +497,14 @@ def test_templates_load_from_a_built_wheel(tmp_path):
         archive.extractall(tmp_path / "site")
     templates = {n for n in names if n.startswith("generator/templates/")}
     assert {f"generator/templates/{p.name}" for p in (REPO_ROOT / "templates").glob("*.j2")} <= templates
+    # every module and data file of the package, subpackages included, is in the wheel
+    source = REPO_ROOT / "generator"
+    shipped = {
+        p.relative_to(REPO_ROOT).as_posix()
+        for p in source.rglob("*")
+        if p.is_file() and not any(part == "__pycache__" or part.startswith(".") for part in p.relative_to(source).parts)
+    }
+    assert shipped <= names, sorted(shipped - names)
     script = "import generator.render as r; print(r.__file__); print(r.environment().get_template('per-commit.yml.j2').filename)"
     out = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, check=True, capture_output=True, text=True

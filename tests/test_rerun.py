@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.config import load_config
-from generator.rerun import MAX_STATUS_CONTEXT_CHARS, RerunIndex, RerunRejected, Target, parse_comment
+from generator.rerun.parse import MAX_STATUS_CONTEXT_CHARS, RerunIndex, RerunRejected, Target, parse_comment
 from generator.tree import scan_tree
 from tests.rerun_support import E2E, write_rerun_tree
 

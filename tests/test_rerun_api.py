@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.errors import ProblemReport, UserError
-from generator.github_api import GitHub, GitHubApiError
-from generator.rerun import RerunRejected
-from generator.rerun_gate import PullHead, pin_head, read_pull
-from generator.rerun_policy import DEFAULT_SOURCE, RerunPolicy, authorize, load_policy, parse_policy
+from generator.rerun.gate import PullHead, pin_head, read_pull
+from generator.rerun.github import GitHub, GitHubApiError
+from generator.rerun.parse import RerunRejected
+from generator.rerun.policy import DEFAULT_SOURCE, RerunPolicy, authorize, load_policy, parse_policy
 from tests.rerun_support import E2E, FakeGitHub, write_rerun_tree
 
 REPO = "octo/gpu"

@@ -7,17 +7,16 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 from generator.config import load_config, parse_config
-from dataclasses import replace
-
 from generator.render import OUTPUTS, prepare, render_outputs
-from generator.rerun import RerunIndex, parse_comment, workflow_context
-from generator.rerun_gate import RUN_STEP, job_name
+from generator.rerun.gate import RUN_STEP, job_name
+from generator.rerun.parse import RerunIndex, parse_comment, workflow_context
 from generator.tree import scan_tree
 from tests.conftest import write_files
 
@@ -154,7 +153,7 @@ def job_name_template(pool: str) -> str:
 
 
 def test_job_names_are_what_the_report_looks_for():
-    from generator.rerun import Target
+    from generator.rerun.parse import Target
 
     target = Target("t/test_a.py::A.b", "t/test_a.py", "A.b", "1-gpu-h100", (), (), 1)
     assert job_name_template(target.pool).replace("${{ matrix.target.selector }}", target.selector) == job_name(target)

@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator.errors import Severity
-from generator.scan import scan_module, scan_text
-from generator.scan import scan_bytes
+from generator.scan import scan_bytes, scan_module, scan_text
 from tests.oracle import ci_register
 
 # Codes where we are deliberately stricter than sglang (it silently accepts these).

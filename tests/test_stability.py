@@ -7,8 +7,8 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.partition import best_partition, simple_lower_bound
-from generator.stability import _min_cost_assignment, align, churn, match_shards, moved_files, stable_split, warm_start
+from generator.planning.partition import best_partition, simple_lower_bound
+from generator.planning.stability import _min_cost_assignment, align, churn, match_shards, moved_files, stable_split, warm_start
 
 
 @settings(max_examples=100, deadline=None)

@@ -7,12 +7,12 @@ import statistics
 
 import pytest
 
-from generator.calibrate import calibrate
 from generator.errors import ProblemReport, UserError
-from generator.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, MAX_SAMPLES, ewma, interpolated, nearest_rank
 from generator.model import Registration
-from generator.samples import Imported, Measurements, Sample, SetupSample
-from generator.timings import FileTiming, SetupTiming, Timings, load_timings, timings_text
+from generator.timings.calibrate import calibrate
+from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, MAX_SAMPLES, ewma, interpolated, nearest_rank
+from generator.timings.samples import Imported, Measurements, Sample, SetupSample
+from generator.timings.store import FileTiming, SetupTiming, Timings, load_timings, timings_text
 
 
 def reg(path: str, suite: str, est: float) -> Registration:

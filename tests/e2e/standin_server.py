@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import torch  # noqa: E402
 import torch.multiprocessing  # noqa: E402,F401 - registers the tensor reductions the payloads use
 
-from generator.hfmodel import load_model  # noqa: E402
+from generator.memory.hfmodel import load_model  # noqa: E402
 
 CHUNK_NUMEL = 64 * 1024 * 1024  # sglang compares 64M elements at a time
 NON_PERSISTENT = ("cos_sin_cache", "inv_freq", "freqs_cis", "_weight_fp32")

@@ -86,8 +86,9 @@ def serialize_named_tensors(named_tensors) -> str:
 
         return MultiprocessingSerializer.serialize(named_tensors, output_str=True)
     except Exception:  # no (importable) sglang: the same bytes, built here
-        import torch.multiprocessing
         from multiprocessing.reduction import ForkingPickler
+
+        import torch.multiprocessing
 
         if any(not tensor.is_cuda for _, tensor in named_tensors):
             # CPU tensors cross to an unrelated process through named shared memory

@@ -6,9 +6,9 @@ changed, after renumbering the new shards to overlap the old ones as much as pos
 
 from __future__ import annotations
 
-from typing import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
-from generator.partition import improve, loads_of, make_items, rounding_slack, search, simple_lower_bound, split_oversized
+from generator.planning.partition import improve, loads_of, make_items, rounding_slack, search, simple_lower_bound, split_oversized
 
 
 def _min_cost_assignment(cost: list[list[int]]) -> list[int]:

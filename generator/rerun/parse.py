@@ -20,10 +20,6 @@ import unicodedata
 from dataclasses import dataclass
 from hashlib import sha256
 from math import ceil
-from pathlib import Path
-
-import jinja2
-import yaml
 
 from generator.errors import Problem, UserError
 from generator.model import Config, Registration

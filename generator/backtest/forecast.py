@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from generator import plan
-from generator.backtest import actual_durations, judge
-from generator.calibrate import calibrate, registered_est
-from generator.estimators import nearest_rank
-from generator.history import Run, history_measurements, is_partial
+from generator.backtest.replay import actual_durations, judge
 from generator.model import Config, Registration
+from generator.timings.calibrate import calibrate, registered_est
+from generator.timings.estimators import nearest_rank
+from generator.timings.history import Run, history_measurements, is_partial
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from generator.github_api import GitHub, GitHubApiError
 from generator.model import Config
-from generator.rerun import COMMAND, RerunIndex, RerunRejected, RerunRequest, Target, parse_comment, reject
-from generator.rerun_policy import RerunPolicy, authorize
+from generator.rerun.github import GitHub, GitHubApiError
+from generator.rerun.parse import COMMAND, RerunIndex, RerunRejected, RerunRequest, Target, parse_comment, reject
+from generator.rerun.policy import RerunPolicy, authorize
 
 RUN_STEP = "Run the test"  # the test jobs' step whose duration the report shows
 MARKER = "<!-- cigen:rerun-test -->"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -18,8 +18,8 @@ import jsonschema
 
 from generator.config import _read_yaml
 from generator.errors import ProblemReport, UserError, plural
-from generator.github_api import GitHub, GitHubApiError
-from generator.rerun import DEFAULT_MAX_SELECTORS
+from generator.rerun.github import GitHub, GitHubApiError
+from generator.rerun.parse import DEFAULT_MAX_SELECTORS
 
 # Repository roles from least to most access; `permission` answers only admin/write/read/none.
 ROLE_RANKS = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
@@ -52,7 +52,7 @@ class RerunPolicy:
 DEFAULT_SOURCE = "<default /rerun-test policy>"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema() -> dict:
     return json.loads(resources.files("generator").joinpath("data/rerun-policy.schema.json").read_text())
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Callable, Collection, Sequence
 
-from generator.durationlog import read_duration_log
 from generator.errors import Problem, ProblemReport, UserError, plural
-from generator.history import history_measurements, read_history
-from generator.junit import read_junit
-from generator.partition_model import read_partition_model
-from generator.samples import Measurements
+from generator.timings.durationlog import read_duration_log
+from generator.timings.history import history_measurements, read_history
+from generator.timings.junit import read_junit
+from generator.timings.model_json import read_partition_model
+from generator.timings.samples import Measurements
 
 
 def read_measurements(

@@ -8,13 +8,13 @@ and no external entity fetch (what defusedxml guards against), with no extra dep
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection
 from xml.parsers import expat
 
 from generator.errors import UserError
-from generator.samples import Measurements, Sample
+from generator.timings.samples import Measurements, Sample
 
 
 class _Refused(Exception):

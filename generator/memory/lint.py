@@ -9,9 +9,9 @@ action.yml passes the advisor's value; a test that fits at no fraction is an err
 from __future__ import annotations
 
 from generator.errors import Problem, Severity, UserError
-from generator.hfmodel import ModelShape, load_model
 from generator.lint import planned_registrations
-from generator.memory import GIB_MIB, MEM_FLAG, Advice, Card, advise, pinned_mem_fraction
+from generator.memory.advisor import GIB_MIB, MEM_FLAG, Advice, Card, advise, pinned_mem_fraction
+from generator.memory.hfmodel import ModelShape, load_model
 from generator.model import Config, ModelTest, Pool, Registration
 from generator.tree import TreeScan
 

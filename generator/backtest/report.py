@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Sequence
 
-from generator.backtest import OWN_COUNTS, VARIANTS, Backtest, SglangFigures, SuiteRun, floor_setup_share, pipeline_walls, summarize
-from generator.estimators import nearest_rank
-from generator.forecast import EstimatorScore, SpeedSpread
+from generator.backtest.forecast import EstimatorScore, SpeedSpread
+from generator.backtest.replay import OWN_COUNTS, VARIANTS, Backtest, SglangFigures, SuiteRun, floor_setup_share, pipeline_walls, summarize
 from generator.model import Config
+from generator.timings.estimators import nearest_rank
 
 Rows = tuple[tuple[str, ...], list[tuple]]
 

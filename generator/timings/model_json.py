@@ -10,7 +10,7 @@ from pathlib import Path
 
 from generator.errors import ProblemReport, plural
 from generator.jsonpos import read_json, schema_problems
-from generator.samples import Imported, Measurements
+from generator.timings.samples import Imported, Measurements
 
 MODEL_SCHEMA = {
     "type": "object",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
-from generator.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, MAX_SAMPLES, interpolated
 from generator.model import Registration
-from generator.samples import Measurements
-from generator.timings import FileTiming, SetupTiming, Timings
+from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, MAX_SAMPLES, interpolated
+from generator.timings.samples import Measurements
+from generator.timings.store import FileTiming, SetupTiming, Timings
 
 Key = tuple[str, str]  # (suite, path)
 

@@ -8,14 +8,14 @@ a failed shard shows up as a missing shard index; a job re-run appears twice und
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from generator.errors import Problem, ProblemReport, UserError, plural
 from generator.jsonpos import read_json, schema_problems
-from generator.samples import Measurements, Sample, SetupSample
+from generator.timings.samples import Measurements, Sample, SetupSample
 
 _SHARD_INDEX = re.compile(r"\((\d+)\)\s*$")
 _TIMESTAMP = {

@@ -4,9 +4,9 @@ for `--previous` (keep files in place) and `--diff` (what moved)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import jsonschema
 

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from generator.errors import Problem, ProblemReport, UserError, plural
-from generator.samples import Measurements, Sample
+from generator.timings.samples import Measurements, Sample
 
 USAGE = "expected 'PATH SECONDS' or 'SUITE PATH SECONDS'"
 

@@ -9,8 +9,8 @@ the branch-and-bound finished and so proved that nothing shorter exists.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 # Two makespans closer than this (relative) are equal: sums of float seconds round.
 RELATIVE_EPSILON = 1e-9

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Mapping
 
 from generator.errors import ProblemReport, plural
 from generator.jsonpos import read_json, schema_problems

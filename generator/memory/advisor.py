@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 import shlex
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from generator.errors import UserError
-from generator.hfmodel import ModelShape, TensorShape, load_model
+from generator.memory.hfmodel import ModelShape, TensorShape, load_model
 
 MIB = 1 << 20
 GIB_MIB = 1024
@@ -164,7 +164,7 @@ def _variable_runtime(model: ModelShape, gpu_mib: float, tp: int, defaults: str,
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def runtime_fixed_mib() -> float:
     """The fixed runtime that makes the calibration point come out: 207 MiB free on the 5090 at the default."""
     model = load_model(CALIBRATION_MODEL)

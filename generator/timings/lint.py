@@ -5,7 +5,7 @@ from __future__ import annotations
 from generator.errors import Problem, Severity
 from generator.lint import LintCheck, planned_registrations
 from generator.model import Config
-from generator.timings import Timings
+from generator.timings.store import Timings
 from generator.tree import TreeScan
 
 FAR_RATIO = 2.0  # the yardstick: off by more than 2x

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
 
 from generator import plan
-from generator.calibrate import calibrate, registered_est
-from generator.estimators import DEFAULT_ESTIMATOR, nearest_rank
-from generator.history import Job, Run, history_measurements, is_partial
 from generator.model import Config, Registration
+from generator.timings.calibrate import calibrate, registered_est
+from generator.timings.estimators import DEFAULT_ESTIMATOR, nearest_rank
+from generator.timings.history import Job, Run, history_measurements, is_partial
 
 Partitioner = Callable[[Mapping[str, float], int], list[list[str]]]
 VARIANTS = ("sglang", "cigen", "lpt", "hindsight", "cigen-own", "cigen-own-setup")

@@ -1,0 +1,1 @@
+"""Replay CI history: plan each run from the earlier ones, judge the plan by that run."""

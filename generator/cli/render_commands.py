@@ -1,0 +1,136 @@
+"""render, check and run-shard: the generated workflows and what their jobs call."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from generator.check import find_drift
+from generator.cli.app import cli
+from generator.cli.common import format_table, input_options, read_inputs, reports_user_errors, require_clean_scan
+from generator.errors import EXIT_DRIFT, ProblemReport, UserError, plural
+from generator.lint import check_suites
+from generator.render import output_files, prepare, render_outputs, write_generated
+from generator.run_shard import run_shard
+from generator.timings.store import load_timings
+
+
+def render_options(command):
+    """--timings and --out, shared by render and check."""
+    command = click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Workflows folder (default: ROOT/.github/workflows); actionlint.yaml goes to its parent.",
+    )(command)
+    command = click.option(
+        "--timings",
+        "timings_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Measured durations (from `cigen calibrate`) to plan with instead of est_time.",
+    )(command)
+    return command
+
+
+@dataclass(frozen=True)
+class RenderedFiles:
+    """Every generated file's fresh text, by where it belongs on disk."""
+
+    files: dict[Path, str]
+    workflows_dir: Path
+    regenerate: str  # the command that rewrites them
+
+
+def render_files(root: Path, config_path: Path | None, no_cache: bool, timings_path: Path | None, out: Path | None, what: str) -> RenderedFiles:
+    """Scan, refuse registrations no job would run, plan, render: nothing touches the disk."""
+    inputs = read_inputs(root, config_path, not no_cache)
+    require_clean_scan(inputs, what)
+    unplaced = [p for p in check_suites(inputs.config, inputs.scan) if p.is_error]
+    if unplaced:
+        raise ProblemReport(unplaced, f"{plural(len(unplaced), 'error')} in {plural(len(inputs.scan.files), 'file')}; {what}.")
+    seconds_of = load_timings(timings_path).seconds_of if timings_path else None
+    rendered = render_outputs(prepare(inputs.config, inputs.scan.registrations, seconds_of))
+    workflows_dir = out if out is not None else root / ".github" / "workflows"
+    return RenderedFiles(output_files(rendered, workflows_dir), workflows_dir, inputs.config.workflows.regenerate)
+
+
+@cli.command()
+@input_options
+@render_options
+@reports_user_errors
+def render(root: Path, config_path: Path | None, no_cache: bool, timings_path: Path | None, out: Path | None) -> None:
+    """Write the CI workflows from the tests and the config.
+
+    Scans the registered tests, plans each suite's shards and renders the workflows (and
+    actionlint.yaml) from templates/. Every file is rendered and validated before any is
+    written; each write is atomic.
+    """
+    rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing written")
+    result = write_generated(rendered.files, rendered.workflows_dir)
+    rows = [(path, "written" if path in result.changed else "unchanged") for path in sorted(rendered.files)]
+    rows += [(path, "removed (no longer generated)") for path in result.removed]
+    click.echo(format_table(("file", "status"), rows))
+
+
+@cli.command()
+@input_options
+@render_options
+@reports_user_errors
+def check(root: Path, config_path: Path | None, no_cache: bool, timings_path: Path | None, out: Path | None) -> None:
+    """Fail with a diff when the generated files are stale.
+
+    Renders in memory and compares with the files on disk: exit 0 when they match, exit 1
+    with a unified diff (and the command that regenerates them) when they do not.
+    """
+    rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing checked")
+    drift = find_drift(rendered.files, rendered.workflows_dir)
+    if not drift:
+        click.echo(f"{plural(len(rendered.files), 'generated file')} up to date.")
+        return
+    for item in drift:
+        click.echo(item.diff, nl=False)
+    click.echo(f"{plural(len(drift), 'generated file')} out of date:", err=True)
+    for item in drift:
+        click.echo(f"  {item.path} ({item.state})", err=True)
+    click.echo(f"  fix: {rendered.regenerate}", err=True)
+    sys.exit(EXIT_DRIFT)
+
+
+@cli.command("run-shard")
+@click.option("--suite", required=True, help="The suite, for the log and the step summary.")
+@click.option("--shard", type=click.IntRange(min=0), required=True, help="The shard's index in its suite.")
+@click.option("--files-json", required=True, help='The shard\'s files as a JSON list (the matrix\'s `files`), e.g. \'["test/a.py"]\'.')
+@click.option("--per-file-timeout", type=click.IntRange(min=1), required=True, help="Seconds each file may run.")
+@click.option("--keep-going", is_flag=True, help="Run every file even after one fails (default: stop at the first).")
+@click.option("--python", default="python3", show_default=True, help="Interpreter that runs each file.")
+@click.option(
+    "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True, help="Folder the files are relative to."
+)
+@reports_user_errors
+def run_shard_command(suite: str, shard: int, files_json: str, per_file_timeout: int, keep_going: bool, python: str, root: Path) -> None:
+    """Run one shard's test files (the jobs' entry point).
+
+    Each file runs as `python3 FILE` from --root in its own process group, stopped at the
+    per-file timeout; results go to the log and to $GITHUB_STEP_SUMMARY as they finish.
+    Exits 1 when a file fails, times out or is missing.
+    """
+    try:
+        files = json.loads(files_json)
+    except ValueError as error:
+        raise UserError("--files-json", 0, "bad-files-json", f"not JSON: {error}") from None
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
+        raise UserError("--files-json", 0, "bad-files-json", "expected a non-empty JSON list of file paths")
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    with open(summary_path, "a", encoding="utf-8") if summary_path else contextlib.nullcontext() as summary:
+        results = run_shard(suite, shard, files, root, per_file_timeout, python, keep_going, summary)
+    failed = [r for r in results if not r.passed]
+    click.echo(f"{suite} shard {shard}: {len(results) - len(failed)} of {len(results)} files passed", err=True)
+    if failed:
+        sys.exit(1)
+
+

@@ -1,0 +1,74 @@
+"""scan and lint: read the tree, report registrations and problems."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from generator.cli.app import cli
+from generator.cli.common import (
+    FORMAT,
+    extra_lint_checks,
+    format_table,
+    input_options,
+    print_problems,
+    read_inputs,
+    reports_user_errors,
+    require_clean_scan,
+)
+from generator.errors import EXIT_USER_ERROR, plural
+from generator.lint import counts_by_code, lint
+from generator.timings.store import load_timings
+
+
+@cli.command()
+@input_options
+@FORMAT
+@reports_user_errors
+def scan(root: Path, config_path: Path | None, no_cache: bool, fmt: str) -> None:
+    """List every CI registration in the tree (parsed, never imported)."""
+    inputs = read_inputs(root, config_path, not no_cache)
+    require_clean_scan(inputs, "nothing printed")
+    registrations = inputs.scan.registrations
+    if fmt == "json":
+        click.echo(json.dumps([r.to_json() for r in registrations], indent=2))
+        return
+    rows = [
+        (f"{r.path}:{r.line}", r.backend, r.suite, f"{r.est_seconds:g}", "yes" if r.nightly else "", r.disabled or "")
+        for r in registrations
+    ]
+    click.echo(format_table(("file", "backend", "suite", "est_s", "nightly", "disabled"), rows))
+    click.echo(f"{plural(len(registrations), 'registration')} in {plural(len(inputs.scan.files), 'file')}")
+
+
+@cli.command("lint")
+@input_options
+@click.option("--strict", is_flag=True, help="Exit 2 on warnings too.")
+@click.option(
+    "--timings",
+    "timings_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Timings file from `cigen calibrate`: warn where est_time is far from measured.",
+)
+@reports_user_errors
+def lint_command(root: Path, config_path: Path | None, no_cache: bool, strict: bool, timings_path: Path | None) -> None:
+    """Check registrations against the config: scan errors plus model-level checks."""
+    timings = load_timings(timings_path) if timings_path else None
+    inputs = read_inputs(root, config_path, not no_cache)
+    problems = lint(inputs.config, inputs.scan, extra_lint_checks(timings))
+    print_problems(problems)
+    errors = sum(p.is_error for p in problems)
+    warnings = len(problems) - errors
+    click.echo(
+        f"{plural(errors, 'error')}, {plural(warnings, 'warning')} in {plural(len(inputs.scan.files), 'file')}",
+        err=True,
+    )
+    for severity, code, count in counts_by_code(problems):
+        click.echo(f"  {count:5d}  {severity:7s} {code}", err=True)
+    if errors or (strict and warnings):
+        sys.exit(EXIT_USER_ERROR)
+
+

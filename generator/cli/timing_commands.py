@@ -1,0 +1,139 @@
+"""calibrate and backtest: measured durations in, timings and judged plans out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from generator.atomic import write_text_atomic
+from generator.backtest.forecast import score_estimators, speed_spread
+from generator.backtest.replay import OWN_COUNTS, backtest, sglang_figures
+from generator.backtest.report import (
+    backtest_json,
+    data_notes,
+    estimator_rows,
+    overall_rows,
+    pipeline_rows,
+    sglang_note,
+    speed_note,
+    suite_rows,
+    verdict_counts,
+)
+from generator.cli.app import cli
+from generator.cli.common import FORMAT, format_table, input_options, read_inputs, reports_user_errors, require_clean_scan
+from generator.errors import UserError, plural
+from generator.lint import planned_registrations
+from generator.timings.calibrate import calibrate
+from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
+from generator.timings.history import read_history
+from generator.timings.measure import read_measurements
+from generator.timings.store import timings_text
+
+INPUT_FILE = click.Path(dir_okay=False, path_type=Path)
+ESTIMATOR = click.option(
+    "--estimator",
+    type=click.Choice(list(ESTIMATORS)),
+    default=DEFAULT_ESTIMATOR,
+    show_default=True,
+    help="How a file's samples become one estimate (`cigen backtest` scores them all).",
+)
+HISTORY_HELP = "sglang-ci-stats run history: a runs/ folder, the folder holding it, or run *.json files."
+
+
+@cli.command("calibrate")
+@input_options
+@click.option("--history", "history_paths", multiple=True, type=click.Path(path_type=Path), help=HISTORY_HELP)
+@click.option("--junit", "junit_paths", multiple=True, type=INPUT_FILE, help="JUnit XML report; one sample per file per report.")
+@click.option(
+    "--durations", "duration_paths", multiple=True, type=INPUT_FILE, help="Duration log: 'PATH SECONDS' or 'SUITE PATH SECONDS' a line."
+)
+@click.option("--partition-model", type=INPUT_FILE, help="sglang-ci-stats model.json: its p90s, for files without samples.")
+@ESTIMATOR
+@click.option("--out", "-o", "out_path", required=True, type=INPUT_FILE, help="Timings file to write.")
+@reports_user_errors
+def calibrate_command(
+    root: Path,
+    config_path: Path | None,
+    no_cache: bool,
+    history_paths: tuple[Path, ...],
+    junit_paths: tuple[Path, ...],
+    duration_paths: tuple[Path, ...],
+    partition_model: Path | None,
+    estimator: str,
+    out_path: Path,
+) -> None:
+    """Write a timings file (for plan/lint --timings) from measured durations."""
+    inputs = read_inputs(root, config_path, not no_cache)
+    require_clean_scan(inputs)
+    registrations = planned_registrations(inputs.config, inputs.scan)
+    measurements = read_measurements(
+        history_paths,
+        junit_paths,
+        duration_paths,
+        partition_model,
+        known_paths={r.path for r in inputs.scan.registrations},
+        suites=set(inputs.config.suites),
+        backends=inputs.config.backends,
+    )
+    sources = [str(p) for p in (*history_paths, *junit_paths, *duration_paths, *([partition_model] if partition_model else []))]
+    timings, report = calibrate(measurements, registrations, estimator, sources)
+    write_text_atomic(out_path, timings_text(timings))
+    click.echo(f"wrote {out_path}: {plural(report.measured, 'file estimate')} from {plural(report.samples, 'sample')} ({estimator})")
+    click.echo(f"  measured, not registered now (renamed or deleted): {len(report.unregistered)}")
+    for suite, path in report.unregistered:
+        click.echo(f"    {suite} {path}")
+    click.echo(f"  registered, never measured (est_time x suite ratio): {len(report.unmeasured)}")
+    for reason, count in report.skipped:
+        click.echo(f"  skipped: {reason}: {count}")
+    rows = [
+        (runner, t.samples, f"{t.seconds:.0f}", f"{t.median:.0f}", f"{t.p90:.0f}")
+        for runner, t in sorted(timings.setup_by_runner.items())
+        if t.median is not None and t.p90 is not None
+    ]
+    if rows:
+        click.echo()
+        click.echo(format_table(("runner", "jobs", "setup mean s", "median s", "p90 s"), rows))
+
+
+@cli.command("backtest")
+@input_options
+@click.option("--history", "history_paths", multiple=True, required=True, type=click.Path(path_type=Path), help=HISTORY_HELP)
+@ESTIMATOR
+@click.option("--min-history", default=1, show_default=True, type=click.IntRange(1), help="Judge runs with at least this many runs before them.")
+@FORMAT
+@reports_user_errors
+def backtest_command(
+    root: Path, config_path: Path | None, no_cache: bool, history_paths: tuple[Path, ...], estimator: str, min_history: int, fmt: str
+) -> None:
+    """Judge plans made from earlier runs by each run's real durations."""
+    inputs = read_inputs(root, config_path, not no_cache)
+    require_clean_scan(inputs, "nothing done")
+    registrations = planned_registrations(inputs.config, inputs.scan)
+    runs = read_history(history_paths)
+    if len(runs) <= min_history:
+        raise UserError(str(history_paths[0]), 0, "history-too-short", f"{plural(len(runs), 'run')}: need more than --min-history={min_history}")
+    result = backtest(runs, inputs.config, registrations, estimator, min_history)
+    scores = score_estimators(runs, inputs.config, registrations, list(ESTIMATORS), min_history)
+    sglang = sglang_figures(runs, inputs.config.backends)
+    if fmt == "json":
+        click.echo(json.dumps(backtest_json(result, inputs.config, scores, sglang), indent=2, sort_keys=True))
+        return
+    sections = [
+        (f"Per suite (median imbalance = max/mean shard test time; estimator {estimator})", suite_rows(result)),
+        ("Overall", overall_rows(result)),
+        ("Pipeline wall-clock (critical path through needs)", pipeline_rows(result, inputs.config)),
+        ("Which estimator predicts the next run", estimator_rows(scores, estimator)),
+    ]
+    for title, (header, rows) in sections:
+        click.echo(f"{title}\n\n{format_table(header, rows)}\n")
+    for variant in OWN_COUNTS:
+        verdicts = verdict_counts(result, variant)
+        click.echo(f"{variant} wall-clock vs sglang per suite-run: {', '.join(f'{k} {v}' for k, v in verdicts.items())}")
+    click.echo(sglang_note(sglang, len(runs)))
+    click.echo(speed_note(speed_spread(runs, inputs.config.backends)))
+    for note in data_notes(result):
+        click.echo(note)
+
+
