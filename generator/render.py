@@ -25,7 +25,7 @@ import yaml
 from generator.atomic import write_files_atomic
 from generator.errors import UserError
 from generator.model import Config, ModelTest, Plan, Pool, Registration, Suite, SuitePlan
-from generator.plan import SecondsOf, plan
+from generator.plan import PreviousShards, SecondsOf, plan
 from generator.rerun import parse as rerun
 
 TEMPLATE_PACKAGE = "generator.templates"  # the repo's top-level templates/ (pyproject.toml maps it)
@@ -98,11 +98,38 @@ def place_model_tests(config: Config, registrations: Sequence[Registration]) -> 
     return tuple(placed)
 
 
-def prepare(config: Config, registrations: Sequence[Registration], seconds_of: SecondsOf | None = None) -> RenderInputs:
-    """Plan the suites without the model-test files, which run in jobs of their own."""
+def prepare(
+    config: Config,
+    registrations: Sequence[Registration],
+    seconds_of: SecondsOf | None = None,
+    previous: PreviousShards | None = None,
+) -> RenderInputs:
+    """Plan the suites without the model-test files, which run in jobs of their own. With the
+    shards of the workflows already committed (`previous`), files stay where they are while
+    the plan stays near-optimal, so a regeneration moves few lines."""
     model_paths = set(config.model_tests)
     planned = [r for r in registrations if r.path not in model_paths]
-    return RenderInputs(config, plan(config, planned, seconds_of), place_model_tests(config, registrations))
+    return RenderInputs(config, plan(config, planned, seconds_of, previous=previous), place_model_tests(config, registrations))
+
+
+def committed_shards(workflows_dir: Path, config: Config) -> PreviousShards:
+    """Each suite's shards as the generated workflows on disk list them (suite -> files per
+    shard, in shard order). Files cigen did not generate, or cannot read back, give nothing."""
+    suite_of_job = {job_id(suite.name): suite.name for suite in config.suites.values()}
+    shards: dict[str, dict[int, list[str]]] = {}
+    for path in sorted(workflows_dir.glob("*.yml")):
+        try:
+            text = path.read_text(encoding="utf-8")
+            if not text.startswith(GENERATED_MARK):
+                continue
+            workflow = yaml.load(text, Loader=SafeLoader)
+            for name, job in (workflow.get("jobs") or {}).items():
+                for entry in ((job.get("strategy") or {}).get("matrix") or {}).get("include") or []:
+                    if name in suite_of_job and isinstance(entry.get("shard"), int) and isinstance(entry.get("files"), list):
+                        shards.setdefault(suite_of_job[name], {})[entry["shard"]] = [str(f) for f in entry["files"]]
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+            continue
+    return {suite: [by_index[i] for i in sorted(by_index)] for suite, by_index in sorted(shards.items())}
 
 
 # ---------------------------------------------------------------------------------------

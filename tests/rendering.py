@@ -13,33 +13,9 @@ from generator.render import write_generated
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
-# The interface cigen's composite action (action.yml, built separately) declares, so the
-# validators can check the workflows that call it before it lands at the repository root.
-ACTION_STAND_IN = """\
-name: cigen model test (stand-in for validation)
-description: The inputs and outputs of cigen's action, with a body that does nothing.
-inputs:
-  test-file: {description: Test file to run, required: true}
-  model: {description: Model the memory advisor sizes the server for, required: true}
-  mem-fraction-static: {description: Fraction or auto, required: false, default: auto}
-  server-args: {description: Extra server arguments, required: false, default: ""}
-  timeout-minutes: {description: Minutes the test may run, required: false, default: "30"}
-  install: {description: Install command, required: false, default: ""}
-  python: {description: Python interpreter, required: false, default: python3}
-outputs:
-  mem-fraction: {description: The fraction used, value: "0.8"}
-  result: {description: passed or failed, value: passed}
-runs:
-  using: composite
-  steps:
-    - shell: bash
-      run: echo stand-in
-"""
-
-
-def render_tree(root: Path, github_dir: Path, config: Path | None = None) -> dict[Path, str]:
+def render_tree(root: Path, github_dir: Path, config: Path | None = None, fresh: bool = False) -> dict[Path, str]:
     """Render `root` into `github_dir` (workflows/ and actionlint.yaml), as `cigen render` does."""
-    rendered = render_files(root, config, True, None, github_dir / "workflows", "nothing written")
+    rendered = render_files(root, config, True, None, github_dir / "workflows", "nothing written", fresh)
     write_generated(rendered.files, rendered.workflows_dir)
     return rendered.files
 

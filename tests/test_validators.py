@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rendering import ACTION_STAND_IN, GOLDEN, REPO_ROOT, render_tree
+from tests.rendering import GOLDEN, REPO_ROOT, render_tree
 
 BIN = Path(sys.executable).parent
 
@@ -44,12 +44,11 @@ def golden_repo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def own_repo(tmp_path_factory) -> Path:
-    """This repository's committed .github, with its action.yml (a stand-in with the same
-    interface until the action lands at the root)."""
+    """This repository's committed .github, with its action.yml: actionlint checks every
+    `uses: ./` step's inputs against the action's real interface."""
     root = tmp_path_factory.mktemp("own-validate")
     shutil.copytree(REPO_ROOT / ".github", root / ".github")
-    action = REPO_ROOT / "action.yml"
-    (root / "action.yml").write_text(action.read_text() if action.is_file() else ACTION_STAND_IN)
+    shutil.copy(REPO_ROOT / "action.yml", root / "action.yml")
     return as_repository(root)
 
 

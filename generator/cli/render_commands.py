@@ -13,16 +13,21 @@ import click
 
 from generator.check import find_drift
 from generator.cli.app import cli
-from generator.cli.common import format_table, input_options, read_inputs, reports_user_errors, require_clean_scan
+from generator.cli.common import format_table, input_options, print_problems, read_inputs, reports_user_errors, require_clean_scan
 from generator.errors import EXIT_DRIFT, ProblemReport, UserError, plural
 from generator.lint import check_suites
-from generator.render import output_files, prepare, render_outputs, write_generated
+from generator.render import committed_shards, output_files, prepare, render_outputs, write_generated
 from generator.run_shard import run_shard
 from generator.timings.store import load_timings
 
 
 def render_options(command):
-    """--timings and --out, shared by render and check."""
+    """--timings, --out and --fresh, shared by render and check."""
+    command = click.option(
+        "--fresh",
+        is_flag=True,
+        help="Plan from scratch instead of keeping files in the shards the committed workflows list.",
+    )(command)
     command = click.option(
         "--out",
         type=click.Path(file_okay=False, path_type=Path),
@@ -46,16 +51,29 @@ class RenderedFiles:
     regenerate: str  # the command that rewrites them
 
 
-def render_files(root: Path, config_path: Path | None, no_cache: bool, timings_path: Path | None, out: Path | None, what: str) -> RenderedFiles:
-    """Scan, refuse registrations no job would run, plan, render: nothing touches the disk."""
+def render_files(
+    root: Path,
+    config_path: Path | None,
+    no_cache: bool,
+    timings_path: Path | None,
+    out: Path | None,
+    what: str,
+    fresh: bool = False,
+) -> RenderedFiles:
+    """Scan, refuse registrations no job would run, plan (keeping the committed shards where
+    the plan allows, unless `fresh`), render: nothing touches the disk. The planner's
+    warnings (a file longer than its shard budget, ...) are printed."""
     inputs = read_inputs(root, config_path, not no_cache)
     require_clean_scan(inputs, what)
     unplaced = [p for p in check_suites(inputs.config, inputs.scan) if p.is_error]
     if unplaced:
         raise ProblemReport(unplaced, f"{plural(len(unplaced), 'error')} in {plural(len(inputs.scan.files), 'file')}; {what}.")
     seconds_of = load_timings(timings_path).seconds_of if timings_path else None
-    rendered = render_outputs(prepare(inputs.config, inputs.scan.registrations, seconds_of))
     workflows_dir = out if out is not None else root / ".github" / "workflows"
+    previous = None if fresh else committed_shards(workflows_dir, inputs.config)
+    prepared = prepare(inputs.config, inputs.scan.registrations, seconds_of, previous)
+    print_problems(list(prepared.plan.problems))
+    rendered = render_outputs(prepared)
     return RenderedFiles(output_files(rendered, workflows_dir), workflows_dir, inputs.config.workflows.regenerate)
 
 
@@ -63,14 +81,14 @@ def render_files(root: Path, config_path: Path | None, no_cache: bool, timings_p
 @input_options
 @render_options
 @reports_user_errors
-def render(root: Path, config_path: Path | None, no_cache: bool, timings_path: Path | None, out: Path | None) -> None:
+def render(root: Path, config_path: Path | None, no_cache: bool, timings_path: Path | None, out: Path | None, fresh: bool) -> None:
     """Write the CI workflows from the tests and the config.
 
     Scans the registered tests, plans each suite's shards and renders the workflows (and
     actionlint.yaml) from templates/. Every file is rendered and validated before any is
     written; each write is atomic.
     """
-    rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing written")
+    rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing written", fresh)
     result = write_generated(rendered.files, rendered.workflows_dir)
     rows = [(path, "written" if path in result.changed else "unchanged") for path in sorted(rendered.files)]
     rows += [(path, "removed (no longer generated)") for path in result.removed]
@@ -81,13 +99,13 @@ def render(root: Path, config_path: Path | None, no_cache: bool, timings_path: P
 @input_options
 @render_options
 @reports_user_errors
-def check(root: Path, config_path: Path | None, no_cache: bool, timings_path: Path | None, out: Path | None) -> None:
+def check(root: Path, config_path: Path | None, no_cache: bool, timings_path: Path | None, out: Path | None, fresh: bool) -> None:
     """Fail with a diff when the generated files are stale.
 
     Renders in memory and compares with the files on disk: exit 0 when they match, exit 1
     with a unified diff (and the command that regenerates them) when they do not.
     """
-    rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing checked")
+    rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing checked", fresh)
     drift = find_drift(rendered.files, rendered.workflows_dir)
     if not drift:
         click.echo(f"{plural(len(rendered.files), 'generated file')} up to date.")

@@ -1,0 +1,78 @@
+"""Regenerating keeps files in the shards the committed workflows list (few moved lines),
+and `render` says what the planner warns about."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from generator.cli import cli
+from generator.config import load_config
+from generator.render import committed_shards
+from tests.rendering import render_tree
+
+NEW_FILE = "test/registered/core/test_new_feature.py"
+NEW_SOURCE = 'register_cuda_ci(est_time=300, stage="base-b", runner_config="1-gpu-large")\n\nif __name__ == "__main__":\n    main()\n'
+
+
+def shards_of(workflows_dir: Path, suite: str) -> list[set[str]]:
+    config = load_config(None, Path("/nonexistent-root"))
+    return [set(files) for files in committed_shards(workflows_dir, config)[suite]]
+
+
+def moved(old: list[set[str]], new: list[set[str]], ignore: str) -> int:
+    """Files (other than `ignore`) whose shard index changed."""
+    where = {path: i for i, files in enumerate(old) for path in files}
+    return sum(1 for i, files in enumerate(new) for path in files if path != ignore and where.get(path) != i)
+
+
+def test_adding_one_file_moves_few_others(synth_tree, tmp_path):
+    root = tmp_path / "repo"
+    shutil.copytree(synth_tree.root, root)
+    render_tree(root, root / ".github")
+    before = shards_of(root / ".github" / "workflows", "base-b-test-1-gpu-large")
+    (root / NEW_FILE).write_text(NEW_SOURCE)
+    stable_dir, fresh_dir = tmp_path / "stable", tmp_path / "fresh"
+    shutil.copytree(root / ".github", stable_dir)
+    shutil.copytree(root / ".github", fresh_dir)
+    render_tree(root, stable_dir)
+    render_tree(root, fresh_dir, fresh=True)
+    stable = shards_of(stable_dir / "workflows", "base-b-test-1-gpu-large")
+    fresh = shards_of(fresh_dir / "workflows", "base-b-test-1-gpu-large")
+    assert any(NEW_FILE in files for files in stable) and any(NEW_FILE in files for files in fresh)
+    kept, replanned = moved(before, stable, NEW_FILE), moved(before, fresh, NEW_FILE)
+    assert kept < replanned
+    assert kept <= 20, (kept, replanned)
+
+
+def test_regenerating_an_unchanged_tree_changes_nothing(synth_tree, tmp_path):
+    github = tmp_path / ".github"
+    first = render_tree(synth_tree.root, github)
+    second = render_tree(synth_tree.root, github)
+    assert {p.name: t for p, t in first.items()} == {p.name: t for p, t in second.items()}
+
+
+def test_hand_written_workflows_are_not_read_as_a_plan(tmp_path):
+    workflows = tmp_path / "workflows"
+    workflows.mkdir()
+    job = {"strategy": {"matrix": {"include": [{"shard": 0, "files": ["test/a.py"]}]}}}
+    (workflows / "mine.yml").write_text(yaml.safe_dump({"jobs": {"nightly-1-gpu": job}}))
+    (workflows / "broken.yml").write_text("# @generated from templates/nightly.yml.j2. DO NOT EDIT.\njobs: [\n")
+    assert committed_shards(workflows, load_config(None, Path("/nonexistent-root"))) == {}
+
+
+def test_render_prints_the_planners_warnings(synth_tree, tmp_path):
+    result = CliRunner().invoke(cli, ["render", "--root", str(synth_tree.root), "--out", str(tmp_path / "wf"), "--no-cache"])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+    assert warnings == [
+        "<embedded default cigen.yml>:110: warning: shards-over-budget: suite 'base-a-test-1-gpu-small': shard 0 takes 590s, "
+        "over the 450s budget, with 1 shard (max_parallel 1)",
+        "test/registered/perf/test_text_models_perf.py:12: warning: over-shard-budget: 3600s is longer than suite "
+        "'nightly-perf-text-2-gpu' allows one shard (30 min = 1800s); planned alone in shard 0",
+        "test/registered/perf/test_vlms_perf.py:14: warning: over-shard-budget: 7200s is longer than suite "
+        "'nightly-perf-vlm-2-gpu' allows one shard (30 min = 1800s); planned alone in shard 0",
+    ]
