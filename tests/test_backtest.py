@@ -75,6 +75,7 @@ def test_backtest_judges_each_sharding_by_the_runs_real_durations(tmp_path):
         "cigen": (950.0, 900.0),
         "lpt": (950.0, 900.0),
         "hindsight": (950.0, 900.0),
+        "oracle": (950.0, 900.0),  # means a 625, b 300, c 500, d 400 -> [a, b] [c, d]
         "cigen-own": (950.0, 900.0),  # 1800 s over a 1350 s budget: 2 shards
         "cigen-own-setup": (950.0, 900.0),  # 100 s measured setup + 900 still fits
     }
@@ -168,7 +169,7 @@ def test_corpus_backtest_invariants(corpus_backtest):
             assert sharding.total_seconds == pytest.approx(sglang.total_seconds), (s.suite, name)
             assert sharding.makespan_seconds >= sharding.lower_bound_seconds - 1e-9
             assert sharding.setup_seconds == sglang.setup_seconds
-        for name in ("cigen", "lpt", "hindsight"):
+        for name in ("cigen", "lpt", "hindsight", "oracle"):
             assert s.shardings[name].shards == min(sglang.shards, s.files)
         assert s.shardings["cigen-own"].shards <= config.suites[s.suite].max_parallel
         assert s.shardings["cigen-own-setup"].shards <= config.suites[s.suite].max_parallel

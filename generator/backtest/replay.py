@@ -1,11 +1,14 @@
 """Replay CI history: plan each run from the runs before it, judge the plan by that run's real
 durations, and judge sglang's actual shards the same way. Pure: no I/O.
 
-For each held-out run and CUDA suite, five shardings of the files the suite actually ran:
+For each held-out run and CUDA suite, these shardings of the files the suite actually ran:
   sglang      the jobs sglang ran (each job one shard)
   cigen       `plan.partition` on our estimates, at sglang's shard count
   lpt         `plan.lpt` (sglang's algorithm) on our estimates, at sglang's count
   hindsight   `plan.partition` on the run's own durations, at sglang's count (no estimate error)
+  oracle      `plan.partition` on each file's mean over the whole history, the held-out run
+              included, at sglang's count: more than any forecast can know, yet the run's own
+              noise (runner speed, retries) remains. No plan made before a run does better.
   cigen-own   `plan.partition` at the count `plan.choose_shard_count` picks: the fewest shards
               whose predicted test time fits the suite's shard budget (what `cigen plan` ships)
   cigen-own-setup  the fewest shards whose predicted setup + test time fits the budget
@@ -28,7 +31,7 @@ from generator.timings.estimators import DEFAULT_ESTIMATOR, nearest_rank
 from generator.timings.history import Job, Run, history_measurements, is_partial
 
 Partitioner = Callable[[Mapping[str, float], int], list[list[str]]]
-VARIANTS = ("sglang", "cigen", "lpt", "hindsight", "cigen-own", "cigen-own-setup")
+VARIANTS = ("sglang", "cigen", "lpt", "hindsight", "oracle", "cigen-own", "cigen-own-setup")
 OWN_COUNTS = ("cigen-own", "cigen-own-setup")
 
 
@@ -133,6 +136,16 @@ def judge(bins: Iterable[Sequence[str]], actual: Mapping[str, float], setup_seco
     return Sharding(loads, setup_seconds, max(actual.values()))
 
 
+def mean_durations(runs: Sequence[Run], backends: Iterable[str]) -> dict[tuple[str, str], float]:
+    """(suite, file) -> the file's mean real duration over every run that ran it."""
+    samples: dict[tuple[str, str], list[float]] = {}
+    for run in runs:
+        for suite, jobs in run.suite_jobs(tuple(backends)).items():
+            for path, seconds in actual_durations(jobs).items():
+                samples.setdefault((suite, path), []).append(seconds)
+    return {key: statistics.fmean(values) for key, values in samples.items()}
+
+
 def count_with_setup(predicted: Mapping[str, float], budget_seconds: float, max_parallel: int, setup_seconds: float, partitioner: Partitioner) -> int:
     """The fewest shards whose predicted setup plus test time fits the budget (at most
     max_parallel): sglang's `target - bias` rule, on our estimates and partitioner."""
@@ -153,6 +166,7 @@ def backtest(
     """Judge every run that has at least `min_history` runs before it."""
     est = registered_est(registrations)
     backends = config.backends
+    history_mean = mean_durations(runs, backends)
     suite_runs: list[SuiteRun] = []
     seen_in_history: set[tuple[str, str]] = set()
     for index, run in enumerate(runs):
@@ -175,6 +189,7 @@ def backtest(
                 "cigen": judge(partitioner(predicted, count), actual, setup),
                 "lpt": judge(plan.lpt(predicted, count), actual, setup),
                 "hindsight": judge(partitioner(actual, count), actual, setup),
+                "oracle": judge(partitioner({p: history_mean[(suite_name, p)] for p in actual}, count), actual, setup),
             }
             suite = config.suites.get(suite_name)
             budget = suite.shard_budget_minutes * 60 if suite is not None else None

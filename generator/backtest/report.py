@@ -30,7 +30,7 @@ def _counts(values: Sequence[int]) -> str:
 def suite_rows(result: Backtest) -> Rows:
     """Per suite, over its complete held-out suite-runs: ours against sglang's real shards."""
     header = (
-        "suite", "runs", "k sglang", "imb sglang", "imb cigen", "imb lpt", "imb hindsight",
+        "suite", "runs", "k sglang", "imb sglang", "imb cigen", "imb lpt", "imb oracle", "imb hindsight",
         "k own", "imb own", "wall s sglang", "wall s own", "setup sglang", "setup own", "own slower",
     )  # fmt: skip
     by_suite: dict[str, list[SuiteRun]] = {}
@@ -47,7 +47,7 @@ def suite_rows(result: Backtest) -> Rows:
                 suite,
                 len(runs),
                 _counts([s.shardings["sglang"].shards for s in runs]),
-                *(_ratio(median[v]) for v in ("sglang", "cigen", "lpt", "hindsight")),
+                *(_ratio(median[v]) for v in ("sglang", "cigen", "lpt", "oracle", "hindsight")),
                 _counts([s.shardings["cigen-own"].shards for s in runs]),
                 _ratio(median["cigen-own"]),
                 f"{sglang.wall_seconds / len(runs):.0f}",
