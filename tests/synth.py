@@ -15,16 +15,25 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+SHARED_CORPUS = REPO_ROOT.parent / "shared" / "corpus"  # the team's copy, beside the checkout
+VENDORED_CORPUS = REPO_ROOT / "tests" / "corpus"  # the same files, so a lone clone (or GitHub) can test
+
+
 def corpus_dir() -> Path:
-    """`../shared/corpus` next to the checkout, or $CIGEN_CORPUS_DIR."""
+    """$CIGEN_CORPUS_DIR, else ../shared/corpus beside the checkout, else tests/corpus.
+
+    tests/test_corpus.py checks that tests/corpus is byte-identical to ../shared/corpus
+    wherever both exist, so the two cannot drift apart unnoticed.
+    """
     override = os.environ.get("CIGEN_CORPUS_DIR")
-    path = Path(override) if override else REPO_ROOT.parent / "shared" / "corpus"
-    if not (path / "sglang-registrations.json").is_file():
-        raise FileNotFoundError(
-            f"sglang corpus not found at {path}; set CIGEN_CORPUS_DIR to the folder holding "
-            "sglang-registrations.json and sglang-suites.json"
-        )
-    return path
+    candidates = [Path(override)] if override else [SHARED_CORPUS, VENDORED_CORPUS]
+    for path in candidates:
+        if (path / "sglang-registrations.json").is_file():
+            return path
+    raise FileNotFoundError(
+        f"sglang corpus not found at {', '.join(map(str, candidates))}; set CIGEN_CORPUS_DIR to the "
+        "folder holding sglang-registrations.json and sglang-suites.json"
+    )
 
 
 def load_corpus() -> dict:
