@@ -469,7 +469,8 @@ def rerun_context(inputs: RenderInputs) -> dict:
     return rerun.workflow_context(
         inputs.config,
         cigen_package=workflows.cigen_package,
-        setup_run="\n".join(workflows.setup) or None,
+        setup=workflows.setup,
+        setup_timeout_minutes=workflows.setup_timeout_minutes,
     )
 
 

@@ -68,8 +68,9 @@ def test_render_prints_the_planners_warnings(synth_tree, tmp_path):
     result = CliRunner().invoke(cli, ["render", "--root", str(synth_tree.root), "--out", str(tmp_path / "wf"), "--no-cache"])
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+    base_a = load_config(None, synth_tree.root).suites["base-a-test-1-gpu-small"].line
     assert warnings == [
-        "<embedded default cigen.yml>:110: warning: shards-over-budget: suite 'base-a-test-1-gpu-small': shard 0 takes 590s, "
+        f"<embedded default cigen.yml>:{base_a}: warning: shards-over-budget: suite 'base-a-test-1-gpu-small': shard 0 takes 590s, "
         "over the 450s budget, with 1 shard (max_parallel 1)",
         "test/registered/perf/test_text_models_perf.py:12: warning: over-shard-budget: 3600s is longer than suite "
         "'nightly-perf-text-2-gpu' allows one shard (30 min = 1800s); planned alone in shard 0",

@@ -17,6 +17,7 @@ import difflib
 import re
 import shlex
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from math import ceil
@@ -343,12 +344,13 @@ def workflow_context(
     *,
     cigen_package: str = ".",
     policy_path: str = DEFAULT_POLICY_PATH,
-    setup_run: str | None = None,
+    setup: Sequence[str] = (),
+    setup_timeout_minutes: int = 20,
 ) -> dict:
     """Template context for rerun-test.yml: one test job per pool of an enabled CUDA suite.
 
     `cigen_package` is what pip installs in the gate and report jobs (default: the checked-out
-    default branch); `setup_run`, if given, runs in each test job before the test.
+    default branch); the `setup` shell lines, if any, run in each test job before the test.
     """
     if not _SAFE_PATH.match(policy_path):
         raise UserError(policy_path, 0, "bad-policy-path", "the policy path may use letters, digits, '_', '.', '/' and '-' only")
@@ -369,6 +371,7 @@ def workflow_context(
         "labels": sorted({label for pool in pools for label in pool["labels"]}),
         "cigen_package": shlex.quote(cigen_package),
         "policy_path": policy_path,
-        "setup_run": setup_run,
+        "setup": list(setup),
+        "setup_timeout_minutes": setup_timeout_minutes,
         "checkout": {"uses": CHECKOUT_ACTION, "version": CHECKOUT_VERSION},
     }
