@@ -10,6 +10,7 @@ import pytest
 
 from generator.backtest.forecast import score_estimators, speed_spread
 from generator.backtest.replay import VARIANTS, Sharding, backtest, critical_path_seconds, floor_setup_share, sglang_figures, summarize
+from generator.backtest.report import noise_rows
 from generator.config import load_config, parse_config
 from generator.lint import planned_registrations
 from generator.model import Registration
@@ -235,3 +236,15 @@ def test_risk_balancing_changes_only_the_cigen_variant(corpus_inputs, corpus_bac
         assert after.shardings["cigen"].total_seconds == pytest.approx(before.shardings["cigen"].total_seconds)
         changed += after.shardings["cigen"] != before.shardings["cigen"]
     assert changed > 0
+
+
+def test_noise_rows_compare_each_experiment_suite_run_by_suite_run(corpus_backtest):
+    _, result = corpus_backtest
+    header, rows = noise_rows(result, {"same again": result})
+    assert header[0] == "sharding"
+    assert [row[0] for row in rows] == ["sglang", "lpt", "oracle", "default", "same again"]
+    assert rows[-1][1:] == rows[-2][1:]
+    assert rows[-1][-2:] == ("+0.0000", "0 / 0")
+    oracle = summarize(result.compared(), "oracle")
+    assert rows[2][1:3] == (f"{oracle.imbalance_median:.3f}", f"{oracle.imbalance_p90:.3f}")
+    assert rows[0][-1] == "24 / 48"  # sglang's own shards beat ours in 24 of 76 suite-runs
