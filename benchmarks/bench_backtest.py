@@ -9,7 +9,17 @@ from pathlib import Path
 from benchmarks.common import Targets, table
 from generator.backtest.forecast import score_estimators, speed_spread
 from generator.backtest.replay import backtest, floor_setup_share, sglang_figures, summarize
-from generator.backtest.report import data_notes, estimator_rows, overall_rows, pipeline_rows, sglang_note, speed_note, suite_rows, verdict_counts
+from generator.backtest.report import (
+    data_notes,
+    estimator_rows,
+    noise_rows,
+    overall_rows,
+    pipeline_rows,
+    sglang_note,
+    speed_note,
+    suite_rows,
+    verdict_counts,
+)
 from generator.config import load_config
 from generator.lint import planned_registrations
 from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
@@ -38,6 +48,17 @@ def main(targets: Targets) -> None:
         ("Which estimator predicts the next run (held-out runs; shard err = real sglang shard totals)", estimator_rows(scores, DEFAULT_ESTIMATOR)),
     ):
         print(f"### {title}\n\n{table(header, rows)}\n")
+    experiments = {
+        "de-noised estimates": backtest(runs, config, registrations, denoised=True),
+        "risk k=0.5": backtest(runs, config, registrations, risk_k=0.5),
+        "risk k=1": backtest(runs, config, registrations, risk_k=1.0),
+        "de-noised + risk k=1": backtest(runs, config, registrations, denoised=True, risk_k=1.0),
+    }
+    header, rows = noise_rows(result, experiments)
+    print(
+        "### Noise experiments: the cigen variant with de-noised estimates (per-job speed factors out) or "
+        f"risk-balanced shards (mean + k x sd); not the default, measured no better\n\n{table(header, rows)}\n"
+    )
     print("\n".join(f"- {note}" for note in data_notes(result)))
     print(f"- {sglang_note(sglang, len(runs))}")
     print(f"- {speed_note(speed_spread(runs, config.backends))}")

@@ -10,10 +10,11 @@ import pytest
 
 from generator.backtest.forecast import score_estimators, speed_spread
 from generator.backtest.replay import VARIANTS, Sharding, backtest, critical_path_seconds, floor_setup_share, sglang_figures, summarize
+from generator.backtest.report import noise_rows
 from generator.config import load_config, parse_config
 from generator.lint import planned_registrations
 from generator.model import Registration
-from generator.timings.history import read_history
+from generator.timings.history import history_measurements, read_history
 from generator.tree import scan_tree
 from tests.synth import corpus_dir
 
@@ -139,11 +140,17 @@ def test_sglangs_issue_figures_reproduce_from_the_shipped_history():
 
 
 @pytest.fixture(scope="module")
-def corpus_backtest(synth_tree):
+def corpus_inputs(synth_tree):
+    """(runs, config, registrations): sglang's history and the synthetic tree's registrations."""
     config = load_config(None, synth_tree.root)
     scan = scan_tree(synth_tree.root, config.include, config.exclude)
-    runs = read_history([corpus_dir() / "sglang-ci-stats"])
-    return config, backtest(runs, config, planned_registrations(config, scan))
+    return read_history([corpus_dir() / "sglang-ci-stats"]), config, planned_registrations(config, scan)
+
+
+@pytest.fixture(scope="module")
+def corpus_backtest(corpus_inputs):
+    config = corpus_inputs[1]
+    return config, backtest(*corpus_inputs)
 
 
 def test_corpus_backtest_handles_the_historys_gaps(corpus_backtest):
@@ -199,3 +206,45 @@ def test_speed_spread_finds_a_job_that_ran_slow_on_every_file(tmp_path):
     assert (spread.jobs, spread.files) == (4, 20)
     assert spread.job_sd == pytest.approx(math.log(1.5) / 2)
     assert spread.file_sd == pytest.approx(0.0, abs=1e-12)
+
+
+def test_denoised_history_undoes_a_slow_runner(tmp_path):
+    # Four 100 s files ran on one job, 1.5x slow in run 2; b (400 s) alone in another job.
+    quick = {f"a{i}": 100.0 for i in range(4)}
+    for index in range(4):
+        slow = 1.5 if index == 2 else 1.0
+        jobs = [job("x (0)", "10:00:00", "11:00:00", {p: s * slow for p, s in quick.items()}), job("x (1)", "10:00:00", "11:00:00", {"b": 400.0})]
+        (tmp_path / f"{index}.json").write_text(json.dumps({"run_id": index, "started_at": f"2026-06-1{index}T10:00:00Z", "jobs": jobs}))
+    runs = read_history([tmp_path])
+    assert {s.job for s in history_measurements(runs[:1], ["cuda"]).samples} == {"0/x (0)", "0/x (1)"}
+    regs = [Registration(p, 1, "cuda", 100, SUITE) for p in [*quick, "b"]]
+    config = load_config(None, tmp_path)
+    # Raw, ewma-0.7 puts the a's at 135 s each (540): [b, a0] against [a1, a2, a3], really 500 / 300.
+    [raw] = backtest(runs, config, regs, min_history=3).suite_runs
+    assert raw.shardings["cigen"].shard_seconds == (300.0, 500.0)
+    # The slow job's factor taken out, the a's are about 119 s (476): the a's against b, really 400 / 400.
+    [denoised] = backtest(runs, config, regs, min_history=3, denoised=True).suite_runs
+    assert denoised.shardings["cigen"].shard_seconds == (400.0, 400.0)
+
+
+def test_risk_balancing_changes_only_the_cigen_variant(corpus_inputs, corpus_backtest):
+    _, plain = corpus_backtest
+    risky = backtest(*corpus_inputs, risk_k=1.0)
+    changed = 0
+    for before, after in zip(plain.suite_runs, risky.suite_runs):
+        assert {v: s for v, s in before.shardings.items() if v != "cigen"} == {v: s for v, s in after.shardings.items() if v != "cigen"}
+        assert after.shardings["cigen"].total_seconds == pytest.approx(before.shardings["cigen"].total_seconds)
+        changed += after.shardings["cigen"] != before.shardings["cigen"]
+    assert changed > 0
+
+
+def test_noise_rows_compare_each_experiment_suite_run_by_suite_run(corpus_backtest):
+    _, result = corpus_backtest
+    header, rows = noise_rows(result, {"same again": result})
+    assert header[0] == "sharding"
+    assert [row[0] for row in rows] == ["sglang", "lpt", "oracle", "default", "same again"]
+    assert rows[-1][1:] == rows[-2][1:]
+    assert rows[-1][-2:] == ("+0.0000", "0 / 0")
+    oracle = summarize(result.compared(), "oracle")
+    assert rows[2][1:3] == (f"{oracle.imbalance_median:.3f}", f"{oracle.imbalance_p90:.3f}")
+    assert rows[0][-1] == "24 / 48"  # sglang's own shards beat ours in 24 of 76 suite-runs

@@ -67,7 +67,7 @@ def test_retries_failures_and_failed_attempts(tmp_path):
     assert [(j.name, j.test_seconds, j.setup_seconds) for j in kept] == [("s (0)", 510.0, 210.0), ("s (2)", 60.0, 120.0)]
     assert is_partial(kept)  # shard 1 failed
     measured = history_measurements([run], ["cuda"])
-    assert measured.samples == (Sample("t/a.py", 310.0, SUITE), Sample("t/c.py", 60.0, SUITE))
+    assert measured.samples == (Sample("t/a.py", 310.0, SUITE, "7/s (0)"), Sample("t/c.py", 60.0, SUITE, "7/s (2)"))
     assert measured.setups == (SetupSample(SUITE, "1-gpu-h100", 210.0), SetupSample(SUITE, "1-gpu-h100", 120.0))
     assert measured.skipped == (("failed or superseded job attempts", 2), ("failed file attempts (timeout-capped)", 1))
 

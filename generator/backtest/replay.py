@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 
 from generator import plan
 from generator.model import Config, Registration
+from generator.planning.risk import risk_partition
 from generator.timings.calibrate import calibrate, registered_est
 from generator.timings.estimators import DEFAULT_ESTIMATOR, nearest_rank
 from generator.timings.history import Job, Run, history_measurements, is_partial
+from generator.timings.noise import FILE_CV, denoise, file_variances, job_factors
 
 Partitioner = Callable[[Mapping[str, float], int], list[list[str]]]
 VARIANTS = ("sglang", "cigen", "lpt", "hindsight", "oracle", "cigen-own", "cigen-own-setup")
@@ -162,8 +164,14 @@ def backtest(
     estimator: str = DEFAULT_ESTIMATOR,
     min_history: int = 1,
     partitioner: Partitioner = plan.partition,
+    *,
+    denoised: bool = False,
+    risk_k: float = 0.0,
 ) -> Backtest:
-    """Judge every run that has at least `min_history` runs before it."""
+    """Judge every run that has at least `min_history` runs before it. Experiments, off by
+    default (measured no better, `make bench`): `denoised` calibrates on samples with each
+    job's speed factor taken out; `risk_k` > 0 makes the `cigen` variant balance
+    mean + risk_k x sd per shard (`risk_partition`) instead of the mean."""
     est = registered_est(registrations)
     backends = config.backends
     history_mean = mean_durations(runs, backends)
@@ -175,7 +183,11 @@ def backtest(
             seen_in_history.update((suite, f.path) for job in jobs for f in job.files)
         if index < min_history:
             continue
-        timings, _ = calibrate(history_measurements(runs[:index], backends), registrations, estimator)
+        measurements = history_measurements(runs[:index], backends)
+        if denoised:
+            measurements = denoise(measurements, job_factors(measurements.samples))
+        timings, _ = calibrate(measurements, registrations, estimator)
+        variances = file_variances(measurements, {key: t.seconds for key, t in timings.files.items()}) if risk_k else {}
         for suite_name, jobs in jobs_by_suite.items():
             actual = actual_durations(jobs)
             if not actual:
@@ -184,9 +196,14 @@ def backtest(
             new = [path for path in actual if timings.measured(suite_name, path) is None]
             setup = statistics.fmean(job.setup_seconds for job in jobs)
             count = len(jobs)
+            if risk_k:
+                spread = {path: variances.get((suite_name, path), (FILE_CV * seconds) ** 2) for path, seconds in predicted.items()}
+                cigen_bins = risk_partition(predicted, spread, count, risk_k)
+            else:
+                cigen_bins = partitioner(predicted, count)
             shardings = {
                 "sglang": Sharding(tuple(job.test_seconds for job in jobs), setup, max(actual.values())),
-                "cigen": judge(partitioner(predicted, count), actual, setup),
+                "cigen": judge(cigen_bins, actual, setup),
                 "lpt": judge(plan.lpt(predicted, count), actual, setup),
                 "hindsight": judge(partitioner(actual, count), actual, setup),
                 "oracle": judge(partitioner({p: history_mean[(suite_name, p)] for p in actual}, count), actual, setup),

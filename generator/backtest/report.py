@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
 from generator.backtest.forecast import EstimatorScore, SpeedSpread
@@ -98,6 +99,39 @@ def pipeline_rows(result: Backtest, config: Config) -> Rows:
         )
         for started in walls["sglang"]
     ]
+    return header, rows
+
+
+def _multi_shard(result: Backtest, variant: str) -> dict[tuple[str, str], float]:
+    return {(s.run_id, s.suite): s.shardings[variant].imbalance for s in result.compared() if s.shardings[variant].shards > 1}
+
+
+def noise_rows(baseline: Backtest, experiments: Mapping[str, Backtest]) -> Rows:
+    """The `cigen` variant under each experiment against the default, suite-run by suite-run
+    (worst 10% = mean of the worst tenth: steadier than one order statistic); sglang, lpt
+    and the oracle of the default run for scale."""
+    header = ("sharding", "imb median", "imb p90", "imb mean", "worst 10% mean", "mean vs default", "better / worse")
+    default = _multi_shard(baseline, "cigen")
+    rows = []
+    for name, result, variant in (
+        *((v, baseline, v) for v in ("sglang", "lpt", "oracle")),
+        ("default", baseline, "cigen"),
+        *((name, result, "cigen") for name, result in experiments.items()),
+    ):
+        values = _multi_shard(result, variant)
+        ordered = sorted(values.values(), reverse=True)
+        diffs = [values[key] - default[key] for key in default]
+        rows.append(
+            (
+                name,
+                _ratio(nearest_rank(ordered, 0.5)),
+                _ratio(nearest_rank(ordered, 0.9)),
+                f"{statistics.fmean(ordered):.4f}",
+                f"{statistics.fmean(ordered[: max(1, round(len(ordered) / 10))]):.3f}",
+                f"{statistics.fmean(diffs):+.4f}",
+                f"{sum(d < -1e-9 for d in diffs)} / {sum(d > 1e-9 for d in diffs)}",
+            )
+        )
     return header, rows
 
 

@@ -224,7 +224,7 @@ def history_measurements(runs: Sequence[Run], backends: Iterable[str]) -> Measur
         for job in jobs:
             for file in job.files:
                 if file.passed:
-                    samples.append(Sample(file.path, file.seconds, job.suite))
+                    samples.append(Sample(file.path, file.seconds, job.suite, f"{run.run_id}/{job.name}"))
                 else:
                     failed_files += 1
             if job.files and job.setup_seconds >= 0:

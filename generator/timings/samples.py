@@ -12,6 +12,7 @@ class Sample:
     path: str
     seconds: float
     suite: str | None = None  # None: the input does not say; every suite registering the file
+    job: str | None = None  # the job (one runner) that ran it, where the input says: run id/job name
 
 
 @dataclass(frozen=True)
