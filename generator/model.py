@@ -154,6 +154,15 @@ class Config:
 
 
 @dataclass(frozen=True)
+class PlacedModelTest:
+    """A model test in a suite it is registered in: run through cigen's action, a job per pool."""
+
+    test: ModelTest
+    suite: Suite
+    pools: tuple[Pool, ...]
+
+
+@dataclass(frozen=True)
 class Shard:
     """One matrix entry of a suite's job: the files it runs, in run order (by path)."""
 

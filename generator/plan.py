@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from generator.errors import Problem, Severity, plural
-from generator.model import Config, Plan, Pool, Registration, Shard, Suite, SuitePlan
+from generator.model import Config, PlacedModelTest, Plan, Pool, Registration, Shard, Suite, SuitePlan
 from generator.planning.partition import (  # noqa: F401  (lpt, partition: the public API here)
     best_partition,
     choose_shard_count,
@@ -113,6 +113,24 @@ def plan_suite(
         lpt_makespan_seconds=best.lpt_makespan,
     )
     return suite_plan, _budget_problems(suite, shards, members, source)
+
+
+def model_test_placements(config: Config, registrations: Sequence[Registration]) -> tuple[PlacedModelTest, ...]:
+    """Each model test (config `model_tests`) in every enabled suite its file is registered in,
+    with its pools (its own, else the suite's). These files get jobs of their own, not shards."""
+    placed = []
+    for test in config.model_tests.values():
+        for reg in registrations:
+            suite = config.suites.get(reg.suite)
+            if reg.path != test.path or reg.backend not in config.backends or not reg.enabled or suite is None or not suite.enabled:
+                continue
+            placed.append(PlacedModelTest(test, suite, tuple(config.pools[name] for name in test.pools or suite.pools)))
+    return tuple(placed)
+
+
+def without_model_tests(config: Config, registrations: Sequence[Registration]) -> list[Registration]:
+    """The registrations shards are planned for: model tests run in jobs of their own."""
+    return [r for r in registrations if r.path not in config.model_tests]
 
 
 def plan(

@@ -24,8 +24,8 @@ import yaml
 
 from generator.atomic import write_files_atomic
 from generator.errors import UserError
-from generator.model import Config, ModelTest, Plan, Pool, Registration, Suite, SuitePlan
-from generator.plan import PreviousShards, SecondsOf, plan
+from generator.model import Config, ModelTest, PlacedModelTest, Plan, Pool, Registration, Suite, SuitePlan
+from generator.plan import PreviousShards, SecondsOf, model_test_placements, plan, without_model_tests
 from generator.rerun import parse as rerun
 
 TEMPLATE_PACKAGE = "generator.templates"  # the repo's top-level templates/ (pyproject.toml maps it)
@@ -41,15 +41,6 @@ SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065 # 
 # scheduled runs queue instead of cancelling each other.
 PER_COMMIT_CONCURRENCY = "${{ github.workflow }}-${{ github.event.pull_request.number || github.ref }}"
 NIGHTLY_CONCURRENCY = "${{ github.workflow }}-${{ github.ref }}-${{ github.event.schedule || inputs.suite }}"
-
-
-@dataclass(frozen=True)
-class PlacedModelTest:
-    """A model test and the suite it is registered in: run through cigen's action, per pool."""
-
-    test: ModelTest
-    suite: Suite
-    pools: tuple[Pool, ...]
 
 
 @dataclass(frozen=True)
@@ -78,11 +69,11 @@ class Output:
 
 
 def place_model_tests(config: Config, registrations: Sequence[Registration]) -> tuple[PlacedModelTest, ...]:
-    """Each model test in the suites its file is registered in (enabled suites only)."""
-    placed = []
+    """Each model test in the suites its file is registered in; an unregistered one is an error
+    (its job would run a file no suite declares)."""
+    registered = {r.path for r in registrations if r.backend in config.backends}
     for test in config.model_tests.values():
-        regs = [r for r in registrations if r.path == test.path and r.backend in config.backends]
-        if not regs:
+        if test.path not in registered:
             raise UserError(
                 config.source,
                 test.line,
@@ -90,12 +81,7 @@ def place_model_tests(config: Config, registrations: Sequence[Registration]) -> 
                 f"model test '{test.path}' is not a registered test file",
                 help="register it, e.g. register_cuda_ci(est_time=150, suite=\"nightly-1-gpu\", nightly=True)",
             )
-        for reg in regs:
-            suite = config.suites.get(reg.suite)
-            if reg.enabled and suite is not None and suite.enabled:
-                pool_names = test.pools or suite.pools
-                placed.append(PlacedModelTest(test, suite, tuple(config.pools[name] for name in pool_names)))
-    return tuple(placed)
+    return model_test_placements(config, registrations)
 
 
 def prepare(
@@ -107,8 +93,7 @@ def prepare(
     """Plan the suites without the model-test files, which run in jobs of their own. With the
     shards of the workflows already committed (`previous`), files stay where they are while
     the plan stays near-optimal, so a regeneration moves few lines."""
-    model_paths = set(config.model_tests)
-    planned = [r for r in registrations if r.path not in model_paths]
+    planned = without_model_tests(config, registrations)
     return RenderInputs(config, plan(config, planned, seconds_of, previous=previous), place_model_tests(config, registrations))
 
 

@@ -138,6 +138,7 @@ def test_plan_json_shape_counts_budgets_and_costs(tree):
             "big": {"gpus": 8, "jobs": 2, "setup_minutes": 6.0, "runner_minutes": 27.667, "gpu_minutes": 221.333},
             "small": {"gpus": 1, "jobs": 2, "setup_minutes": 4.0, "runner_minutes": 13.167, "gpu_minutes": 13.167},
         },
+        "model_tests": [],
     }
 
 
@@ -278,3 +279,15 @@ def test_corpus_plan_places_every_enabled_registration_once(synth_tree):
         assert len(sp.shards) <= max(sp.suite.max_parallel, 1), sp.suite.name
         assert sp.makespan_seconds <= sp.lpt_makespan_seconds, sp.suite.name
         assert sp.makespan_seconds <= 1.01 * sp.lower_bound_seconds or sp.optimal, sp.suite.name
+
+
+def test_model_tests_get_jobs_of_their_own_not_shards(synth_tree):
+    result = CliRunner().invoke(cli, ["plan", "--root", str(synth_tree.root), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    checker = "test/registered/rl/test_weight_checker_e2e.py"
+    assert document["model_tests"] == [{"file": checker, "suite": "nightly-1-gpu", "pools": ["1-gpu-5090", "1-gpu-h100"]}]
+    shards = {f for suite in document["suites"].values() for shard in suite["shards"] for f in shard["files"]}
+    assert checker not in shards
+    nightly = [f for shard in document["suites"]["nightly-1-gpu"]["shards"] for f in shard["files"]]
+    assert len(nightly) == 23  # sglang's 23 enabled nightly-1-gpu files (+1 with nightly=False), less the checker

@@ -11,8 +11,8 @@ import click
 from generator.cli.app import cli
 from generator.cli.common import FORMAT, format_table, input_options, print_problems, read_inputs, reports_user_errors, require_clean_scan
 from generator.errors import plural
-from generator.model import Plan
-from generator.plan import DEFAULT_TOLERANCE, plan, plan_to_json, pool_totals, with_measured_setup
+from generator.model import PlacedModelTest, Plan
+from generator.plan import DEFAULT_TOLERANCE, model_test_placements, plan, plan_to_json, pool_totals, with_measured_setup, without_model_tests
 from generator.planning.plan_file import diff_plans, format_diff, read_plan_file, shards_by_suite
 from generator.timings.store import load_timings
 
@@ -52,7 +52,9 @@ def plan_command(
         config, seconds_of = with_measured_setup(config, timings.setup_minutes), timings.seconds_of
     previous = shards_by_suite(read_plan_file(previous_path)) if previous_path is not None else None
     old = read_plan_file(diff_path) if diff_path is not None else None
-    result = plan(config, inputs.scan.registrations, seconds_of, previous=previous, tolerance=tolerance)
+    registrations = inputs.scan.registrations
+    result = plan(config, without_model_tests(config, registrations), seconds_of, previous=previous, tolerance=tolerance)
+    model_tests = model_test_placements(config, registrations)
     print_problems(list(result.problems))
     if old is not None:
         diffs = diff_plans(old, plan_to_json(result))
@@ -61,9 +63,17 @@ def plan_command(
         else:
             click.echo("\n".join(format_diff(diffs)))
     elif fmt == "json":
-        click.echo(json.dumps(plan_to_json(result), indent=2))
+        click.echo(json.dumps({**plan_to_json(result), "model_tests": model_tests_json(model_tests)}, indent=2))
     else:
         click.echo(format_plan_table(result))
+        if model_tests:
+            click.echo("\nmodel tests (through cigen's action, a job per pool; not in the shards above):")
+            for placed in model_tests:
+                click.echo(f"  {placed.test.path} ({placed.suite.name}): {', '.join(p.name for p in placed.pools)}")
+
+
+def model_tests_json(model_tests: tuple[PlacedModelTest, ...]) -> list[dict]:
+    return [{"file": p.test.path, "suite": p.suite.name, "pools": [pool.name for pool in p.pools]} for p in model_tests]
 
 
 def format_plan_table(result: Plan) -> str:
