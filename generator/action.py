@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # run as a file by action.yml: import the package
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from generator.errors import UserError  # noqa: E402
-from generator.memory.advisor import MEM_FLAG, Card, advise, pinned_mem_fraction  # noqa: E402
+from generator.memory.advisor import MEM_FLAG, Card, advise, mem_fraction, pinned_mem_fraction  # noqa: E402
 from generator.memory.hfmodel import load_model  # noqa: E402
 
 TOKEN_VARIABLE = "CIGEN_ACTION_TOKEN"
@@ -177,11 +177,9 @@ def explicit_fraction(value: str, server_args: str) -> float | None:
     if value in ("", "auto"):
         return pinned
     try:
-        fraction = float(value)
+        fraction = mem_fraction(value, "mem-fraction-static")
     except ValueError:
         raise ActionError(f"mem-fraction-static must be 'auto' or a number between 0 and 1, got '{value}'") from None
-    if not 0 < fraction < 1:
-        raise ActionError(f"mem-fraction-static must be 'auto' or a number between 0 and 1, got '{value}'")
     if pinned is not None and pinned != fraction:
         raise ActionError(f"mem-fraction-static is {value} but server-args pins {MEM_FLAG} {pinned:g}; give one of them")
     return fraction

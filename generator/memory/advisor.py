@@ -392,10 +392,15 @@ def pinned_mem_fraction(server_args: str) -> float | None:
             value = word.split("=", 1)[1]
     if value is None:
         return None
+    return mem_fraction(value, MEM_FLAG)
+
+
+def mem_fraction(value: str, name: str) -> float:
+    """A mem-fraction given as text: a number strictly between 0 and 1, else a ValueError."""
     try:
         fraction = float(value)
     except ValueError:
-        raise ValueError(f"{MEM_FLAG} must be a number, got '{value}'") from None
+        raise ValueError(f"{name} must be a number between 0 and 1, got '{value}'") from None
     if not 0 < fraction < 1:
-        raise ValueError(f"{MEM_FLAG} must be between 0 and 1, got {value}")
+        raise ValueError(f"{name} must be a number between 0 and 1, got '{value}'")
     return fraction
