@@ -64,7 +64,7 @@ def test_memory_fit_problems(tmp_path, monkeypatch):
     # At 0.874: 31472.16 * 0.126 - 3758.85 = 206.6; at 0.85: 31472.16 * 0.15 - 3758.85 = 961.97.
     assert result.stderr.splitlines() == [
         "cigen.yml:35: unknown-model: model test 't/test_bad_model.py': no config.json at 'models/missing.json' and no built-in model of that name",
-        "cigen.yml:37: bad-server-args: model test 't/test_bad_args.py': --mem-fraction-static must be a number, got 'lots'",
+        "cigen.yml:37: bad-server-args: model test 't/test_bad_args.py': --mem-fraction-static must be a number between 0 and 1, got 'lots'",
         "cigen.yml:40: warning: model-test-unregistered: model test 't/test_nobody.py' has no enabled registration; nothing runs it",
         "t/test_huge.py:1: mem-never-fits: suite 'nightly-1-gpu' on pool 'large': Qwen3-8B does not fit a 79.65 GiB GPU at any --mem-fraction-static (the test needs 70000 + 512 MiB margin)",
         "  help: run it on a pool with larger GPUs, or raise tp",
@@ -100,7 +100,7 @@ def test_pinned_mem_fraction_forms():
     assert pinned_mem_fraction("--mem-fraction-static=0.65 --x") == 0.65
     for args, message in [
         ("--mem-fraction-static", "--mem-fraction-static needs a value"),
-        ("--mem-fraction-static 1.2", "--mem-fraction-static must be between 0 and 1, got 1.2"),
+        ("--mem-fraction-static 1.2", "--mem-fraction-static must be a number between 0 and 1, got '1.2'"),
     ]:
         try:
             pinned_mem_fraction(args)
