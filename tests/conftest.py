@@ -9,6 +9,10 @@ import pytest
 
 from tests.synth import SynthTree, load_corpus, load_suites, write_tree
 
+# Validators run as subprocesses (zizmor, actionlint, check-jsonschema) colour their output in
+# CI (CI=true) even into a pipe; the tests compare plain text.
+os.environ["NO_COLOR"] = "1"
+
 # The weight-checker e2e needs sglang and a GPU: it is not part of `make test`. Its module is
 # still imported and collected (and must skip cleanly) by tests/test_e2e_module.py, which
 # runs pytest on it with CIGEN_COLLECT_E2E=1; GPU runners run it as `python3 FILE`.
