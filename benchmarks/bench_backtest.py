@@ -6,10 +6,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Targets, table
-from generator.backtest.forecast import score_estimators, speed_spread
-from generator.backtest.replay import backtest, floor_setup_share, sglang_figures, summarize
-from generator.backtest.report import (
+from benchmarks.backtest.forecast import score_estimators, speed_spread
+from benchmarks.backtest.replay import backtest, floor_setup_share, sglang_figures, summarize
+from benchmarks.backtest.report import (
     data_notes,
     estimator_rows,
     noise_rows,
@@ -20,6 +19,7 @@ from generator.backtest.report import (
     suite_rows,
     verdict_counts,
 )
+from benchmarks.common import Targets, table
 from generator.config import load_config
 from generator.lint import planned_registrations
 from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS

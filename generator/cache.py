@@ -1,9 +1,14 @@
-"""A content-hash cache of per-file scan results.
+"""A cache of per-file scan results, keyed by content.
 
-Keyed by the SHA-256 of each file's bytes, so an edit can never be served a stale
-result; the store also records a fingerprint of the scanner's own source and the Python
-version, and is dropped whole when either changes. Safe to delete at any time. Location:
-$CIGEN_CACHE_DIR, else $XDG_CACHE_HOME/cigen, else ~/.cache/cigen.
+Results are keyed by the SHA-256 of each file's bytes, so an edit can never be served a
+stale result. To skip even reading unchanged files, the store also remembers each path's
+`os.stat` signature (size, mtime, ctime, inode) next to its content key: when all four match,
+the file is not read. ctime cannot be set back by tools like `touch -d`, so an edit that keeps
+size and mtime is still seen; signatures younger than RACY_SECONDS at scan time are not
+trusted (a coarse file system clock could hide a later edit in the same tick), those files are
+hashed. The store records a fingerprint of the scanner's own source and the Python version and
+is dropped whole when either changes. Safe to delete at any time. Location: $CIGEN_CACHE_DIR,
+else $XDG_CACHE_HOME/cigen, else ~/.cache/cigen.
 """
 
 from __future__ import annotations
@@ -12,15 +17,17 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from generator import scan as scan_module
 from generator.atomic import write_text_atomic
 from generator.errors import Severity
-from generator.scan import FileScan, Finding, Marker, read_source
+from generator.scan import FileScan, Marker, finding, read_source
 
-_FORMAT = 1
+_FORMAT = 2
+RACY_SECONDS = 2.0  # the coarsest common file-system timestamp (FAT: 2 s)
 
 
 def _fingerprint() -> str:
@@ -54,10 +61,13 @@ def _decode(data: list) -> FileScan:
         markers=tuple(Marker(*fields) for fields in markers),
         has_main=has_main,
         findings=tuple(
-            Finding(line, code, message, help, Severity(severity))
-            for line, code, message, help, severity in findings
+            finding(line, code, message, help, Severity(severity)) for line, code, message, help, severity in findings
         ),
     )
+
+
+def _signature(stat: os.stat_result) -> list[int]:
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
 
 class ScanCache:
@@ -65,49 +75,60 @@ class ScanCache:
 
     def __init__(self, directory: Path):
         self.directory = directory
-        self.hits = 0
+        self.hits = 0  # results served from the store (`unread` of them without reading the file)
+        self.unread = 0
         self.misses = 0
 
     def _store_path(self, root: Path) -> Path:
         key = hashlib.blake2b(str(root.resolve()).encode(), digest_size=8).hexdigest()
         return self.directory / f"scan-{key}.json"
 
-    def _load(self, path: Path, fingerprint: str) -> dict:
+    def _load(self, path: Path, fingerprint: str) -> tuple[dict, dict]:
         try:
             stored = json.loads(path.read_text())
         except (OSError, ValueError):
-            return {}
+            return {}, {}
         if not isinstance(stored, dict) or stored.get("fingerprint") != fingerprint:
-            return {}
-        entries = stored.get("entries")
-        return entries if isinstance(entries, dict) else {}
+            return {}, {}
+        entries, stats = stored.get("entries"), stored.get("stats")
+        return (entries if isinstance(entries, dict) else {}), (stats if isinstance(stats, dict) else {})
 
-    def lookup_many(
-        self, root: Path, files: list[str], scan: Callable[[bytes], FileScan]
-    ) -> dict[str, FileScan]:
+    def lookup_many(self, root: Path, files: list[str], scan: Callable[[bytes], FileScan]) -> dict[str, FileScan]:
         fingerprint = _fingerprint()
         path = self._store_path(root)
-        entries = self._load(path, fingerprint)
+        entries, stats = self._load(path, fingerprint)
+        trusted_before = time.time_ns() - int(RACY_SECONDS * 1e9)
         kept: dict[str, list] = {}
+        kept_stats: dict[str, list] = {}
         results: dict[str, FileScan] = {}
         for rel in files:
-            data = read_source(root, rel)
-            if isinstance(data, FileScan):  # unreadable: report, never cache
-                results[rel] = data
-                continue
-            key = hashlib.sha256(data).hexdigest()[:32]
-            encoded = entries.get(key)
-            if encoded is None:
-                self.misses += 1
-                result = scan(data)
-                encoded = _encode(result)
-            else:
+            try:
+                signature = _signature(os.stat(os.path.join(root, rel)))
+            except OSError:
+                signature = None
+            known = stats.get(rel)
+            if signature is not None and isinstance(known, list) and known[:4] == signature and known[4] in entries:
+                key = known[4]
                 self.hits += 1
-                result = _decode(encoded)
-            kept[key] = encoded
-            results[rel] = result
-        if kept.keys() != entries.keys():
-            self._save(path, {"fingerprint": fingerprint, "entries": kept})
+                self.unread += 1
+                results[rel] = _decode(entries[key])
+            else:
+                data = read_source(root, rel)
+                if isinstance(data, FileScan):  # unreadable: report, never cache
+                    results[rel] = data
+                    continue
+                key = hashlib.sha256(data).hexdigest()[:32]
+                if key in entries:
+                    self.hits += 1
+                    results[rel] = _decode(entries[key])
+                else:
+                    self.misses += 1
+                    results[rel] = scan(data)
+            kept[key] = entries.get(key) or _encode(results[rel])
+            if signature is not None and max(signature[1], signature[2]) < trusted_before:
+                kept_stats[rel] = [*signature, key]
+        if kept.keys() != entries.keys() or kept_stats != stats:
+            self._save(path, {"fingerprint": fingerprint, "entries": kept, "stats": kept_stats})
         return results
 
     def _save(self, path: Path, stored: dict) -> None:

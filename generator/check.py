@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.render import stale_outputs
+from generator.render.files import stale_outputs
 
 
 @dataclass(frozen=True)

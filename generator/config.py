@@ -15,13 +15,14 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from generator.backends import BACKENDS, DEFAULT_BACKEND
 from generator.errors import Problem, ProblemReport, UserError, plural
 from generator.model import Config, CpuTests, ModelTest, Pool, Suite, WorkflowSettings
+from generator.names import RESERVED_JOBS, job_id
 
 CONFIG_NAME = "cigen.yml"
 DEFAULT_SOURCE = "<embedded default cigen.yml>"
 _SUITE_DEFAULTS = {
-    "backend": "cuda",
     "needs": [],
     "job_timeout_minutes": 360,
     "per_file_timeout_seconds": 1200,
@@ -54,7 +55,7 @@ class _Document:
         return Problem(self.source, self.line(path), code, message, help=help)
 
 
-def _read_yaml(text: str, source: str) -> _Document:
+def read_yaml(text: str, source: str) -> _Document:
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
@@ -93,13 +94,19 @@ def _read_yaml(text: str, source: str) -> _Document:
     return _Document(source, data, lines)
 
 
+MAX_MATRIX_JOBS = 256  # GitHub's limit for one job's matrix
+
+
 @cache
-def _schema() -> dict:
-    return json.loads(resources.files("generator").joinpath("data/cigen.schema.json").read_text())
+def schema() -> dict:
+    """cigen.schema.json, with the backend names filled in from generator/backends.py."""
+    loaded = json.loads(resources.files("generator").joinpath("data/cigen.schema.json").read_text())
+    loaded["$defs"]["backend"]["enum"] = [backend.name for backend in BACKENDS]
+    return loaded
 
 
 def _schema_problems(doc: _Document) -> list[Problem]:
-    validator = jsonschema.Draft202012Validator(_schema())
+    validator = jsonschema.Draft202012Validator(schema())
     problems = []
     for error in validator.iter_errors(doc.data):
         path = tuple(error.absolute_path)
@@ -140,8 +147,8 @@ def _build(doc: _Document) -> Config:
             problems.append(
                 doc.problem(("runner_configs", runner_config), "unknown-pool", f"runner_config '{runner_config}' maps to unknown pool '{pool}'")
             )
-    backends = tuple(data.get("backends", ["cuda"]))
-    defaults = data.get("defaults", {})
+    backends = tuple(data.get("backends", [DEFAULT_BACKEND]))
+    defaults = {"backend": backends[0], **data.get("defaults", {})}
     suites: dict[str, Suite] = {}
     for name, spec in data["suites"].items():
         where = ("suites", name)
@@ -215,6 +222,8 @@ def _build(doc: _Document) -> Config:
                 "a pinned action needs action_version: the version its sha is, written beside it for reviewers",
             )
         )
+    problems.extend(_expression_problems(doc))
+    problems.extend(_job_id_problems(doc, suites))
     if problems:
         raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {doc.source}")
     return Config(
@@ -277,6 +286,65 @@ def _suite_problems(doc: _Document, name: str, suite: dict, backends: tuple[str,
     return problems
 
 
+def _expression_problems(doc: _Document) -> list[Problem]:
+    """Config text lands in workflow YAML: a `${{` in it would be evaluated by GitHub."""
+    problems = []
+
+    def visit(value: object, path: Path_) -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                visit(child, path + (key,))
+        elif isinstance(value, list):
+            for index, child in enumerate(value):
+                visit(child, path + (index,))
+        elif isinstance(value, str) and "${{" in value:
+            where = ".".join(map(str, path))
+            problems.append(
+                doc.problem(
+                    path,
+                    "expression-in-config",
+                    f"{where}: {value!r} contains '${{{{'; GitHub would evaluate it where cigen places it",
+                    help="write the value out, or pass it to the job through the environment",
+                )
+            )
+
+    visit(doc.data, ())
+    return problems
+
+
+def _job_id_problems(doc: _Document, suites: dict[str, Suite]) -> list[Problem]:
+    """Every enabled suite's job id is unique and not one cigen uses itself; its matrix fits GitHub's limit."""
+    problems = []
+    owner: dict[str, str] = {name: "cigen itself" for name in RESERVED_JOBS}
+    for suite in suites.values():
+        if not suite.enabled:
+            continue
+        where = ("suites", suite.name)
+        ident = job_id(suite.name)
+        if ident in owner:
+            problems.append(
+                doc.problem(
+                    where,
+                    "job-id-clash",
+                    f"suite '{suite.name}' would get job id '{ident}', which {owner[ident]} already has",
+                    help="rename one of the suites (letters, digits, '-' and '_' are kept; other characters become '_')",
+                )
+            )
+        owner.setdefault(ident, f"suite '{suite.name}'")
+        runs = suite.max_parallel * len(suite.pools)
+        if runs > MAX_MATRIX_JOBS:
+            problems.append(
+                doc.problem(
+                    where + ("max_parallel",),
+                    "matrix-too-large",
+                    f"suite '{suite.name}' may need {suite.max_parallel} shards x {len(suite.pools)} pools = {runs} jobs; "
+                    f"GitHub runs at most {MAX_MATRIX_JOBS} from one matrix",
+                    help="lower max_parallel or split the suite",
+                )
+            )
+    return problems
+
+
 def _needs_problems(doc: _Document, suites: dict[str, Suite], declared: set[str]) -> list[Problem]:
     """Unknown needs, needs across workflows, and cycles. A need on a declared suite that
     failed its own checks is not reported again."""
@@ -315,7 +383,7 @@ def _needs_problems(doc: _Document, suites: dict[str, Suite], declared: set[str]
 
 
 def parse_config(text: str, source: str) -> Config:
-    doc = _read_yaml(text, source)
+    doc = read_yaml(text, source)
     if not isinstance(doc.data, dict):
         raise UserError(source, 1, "config-schema", "the config must be a mapping (version, pools, suites, ...)")
     problems = _schema_problems(doc)

@@ -1,11 +1,13 @@
 """User-facing problems: one `path:line: code: message` per line, stable kebab-case codes.
 
-Anything that is not a `UserError` (or a `Problem` collected into a `ProblemReport`) is a
-bug in cigen and is allowed to show its traceback.
+`Problem` is the one type every step reports with (scan, config, lint, plan, rerun, the
+action). Anything that is not a `UserError` (or a `Problem` collected into a `ProblemReport`)
+is a bug in cigen and is allowed to show its traceback.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import Enum
 
@@ -21,7 +23,12 @@ class Severity(str, Enum):
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One finding about the user's input, anchored to a file and (1-based) line."""
+    """One finding about the user's input.
+
+    `path` is the file it is in, relative to where the user runs cigen, or "" when the input
+    is not a file (a command-line option, an environment variable, a comment); `line` is
+    1-based, 0 when the problem is about the whole file.
+    """
 
     path: str
     line: int
@@ -34,13 +41,25 @@ class Problem:
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
+    def at(self, path: str) -> Problem:
+        """The same problem in `path` (the scanner finds problems before it knows the path)."""
+        return dataclasses.replace(self, path=path)
+
     def format(self) -> str:
-        location = f"{self.path}:{self.line}" if self.line else self.path
+        location = f"{self.path}:{self.line}" if self.path and self.line else self.path
         prefix = "" if self.is_error else "warning: "
-        text = f"{location}: {prefix}{self.code}: {self.message}"
+        text = f"{location}: {prefix}{self.code}: {self.message}" if location else f"{prefix}{self.code}: {self.message}"
         if self.help:
             text += f"\n  help: {self.help}"
         return text
+
+
+def error(path: str, line: int, code: str, message: str, help: str | None = None) -> Problem:
+    return Problem(path, line, code, message, Severity.ERROR, help)
+
+
+def warning(path: str, line: int, code: str, message: str, help: str | None = None) -> Problem:
+    return Problem(path, line, code, message, Severity.WARNING, help)
 
 
 class UserError(Exception):

@@ -1,8 +1,11 @@
 """Model-level checks: registrations against the config's suites and pools.
 
-Everything `scan` reports comes first; these add what only the config can tell: unknown
-suites, `nightly=` flags that contradict the suite's trigger, files too long for a shard,
-suites no job runs, duplicate registrations, and groups naming files that are not there.
+Everything `scan` reports comes first; these add what only the config can tell: an empty
+tree, unknown suites, `nightly=` flags that contradict the suite's trigger, suites no job
+runs, duplicate registrations, groups naming files that are not there, model tests no
+registration runs. The planner adds its own findings (files longer than a shard); the
+pipeline (generator/pipeline.py) collects them all, so every command gives a finding the same
+severity.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ import difflib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
-from generator.errors import Problem, Severity
-from generator.model import Config, Registration
+from generator.errors import Problem
+from generator.errors import error as _error
+from generator.errors import warning as _warning
+from generator.model import Config, PlacedModelTest, Registration
+from generator.names import RESERVED_JOBS, job_id, model_job_id
 from generator.tree import TreeScan
 
 # Extra checks other steps plug in (timings vs estimates, GPU-memory fit): each takes the
@@ -20,12 +26,19 @@ from generator.tree import TreeScan
 LintCheck = Callable[[Config, TreeScan], Iterable[Problem]]
 
 
-def _warning(path: str, line: int, code: str, message: str, help: str | None = None) -> Problem:
-    return Problem(path, line, code, message, Severity.WARNING, help)
-
-
-def _error(path: str, line: int, code: str, message: str, help: str | None = None) -> Problem:
-    return Problem(path, line, code, message, Severity.ERROR, help)
+def check_tree(config: Config, scan: TreeScan) -> list[Problem]:
+    """No test file at all is a wrong --root or include glob, not an empty CI."""
+    if scan.files:
+        return []
+    return [
+        _error(
+            config.source,
+            0,
+            "no-test-files",
+            f"no file under {scan.root} matches tests.include ({', '.join(config.include)})",
+            help="run from the repository root or pass --root; check tests.include in cigen.yml",
+        )
+    ]
 
 
 def planned_registrations(config: Config, scan: TreeScan) -> list[Registration]:
@@ -80,29 +93,6 @@ def check_suites(config: Config, scan: TreeScan) -> list[Problem]:
     return problems
 
 
-def check_budgets(config: Config, scan: TreeScan, seconds_of: Callable[[Registration], float] | None = None) -> list[Problem]:
-    """A file longer than its suite's shard budget would make a shard that cannot fit."""
-    seconds_of = seconds_of or (lambda reg: reg.est_seconds)
-    problems = []
-    for reg in planned_registrations(config, scan):
-        suite = config.suites.get(reg.suite)
-        if suite is None or not suite.enabled:
-            continue
-        seconds = seconds_of(reg)
-        if seconds > suite.shard_budget_minutes * 60:
-            problems.append(
-                _error(
-                    reg.path,
-                    reg.line,
-                    "over-shard-budget",
-                    f"{seconds:g}s is longer than suite '{suite.name}' allows one shard "
-                    f"({suite.shard_budget_minutes:g} min = {suite.shard_budget_minutes * 60:g}s)",
-                    help="split the file, or raise shard_budget_minutes (and step_timeout_minutes) for the suite",
-                )
-            )
-    return problems
-
-
 def check_unrun(config: Config, scan: TreeScan) -> list[Problem]:
     """Registrations whose suite no job runs, and configured suites with nothing in them."""
     problems = []
@@ -152,11 +142,14 @@ def check_groups(config: Config, scan: TreeScan) -> list[Problem]:
     return problems
 
 
-BUILTIN_CHECKS: tuple[LintCheck, ...] = (check_suites, check_budgets, check_unrun, check_duplicates, check_groups)
 
 
 def lint(config: Config, scan: TreeScan, extra_checks: Iterable[LintCheck] = ()) -> list[Problem]:
-    """All problems: the scan's, then each check's; sorted by file and line."""
+    """All problems: the scan's, then each check's; sorted by file and line. A tree with no test
+    file at all gets that one finding: every other would only be a consequence of it."""
+    empty = check_tree(config, scan)
+    if empty:
+        return sorted([*scan.problems, *empty])
     problems = list(scan.problems)
     for check in (*BUILTIN_CHECKS, *extra_checks):
         problems.extend(check(config, scan))
@@ -167,3 +160,90 @@ def counts_by_code(problems: Iterable[Problem]) -> list[tuple[str, str, int]]:
     """(severity, code, count), errors first, then by count."""
     counts = Counter((p.severity.value, p.code) for p in problems)
     return sorted(((sev, code, n) for (sev, code), n in counts.items()), key=lambda t: (t[0] != "error", -t[2], t[1]))
+
+
+def check_model_tests(config: Config, scan: TreeScan) -> list[Problem]:
+    """A model test must be a registered test file (else its job runs a file no suite declares),
+    and one that no enabled suite runs is reported too."""
+    problems = []
+    registered = {r.path for r in scan.registrations if r.backend in config.backends}
+    running = {
+        r.path
+        for r in planned_registrations(config, scan)
+        if r.suite in config.suites and config.suites[r.suite].enabled
+    }
+    for test in sorted(config.model_tests.values(), key=lambda t: t.path):
+        if test.path not in registered:
+            problems.append(
+                _error(
+                    config.source,
+                    test.line,
+                    "model-test-unregistered",
+                    f"model test '{test.path}' is not a registered test file",
+                    help='register it, e.g. register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)',
+                )
+            )
+        elif test.path not in running:
+            problems.append(
+                _warning(
+                    config.source,
+                    test.line,
+                    "model-test-not-run",
+                    f"model test '{test.path}' has no enabled registration in an enabled suite; nothing runs it",
+                )
+            )
+    return problems
+
+
+def file_timeout_check(seconds_of: Callable[[Registration], float]) -> LintCheck:
+    """A file expected to run longer than its suite's per-file timeout would be killed every time."""
+
+    def check_file_timeouts(config: Config, scan: TreeScan) -> list[Problem]:
+        problems = []
+        for reg in planned_registrations(config, scan):
+            suite = config.suites.get(reg.suite)
+            if suite is None or not suite.enabled:
+                continue
+            seconds = seconds_of(reg)
+            if seconds > suite.per_file_timeout_seconds:
+                problems.append(
+                    _warning(
+                        reg.path,
+                        reg.line,
+                        "est-over-file-timeout",
+                        f"{seconds:g}s expected, but suite '{suite.name}' stops a file after "
+                        f"{suite.per_file_timeout_seconds}s (per_file_timeout_seconds)",
+                        help="raise per_file_timeout_seconds for the suite, or split the file",
+                    )
+                )
+        return problems
+
+    return check_file_timeouts
+
+
+def check_model_job_ids(config: Config, placements: Iterable[PlacedModelTest]) -> list[Problem]:
+    """A model-test job (`<suite>-models-<pool>`) must not take a suite's job id."""
+    taken = {job_id(suite.name): suite.name for suite in config.suites.values() if suite.enabled}
+    problems = []
+    for ident, placed in sorted({model_job_id(p.suite.name, pool.name): p for p in placements for pool in p.pools}.items()):
+        if ident in taken or ident in RESERVED_JOBS:
+            problems.append(
+                _error(
+                    config.source,
+                    placed.test.line,
+                    "job-id-clash",
+                    f"model test '{placed.test.path}' would run in job '{ident}', the id of "
+                    f"{'suite ' + repr(taken[ident]) if ident in taken else 'a job cigen adds'}",
+                    help="rename the suite or the pool",
+                )
+            )
+    return problems
+
+
+BUILTIN_CHECKS: tuple[LintCheck, ...] = (
+    check_suites,
+    check_unrun,
+    check_duplicates,
+    check_groups,
+    check_model_tests,
+)

@@ -15,14 +15,7 @@ from dataclasses import dataclass
 
 from generator.errors import Problem, Severity, plural
 from generator.model import Config, PlacedModelTest, Plan, Pool, Registration, Shard, Suite, SuitePlan
-from generator.planning.partition import (  # noqa: F401  (lpt, partition: the public API here)
-    best_partition,
-    choose_shard_count,
-    lpt,
-    partition,
-    rounding_slack,
-    simple_lower_bound,
-)
+from generator.planning.partition import best_partition, choose_shard_count, rounding_slack, simple_lower_bound
 from generator.planning.stability import stable_split
 
 SecondsOf = Callable[[Registration], float]

@@ -25,20 +25,10 @@ import sys
 import warnings
 from dataclasses import dataclass
 
+from generator.backends import MARKERS
 from generator.errors import Problem, Severity
 from generator.model import Registration
 
-MARKER_BACKENDS = {
-    "register_cpu_ci": "cpu",
-    "register_cuda_ci": "cuda",
-    "register_amd_ci": "amd",
-    "register_musa_ci": "musa",
-    "register_npu_ci": "npu",
-    "register_xpu_ci": "xpu",
-    "register_mlx_ci": "mlx",
-    "register_mps_ci": "mps",
-    "register_ppu_ci": "ppu",
-}
 _POSITIONAL = ("est_time", "suite", "nightly", "disabled")
 _KEYWORD_ONLY = ("stage", "runner_config")
 _ALL_PARAMS = _POSITIONAL + _KEYWORD_ONLY
@@ -74,18 +64,9 @@ class Marker:
         )
 
 
-@dataclass(frozen=True)
-class Finding:
-    """A problem before it is tied to a path."""
-
-    line: int
-    code: str
-    message: str
-    help: str | None = None
-    severity: Severity = Severity.ERROR
-
-    def at(self, path: str) -> Problem:
-        return Problem(path, self.line, self.code, self.message, self.severity, self.help)
+def finding(line: int, code: str, message: str, help: str | None = None, severity: Severity = Severity.ERROR) -> Problem:
+    """A problem before it is tied to a path (`Problem.at` adds it)."""
+    return Problem("", line, code, message, severity, help)
 
 
 @dataclass(frozen=True)
@@ -94,12 +75,12 @@ class FileScan:
 
     markers: tuple[Marker, ...]
     has_main: bool
-    findings: tuple[Finding, ...]
+    findings: tuple[Problem, ...]
 
 
 class _BadCall(Exception):
-    def __init__(self, finding: Finding):
-        self.finding = finding
+    def __init__(self, problem: Problem):
+        self.problem = problem
 
 
 # --------------------------------------------------------------------------- semantics
@@ -109,7 +90,7 @@ def _constant(node: ast.expr, name: str, func: str, line: int) -> object:
     if isinstance(node, ast.Constant):
         return node.value
     raise _BadCall(
-        Finding(
+        finding(
             line,
             "non-constant-arg",
             f"{func}(): {name} must be a literal constant, got `{ast.unparse(node)}`",
@@ -121,10 +102,10 @@ def _constant(node: ast.expr, name: str, func: str, line: int) -> object:
 def _parse_marker(call: ast.Call, func: str, line: int) -> Marker:
     """One marker call -> Marker, or _BadCall with sglang's reason (and a code)."""
     if any(isinstance(arg, ast.Starred) for arg in call.args):
-        raise _BadCall(Finding(line, "starred-arg", f"{func}(): *args are not supported"))
+        raise _BadCall(finding(line, "starred-arg", f"{func}(): *args are not supported"))
     if len(call.args) > len(_POSITIONAL):
         raise _BadCall(
-            Finding(
+            finding(
                 line,
                 "too-many-args",
                 f"{func}() takes at most {len(_POSITIONAL)} positional arguments "
@@ -136,10 +117,10 @@ def _parse_marker(call: ast.Call, func: str, line: int) -> Marker:
         values[name] = _constant(arg, name, func, line)
     for keyword in call.keywords:
         if keyword.arg is None:
-            raise _BadCall(Finding(line, "starred-arg", f"{func}(): **kwargs are not supported"))
+            raise _BadCall(finding(line, "starred-arg", f"{func}(): **kwargs are not supported"))
         if keyword.arg not in _ALL_PARAMS:
             raise _BadCall(
-                Finding(
+                finding(
                     line,
                     "unknown-arg",
                     f"{func}(): unknown argument '{keyword.arg}'",
@@ -148,13 +129,13 @@ def _parse_marker(call: ast.Call, func: str, line: int) -> Marker:
             )
         if keyword.arg in values:
             raise _BadCall(
-                Finding(line, "duplicate-arg", f"{func}(): argument '{keyword.arg}' given twice")
+                finding(line, "duplicate-arg", f"{func}(): argument '{keyword.arg}' given twice")
             )
         values[keyword.arg] = _constant(keyword.value, keyword.arg, func, line)
 
     if "est_time" not in values:
         raise _BadCall(
-            Finding(
+            finding(
                 line,
                 "missing-est-time",
                 f"{func}(): est_time is required",
@@ -164,11 +145,11 @@ def _parse_marker(call: ast.Call, func: str, line: int) -> Marker:
     est_time = values["est_time"]
     if isinstance(est_time, bool) or not isinstance(est_time, (int, float)):
         raise _BadCall(
-            Finding(line, "bad-est-time", f"{func}(): est_time must be a number, got {est_time!r}")
+            finding(line, "bad-est-time", f"{func}(): est_time must be a number, got {est_time!r}")
         )
     if not math.isfinite(est_time) or est_time < 0:
         raise _BadCall(
-            Finding(
+            finding(
                 line,
                 "bad-est-time",
                 f"{func}(): est_time must be a finite number of seconds >= 0, got {est_time!r}",
@@ -182,7 +163,7 @@ def _parse_marker(call: ast.Call, func: str, line: int) -> Marker:
     )
     if not ((has_stage and has_runner and not has_suite) or (has_suite and not has_stage and not has_runner)):
         raise _BadCall(
-            Finding(
+            finding(
                 line,
                 "suite-shape",
                 f"{func}(): pass suite= or stage= + runner_config=, not both; "
@@ -193,22 +174,22 @@ def _parse_marker(call: ast.Call, func: str, line: int) -> Marker:
     for name in ("suite", "stage", "runner_config"):
         if name in values and not isinstance(values[name], str):
             raise _BadCall(
-                Finding(line, f"bad-{name.replace('_', '-')}", f"{func}(): {name} must be a string, got {values[name]!r}")
+                finding(line, f"bad-{name.replace('_', '-')}", f"{func}(): {name} must be a string, got {values[name]!r}")
             )
     nightly = values.get("nightly", False)
     if not isinstance(nightly, bool):
-        raise _BadCall(Finding(line, "bad-nightly", f"{func}(): nightly must be True or False, got {nightly!r}"))
+        raise _BadCall(finding(line, "bad-nightly", f"{func}(): nightly must be True or False, got {nightly!r}"))
     disabled = values.get("disabled")
     if disabled is not None and not isinstance(disabled, str):
         raise _BadCall(
-            Finding(line, "bad-disabled", f"{func}(): disabled must be a reason string, got {disabled!r}")
+            finding(line, "bad-disabled", f"{func}(): disabled must be a reason string, got {disabled!r}")
         )
 
     stage, runner_config = values.get("stage"), values.get("runner_config")
     suite = f"{stage}-test-{runner_config}" if has_stage else values["suite"]
     return Marker(
         line=line,
-        backend=MARKER_BACKENDS[func],
+        backend=MARKERS[func],
         est_seconds=float(est_time),
         suite=suite,
         stage=stage,
@@ -240,7 +221,7 @@ class _Collector:
 
     def __init__(self) -> None:
         self.markers: list[Marker] = []
-        self.findings: list[Finding] = []
+        self.findings: list[Problem] = []
         self.has_main = False
 
     def visit(self, stmt: ast.stmt, line_offset: int = 0) -> None:
@@ -249,18 +230,18 @@ class _Collector:
             if not isinstance(call.func, ast.Name):
                 return
             func, line = call.func.id, call.lineno + line_offset
-            if func in MARKER_BACKENDS:
+            if func in MARKERS:
                 try:
                     self.markers.append(_parse_marker(call, func, line))
                 except _BadCall as bad:
-                    self.findings.append(bad.finding)
+                    self.findings.append(bad.problem)
             elif _UNKNOWN_MARKER.match(func):
                 self.findings.append(
-                    Finding(
+                    finding(
                         line,
                         "unknown-marker",
                         f"{func}() is not a CI marker and is ignored",
-                        help=f"known markers: {', '.join(sorted(MARKER_BACKENDS))}",
+                        help=f"known markers: {', '.join(sorted(MARKERS))}",
                         severity=Severity.WARNING,
                     )
                 )
@@ -290,8 +271,8 @@ def scan_module(text: str) -> FileScan:
     return collector.result()
 
 
-def _syntax_finding(error: SyntaxError, line_offset: int) -> Finding:
-    return Finding((error.lineno or 1) + line_offset, "syntax-error", f"invalid Python: {error.msg}")
+def _syntax_finding(error: SyntaxError, line_offset: int) -> Problem:
+    return finding((error.lineno or 1) + line_offset, "syntax-error", f"invalid Python: {error.msg}")
 
 
 
@@ -419,12 +400,12 @@ def scan_text(text: str) -> FileScan:
 # --------------------------------------------------------------------------- bytes
 
 
-def _decode(data: bytes) -> tuple[str | None, Finding | None]:
+def _decode(data: bytes) -> tuple[str | None, Problem | None]:
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        return None, Finding(line, "decode-error", f"not UTF-8 text: {error.reason} at byte {error.start}")
+        return None, finding(line, "decode-error", f"not UTF-8 text: {error.reason} at byte {error.start}")
 
 
 def read_source(root: str | os.PathLike, rel: str) -> bytes | FileScan:
@@ -433,7 +414,7 @@ def read_source(root: str | os.PathLike, rel: str) -> bytes | FileScan:
         with open(os.path.join(root, rel), "rb") as handle:
             return handle.read()
     except OSError as error:
-        return FileScan((), False, (Finding(1, "unreadable", f"cannot read: {error.strerror or error}"),))
+        return FileScan((), False, (finding(1, "unreadable", f"cannot read: {error.strerror or error}"),))
 
 
 def scan_bytes(data: bytes) -> FileScan:

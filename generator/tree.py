@@ -12,7 +12,7 @@ from pathlib import Path
 from generator.cache import ScanCache
 from generator.errors import Problem, Severity
 from generator.model import Registration
-from generator.scan import MAIN_HELP, FileScan, Finding, read_source, scan_bytes
+from generator.scan import MAIN_HELP, FileScan, finding, read_source, scan_bytes
 
 
 @dataclass(frozen=True)
@@ -92,13 +92,13 @@ def discover_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
     return sorted(found)
 
 
-def _file_rules(result: FileScan) -> list[Finding]:
+def _file_rules(result: FileScan) -> list[Problem]:
     """sglang's collect_tests: a marker is required, and an enabled one needs a main block."""
     if not result.markers:
         if any(f.severity is Severity.ERROR for f in result.findings):
             return []  # its markers are already reported as broken
         return [
-            Finding(
+            finding(
                 1,
                 "no-marker",
                 "no register_<backend>_ci(...) call at top level",
@@ -109,7 +109,7 @@ def _file_rules(result: FileScan) -> list[Finding]:
     enabled = [m for m in result.markers if m.disabled is None]
     if enabled and not result.has_main:
         return [
-            Finding(
+            finding(
                 enabled[0].line,
                 "missing-main",
                 'no `if __name__ == "__main__":` block that runs the tests; '
@@ -138,8 +138,7 @@ def scan_tree(
             data = read_source(root, rel)
             result = data if isinstance(data, FileScan) else scan_bytes(data)
         registrations.extend(marker.at(rel) for marker in result.markers)
-        problems.extend(finding.at(rel) for finding in result.findings)
-        problems.extend(finding.at(rel) for finding in _file_rules(result))
+        problems.extend(problem.at(rel) for problem in (*result.findings, *_file_rules(result)))
     return TreeScan(
         root=root,
         files=tuple(files),

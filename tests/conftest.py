@@ -58,3 +58,15 @@ def pytest_addoption(parser):
 @pytest.fixture
 def update_golden(request) -> bool:
     return request.config.getoption("--update-golden")
+
+
+def without_warnings(stderr: str) -> str:
+    """stderr without the warning findings (and their help lines) every command prints."""
+    kept, in_warning = [], False
+    for line in stderr.splitlines(keepends=True):
+        if line.startswith("  help: ") and in_warning:
+            continue
+        in_warning = ": warning: " in line or line.startswith("warning: ")
+        if not in_warning:
+            kept.append(line)
+    return "".join(kept)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
 from generator.cli.render_commands import render_files
-from generator.render import write_generated
+from generator.model import Config, Registration
+from generator.pipeline import Build, Inputs, build
+from generator.render.files import write_generated
+from generator.tree import TreeScan
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -18,6 +23,14 @@ def render_tree(root: Path, github_dir: Path, config: Path | None = None, fresh:
     rendered = render_files(root, config, True, None, github_dir / "workflows", "nothing written", fresh)
     write_generated(rendered.files, rendered.workflows_dir)
     return rendered.files
+
+
+def build_without_tree(config: Config, registrations: Sequence[Registration] = ()) -> Build:
+    """A build of `registrations` alone (no files on disk), for tests of what a template lays
+    out; lint's findings about the missing tree are dropped."""
+    scan = TreeScan(Path("."), tuple(sorted({r.path for r in registrations})), tuple(registrations), ())
+    built = build(Inputs(Path("."), config, scan))
+    return dataclasses.replace(built, problems=())
 
 
 def load_yaml(path: Path) -> dict:

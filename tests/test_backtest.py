@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.backtest.forecast import score_estimators, speed_spread
-from generator.backtest.replay import VARIANTS, Sharding, backtest, critical_path_seconds, floor_setup_share, sglang_figures, summarize
-from generator.backtest.report import noise_rows
+from benchmarks.backtest.forecast import score_estimators, speed_spread
+from benchmarks.backtest.replay import VARIANTS, Sharding, backtest, critical_path_seconds, floor_setup_share, sglang_figures, summarize
+from benchmarks.backtest.report import noise_rows
 from generator.config import load_config, parse_config
 from generator.lint import planned_registrations
 from generator.model import Registration

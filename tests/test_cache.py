@@ -84,3 +84,38 @@ def test_stale_entries_are_pruned(tmp_path):
     import json
 
     assert len(json.loads(store.read_text())["entries"]) == 1
+
+
+def test_unchanged_files_are_not_even_read_once_their_stat_is_old_enough(tmp_path, monkeypatch):
+    root = write_files(tmp_path / "tree", {"a.py": A, "b.py": A.replace("60", "70")})
+    scan(root, tmp_path / "c")
+    _, fresh = scan(root, tmp_path / "c")
+    assert (fresh.hits, fresh.unread) == (2, 0)  # written just now: the stat is not trusted yet, files hashed
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)
+    scan(root, tmp_path / "c")  # records the signatures
+    _, warm = scan(root, tmp_path / "c")
+    assert (warm.hits, warm.unread, warm.misses) == (2, 2, 0)
+
+
+def test_an_edit_that_restores_size_and_mtime_is_still_seen(tmp_path, monkeypatch):
+    """The fast path compares ctime too, which no tool can set back."""
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)
+    root = write_files(tmp_path / "tree", {"a.py": A})
+    path = root / "a.py"
+    scan(root, tmp_path / "c")
+    scan(root, tmp_path / "c")
+    stat = path.stat()
+    path.write_text(A.replace("60", "90"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    result, cache = scan(root, tmp_path / "c")
+    assert (cache.unread, cache.misses) == (0, 1)
+    assert result.registrations[0].est_seconds == 90.0
+
+
+def test_a_signature_inside_the_racy_window_is_never_trusted(tmp_path):
+    root = write_files(tmp_path / "tree", {"a.py": A})
+    scan(root, tmp_path / "c")
+    store = next((tmp_path / "c").glob("scan-*.json"))
+    import json
+
+    assert json.loads(store.read_text())["stats"] == {}  # the file is seconds old: no signature kept

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
+from generator.cli.app import COMMANDS
 from tests.conftest import write_files
 
 GOOD = 'register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)\n\nif __name__ == "__main__":\n    main()\n'
@@ -26,11 +27,37 @@ def test_python_dash_m_and_console_script_are_the_same_cli():
     assert "Usage: cigen [OPTIONS] COMMAND [ARGS]..." in out.stdout
 
 
-def test_every_command_has_help():
-    for name, command in cli.commands.items():
+def test_every_command_has_help_and_the_lazy_table_agrees():
+    names = cli.list_commands(None)
+    assert names == list(COMMANDS) and len(names) >= 9
+    for name in names:
+        command = cli.get_command(None, name)
         result = run(name, "--help")
         assert result.exit_code == 0, name
         assert command.help and command.help.split("\n")[0] in result.output
+        assert COMMANDS[name].short_help == command.help.split("\n")[0], name  # what `cigen --help` lists
+
+
+IMPORTS_PROBE = """
+import sys
+from generator.cli.app import cli
+try:
+    cli(sys.argv[1:], prog_name="cigen")
+except SystemExit:
+    pass
+print(",".join(sorted(m for m in ("jinja2", "jsonschema", "requests", "yaml", "generator.render") if m in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "loaded"),
+    [(["--help"], ""), (["scan", "--help"], ""), (["mem", "--help"], ""), (["scan", "--root", "TREE"], "jsonschema,yaml")],
+)
+def test_commands_load_only_what_they_use(tmp_path, args, loaded):
+    write_files(tmp_path, {"test/registered/a.py": GOOD})
+    args = [str(tmp_path) if arg == "TREE" else arg for arg in args]
+    probe = subprocess.run([sys.executable, "-c", IMPORTS_PROBE, *args], capture_output=True, text=True, check=True)
+    assert probe.stdout.splitlines()[-1] == loaded
 
 
 def test_scan_json_has_sglang_field_names(tmp_path):
@@ -99,11 +126,28 @@ def test_bad_config_is_reported_without_traceback(tmp_path, monkeypatch):
 def test_missing_root_is_a_user_error(tmp_path):
     result = CliRunner().invoke(cli, ["scan", "--root", str(tmp_path / "nope")])
     assert result.exit_code == 2
-    assert result.stderr == f"{tmp_path / 'nope'}: no-root: not a directory\n"
+    assert result.stderr == f"{tmp_path / 'nope'}: no-root: not a directory\n  help: pass the repository root with --root\n"
+
+
+# The embedded default runs sglang's weight-checker e2e as a model test: the tree must register it.
+WEIGHT_CHECKER = {"test/registered/rl/test_weight_checker_e2e.py": GOOD}
+
+
+@pytest.mark.parametrize("command", ["lint", "plan", "render", "check"])
+def test_a_root_without_tests_is_an_error_not_an_empty_ci(tmp_path, command):
+    (tmp_path / "src").mkdir()
+    result = CliRunner().invoke(cli, [command, "--root", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[:2] == [
+        f"<embedded default cigen.yml>: no-test-files: no file under {tmp_path} matches tests.include "
+        "(test/registered/**/*.py)",
+        "  help: run from the repository root or pass --root; check tests.include in cigen.yml",
+    ]
+    assert not (tmp_path / ".github").exists()
 
 
 def test_lint_warnings_exit_0_unless_strict(tmp_path):
-    write_files(tmp_path, {"test/registered/a.py": GOOD.replace("nightly=True", "nightly=False")})
+    write_files(tmp_path, {"test/registered/a.py": GOOD.replace("nightly=True", "nightly=False"), **WEIGHT_CHECKER})
     assert run("lint", "--root", str(tmp_path)).exit_code == 0
     assert run("lint", "--root", str(tmp_path), "--strict").exit_code == 2
 
@@ -112,12 +156,13 @@ def test_lint_counts_by_kind(tmp_path):
     write_files(tmp_path, {"test/registered/a.py": GOOD.replace("nightly=True", "nightly=False")})
     result = CliRunner().invoke(cli, ["lint", "--root", str(tmp_path)])
     lines = result.stderr.splitlines()
-    summary = lines.index("0 errors, 42 warnings in 1 file")
+    summary = lines.index("1 error, 41 warnings in 1 file")
     assert lines[summary + 1 :] == [
+        "      1  error   model-test-unregistered",  # the default's weight-checker e2e is not in this tree
         "     40  warning empty-suite",  # the embedded sglang suites this one-file tree leaves empty
-        "      1  warning model-test-unregistered",
         "      1  warning nightly-mismatch",
     ]
+    assert result.exit_code == 2
 
 
 @pytest.mark.parametrize("flag", [[], ["--no-cache"]])

@@ -1,4 +1,5 @@
-"""`cigen calibrate`, `cigen backtest` and `cigen lint --timings` end to end through click."""
+"""`cigen calibrate` and `cigen lint --timings` end to end through click, and the backtest
+(benchmarks/backtest, research kept out of the wheel) through its own entry point."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from benchmarks.backtest.__main__ import main as backtest_main
 from generator.cli import cli
 from tests.conftest import write_files
 from tests.synth import corpus_dir
@@ -18,6 +20,8 @@ TREE = {
     "test/registered/b.py": 'register_cuda_ci(est_time=30, suite="base-c-test-4-gpu-h100")' + MAIN,
     "test/registered/c.py": 'register_cuda_ci(est_time=400, suite="base-c-test-4-gpu-h100")' + MAIN,
 }
+# The embedded default runs sglang's weight-checker e2e as a model test: lint needs it registered.
+WEIGHT_CHECKER = {"test/registered/rl/test_weight_checker_e2e.py": 'register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)' + MAIN}
 
 
 def run(*args: str):
@@ -89,7 +93,7 @@ def test_calibrate_reports_all_bad_inputs_and_writes_nothing(tmp_path):
     result = run("calibrate", "--root", str(root), "-o", str(out))
     assert (result.exit_code, result.output) == (
         2,
-        "calibrate: calibrate-no-input: give at least one of --history, --junit, --durations, --partition-model\n",
+        "calibrate-no-input: give at least one of --history, --junit, --durations, --partition-model\n",
     )
 
 
@@ -110,7 +114,7 @@ def test_calibrate_from_junit_and_a_duration_log(tmp_path):
 
 
 def test_lint_warns_where_est_time_is_far_from_measured(tmp_path):
-    root = write_files(tmp_path / "repo", TREE)
+    root = write_files(tmp_path / "repo", {**TREE, **WEIGHT_CHECKER})
     out = tmp_path / "timings.json"
     assert run("calibrate", "--root", str(root), "--history", str(history(tmp_path / "runs")), "--estimator", "median", "-o", str(out)).exit_code == 0
     result = run("lint", "--root", str(root), "--timings", str(out))
@@ -129,14 +133,24 @@ def test_lint_warns_where_est_time_is_far_from_measured(tmp_path):
     assert (result.exit_code, result.output) == (2, f"{tmp_path}/broken.json:1: timings-unreadable: invalid JSON: Expecting property name enclosed in double quotes (column 2)\n")
 
 
-def test_backtest_table_and_json(tmp_path):
+def backtest(capsys, *args: str) -> tuple[int, str, str]:
+    """`python -m benchmarks.backtest ARGS`: exit status, stdout and stderr."""
+    try:
+        status = backtest_main(list(args))
+    except SystemExit as exit:
+        status = exit.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_backtest_table_and_json(tmp_path, capsys):
     root = write_files(tmp_path / "repo", TREE)
     folder = tmp_path / "runs"
     folder.mkdir()
     write_history(folder)
-    result = run("backtest", "--root", str(root), "--history", str(folder), "--estimator", "last")
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    status, output, _ = backtest(capsys, "--root", str(root), "--history", str(folder), "--estimator", "last")
+    assert status == 0, output
+    lines = output.splitlines()
     assert lines[0] == "Per suite (median imbalance = max/mean shard test time; estimator last)"
     assert "Overall" in lines and "Pipeline wall-clock (critical path through needs)" in lines
     assert "Which estimator predicts the next run" in lines
@@ -146,31 +160,32 @@ def test_backtest_table_and_json(tmp_path):
         "files new in their run (est_time x suite ratio): 2, of which unregistered (suite median): 2",
         "history files not registered now (renamed or deleted): 6; registered files of these suites that never ran: 3",
     ]
-    data = json.loads(run("backtest", "--root", str(root), "--history", str(folder), "--estimator", "last", "--format", "json").output)
+    data = json.loads(backtest(capsys, "--root", str(root), "--history", str(folder), "--estimator", "last", "--format", "json")[1])
     assert data["summary"]["cigen"]["imbalance_median"] == round(950 / 925, 4)
     assert data["summary"]["sglang"]["imbalance_median"] == round(1050 / 925, 4)
     assert data["pipeline_seconds"]["sglang"] == {"2026-06-18T22:00:00Z": 1150.0}
     assert data["wall_verdicts"]["cigen-own"] == {"no-slower": 2, "within-budget": 0, "over-budget": 0}
 
 
-def test_backtest_needs_more_runs_than_min_history(tmp_path):
+def test_backtest_needs_more_runs_than_min_history(tmp_path, capsys):
     folder = tmp_path / "runs"
     folder.mkdir()
     write_history(folder)
-    result = run("backtest", "--root", str(tmp_path), "--history", str(folder), "--min-history", "2")
-    assert (result.exit_code, result.output) == (2, f"{folder}: history-too-short: 2 runs: need more than --min-history=2\n")
+    status, _, err = backtest(capsys, "--root", str(tmp_path), "--history", str(folder), "--min-history", "2")
+    assert status == 2
+    assert err.splitlines()[-1].endswith("error: 2 runs: need more than --min-history=2")
 
 
-def test_backtest_on_the_shipped_history_reproduces_sglangs_figures(synth_tree):
-    result = run("backtest", "--root", str(synth_tree.root), "--history", str(corpus_dir() / "sglang-ci-stats"))
-    assert result.exit_code == 0, result.output
+def test_backtest_on_the_shipped_history_reproduces_sglangs_figures(synth_tree, capsys):
+    status, output, _ = backtest(capsys, "--root", str(synth_tree.root), "--history", str(corpus_dir() / "sglang-ci-stats"))
+    assert status == 0, output
     assert (
         "sglang's own shards, all 8 runs: 88 multi-shard suite-runs, imbalance median 1.085, p90 1.187, "
         "worst 1.426; setup 11.1% of 406 jobs' seconds"
-    ) in result.output.splitlines()
+    ) in output.splitlines()
 
 
-def test_backtest_with_nothing_to_compare_prints_dashes(tmp_path):
+def test_backtest_with_nothing_to_compare_prints_dashes(tmp_path, capsys):
     folder = tmp_path / "runs"
     folder.mkdir()
     for day, file in ((1, "a.py"), (2, "b.py")):
@@ -184,9 +199,9 @@ def test_backtest_with_nothing_to_compare_prints_dashes(tmp_path):
             "timings": [{"file": file, "elapsed": 100}],
         }
         (folder / f"{day}.json").write_text(json.dumps({"run_id": day, "started_at": f"2026-06-1{day}T10:00:00Z", "jobs": [job]}))
-    result = run("backtest", "--root", str(tmp_path), "--history", str(folder), "--estimator", "last")
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    status, output, _ = backtest(capsys, "--root", str(tmp_path), "--history", str(folder), "--estimator", "last")
+    assert status == 0, output
+    lines = output.splitlines()
     # b.py is new: its estimate is the median measured file, a.py's 100 s, which is exact.
     assert "last (default)  0      -           -                0.0%       -               -" in lines
     assert "sglang's own shards, all 2 runs: 0 multi-shard suite-runs, imbalance median -, p90 -, worst -; setup 66.7% of 2 jobs' seconds" in lines

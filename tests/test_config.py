@@ -186,3 +186,44 @@ def test_needs_cycles_are_found():
 
 def test_top_level_must_be_a_mapping():
     assert messages("- a\n- b\n") == ["cigen.yml:1: config-schema: the config must be a mapping (version, pools, suites, ...)"]
+
+
+def test_checks_that_once_fired_while_rendering_are_all_found_when_the_config_is_read():
+    """`${{` anywhere, a job id two suites share or cigen uses, a matrix GitHub cannot run: each
+    with its own line, all in one pass."""
+    text = MINIMAL.replace("pools:\n", "pools:\n  1-gpu-h100b: {labels: [1-gpu-h100b], gpus: 1, setup_minutes: 2}\n") + """\
+  base.b:
+    trigger: per-commit
+    pools: [1-gpu-h100]
+    step_timeout_minutes: 10
+    shard_budget_minutes: 5
+    paths: ["ok/**", "${{ github.head_ref }}"]
+  base_b:
+    trigger: per-commit
+    step_timeout_minutes: 10
+    shard_budget_minutes: 5
+    max_parallel: 200
+    pools: [1-gpu-h100, 1-gpu-h100b]
+  changes:
+    trigger: per-commit
+    pools: [1-gpu-h100]
+    step_timeout_minutes: 10
+    shard_budget_minutes: 5
+workflows:
+  setup: ["pip install -e .", "echo ${{ secrets.TOKEN }}"]
+"""
+    assert [line for message in messages(text) for line in message.splitlines()] == [
+        "cigen.yml:18: expression-in-config: suites.base.b.paths.1: '${{ github.head_ref }}' contains '${{'; "
+        "GitHub would evaluate it where cigen places it",
+        "  help: write the value out, or pass it to the job through the environment",
+        "cigen.yml:19: job-id-clash: suite 'base_b' would get job id 'base_b', which suite 'base.b' already has",
+        "  help: rename one of the suites (letters, digits, '-' and '_' are kept; other characters become '_')",
+        "cigen.yml:23: matrix-too-large: suite 'base_b' may need 200 shards x 2 pools = 400 jobs; "
+        "GitHub runs at most 256 from one matrix",
+        "  help: lower max_parallel or split the suite",
+        "cigen.yml:25: job-id-clash: suite 'changes' would get job id 'changes', which cigen itself already has",
+        "  help: rename one of the suites (letters, digits, '-' and '_' are kept; other characters become '_')",
+        "cigen.yml:31: expression-in-config: workflows.setup.1: 'echo ${{ secrets.TOKEN }}' contains '${{'; "
+        "GitHub would evaluate it where cigen places it",
+        "  help: write the value out, or pass it to the job through the environment",
+    ]

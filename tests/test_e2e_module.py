@@ -29,13 +29,13 @@ def test_launch_timeout_fails_and_kills_the_server_group(tmp_path):
     env = clean_env(
         CIGEN_E2E_LAUNCH=f"{sys.executable} tests/e2e/standin_server.py --hang-before-ready",
         CIGEN_E2E_MODEL="tests/e2e/tiny-qwen3",
-        CIGEN_E2E_LAUNCH_TIMEOUT="2",
+        CIGEN_E2E_LAUNCH_TIMEOUT="6",  # the stand-in must log before it; a loaded 2-core runner needs seconds
         CIGEN_E2E_LOG_DIR=str(tmp_path),
         CIGEN_E2E_PGID_FILE=str(pgid_file),
     )
     result = subprocess.run([sys.executable, E2E], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
-    assert "TimeoutError: server not ready after 2 s" in result.stderr
+    assert "TimeoutError: server not ready after 6 s" in result.stderr
     assert "hanging before ready, as asked" in result.stderr  # the server log's tail is in the error
     (pgid,) = [int(line) for line in pgid_file.read_text().split()]
     try:

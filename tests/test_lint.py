@@ -6,6 +6,7 @@ from pathlib import Path
 
 from generator.config import load_config
 from generator.lint import counts_by_code, lint
+from generator.pipeline import build, read_inputs
 from generator.tree import scan_tree
 from tests.conftest import write_files
 
@@ -49,10 +50,8 @@ MAIN = '\nif __name__ == "__main__":\n    main()\n'
 def lint_tree(tmp_path: Path, files: dict[str, str], monkeypatch) -> list[str]:
     write_files(tmp_path, {"cigen.yml": CONFIG, **{k: v + MAIN for k, v in files.items()}})
     monkeypatch.chdir(tmp_path)  # messages name cigen.yml as the user would see it
-    root = Path(".")
-    config = load_config(None, root)
-    scan = scan_tree(root, config.include, config.exclude)
-    return [line for problem in lint(config, scan) for line in problem.format().splitlines()]
+    problems = build(read_inputs(Path("."), use_cache=False)).problems  # what lint, plan and render all report
+    return [line for problem in problems for line in problem.format().splitlines()]
 
 
 def test_each_model_check(tmp_path, monkeypatch):
@@ -75,7 +74,8 @@ def test_each_model_check(tmp_path, monkeypatch):
         "cigen.yml:28: warning: empty-suite: suite 'nobody' has no enabled registrations; no job is generated",
         "t/flag.py:1: warning: nightly-mismatch: nightly=False but suite 'nightly-1-gpu' runs nightly; sglang's run_suite.py would never run it (cigen runs it by its suite)",
         "  help: set nightly=True",
-        "t/long.py:1: over-shard-budget: 900s is longer than suite 'base-b-test-1-gpu-small' allows one shard (5 min = 300s)",
+        "t/long.py:1: warning: over-shard-budget: 900s is longer than suite 'base-b-test-1-gpu-small' allows one shard "
+        "(5 min = 300s); planned alone in shard 1",
         "  help: split the file, or raise shard_budget_minutes (and step_timeout_minutes) for the suite",
         "t/old.py:1: warning: suite-not-run: suite 'retired' has no job: it is disabled in the config; this registration never runs",
         "t/twice.py:2: duplicate-registration: cuda suite 'nightly-1-gpu' is registered more than once in this file",
@@ -115,11 +115,30 @@ def test_corpus_nightly_mismatches_are_exactly_the_contradicting_registrations(s
     assert len(found) >= 1  # the real corpus has such mismatches
 
 
-def test_corpus_lint_has_no_scan_errors_and_only_known_codes(synth_tree):
-    config = load_config(None, synth_tree.root)
-    problems = lint(config, scan_tree(synth_tree.root, config.include, config.exclude))
+def test_corpus_lint_has_no_errors_and_only_known_codes(synth_tree):
+    problems = build(read_inputs(synth_tree.root)).problems
+    assert [p.format() for p in problems if p.is_error] == []
     codes = {code for _, code, _ in counts_by_code(problems)}
-    assert codes <= {"nightly-mismatch", "suite-not-run", "empty-suite", "over-shard-budget"}
+    assert codes == {
+        "nightly-mismatch",
+        "suite-not-run",
+        "empty-suite",
+        "over-shard-budget",
+        "shards-over-budget",
+        "est-over-file-timeout",
+        "mem-default-no-fit",
+    }
     # Files longer than their suite's shard: sglang's 2-GPU perf suites run 1-2 h files in a 30 min step.
     over = sorted(p.path for p in problems if p.code == "over-shard-budget")
     assert over == ["test/registered/perf/test_text_models_perf.py", "test/registered/perf/test_vlms_perf.py"]
+    # Files registered for longer than their suite lets one file run (sglang's stress suite: 2700 s vs 1200 s).
+    killed = {p.path.rsplit("/", 1)[-1] for p in problems if p.code == "est-over-file-timeout"}
+    assert killed == {
+        "test_deepseek_r1_fp8_trtllm_backend.py",
+        "test_vlms_perf.py",
+        "test_kimi_k26_nvfp4_dflash.py",
+        "test_stress_deepseek_v3.py",
+        "test_stress_glm_4_6.py",
+        "test_stress_kimi_k2.py",
+        "test_stress_qwen3_235b.py",
+    }

@@ -81,7 +81,7 @@ def test_pool_from_a_user_config(tmp_path):
 
 def test_user_errors_exit_2_with_one_line():
     cases = [
-        (["--model", "Qwen3-0.6B"], "cigen mem: no-gpu: give --gpu-mem-gib N or --pool NAME (either may repeat)"),
+        (["--model", "Qwen3-0.6B"], "no-gpu: give --gpu-mem-gib N or --pool NAME (either may repeat)"),
         (["--model", "Qwen3-0.6B", "--pool", "nope"], "--pool: unknown-pool: no pool 'nope' in <embedded default cigen.yml> (known: 1-gpu-5090, 1-gpu-h100, 2-gpu-h100, 4-gpu-b200, 4-gpu-gb300, 4-gpu-h100, 8-gpu-b200, 8-gpu-h20, 8-gpu-h200)"),
         (["--model", "Qwen3-0.6B", "--gpu-mem-gib", "32", "--gpu-mem-gib", "80", "--gpu-free-mib", "100"], "--gpu-free-mib: free-needs-one-gpu: --gpu-free-mib describes one GPU; give one --gpu-mem-gib or --pool"),
         (["--model", "Qwen3-0.6B", "--gpu-mem-gib", "32", "--extra-peak", "lots"], "--extra-peak: bad-extra-peak: --extra-peak must be 'weight-checker' or MiB >= 0, got 'lots'"),

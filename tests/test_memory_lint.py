@@ -65,7 +65,8 @@ def test_memory_fit_problems(tmp_path, monkeypatch):
     assert result.stderr.splitlines() == [
         "cigen.yml:35: unknown-model: model test 't/test_bad_model.py': no config.json at 'models/missing.json' and no built-in model of that name",
         "cigen.yml:37: bad-server-args: model test 't/test_bad_args.py': --mem-fraction-static must be a number between 0 and 1, got 'lots'",
-        "cigen.yml:40: warning: model-test-unregistered: model test 't/test_nobody.py' has no enabled registration; nothing runs it",
+        "cigen.yml:40: model-test-unregistered: model test 't/test_nobody.py' is not a registered test file",
+        '  help: register it, e.g. register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)',
         "t/test_huge.py:1: mem-never-fits: suite 'nightly-1-gpu' on pool 'large': Qwen3-8B does not fit a 79.65 GiB GPU at any --mem-fraction-static (the test needs 70000 + 512 MiB margin)",
         "  help: run it on a pool with larger GPUs, or raise tp",
         "t/test_pinned.py:1: mem-no-fit: suite 'nightly-1-gpu' on pool 'small': --mem-fraction-static 0.85 leaves 962 MiB free; the test needs 2077 + 512 MiB margin",
@@ -74,15 +75,15 @@ def test_memory_fit_problems(tmp_path, monkeypatch):
         "t/test_unknown_gpu.py:1: warning: mem-unknown-gpu: suite 'nightly-1-gpu' on pool 'mystery': the pool declares no gpu_mem_gib, so Qwen3-0.6B cannot be checked",
         "t/test_wc.py:1: warning: mem-default-no-fit: suite 'nightly-1-gpu' on pool 'small': sglang's default --mem-fraction-static 0.874 leaves 207 MiB free; the test needs 2077 + 512 MiB margin; action.yml passes 0.79",
         "  help: a run without action.yml needs --mem-fraction-static 0.79 in the test's server args",
-        "5 errors, 3 warnings in 8 files",
+        "6 errors, 2 warnings in 8 files",
         "      1  error   bad-server-args",
         "      1  error   mem-never-fits",
         "      1  error   mem-no-fit",
+        "      1  error   model-test-unregistered",
         "      1  error   tp-over-pool-gpus",
         "      1  error   unknown-model",
         "      1  warning mem-default-no-fit",
         "      1  warning mem-unknown-gpu",
-        "      1  warning model-test-unregistered",
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.timings.noise import FILE_CV, PRIOR_FILES, denoise, file_variances, job_factors
+from benchmarks.backtest.noise import FILE_CV, PRIOR_FILES, denoise, file_variances, job_factors
 from generator.timings.samples import Measurements, Sample
 
 SUITE = "base-c-test-4-gpu-h100"

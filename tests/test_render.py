@@ -17,9 +17,12 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.config import load_config
 from generator.lint import lint
-from generator.render import CHECKOUT, SETUP_PYTHON, job_id, needed_suites, yaml_value
+from generator.names import job_id
+from generator.render.jobs import needed_suites
+from generator.render.pins import CHECKOUT, SETUP_PYTHON
+from generator.render.templates import yaml_value
 from generator.tree import scan_tree
-from tests.conftest import write_files
+from tests.conftest import without_warnings, write_files
 from tests.rendering import GOLDEN, REPO_ROOT, default_labels, load_yaml, model_test_placements, render_tree, shard_placements
 
 EXPECTED = GOLDEN / "expected"
@@ -371,9 +374,12 @@ def test_config_text_with_an_expression_is_refused_and_nothing_is_written(tmp_pa
     write_files(tree, {"test/nightly/test_model_server.py": GOOD.replace("base-a", "nightly-1-gpu").replace("60)", "60, nightly=True)")})
     result = CliRunner().invoke(cli, ["render", "--root", str(tree)])
     assert result.exit_code == 2
+    line = line_of(config, '    paths: ["${{ github.head_ref }}/**", "test/kernel/**"]')
     assert result.stderr == (
-        f"{tree / 'cigen.yml'}:{line_of(config, '  kernel:')}: expression-in-config: suites.kernel.paths: '${{{{ github.head_ref }}}}/**' contains '${{{{'; "
-        "GitHub would evaluate it\n"
+        f"{tree / 'cigen.yml'}:{line}: expression-in-config: suites.kernel.paths.0: '${{{{ github.head_ref }}}}/**' "
+        "contains '${{'; GitHub would evaluate it where cigen places it\n"
+        "  help: write the value out, or pass it to the job through the environment\n"
+        f"1 error in {tree / 'cigen.yml'}\n"
     )
     assert not (tree / ".github").exists()
 
@@ -383,9 +389,10 @@ def test_a_model_test_must_be_registered(tmp_path):
     tree = write_files(tmp_path, {"cigen.yml": config, "test/base/test_a.py": GOOD})
     result = CliRunner().invoke(cli, ["render", "--root", str(tree)])
     assert result.exit_code == 2
-    assert result.stderr == (
+    assert without_warnings(result.stderr) == (
         f"{tree / 'cigen.yml'}:{line_of(config, '  test/nightly/test_model_server.py:')}: model-test-unregistered: model test 'test/nightly/test_model_server.py' is not a registered test file\n"
         '  help: register it, e.g. register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)\n'
+        "1 error in 1 file; nothing written.\n"
     )
     assert not (tree / ".github").exists()
 
@@ -397,9 +404,10 @@ def test_a_matrix_github_cannot_run_is_refused(tmp_path):
     write_files(tree, {f"test/test_{i}.py": GOOD.replace("base-a", "base-b").replace("60", "50") for i in range(129)})
     result = CliRunner().invoke(cli, ["render", "--root", str(tree)])
     assert result.exit_code == 2
-    assert result.stderr == (
-        f"{tree / 'cigen.yml'}:7: matrix-too-large: suite 'base-b' needs 129 shards x 2 pools = 258 jobs; "
+    assert result.stderr == (  # refused when the config is read: max_parallel alone could exceed the limit
+        f"{tree / 'cigen.yml'}:7: matrix-too-large: suite 'base-b' may need 200 shards x 2 pools = 400 jobs; "
         "GitHub runs at most 256 from one matrix\n  help: lower max_parallel or split the suite\n"
+        f"1 error in {tree / 'cigen.yml'}\n"
     )
 
 
@@ -407,10 +415,13 @@ def test_registrations_no_job_would_run_stop_the_render(tmp_path):
     tree = write_files(tmp_path, {"test/registered/test_a.py": GOOD.replace("base-a", "base-z")})
     result = CliRunner().invoke(cli, ["render", "--root", str(tree)])
     assert result.exit_code == 2
-    assert result.stderr.splitlines() == [
+    assert without_warnings(result.stderr).splitlines() == [
+        "<embedded default cigen.yml>:81: model-test-unregistered: model test 'test/registered/rl/test_weight_checker_e2e.py' "
+        "is not a registered test file",
+        '  help: register it, e.g. register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)',
         "test/registered/test_a.py:1: unknown-suite: cuda suite 'base-z' is not in <embedded default cigen.yml>",
         "  help: add it under suites: in cigen.yml",
-        "1 error in 1 file; nothing written.",
+        "2 errors in 1 file; nothing written.",
     ]
     assert not (tree / ".github").exists()
 
@@ -505,9 +516,14 @@ def test_templates_load_from_a_built_wheel(tmp_path):
         if p.is_file() and not any(part == "__pycache__" or part.startswith(".") for part in p.relative_to(source).parts)
     }
     assert shipped <= names, sorted(shipped - names)
-    script = "import generator.render as r; print(r.__file__); print(r.environment().get_template('per-commit.yml.j2').filename)"
+    assert not [n for n in names if n.startswith(("generator/backtest", "benchmarks"))]  # research stays out
+    assert not [n for n in names if n.endswith(("noise.py", "risk.py"))]
+    script = (
+        "import generator.render.templates as r; print(r.__file__); "
+        "print(r.environment().get_template('per-commit.yml.j2').filename)"
+    )
     out = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, check=True, capture_output=True, text=True
     ).stdout.splitlines()
-    assert out[0] == str(tmp_path / "site" / "generator" / "render.py")
+    assert out[0] == str(tmp_path / "site" / "generator" / "render" / "templates.py")
     assert out[1] == str(tmp_path / "site" / "generator" / "templates" / "per-commit.yml.j2")

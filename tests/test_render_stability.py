@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.config import load_config
-from generator.render import committed_shards
+from generator.planning.plan_file import committed_shards
 from tests.rendering import render_tree
 
 NEW_FILE = "test/registered/core/test_new_feature.py"
@@ -64,10 +64,13 @@ def test_hand_written_workflows_are_not_read_as_a_plan(tmp_path):
     assert committed_shards(workflows, load_config(None, Path("/nonexistent-root"))) == {}
 
 
-def test_render_prints_the_planners_warnings(synth_tree, tmp_path):
+def test_render_prints_the_planners_warnings_as_lint_does(synth_tree, tmp_path):
     result = CliRunner().invoke(cli, ["render", "--root", str(synth_tree.root), "--out", str(tmp_path / "wf"), "--no-cache"])
     assert result.exit_code == 0, result.output
-    warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+    lint = CliRunner().invoke(cli, ["lint", "--root", str(synth_tree.root)])
+    findings = [line for line in lint.stderr.splitlines() if ": warning: " in line or line.startswith("  help: ")]
+    assert result.stderr.splitlines() == findings  # one verdict: render prints exactly lint's findings
+    warnings = [line for line in result.stderr.splitlines() if "budget: " in line]
     base_a = load_config(None, synth_tree.root).suites["base-a-test-1-gpu-small"].line
     assert warnings == [
         f"<embedded default cigen.yml>:{base_a}: warning: shards-over-budget: suite 'base-a-test-1-gpu-small': shard 0 takes 590s, "

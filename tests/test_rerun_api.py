@@ -302,6 +302,7 @@ def test_gate_accepts_answers_and_sets_pending_statuses(github, tree, tmp_path):
             "suites": ["base-b-test-4-gpu-b200"],
             "timeout_minutes": 20,
             "argv": ["python3", FA3, "TestFA3.test_decode"],
+            "job_name": f"4-gpu-b200: {selector}",
             "status_context": f"rerun-test {selector} (4-gpu-b200)",
         }
     ]
@@ -493,7 +494,7 @@ def test_report_without_an_answer_comment_posts_one_and_thumbs_up_when_all_pass(
 def test_report_refuses_targets_that_are_not_the_gates_output(github):
     result = run_report(github, {"1-gpu-h100": [{"selector": E2E}]})
     assert result.exit_code == 2
-    assert result.stderr == "$TARGETS: bad-targets: not the gate's targets output\n"
+    assert result.stderr == "bad-targets: TARGETS is not the gate's targets output\n"
     assert github.requests == []
 
 
@@ -528,7 +529,7 @@ def test_head_command_prints_the_pinned_commit_or_why_not(github, tmp_path):
         "the head commit cannot be pinned.\n"
     )
     bad = CliRunner().invoke(cli, [*args, "--commented-at", "yesterday"], env=api_env(github))
-    assert (bad.exit_code, bad.stderr) == (2, "$COMMENT_CREATED_AT: bad-time: not an ISO 8601 time: 'yesterday'\n")
+    assert (bad.exit_code, bad.stderr) == (2, "bad-time: COMMENT_CREATED_AT is not an ISO 8601 time: 'yesterday'\n")
 
 
 def test_gate_writes_its_decision_to_the_job_summary(github, tree, tmp_path):

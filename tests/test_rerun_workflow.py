@@ -14,11 +14,12 @@ import pytest
 import yaml
 
 from generator.config import load_config, parse_config
-from generator.render import OUTPUTS, prepare, render_outputs
-from generator.rerun.gate import RUN_STEP, job_name
-from generator.rerun.parse import RerunIndex, parse_comment, workflow_context
+from generator.names import RERUN_TEST_STEP, rerun_job_id, rerun_job_name
+from generator.render.outputs import OUTPUTS, render_outputs
+from generator.rerun.parse import RerunIndex, Target, parse_comment
 from generator.tree import scan_tree
 from tests.conftest import write_files
+from tests.rendering import build_without_tree
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -32,7 +33,7 @@ RERUN_OUTPUTS = [output for output in OUTPUTS if output.path == "workflows/rerun
 def render_rerun_workflow(config) -> str:
     """The rerun workflow exactly as `cigen render` writes it (it does not depend on the plan
     or the model tests, so an empty tree will do)."""
-    return render_outputs(prepare(replace(config, model_tests={}), ()), RERUN_OUTPUTS)["workflows/rerun-test.yml"]
+    return render_outputs(build_without_tree(replace(config, model_tests={})), RERUN_OUTPUTS)["workflows/rerun-test.yml"]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def checkout(tmp_path_factory, text, config) -> Path:
     root = tmp_path_factory.mktemp("rerun-workflow")
     (root / ".github/workflows").mkdir(parents=True)
     (root / ".github/workflows/rerun-test.yml").write_text(text)
-    labels = workflow_context(config)["labels"]
+    labels = sorted({label for pool in config.pools.values() for label in pool.labels})
     (root / "actionlint.yaml").write_text(yaml.safe_dump({"self-hosted-runner": {"labels": labels}}))
     return root
 
@@ -124,40 +125,39 @@ def test_triggered_only_by_new_comments_with_no_default_permissions(workflow):
     )
 
 
+def rerun_pools(config) -> list[str]:
+    """The pools /rerun-test gets a job for: those of the enabled suites of planned backends."""
+    return sorted({p for s in config.suites.values() if s.enabled and s.backend in config.backends for p in s.pools})
+
+
 def test_each_job_gets_only_the_permissions_it_needs(workflow, config):
     jobs = workflow["jobs"]
-    pools = workflow_context(config)["pools"]
     assert jobs["gate"]["permissions"] == {"contents": "read", "pull-requests": "write", "statuses": "write"}
     assert jobs["report"]["permissions"] == {"actions": "read", "contents": "read", "pull-requests": "write", "statuses": "write"}
-    assert set(jobs) == {"gate", "report"} | {pool["job_id"] for pool in pools}
-    for pool in pools:
-        assert jobs[pool["job_id"]]["permissions"] == {"contents": "read"}
+    assert set(jobs) == {"gate", "report"} | {rerun_job_id(pool) for pool in rerun_pools(config)}
+    for pool in rerun_pools(config):
+        assert jobs[rerun_job_id(pool)]["permissions"] == {"contents": "read"}
 
 
 def test_test_jobs_run_the_pinned_commit_without_secrets_or_credentials(workflow, config, text):
-    for pool in workflow_context(config)["pools"]:
-        job = workflow["jobs"][pool["job_id"]]
+    for name in rerun_pools(config):
+        pool = {"name": name, "labels": list(config.pools[name].labels)}
+        job = workflow["jobs"][rerun_job_id(name)]
         checkout = job["steps"][0]
         assert checkout["with"] == {"ref": "${{ needs.gate.outputs.head_sha }}", "persist-credentials": False}
         assert "secrets" not in json.dumps(job) and "github.token" not in json.dumps(job)
         assert job["runs-on"] == pool["labels"]
         assert job["needs"] == "gate"
-        assert job["name"] == job_name_template(pool["name"])
+        assert job["name"] == "${{ matrix.target.job_name }}"
         setup = ["Set up"] if config.workflows.setup else []  # the embedded default installs sglang's CI deps
-        assert [step["name"] for step in job["steps"]] == ["Check out the pinned head commit", *setup, RUN_STEP]
+        assert [step["name"] for step in job["steps"]] == ["Check out the pinned head commit", *setup, RERUN_TEST_STEP]
     assert re.search(r"\$\{\{[^}]*secrets", text) is None  # no job reads any secret
 
 
-def job_name_template(pool: str) -> str:
-    """What job_name() gives once GitHub evaluates the matrix expression."""
-    return f"{pool}: ${{{{ matrix.target.selector }}}}"
-
-
 def test_job_names_are_what_the_report_looks_for():
-    from generator.rerun.parse import Target
-
+    """The template names each run by the target's own job_name, which the report looks up."""
     target = Target("t/test_a.py::A.b", "t/test_a.py", "A.b", "1-gpu-h100", (), (), 1)
-    assert job_name_template(target.pool).replace("${{ matrix.target.selector }}", target.selector) == job_name(target)
+    assert target.to_json()["job_name"] == target.job_name == rerun_job_name("1-gpu-h100", "t/test_a.py::A.b")
 
 
 def test_every_enabled_cuda_pool_has_a_job_and_disabled_ones_do_not(workflow, config):
@@ -261,7 +261,7 @@ suites:
     job = workflow["jobs"]["run-a100"]
     assert job["runs-on"] == ["self-hosted", "a100"]
     assert job["timeout-minutes"] == 45
-    assert [s["name"] for s in job["steps"]] == ["Check out the pinned head commit", "Set up", RUN_STEP]
+    assert [s["name"] for s in job["steps"]] == ["Check out the pinned head commit", "Set up", RERUN_TEST_STEP]
     assert (job["steps"][1]["run"], job["steps"][1]["timeout-minutes"]) == ("pip install -e '.[test]'\n", 20)
     assert workflow["jobs"]["gate"]["steps"][1]["run"].splitlines()[-1] == (
         '"$RUNNER_TEMP/cigen/bin/pip" install --disable-pip-version-check --quiet cigen==0.1.0'

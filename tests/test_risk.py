@@ -7,8 +7,8 @@ import random
 
 import pytest
 
+from benchmarks.backtest.risk import risk_partition, risk_score
 from generator.planning.partition import partition
-from generator.planning.risk import risk_partition, risk_score
 
 MEANS = {"a": 100.0, "b": 100.0, "c": 50.0, "d": 40.0, "e": 10.0}
 VARIANCES = {"a": 900.0, "b": 0.0, "c": 0.0, "d": 0.0, "e": 0.0}  # only a is noisy: sd 30

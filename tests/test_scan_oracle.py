@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from generator.backends import MARKERS
 from generator.config import load_config
-from generator.scan import MARKER_BACKENDS, scan_text
+from generator.scan import scan_text
 from generator.tree import scan_tree
 from tests.oracle import ci_register, sglang_files
 
@@ -61,7 +62,7 @@ def test_line_numbers_match_the_corpus(synth_tree, corpus):
     scan = scan_tree(synth_tree.root, config.include, config.exclude)
     ours = sorted((r.path, r.line, r.backend) for r in scan.registrations)
     expected = sorted(
-        (entry["file"], call["lineno"], MARKER_BACKENDS[call["func"]])
+        (entry["file"], call["lineno"], MARKERS[call["func"]])
         for entry in corpus["files"]
         for call in entry["calls"]
         if entry["file"] in set(scan.files)

@@ -1,15 +1,64 @@
-"""The `cigen` click group; each command module adds its commands to it."""
+"""The `cigen` click group. Commands are imported only when they run, so `cigen --help` and
+`cigen scan` do not pay for the libraries of commands they do not use (jinja2, requests, ...)."""
 
 from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
 
 import click
 
 from generator import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100})
+@dataclass(frozen=True)
+class LazyCommand:
+    """Where a command lives, and its one-line help for `cigen --help` (tests check they agree)."""
+
+    module: str
+    attribute: str
+    short_help: str
+
+
+COMMANDS: dict[str, LazyCommand] = {
+    "scan": LazyCommand("generator.cli.scan_commands", "scan", "List every CI registration in the tree (parsed, never imported)."),
+    "lint": LazyCommand("generator.cli.scan_commands", "lint_command", "Check registrations against the config: every finding, one verdict each."),
+    "plan": LazyCommand("generator.cli.plan_commands", "plan_command", "Split every suite into time-balanced shards: pools, shard counts, files, cost."),
+    "render": LazyCommand("generator.cli.render_commands", "render", "Write the CI workflows from the tests and the config."),
+    "check": LazyCommand("generator.cli.render_commands", "check", "Fail with a diff when the generated files are stale."),
+    "run-shard": LazyCommand("generator.cli.render_commands", "run_shard_command", "Run one shard's test files (the jobs' entry point)."),
+    "calibrate": LazyCommand("generator.cli.timing_commands", "calibrate_command", "Write a timings file (for plan/lint --timings) from measured durations."),
+    "mem": LazyCommand("generator.cli.mem_commands", "mem_command", "GPU-memory advisor: does a model test fit a GPU, at which mem-fraction?"),
+    "rerun": LazyCommand("generator.cli.rerun_commands", "rerun", "/rerun-test PR comments: parse, check, report."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        entry = COMMANDS.get(name)
+        if entry is None:
+            return None
+        return getattr(importlib.import_module(entry.module), entry.attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, entry.short_help) for name, entry in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100},
+)
 @click.version_option(__version__, prog_name="cigen")
 def cli() -> None:
     """Plan and generate GitHub Actions CI for GPU-heavy Python test suites."""
 
 
+def main() -> None:
+    cli(prog_name="cigen")

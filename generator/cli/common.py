@@ -1,25 +1,19 @@
-"""Helpers every command shares: inputs, options, error reporting, tables."""
+"""Helpers every command shares: options, error reporting, tables. Light on imports: every
+command pays for them."""
 
 from __future__ import annotations
 
 import functools
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 
-from generator.cache import ScanCache, default_cache_dir
-from generator.config import load_config
 from generator.errors import EXIT_USER_ERROR, Problem, ProblemReport, UserError, plural
-from generator.memory.lint import check_memory_fit
-from generator.model import Config
-from generator.timings.lint import est_time_check
-from generator.timings.store import Timings
-from generator.tree import TreeScan, scan_tree
 
 
-def print_problems(problems: list[Problem]) -> None:
+def print_problems(problems: Iterable[Problem]) -> None:
     for problem in problems:
         click.echo(problem.format(), err=True)
 
@@ -42,30 +36,13 @@ def reports_user_errors(command):
     return wrapper
 
 
-@dataclass(frozen=True)
-class Inputs:
-    """What every command starts from: the config and a scan of the tree."""
-
-    root: Path
-    config: Config
-    scan: TreeScan
-
-
-def read_inputs(root: Path, config_path: Path | None, use_cache: bool) -> Inputs:
-    if not root.is_dir():
-        raise UserError(str(root), 0, "no-root", "not a directory")
-    config = load_config(config_path, root)
-    cache = ScanCache(default_cache_dir()) if use_cache else None
-    scan = scan_tree(root, config.include, config.exclude, cache)
-    return Inputs(root, config, scan)
-
-
-def require_clean_scan(inputs: Inputs, what: str = "nothing written") -> None:
-    """Stop with every scan error; warnings are printed and do not stop."""
-    errors = inputs.scan.errors
-    print_problems(inputs.scan.warnings)
+def stop_on_errors(problems: Iterable[Problem], files: int, what: str) -> None:
+    """Print the warnings; raise every error at once (exit 2) so nothing is half done."""
+    problems = list(problems)
+    errors = [p for p in problems if p.is_error]
+    print_problems(p for p in problems if not p.is_error)
     if errors:
-        raise ProblemReport(errors, f"{plural(len(errors), 'error')} in {plural(len(inputs.scan.files), 'file')}; {what}.")
+        raise ProblemReport(errors, f"{plural(len(errors), 'error')} in {plural(files, 'file')}; {what}.")
 
 
 def input_options(command):
@@ -87,12 +64,20 @@ def input_options(command):
     return command
 
 
+def timings_option(command):
+    return click.option(
+        "--timings",
+        "timings_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Measured durations (from `cigen calibrate`) to plan with instead of est_time.",
+    )(command)
+
+
 FORMAT = click.option(
     "--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True, help="Output format."
 )
 
 
-# A fixed help width: the same text in a terminal, a pipe and CliRunner, whatever the command names.
 def format_table(header: tuple[str, ...], rows: list[tuple]) -> str:
     """Left-aligned columns, widths from the content."""
     cells = [tuple(str(c) for c in header)] + [tuple(str(c) for c in row) for row in rows]
@@ -100,10 +85,3 @@ def format_table(header: tuple[str, ...], rows: list[tuple]) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
-
-
-def extra_lint_checks(timings: Timings | None = None) -> list:
-    """Checks from later pipeline steps (timings, memory), registered here."""
-    return ([est_time_check(timings)] if timings is not None else []) + [check_memory_fit]
-
-

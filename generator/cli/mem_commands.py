@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-from generator.cli.app import cli
 from generator.cli.common import FORMAT, format_table, reports_user_errors
-from generator.config import load_config
 from generator.errors import UserError
 from generator.memory.advisor import (
     CHECKER_CODES,
@@ -41,11 +39,13 @@ def _extra_peak(value: str) -> str | float:
 def _cards(root: Path, config_path: Path | None, gpu_mem_gib: tuple[float, ...], pools: tuple[str, ...], gpu_free_mib: float | None) -> list[Card]:
     """--gpu-mem-gib values, then --pool names read from the config, in the order given."""
     if not gpu_mem_gib and not pools:
-        raise UserError("cigen mem", 0, "no-gpu", "give --gpu-mem-gib N or --pool NAME (either may repeat)")
+        raise UserError("", 0, "no-gpu", "give --gpu-mem-gib N or --pool NAME (either may repeat)")
     if gpu_free_mib is not None and len(gpu_mem_gib) + len(pools) != 1:
         raise UserError("--gpu-free-mib", 0, "free-needs-one-gpu", "--gpu-free-mib describes one GPU; give one --gpu-mem-gib or --pool")
     cards = [Card(f"{gib:g} GiB", gib * GIB_MIB, gpu_free_mib) for gib in gpu_mem_gib]
     if pools:
+        from generator.config import load_config
+
         config = load_config(config_path, root)
         for name in pools:
             pool = config.pools.get(name)
@@ -74,7 +74,7 @@ def _mem_row(advice: Advice) -> tuple:
     )
 
 
-@cli.command("mem")
+@click.command("mem")
 @click.option("--model", "model_spec", required=True, help="Built-in model name (e.g. Qwen3-0.6B) or a Hugging Face config.json (or its folder).")
 @click.option("--gpu-mem-gib", type=click.FloatRange(min=1), multiple=True, help="GPU memory in GiB (nvidia-smi total / 1024); repeat for a table.")
 @click.option("--pool", "pools", multiple=True, help="A pool name from the config, for its gpu_mem_gib; repeatable.")

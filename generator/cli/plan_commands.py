@@ -8,21 +8,18 @@ from pathlib import Path
 
 import click
 
-from generator.cli.app import cli
-from generator.cli.common import FORMAT, format_table, input_options, print_problems, read_inputs, reports_user_errors, require_clean_scan
+from generator.cli.common import FORMAT, format_table, input_options, reports_user_errors, stop_on_errors, timings_option
 from generator.errors import plural
 from generator.model import PlacedModelTest, Plan
-from generator.plan import DEFAULT_TOLERANCE, model_test_placements, plan, plan_to_json, pool_totals, with_measured_setup, without_model_tests
-from generator.planning.plan_file import diff_plans, format_diff, read_plan_file, shards_by_suite
-from generator.timings.store import load_timings
+from generator.plan import DEFAULT_TOLERANCE, plan_to_json, pool_totals
 
 PLAN_FILE = click.Path(dir_okay=False, path_type=Path)
 
 
-@cli.command("plan")
+@click.command("plan")
 @input_options
 @FORMAT
-@click.option("--timings", "timings_path", type=PLAN_FILE, help="Measured durations (from `cigen calibrate`); est_time elsewhere.")
+@timings_option
 @click.option("--previous", "previous_path", type=PLAN_FILE, help="An earlier plan JSON: keep files in their shards where the makespan allows.")
 @click.option(
     "--tolerance",
@@ -44,18 +41,17 @@ def plan_command(
     diff_path: Path | None,
 ) -> None:
     """Split every suite into time-balanced shards: pools, shard counts, files, cost."""
-    inputs = read_inputs(root, config_path, not no_cache)
-    require_clean_scan(inputs, "nothing planned")
-    config, seconds_of = inputs.config, None
-    if timings_path is not None:
-        timings = load_timings(timings_path)
-        config, seconds_of = with_measured_setup(config, timings.setup_minutes), timings.seconds_of
-    previous = shards_by_suite(read_plan_file(previous_path)) if previous_path is not None else None
+    from generator.pipeline import build, read_inputs
+    from generator.planning.plan_file import diff_plans, format_diff, read_plan_file, read_previous
+    from generator.timings.store import load_timings
+
+    timings = load_timings(timings_path) if timings_path is not None else None
+    previous = read_previous(previous_path) if previous_path is not None else None
     old = read_plan_file(diff_path) if diff_path is not None else None
-    registrations = inputs.scan.registrations
-    result = plan(config, without_model_tests(config, registrations), seconds_of, previous=previous, tolerance=tolerance)
-    model_tests = model_test_placements(config, registrations)
-    print_problems(list(result.problems))
+    inputs = read_inputs(root, config_path, not no_cache)
+    built = build(inputs, timings, previous, tolerance)
+    stop_on_errors(built.problems, len(inputs.scan.files), "nothing planned")
+    result, model_tests = built.plan, built.model_tests
     if old is not None:
         diffs = diff_plans(old, plan_to_json(result))
         if fmt == "json":

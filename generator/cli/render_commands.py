@@ -11,14 +11,8 @@ from pathlib import Path
 
 import click
 
-from generator.check import find_drift
-from generator.cli.app import cli
-from generator.cli.common import format_table, input_options, print_problems, read_inputs, reports_user_errors, require_clean_scan
-from generator.errors import EXIT_DRIFT, ProblemReport, UserError, plural
-from generator.lint import check_suites
-from generator.render import committed_shards, output_files, prepare, render_outputs, write_generated
-from generator.run_shard import run_shard
-from generator.timings.store import load_timings
+from generator.cli.common import format_table, input_options, reports_user_errors, stop_on_errors, timings_option
+from generator.errors import EXIT_DRIFT, UserError, plural
 
 
 def render_options(command):
@@ -33,13 +27,7 @@ def render_options(command):
         type=click.Path(file_okay=False, path_type=Path),
         help="Workflows folder (default: ROOT/.github/workflows); actionlint.yaml goes to its parent.",
     )(command)
-    command = click.option(
-        "--timings",
-        "timings_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Measured durations (from `cigen calibrate`) to plan with instead of est_time.",
-    )(command)
-    return command
+    return timings_option(command)
 
 
 @dataclass(frozen=True)
@@ -60,24 +48,25 @@ def render_files(
     what: str,
     fresh: bool = False,
 ) -> RenderedFiles:
-    """Scan, refuse registrations no job would run, plan (keeping the committed shards where
-    the plan allows, unless `fresh`), render: nothing touches the disk. The planner's
-    warnings (a file longer than its shard budget, ...) are printed."""
+    """Build (keeping the committed shards where the plan allows, unless `fresh`) and render:
+    nothing touches the disk. Errors stop it; warnings are printed."""
+    from generator.pipeline import build, read_inputs
+    from generator.planning.plan_file import committed_shards
+    from generator.render.files import output_files
+    from generator.render.outputs import render_outputs
+    from generator.timings.store import load_timings
+
+    timings = load_timings(timings_path) if timings_path else None
     inputs = read_inputs(root, config_path, not no_cache)
-    require_clean_scan(inputs, what)
-    unplaced = [p for p in check_suites(inputs.config, inputs.scan) if p.is_error]
-    if unplaced:
-        raise ProblemReport(unplaced, f"{plural(len(unplaced), 'error')} in {plural(len(inputs.scan.files), 'file')}; {what}.")
-    seconds_of = load_timings(timings_path).seconds_of if timings_path else None
     workflows_dir = out if out is not None else root / ".github" / "workflows"
     previous = None if fresh else committed_shards(workflows_dir, inputs.config)
-    prepared = prepare(inputs.config, inputs.scan.registrations, seconds_of, previous)
-    print_problems(list(prepared.plan.problems))
-    rendered = render_outputs(prepared)
-    return RenderedFiles(output_files(rendered, workflows_dir), workflows_dir, inputs.config.workflows.regenerate)
+    built = build(inputs, timings, previous)
+    stop_on_errors(built.problems, len(inputs.scan.files), what)
+    rendered = render_outputs(built)
+    return RenderedFiles(output_files(rendered, workflows_dir), workflows_dir, built.config.workflows.regenerate)
 
 
-@cli.command()
+@click.command("render")
 @input_options
 @render_options
 @reports_user_errors
@@ -88,6 +77,8 @@ def render(root: Path, config_path: Path | None, no_cache: bool, timings_path: P
     actionlint.yaml) from templates/. Every file is rendered and validated before any is
     written; each write is atomic.
     """
+    from generator.render.files import write_generated
+
     rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing written", fresh)
     result = write_generated(rendered.files, rendered.workflows_dir)
     rows = [(path, "written" if path in result.changed else "unchanged") for path in sorted(rendered.files)]
@@ -95,7 +86,7 @@ def render(root: Path, config_path: Path | None, no_cache: bool, timings_path: P
     click.echo(format_table(("file", "status"), rows))
 
 
-@cli.command()
+@click.command("check")
 @input_options
 @render_options
 @reports_user_errors
@@ -105,6 +96,8 @@ def check(root: Path, config_path: Path | None, no_cache: bool, timings_path: Pa
     Renders in memory and compares with the files on disk: exit 0 when they match, exit 1
     with a unified diff (and the command that regenerates them) when they do not.
     """
+    from generator.check import find_drift
+
     rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing checked", fresh)
     drift = find_drift(rendered.files, rendered.workflows_dir)
     if not drift:
@@ -119,7 +112,7 @@ def check(root: Path, config_path: Path | None, no_cache: bool, timings_path: Pa
     sys.exit(EXIT_DRIFT)
 
 
-@cli.command("run-shard")
+@click.command("run-shard")
 @click.option("--suite", required=True, help="The suite, for the log and the step summary.")
 @click.option("--shard", type=click.IntRange(min=0), required=True, help="The shard's index in its suite.")
 @click.option("--files-json", required=True, help='The shard\'s files as a JSON list (the matrix\'s `files`), e.g. \'["test/a.py"]\'.')
@@ -137,6 +130,8 @@ def run_shard_command(suite: str, shard: int, files_json: str, per_file_timeout:
     per-file timeout; results go to the log and to $GITHUB_STEP_SUMMARY as they finish.
     Exits 1 when a file fails, times out or is missing.
     """
+    from generator.run_shard import run_shard
+
     try:
         files = json.loads(files_json)
     except ValueError as error:
@@ -150,5 +145,3 @@ def run_shard_command(suite: str, shard: int, files_json: str, per_file_timeout:
     click.echo(f"{suite} shard {shard}: {len(results) - len(failed)} of {len(results)} files passed", err=True)
     if failed:
         sys.exit(1)
-
-

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import click
 
-from generator.cli.app import cli
-from generator.cli.common import input_options, read_inputs, reports_user_errors
+from generator.cli.common import input_options, reports_user_errors
 from generator.errors import ProblemReport, UserError, plural
+from generator.pipeline import read_inputs
 from generator.rerun.gate import (
     CommentEvent,
     format_duration,
     parse_time,
-    pin_head,
-    read_pull,
+    resolve_head,
     run_gate,
     run_report,
     write_outputs,
@@ -26,14 +25,13 @@ from generator.rerun.gate import (
 from generator.rerun.github import DEFAULT_API_URL, GitHub
 from generator.rerun.parse import (
     DEFAULT_MAX_SELECTORS,
-    DEFAULT_POLICY_PATH,
     MAX_COMMENT_CHARS,
     RerunIndex,
     RerunRejected,
     Target,
     parse_comment,
 )
-from generator.rerun.policy import authorize, load_policy
+from generator.rerun.policy import DEFAULT_POLICY_PATH, authorize, load_policy
 
 # /rerun-test ------------------------------------------------------------------------------
 
@@ -87,7 +85,7 @@ def comment_time(text: str) -> datetime:
     try:
         return parse_time(text)
     except ValueError:
-        raise UserError("$COMMENT_CREATED_AT", 0, "bad-time", f"not an ISO 8601 time: {text!r}") from None
+        raise UserError("", 0, "bad-time", f"COMMENT_CREATED_AT is not an ISO 8601 time: {text!r}") from None
 
 
 def comment_event(
@@ -115,9 +113,9 @@ POLICY = click.option(
 )
 
 
-@cli.group()
+@click.group("rerun")
 def rerun() -> None:
-    """/rerun-test PR comments: parse, check, report, workflow."""
+    """/rerun-test PR comments: parse, check, report."""
 
 
 @rerun.command("parse")
@@ -133,7 +131,7 @@ def rerun_parse(root: Path, config_path: Path | None, no_cache: bool, env_name: 
         request = parse_comment(body, RerunIndex.from_scan(inputs.scan), inputs.config, max_selectors)
     except RerunRejected as rejected:
         click.echo(json.dumps({"accepted": False, "code": rejected.code, "reason": rejected.reason}, indent=2))
-        raise ProblemReport(rejected.problems(), "rejected: nothing runs.") from None
+        raise ProblemReport(list(rejected.problems), "rejected: nothing runs.") from None
     click.echo(json.dumps(request.to_json(), indent=2))
 
 
@@ -161,14 +159,10 @@ def rerun_authorize(repo: str, api_url: str, policy_path: Path, user: str, user_
 def rerun_head(repo: str, api_url: str, policy_path: Path, pr: int, commented_at: str, pin: str | None) -> None:
     """Print the PR head SHA if it is provably what the commenter saw; exit 2 if it moved."""
     github = github_client(repo, api_url)
-    created_at = comment_time(commented_at)
-    policy = load_policy(policy_path)
     try:
-        head = read_pull(github.pull(pr), repo, pr)
-        activity = None if pin else github.branch_activity(head.repo, head.branch)
-        sha = pin_head(head, pin.lower() if pin else None, created_at, activity, policy)
+        head, sha = resolve_head(github, repo, pr, pin.lower() if pin else None, comment_time(commented_at), load_policy(policy_path))
     except RerunRejected as rejected:
-        raise ProblemReport(rejected.problems(), "the head commit cannot be pinned.") from None
+        raise ProblemReport(list(rejected.problems), "the head commit cannot be pinned.") from None
     click.echo(json.dumps({"head_sha": sha, "head_repo": head.repo, "fork": head.fork}, indent=2))
 
 
@@ -240,7 +234,7 @@ def rerun_report(
     try:
         targets = [Target.from_json(t) for pool_targets in json.loads(targets_json).values() for t in pool_targets]
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise UserError("$TARGETS", 0, "bad-targets", "not the gate's targets output") from None
+        raise UserError("", 0, "bad-targets", "TARGETS is not the gate's targets output") from None
     reply = int(reply_id) if reply_id.isdigit() else None
     results = run_report(github_client(repo, api_url), targets, head_sha, event, reply, run_id, run_attempt)
     for result in results:

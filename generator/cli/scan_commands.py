@@ -8,30 +8,20 @@ from pathlib import Path
 
 import click
 
-from generator.cli.app import cli
-from generator.cli.common import (
-    FORMAT,
-    extra_lint_checks,
-    format_table,
-    input_options,
-    print_problems,
-    read_inputs,
-    reports_user_errors,
-    require_clean_scan,
-)
+from generator.cli.common import FORMAT, format_table, input_options, print_problems, reports_user_errors, stop_on_errors
 from generator.errors import EXIT_USER_ERROR, plural
-from generator.lint import counts_by_code, lint
-from generator.timings.store import load_timings
 
 
-@cli.command()
+@click.command("scan")
 @input_options
 @FORMAT
 @reports_user_errors
 def scan(root: Path, config_path: Path | None, no_cache: bool, fmt: str) -> None:
     """List every CI registration in the tree (parsed, never imported)."""
+    from generator.pipeline import read_inputs
+
     inputs = read_inputs(root, config_path, not no_cache)
-    require_clean_scan(inputs, "nothing printed")
+    stop_on_errors(inputs.scan.problems, len(inputs.scan.files), "nothing printed")
     registrations = inputs.scan.registrations
     if fmt == "json":
         click.echo(json.dumps([r.to_json() for r in registrations], indent=2))
@@ -44,21 +34,29 @@ def scan(root: Path, config_path: Path | None, no_cache: bool, fmt: str) -> None
     click.echo(f"{plural(len(registrations), 'registration')} in {plural(len(inputs.scan.files), 'file')}")
 
 
-@cli.command("lint")
+@click.command("lint")
 @input_options
 @click.option("--strict", is_flag=True, help="Exit 2 on warnings too.")
 @click.option(
     "--timings",
     "timings_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Timings file from `cigen calibrate`: warn where est_time is far from measured.",
+    help="Timings file from `cigen calibrate`: plan with it, and warn where est_time is far from measured.",
 )
 @reports_user_errors
 def lint_command(root: Path, config_path: Path | None, no_cache: bool, strict: bool, timings_path: Path | None) -> None:
-    """Check registrations against the config: scan errors plus model-level checks."""
+    """Check registrations against the config: every finding, one verdict each.
+
+    Everything `plan`, `render` and `check` would report, with the same severity: errors stop
+    them, warnings do not.
+    """
+    from generator.lint import counts_by_code
+    from generator.pipeline import build, read_inputs
+    from generator.timings.store import load_timings
+
     timings = load_timings(timings_path) if timings_path else None
     inputs = read_inputs(root, config_path, not no_cache)
-    problems = lint(inputs.config, inputs.scan, extra_lint_checks(timings))
+    problems = build(inputs, timings).problems
     print_problems(problems)
     errors = sum(p.is_error for p in problems)
     warnings = len(problems) - errors
@@ -70,5 +68,3 @@ def lint_command(root: Path, config_path: Path | None, no_cache: bool, strict: b
         click.echo(f"  {count:5d}  {severity:7s} {code}", err=True)
     if errors or (strict and warnings):
         sys.exit(EXIT_USER_ERROR)
-
-

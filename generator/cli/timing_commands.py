@@ -1,35 +1,14 @@
-"""calibrate and backtest: measured durations in, timings and judged plans out."""
+"""calibrate: measured durations in, a timings file out."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from generator.atomic import write_text_atomic
-from generator.backtest.forecast import score_estimators, speed_spread
-from generator.backtest.replay import OWN_COUNTS, backtest, sglang_figures
-from generator.backtest.report import (
-    backtest_json,
-    data_notes,
-    estimator_rows,
-    overall_rows,
-    pipeline_rows,
-    sglang_note,
-    speed_note,
-    suite_rows,
-    verdict_counts,
-)
-from generator.cli.app import cli
-from generator.cli.common import FORMAT, format_table, input_options, read_inputs, reports_user_errors, require_clean_scan
-from generator.errors import UserError, plural
-from generator.lint import planned_registrations
-from generator.timings.calibrate import calibrate
+from generator.cli.common import format_table, input_options, reports_user_errors, stop_on_errors
+from generator.errors import plural
 from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
-from generator.timings.history import read_history
-from generator.timings.measure import read_measurements
-from generator.timings.store import timings_text
 
 INPUT_FILE = click.Path(dir_okay=False, path_type=Path)
 ESTIMATOR = click.option(
@@ -37,12 +16,12 @@ ESTIMATOR = click.option(
     type=click.Choice(list(ESTIMATORS)),
     default=DEFAULT_ESTIMATOR,
     show_default=True,
-    help="How a file's samples become one estimate (`cigen backtest` scores them all).",
+    help="How a file's samples become one estimate (benchmarks/backtest scores them all).",
 )
 HISTORY_HELP = "sglang-ci-stats run history: a runs/ folder, the folder holding it, or run *.json files."
 
 
-@cli.command("calibrate")
+@click.command("calibrate")
 @input_options
 @click.option("--history", "history_paths", multiple=True, type=click.Path(path_type=Path), help=HISTORY_HELP)
 @click.option("--junit", "junit_paths", multiple=True, type=INPUT_FILE, help="JUnit XML report; one sample per file per report.")
@@ -65,8 +44,15 @@ def calibrate_command(
     out_path: Path,
 ) -> None:
     """Write a timings file (for plan/lint --timings) from measured durations."""
+    from generator.atomic import write_text_atomic
+    from generator.lint import planned_registrations
+    from generator.pipeline import read_inputs
+    from generator.timings.calibrate import calibrate
+    from generator.timings.measure import read_measurements
+    from generator.timings.store import timings_text
+
     inputs = read_inputs(root, config_path, not no_cache)
-    require_clean_scan(inputs)
+    stop_on_errors(inputs.scan.problems, len(inputs.scan.files), "nothing written")
     registrations = planned_registrations(inputs.config, inputs.scan)
     measurements = read_measurements(
         history_paths,
@@ -95,45 +81,3 @@ def calibrate_command(
     if rows:
         click.echo()
         click.echo(format_table(("runner", "jobs", "setup mean s", "median s", "p90 s"), rows))
-
-
-@cli.command("backtest")
-@input_options
-@click.option("--history", "history_paths", multiple=True, required=True, type=click.Path(path_type=Path), help=HISTORY_HELP)
-@ESTIMATOR
-@click.option("--min-history", default=1, show_default=True, type=click.IntRange(1), help="Judge runs with at least this many runs before them.")
-@FORMAT
-@reports_user_errors
-def backtest_command(
-    root: Path, config_path: Path | None, no_cache: bool, history_paths: tuple[Path, ...], estimator: str, min_history: int, fmt: str
-) -> None:
-    """Judge plans made from earlier runs by each run's real durations."""
-    inputs = read_inputs(root, config_path, not no_cache)
-    require_clean_scan(inputs, "nothing done")
-    registrations = planned_registrations(inputs.config, inputs.scan)
-    runs = read_history(history_paths)
-    if len(runs) <= min_history:
-        raise UserError(str(history_paths[0]), 0, "history-too-short", f"{plural(len(runs), 'run')}: need more than --min-history={min_history}")
-    result = backtest(runs, inputs.config, registrations, estimator, min_history)
-    scores = score_estimators(runs, inputs.config, registrations, list(ESTIMATORS), min_history)
-    sglang = sglang_figures(runs, inputs.config.backends)
-    if fmt == "json":
-        click.echo(json.dumps(backtest_json(result, inputs.config, scores, sglang), indent=2, sort_keys=True))
-        return
-    sections = [
-        (f"Per suite (median imbalance = max/mean shard test time; estimator {estimator})", suite_rows(result)),
-        ("Overall", overall_rows(result)),
-        ("Pipeline wall-clock (critical path through needs)", pipeline_rows(result, inputs.config)),
-        ("Which estimator predicts the next run", estimator_rows(scores, estimator)),
-    ]
-    for title, (header, rows) in sections:
-        click.echo(f"{title}\n\n{format_table(header, rows)}\n")
-    for variant in OWN_COUNTS:
-        verdicts = verdict_counts(result, variant)
-        click.echo(f"{variant} wall-clock vs sglang per suite-run: {', '.join(f'{k} {v}' for k, v in verdicts.items())}")
-    click.echo(sglang_note(sglang, len(runs)))
-    click.echo(speed_note(speed_spread(runs, inputs.config.backends)))
-    for note in data_notes(result):
-        click.echo(note)
-
-

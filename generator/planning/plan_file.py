@@ -1,5 +1,6 @@
-"""Plan JSON files written earlier (`cigen plan --format json > plan.json`): read them back
-for `--previous` (keep files in place) and `--diff` (what moved)."""
+"""Earlier plans, read back in one place: plan JSON files (`cigen plan --format json`) for
+`--previous` (keep files in place) and `--diff` (what moved), and the shards the committed
+generated workflows list (what `render` keeps stable)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
+import yaml
 
 from generator.errors import Problem, ProblemReport, UserError, plural
+from generator.model import Config
+from generator.names import is_generated, job_id
+
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # What `--previous` and `--diff` need of a plan file; `plan_to_json` writes more.
 PLAN_FILE_SCHEMA = {
@@ -60,6 +66,30 @@ def read_plan_file(path: Path) -> dict:
 def shards_by_suite(document: Mapping) -> dict[str, list[list[str]]]:
     """suite -> each shard's files, in shard order: what `plan(previous=...)` takes."""
     return {name: [list(shard["files"]) for shard in spec["shards"]] for name, spec in document["suites"].items()}
+
+
+def read_previous(path: Path) -> dict[str, list[list[str]]]:
+    """The shards of a plan JSON file, for `plan(previous=...)`."""
+    return shards_by_suite(read_plan_file(path))
+
+
+def committed_shards(workflows_dir: Path, config: Config) -> dict[str, list[list[str]]]:
+    """Each suite's shards as the generated workflows on disk list them (suite -> files per
+    shard, in shard order). Files cigen did not generate, or cannot read back, give nothing."""
+    suite_of_job = {job_id(suite.name): suite.name for suite in config.suites.values()}
+    shards: dict[str, dict[int, list[str]]] = {}
+    for path in sorted(workflows_dir.glob("*.yml")):
+        if not is_generated(path):
+            continue
+        try:
+            workflow = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
+            for name, job in (workflow.get("jobs") or {}).items():
+                for entry in ((job.get("strategy") or {}).get("matrix") or {}).get("include") or []:
+                    if name in suite_of_job and isinstance(entry.get("shard"), int) and isinstance(entry.get("files"), list):
+                        shards.setdefault(suite_of_job[name], {})[entry["shard"]] = [str(f) for f in entry["files"]]
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+            continue
+    return {suite: [by_index[i] for i in sorted(by_index)] for suite, by_index in sorted(shards.items())}
 
 
 @dataclass(frozen=True)

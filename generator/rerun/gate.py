@@ -23,11 +23,11 @@ from datetime import datetime
 from pathlib import Path
 
 from generator.model import Config
+from generator.names import RERUN_TEST_STEP
 from generator.rerun.github import GitHub, GitHubApiError
 from generator.rerun.parse import COMMAND, RerunIndex, RerunRejected, RerunRequest, Target, parse_comment, reject
 from generator.rerun.policy import RerunPolicy, authorize
 
-RUN_STEP = "Run the test"  # the test jobs' step whose duration the report shows
 MARKER = "<!-- cigen:rerun-test -->"
 _SHA = re.compile(r"[0-9a-f]{40}\Z")
 _LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?\Z")
@@ -45,11 +45,6 @@ _ICONS = {"passed": "✅", "failed": "❌", "timed out": "⏱️"}
 def parse_time(text: str) -> datetime:
     """GitHub's ISO 8601 timestamps ('...Z'), timezone-aware."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def job_name(target: Target) -> str:
-    """The name the template gives a test job; the report finds results by it."""
-    return f"{target.pool}: {target.selector}"
 
 
 @dataclass(frozen=True)
@@ -130,6 +125,22 @@ def pin_head(head: PullHead, pin: str | None, commented_at: datetime, activity: 
     return head.sha
 
 
+def resolve_head(
+    github: GitHub, repo: str, pr: int, pin: str | None, commented_at: datetime, policy: RerunPolicy
+) -> tuple[PullHead, str]:
+    """The live pull request's head, pinned (`pin_head`): the push log is read only when it can
+    decide (no pin, and not a fork the policy refuses anyway); a log that cannot be read
+    leaves the head unproven."""
+    head = read_pull(github.pull(pr), repo, pr)
+    activity = None
+    if pin is None and not (head.fork and not policy.forks):
+        try:
+            activity = github.branch_activity(head.repo, head.branch)
+        except GitHubApiError:
+            activity = None
+    return head, pin_head(head, pin, commented_at, activity, policy)
+
+
 def _block(text: str) -> str:
     """A fenced block no text can close early; mentions and HTML inside stay inert."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
@@ -198,14 +209,7 @@ def run_gate(event: CommentEvent, index: RerunIndex, config: Config, policy: Rer
         return GateResult(False, verdict.reason)
     try:
         request = parse_comment(event.body, index, config, policy.max_selectors)
-        head = read_pull(github.pull(event.pr), event.repo, event.pr)
-        activity = None
-        if request.pin is None and not (head.fork and not policy.forks):
-            try:
-                activity = github.branch_activity(head.repo, head.branch)
-            except GitHubApiError:
-                activity = None  # refused below as unproven
-        sha = pin_head(head, request.pin, event.created_at, activity, policy)
+        _, sha = resolve_head(github, event.repo, event.pr, request.pin, event.created_at, policy)
     except RerunRejected as rejected:
         github.add_reaction(event.comment_id, "confused")
         github.create_comment(event.pr, rejection_comment(event, rejected.reason))
@@ -247,12 +251,12 @@ def collect_results(targets: list[Target], jobs: list[dict], run_url: str) -> li
     by_name = {job.get("name"): job for job in jobs}
     results = []
     for target in targets:
-        job = by_name.get(job_name(target))
+        job = by_name.get(target.job_name)
         if job is None:
             results.append(TargetResult(target, "error", "did not run", None, run_url))
             continue
         state, words = _OUTCOMES.get(job.get("conclusion"), ("error", "did not finish"))
-        step = next((s for s in job.get("steps") or [] if s.get("name") == RUN_STEP), None)
+        step = next((s for s in job.get("steps") or [] if s.get("name") == RERUN_TEST_STEP), None)
         seconds = _seconds(step.get("started_at"), step.get("completed_at")) if step else None
         if seconds is None:
             seconds = _seconds(job.get("started_at"), job.get("completed_at"))

@@ -38,13 +38,13 @@ class GitHubApiError(UserError):
 
 def _check(pattern: re.Pattern, value: str, what: str) -> str:
     if not isinstance(value, str) or not pattern.match(value):
-        raise UserError("github", 0, "github-api-argument", f"refusing to call the API with {what} {value!r}")
+        raise UserError("", 0, "github-api-argument", f"refusing to call the API with {what} {value!r}")
     return value
 
 
 def _number(value: int, what: str) -> int:
     if type(value) is not int or value <= 0:
-        raise UserError("github", 0, "github-api-argument", f"refusing to call the API with {what} {value!r}")
+        raise UserError("", 0, "github-api-argument", f"refusing to call the API with {what} {value!r}")
     return value
 
 
@@ -60,7 +60,7 @@ class GitHub:
     def __post_init__(self) -> None:
         _check(_REPO, self.repo, "repository")
         if not self.token:
-            raise UserError("github", 0, "github-token", "no GitHub token: set GITHUB_TOKEN")
+            raise UserError("", 0, "github-token", "no GitHub token: set GITHUB_TOKEN")
 
     def _call(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None, missing_ok: bool = False):
         url = self.api_url.rstrip("/") + path
@@ -127,7 +127,7 @@ class GitHub:
 
     def add_reaction(self, comment_id: int, content: str) -> None:
         if content not in REACTIONS:
-            raise UserError("github", 0, "github-api-argument", f"unknown reaction {content!r}")
+            raise UserError("", 0, "github-api-argument", f"unknown reaction {content!r}")
         path = f"/repos/{self.repo}/issues/comments/{_number(comment_id, 'comment')}/reactions"
         self._call("POST", path, body={"content": content})
 
@@ -143,7 +143,7 @@ class GitHub:
 
     def set_status(self, sha: str, state: str, context: str, description: str, target_url: str) -> None:
         if state not in STATUS_STATES:
-            raise UserError("github", 0, "github-api-argument", f"unknown status state {state!r}")
+            raise UserError("", 0, "github-api-argument", f"unknown status state {state!r}")
         body = {"state": state, "context": context, "description": description[:140], "target_url": target_url}
         self._call("POST", f"/repos/{self.repo}/statuses/{_check(_SHA, sha, 'commit')}", body=body)
 

@@ -1,12 +1,13 @@
-"""/rerun-test comments -> validated targets: which registered CUDA test runs on which pool.
+"""/rerun-test comments -> validated targets: which registered test runs on which pool.
 
 Pure: a comment, the scan and the config in; a `RerunRequest` or `RerunRejected` out. Only
 the comment's first line is read. It must be `/rerun-test` followed by one or more selectors
 (`FILE` or `FILE::Class` or `FILE::Class.method`) and optionally `@<commit>` last. Every
 selector is checked by shape (plain ASCII, no shell metacharacters, no globbing, no `..`, no
 absolute path, bounded length) and then by exact match against the scan: it must be a file
-with an enabled CUDA registration in a suite the config enables. A file registered in several
-such suites runs on every pool of every one of them (deduplicated), as CI would run it.
+with an enabled registration of a backend the config plans, in a suite the config enables. A
+file registered in several such suites runs on every pool of every one of them (deduplicated),
+as CI would run it.
 
 The command a target runs is an argv list (`python3 FILE [Class.method]`), never a shell string.
 """
@@ -15,15 +16,14 @@ from __future__ import annotations
 
 import difflib
 import re
-import shlex
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from math import ceil
 
-from generator.errors import Problem, UserError
+from generator.errors import Problem
 from generator.model import Config, Registration
+from generator.names import rerun_job_name
 from generator.tree import TreeScan
 
 COMMAND = "/rerun-test"
@@ -34,53 +34,36 @@ MAX_SELECTOR_CHARS = 300
 MAX_TEST_NAME_CHARS = 150
 MAX_STATUS_CONTEXT_CHARS = 200
 PYTHON = "python3"
-DEFAULT_POLICY_PATH = ".github/rerun-test-policy.yml"
-TEMPLATE = "rerun-test.yml.j2"
-OUTPUT = ".github/workflows/rerun-test.yml"
-# actions/checkout v5.0.0, pinned by commit (the tag is mutable, the commit is not).
-CHECKOUT_ACTION = "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8"
-CHECKOUT_VERSION = "v5.0.0"
 
 _SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 _PATH = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*\.py\Z")
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _TEST_NAME = re.compile(rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})?\Z")
 _PIN = re.compile(r"@[0-9a-fA-F]{7,40}\Z")
-_SAFE_PATH = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*\Z")
 _GLOB = "*?[]"
 _SHELL_METACHARACTERS = "$`;|&<>(){}!\\'\"~#"
 
 
-@dataclass(frozen=True)
-class Rejection:
-    """One reason a comment is refused; `code` is stable kebab-case."""
-
-    code: str
-    message: str
-
-
 class RerunRejected(Exception):
-    """The comment is not a runnable /rerun-test request; nothing may run."""
+    """The comment is not a runnable /rerun-test request; nothing may run. Its problems are
+    located on the comment's first line, the only one read."""
 
-    def __init__(self, rejections: list[Rejection]):
-        self.rejections = tuple(rejections)
+    def __init__(self, problems: list[Problem]):
+        self.problems = tuple(problems)
         super().__init__(self.reason)
 
     @property
     def code(self) -> str:
-        return self.rejections[0].code
+        return self.problems[0].code
 
     @property
     def reason(self) -> str:
-        return "\n".join(r.message for r in self.rejections)
-
-    def problems(self) -> list[Problem]:
-        return [Problem("comment", 1, r.code, r.message) for r in self.rejections]
+        return "\n".join(p.message for p in self.problems)
 
 
 def reject(code: str, message: str) -> RerunRejected:
     """A rejection with one reason, to raise."""
-    return RerunRejected([Rejection(code, message)])
+    return RerunRejected([Problem("comment", 1, code, message)])
 
 
 @dataclass(frozen=True)
@@ -98,6 +81,10 @@ class Target:
     @property
     def argv(self) -> tuple[str, ...]:
         return (PYTHON, self.file) + ((self.test,) if self.test else ())
+
+    @property
+    def job_name(self) -> str:
+        return rerun_job_name(self.pool, self.selector)
 
     @property
     def status_context(self) -> str:
@@ -119,6 +106,7 @@ class Target:
             "suites": list(self.suites),
             "timeout_minutes": self.timeout_minutes,
             "argv": list(self.argv),
+            "job_name": self.job_name,
             "status_context": self.status_context,
         }
 
@@ -182,8 +170,9 @@ class RerunIndex:
             errors={path: tuple(problems) for path, problems in errors.items()},
         )
 
-    def cuda_paths(self) -> list[str]:
-        return sorted(p for p, regs in self.registrations.items() if any(r.backend == "cuda" for r in regs))
+    def paths_of(self, backends: tuple[str, ...]) -> list[str]:
+        """Files with a registration of one of `backends`."""
+        return sorted(p for p, regs in self.registrations.items() if any(r.backend in backends for r in regs))
 
 
 def first_line(body: str) -> str:
@@ -246,10 +235,10 @@ def _split_selector(selector: str) -> tuple[str, str | None]:
 
 
 def _runnable_suites(path: str, index: RerunIndex, config: Config) -> list[Registration]:
-    """The file's enabled CUDA registrations whose suite the config enables, else why not."""
+    """The file's enabled registrations of planned backends whose suite the config enables, else why not."""
     quoted = ascii(path)
     if path not in index.files:
-        hint = difflib.get_close_matches(path, index.cuda_paths(), n=1, cutoff=0.85)
+        hint = difflib.get_close_matches(path, index.paths_of(config.backends), n=1, cutoff=0.85)
         suffix = f"; did you mean {ascii(hint[0])}?" if hint else ""
         raise reject("not-registered", f"{quoted} is not a test file of this repository's scan{suffix}")
     registrations = index.registrations.get(path, ())
@@ -258,13 +247,16 @@ def _runnable_suites(path: str, index: RerunIndex, config: Config) -> list[Regis
         raise reject("scan-error", f"{quoted} has a registration error: line {error.line}: {error.message}")
     if not registrations:
         raise reject("not-registered", f"{quoted} has no register_<backend>_ci(...) call")
-    cuda = [r for r in registrations if r.backend == "cuda"]
-    if not cuda:
+    planned = [r for r in registrations if r.backend in config.backends]
+    if not planned:
         backends = ", ".join(sorted({r.backend for r in registrations}))
-        raise reject("not-cuda", f"{quoted} is registered only for {backends}; /rerun-test runs CUDA tests")
-    enabled = [r for r in cuda if r.enabled]
+        raise reject(
+            "backend-not-planned",
+            f"{quoted} is registered only for {backends}; /rerun-test runs {', '.join(config.backends)} tests",
+        )
+    enabled = [r for r in planned if r.enabled]
     if not enabled:
-        raise reject("disabled", f"{quoted} is disabled for CUDA: {cuda[0].disabled}")
+        raise reject("disabled", f"{quoted} is disabled for {planned[0].backend}: {planned[0].disabled}")
     runnable = [r for r in enabled if r.suite in config.suites and config.suites[r.suite].enabled]
     if runnable:
         return runnable
@@ -324,54 +316,16 @@ def parse_comment(body: str, index: RerunIndex, config: Config, max_selectors: i
     repeated = sorted({w for w in words if words.count(w) > 1})
     if repeated:
         raise reject("duplicate-selector", f"{ascii(repeated[0])} is named twice")
-    rejections: list[Rejection] = []
+    problems: list[Problem] = []
     targets: list[Target] = []
     for selector in words:
         try:
             path, test = _split_selector(selector)
             suites = _runnable_suites(path, index, config)
         except RerunRejected as rejected:
-            rejections.extend(rejected.rejections)
+            problems.extend(rejected.problems)
             continue
         targets.extend(_targets(selector, path, test, suites, config))
-    if rejections:
-        raise RerunRejected(rejections)
+    if problems:
+        raise RerunRejected(problems)
     return RerunRequest(selectors=tuple(words), pin=pin, targets=tuple(targets))
-
-
-def workflow_context(
-    config: Config,
-    *,
-    cigen_package: str = ".",
-    policy_path: str = DEFAULT_POLICY_PATH,
-    setup: Sequence[str] = (),
-    setup_timeout_minutes: int = 20,
-) -> dict:
-    """Template context for rerun-test.yml: one test job per pool of an enabled CUDA suite.
-
-    `cigen_package` is what pip installs in the gate and report jobs (default: the checked-out
-    default branch); the `setup` shell lines, if any, run in each test job before the test.
-    """
-    if not _SAFE_PATH.match(policy_path):
-        raise UserError(policy_path, 0, "bad-policy-path", "the policy path may use letters, digits, '_', '.', '/' and '-' only")
-    suites = [s for s in config.suites.values() if s.backend == "cuda" and s.enabled]
-    pools = []
-    for name in sorted({pool for suite in suites for pool in suite.pools}):
-        users = [s for s in suites if name in s.pools]
-        pools.append(
-            {
-                "name": name,
-                "job_id": "run-" + re.sub(r"[^a-z0-9_-]", "-", name.lower()),
-                "labels": list(config.pools[name].labels),
-                "timeout_minutes": max(s.job_timeout_minutes for s in users),
-            }
-        )
-    return {
-        "pools": pools,
-        "labels": sorted({label for pool in pools for label in pool["labels"]}),
-        "cigen_package": shlex.quote(cigen_package),
-        "policy_path": policy_path,
-        "setup": list(setup),
-        "setup_timeout_minutes": setup_timeout_minutes,
-        "checkout": {"uses": CHECKOUT_ACTION, "version": CHECKOUT_VERSION},
-    }

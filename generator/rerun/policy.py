@@ -16,10 +16,13 @@ from pathlib import Path
 
 import jsonschema
 
-from generator.config import _read_yaml
+from generator.config import read_yaml
 from generator.errors import ProblemReport, UserError, plural
+from generator.names import RERUN_POLICY_PATH
 from generator.rerun.github import GitHub, GitHubApiError
 from generator.rerun.parse import DEFAULT_MAX_SELECTORS
+
+DEFAULT_POLICY_PATH = RERUN_POLICY_PATH
 
 # Repository roles from least to most access; `permission` answers only admin/write/read/none.
 ROLE_RANKS = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
@@ -58,7 +61,7 @@ def _schema() -> dict:
 
 
 def parse_policy(text: str, source: str) -> RerunPolicy:
-    doc = _read_yaml(text, source)
+    doc = read_yaml(text, source)
     if not isinstance(doc.data, dict):
         raise UserError(source, 1, "policy-schema", "the policy must be a mapping (version, permission, users, ...)")
     problems = [

@@ -32,7 +32,7 @@ def read_measurements(
     if partition_model is not None:
         readers.append(lambda: read_partition_model(partition_model))
     if not readers:
-        raise UserError("calibrate", 0, "calibrate-no-input", "give at least one of --history, --junit, --durations, --partition-model")
+        raise UserError("", 0, "calibrate-no-input", "give at least one of --history, --junit, --durations, --partition-model")
     total = Measurements()
     problems: list[Problem] = []
     for read in readers:

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
-from generator.backtest.forecast import EstimatorScore, SpeedSpread
-from generator.backtest.replay import OWN_COUNTS, VARIANTS, Backtest, SglangFigures, SuiteRun, floor_setup_share, pipeline_walls, summarize
+from benchmarks.backtest.forecast import EstimatorScore, SpeedSpread
+from benchmarks.backtest.replay import OWN_COUNTS, VARIANTS, Backtest, SglangFigures, SuiteRun, floor_setup_share, pipeline_walls, summarize
 from generator.model import Config
 from generator.timings.estimators import nearest_rank
 

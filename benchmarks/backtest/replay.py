@@ -3,13 +3,13 @@ durations, and judge sglang's actual shards the same way. Pure: no I/O.
 
 For each held-out run and CUDA suite, these shardings of the files the suite actually ran:
   sglang      the jobs sglang ran (each job one shard)
-  cigen       `plan.partition` on our estimates, at sglang's shard count
-  lpt         `plan.lpt` (sglang's algorithm) on our estimates, at sglang's count
-  hindsight   `plan.partition` on the run's own durations, at sglang's count (no estimate error)
-  oracle      `plan.partition` on each file's mean over the whole history, the held-out run
+  cigen       `partition.partition` on our estimates, at sglang's shard count
+  lpt         `partition.lpt` (sglang's algorithm) on our estimates, at sglang's count
+  hindsight   `partition.partition` on the run's own durations, at sglang's count (no estimate error)
+  oracle      `partition.partition` on each file's mean over the whole history, the held-out run
               included, at sglang's count: more than any forecast can know, yet the run's own
               noise (runner speed, retries) remains. No plan made before a run does better.
-  cigen-own   `plan.partition` at the count `plan.choose_shard_count` picks: the fewest shards
+  cigen-own   `partition.partition` at the count `partition.choose_shard_count` picks: the fewest shards
               whose predicted test time fits the suite's shard budget (what `cigen plan` ships)
   cigen-own-setup  the fewest shards whose predicted setup + test time fits the budget
               (sglang's rule, with our measured setup): more shards, shorter walls
@@ -24,13 +24,13 @@ import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from generator import plan
+from benchmarks.backtest.noise import FILE_CV, denoise, file_variances, job_factors
+from benchmarks.backtest.risk import risk_partition
 from generator.model import Config, Registration
-from generator.planning.risk import risk_partition
+from generator.planning import partition
 from generator.timings.calibrate import calibrate, registered_est
 from generator.timings.estimators import DEFAULT_ESTIMATOR, nearest_rank
 from generator.timings.history import Job, Run, history_measurements, is_partial
-from generator.timings.noise import FILE_CV, denoise, file_variances, job_factors
 
 Partitioner = Callable[[Mapping[str, float], int], list[list[str]]]
 VARIANTS = ("sglang", "cigen", "lpt", "hindsight", "oracle", "cigen-own", "cigen-own-setup")
@@ -163,7 +163,7 @@ def backtest(
     registrations: Sequence[Registration],
     estimator: str = DEFAULT_ESTIMATOR,
     min_history: int = 1,
-    partitioner: Partitioner = plan.partition,
+    partitioner: Partitioner = partition.partition,
     *,
     denoised: bool = False,
     risk_k: float = 0.0,
@@ -204,14 +204,14 @@ def backtest(
             shardings = {
                 "sglang": Sharding(tuple(job.test_seconds for job in jobs), setup, max(actual.values())),
                 "cigen": judge(cigen_bins, actual, setup),
-                "lpt": judge(plan.lpt(predicted, count), actual, setup),
+                "lpt": judge(partition.lpt(predicted, count), actual, setup),
                 "hindsight": judge(partitioner(actual, count), actual, setup),
                 "oracle": judge(partitioner({p: history_mean[(suite_name, p)] for p in actual}, count), actual, setup),
             }
             suite = config.suites.get(suite_name)
             budget = suite.shard_budget_minutes * 60 if suite is not None else None
             if suite is not None:
-                own = min(plan.choose_shard_count(predicted, budget, suite.max_parallel), len(actual))
+                own = min(partition.choose_shard_count(predicted, budget, suite.max_parallel), len(actual))
                 shardings["cigen-own"] = judge(partitioner(predicted, own), actual, setup)
                 setup_guess = timings.setup_seconds(suite_name, jobs[0].runner)
                 if setup_guess is None:

@@ -1,0 +1,53 @@
+"""Names in generated workflows that other code depends on: job ids, job names, step names.
+
+`render` writes them, `config` checks that suites cannot make two jobs with one id, and the
+/rerun-test report finds its jobs and steps by them: one definition for all three.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+GENERATED_MARK = "# @generated from templates/"  # how every generated file starts
+
+CHANGES_JOB = "changes"  # per-commit: which path-gated suites a pull request touches
+RESERVED_JOBS = (CHANGES_JOB,)
+
+RERUN_TEST_STEP = "Run the test"
+RERUN_POLICY_PATH = ".github/rerun-test-policy.yml"  # read by the gate from the default branch  # the /rerun-test jobs' step whose duration the report shows
+
+
+def id_part(name: str) -> str:
+    """A suite or pool name with only the characters a job id may hold."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+def job_id(name: str) -> str:
+    """A GitHub job id for a suite: letters, digits, `-`, `_`; no leading digit."""
+    safe = id_part(name)
+    return safe if re.match(r"[A-Za-z_]", safe) else f"_{safe}"
+
+
+def model_job_id(suite: str, pool: str) -> str:
+    """The job that runs a suite's model tests on one pool."""
+    return f"{job_id(suite)}-models-{id_part(pool)}"
+
+
+def rerun_job_id(pool: str) -> str:
+    """The /rerun-test job for one pool."""
+    return "run-" + id_part(pool)
+
+
+def rerun_job_name(pool: str, selector: str) -> str:
+    """The name of one /rerun-test run (a matrix entry): what the report looks the job up by."""
+    return f"{pool}: {selector}"
+
+
+def is_generated(path: Path) -> bool:
+    """A file cigen wrote: it starts with the `@generated` header."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return handle.read(len(GENERATED_MARK)) == GENERATED_MARK
+    except OSError:
+        return False

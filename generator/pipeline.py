@@ -1,0 +1,87 @@
+"""The one build path: config + tree -> scan -> lint -> plan, for every command that needs it.
+
+`plan`, `render`, `check` and `lint` all call `build`, so a finding has the same severity in
+each, a command never re-wires the steps, and what `lint` says is what `render` refuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.cache import ScanCache, default_cache_dir
+from generator.config import load_config
+from generator.errors import Problem, UserError
+from generator.lint import check_model_job_ids, file_timeout_check, lint
+from generator.memory.lint import check_memory_fit
+from generator.model import Config, PlacedModelTest, Plan
+from generator.plan import (
+    DEFAULT_TOLERANCE,
+    PreviousShards,
+    model_test_placements,
+    plan,
+    with_measured_setup,
+    without_model_tests,
+)
+from generator.timings.lint import est_time_check
+from generator.timings.store import Timings
+from generator.tree import TreeScan, scan_tree
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What every command starts from: the root, its config and a scan of its tests."""
+
+    root: Path
+    config: Config
+    scan: TreeScan
+
+
+def read_inputs(root: Path, config_path: Path | None = None, use_cache: bool = True) -> Inputs:
+    """Load the config (ROOT/cigen.yml, else the embedded default) and scan the tree."""
+    if not root.is_dir():
+        raise UserError(str(root), 0, "no-root", "not a directory", help="pass the repository root with --root")
+    config = load_config(config_path, root)
+    cache = ScanCache(default_cache_dir()) if use_cache else None
+    return Inputs(root, config, scan_tree(root, config.include, config.exclude, cache))
+
+
+@dataclass(frozen=True)
+class Build:
+    """Everything plan, render, check and lint need, and every finding on the way."""
+
+    inputs: Inputs
+    config: Config  # the inputs' config, with measured setup minutes where timings give them
+    timings: Timings | None
+    plan: Plan  # model-test files excluded: they run in jobs of their own
+    model_tests: tuple[PlacedModelTest, ...]
+    problems: tuple[Problem, ...]  # scan, lint and plan findings, sorted
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
+def build(
+    inputs: Inputs,
+    timings: Timings | None = None,
+    previous: PreviousShards | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> Build:
+    """Lint and plan the scanned tree. With `timings`, files are planned by measured seconds and
+    pools pay measured setup; with `previous`, files stay in their shards where the plan allows."""
+    config, scan = inputs.config, inputs.scan
+    seconds_of = timings.seconds_of if timings is not None else (lambda reg: reg.est_seconds)
+    if timings is not None:
+        config = with_measured_setup(config, timings.setup_minutes)
+    checks = [file_timeout_check(seconds_of), check_memory_fit]
+    if timings is not None:
+        checks.append(est_time_check(timings))
+    planned = plan(config, without_model_tests(config, scan.registrations), seconds_of, previous=previous, tolerance=tolerance)
+    model_tests = model_test_placements(config, scan.registrations)
+    problems = [*lint(config, scan, checks), *planned.problems, *check_model_job_ids(config, model_tests)]
+    return Build(inputs, config, timings, planned, model_tests, tuple(sorted(problems)))

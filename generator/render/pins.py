@@ -1,0 +1,9 @@
+"""Third-party actions the generated workflows use, pinned by full commit SHA (a tag can move,
+a commit cannot); the comment names the release for reviewers."""
+
+from __future__ import annotations
+
+CHECKOUT = "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0"
+SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065 # v5.6.0"
+
+ACTIONS = {"checkout": CHECKOUT, "setup_python": SETUP_PYTHON}
