@@ -2,19 +2,23 @@
 
 With no config file the embedded default (generator/data/cigen.yml, sglang's layout) is
 used. Every problem is reported with the config file's line, all in one pass.
+
+A config that passed the YAML and schema steps once is remembered (its data and lines, as
+JSON, keyed by a hash of its text, the schema and the YAML library's version) in the scan
+cache's folder, so a warm command neither parses YAML nor imports jsonschema; the semantic
+checks run every time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
-import jsonschema
-import yaml
-
+from generator.atomic import write_text_atomic
 from generator.backends import BACKENDS, DEFAULT_BACKEND
 from generator.errors import Problem, ProblemReport, UserError, plural
 from generator.model import Config, CpuTests, ModelTest, Pool, Suite, WorkflowSettings
@@ -56,7 +60,25 @@ class _Document:
 
 
 def read_yaml(text: str, source: str) -> _Document:
-    loader = yaml.SafeLoader(text)
+    """The YAML document with the line of every key and item; syntax errors and duplicate
+    keys are problems at their line. Parsed with libyaml where PyYAML has it; a syntax error
+    is reported by the pure-Python parser, whose messages are the same everywhere."""
+    import yaml
+
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return _compose(text, source, fast)
+        except UserError as error:
+            if error.problem.code != "config-yaml":
+                raise
+    return _compose(text, source, yaml.SafeLoader)
+
+
+def _compose(text: str, source: str, loader_class: type) -> _Document:
+    import yaml
+
+    loader = loader_class(text)
     try:
         root = loader.get_single_node()
         lines: dict[Path_, int] = {}
@@ -100,12 +122,14 @@ MAX_MATRIX_JOBS = 256  # GitHub's limit for one job's matrix
 @cache
 def schema() -> dict:
     """cigen.schema.json, with the backend names filled in from generator/backends.py."""
-    loaded = json.loads(resources.files("generator").joinpath("data/cigen.schema.json").read_text())
+    loaded = json.loads(_schema_text())
     loaded["$defs"]["backend"]["enum"] = [backend.name for backend in BACKENDS]
     return loaded
 
 
 def _schema_problems(doc: _Document) -> list[Problem]:
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(schema())
     problems = []
     for error in validator.iter_errors(doc.data):
@@ -382,13 +406,59 @@ def _needs_problems(doc: _Document, suites: dict[str, Suite], declared: set[str]
     return problems
 
 
-def parse_config(text: str, source: str) -> Config:
+def _valid_document(text: str, source: str) -> _Document:
+    """YAML -> a document the schema accepts, else every problem with its line."""
     doc = read_yaml(text, source)
     if not isinstance(doc.data, dict):
         raise UserError(source, 1, "config-schema", "the config must be a mapping (version, pools, suites, ...)")
     problems = _schema_problems(doc)
     if problems:
         raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {source}")
+    return doc
+
+
+_DOCUMENT_FORMAT = "config-document-1"
+
+
+@cache
+def _schema_text() -> str:
+    return resources.files("generator").joinpath("data/cigen.schema.json").read_text()
+
+
+def _cached_document(text: str, source: str, cache_dir: Path) -> _Document:
+    """The schema-valid document from the cache when this text passed before (under the same
+    schema), else parsed, validated and stored; only a valid document is ever stored."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (_DOCUMENT_FORMAT, json.dumps(schema(), sort_keys=True), text):
+        digest.update(part.encode() + b"\0")
+    path = cache_dir / f"config-{digest.hexdigest()}.json"
+    try:
+        stored = json.loads(path.read_text())
+        return _Document(source, stored["data"], {tuple(where): line for where, line in stored["lines"]})
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    doc = _valid_document(text, source)
+    if not _json_safe(doc.data):
+        return doc
+    lines = [[list(where), line] for where, line in doc.lines.items()]
+    try:
+        write_text_atomic(path, json.dumps({"data": doc.data, "lines": lines}, separators=(",", ":")))
+    except (OSError, TypeError, ValueError):
+        pass  # an unwritable cache (or data JSON cannot hold) only costs speed
+    return doc
+
+
+def _json_safe(value: object) -> bool:
+    """JSON gives back exactly this value: string keys, plain scalars."""
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _json_safe(child) for key, child in value.items())
+    if isinstance(value, list):
+        return all(_json_safe(child) for child in value)
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def parse_config(text: str, source: str, cache_dir: Path | None = None) -> Config:
+    doc = _valid_document(text, source) if cache_dir is None else _cached_document(text, source, cache_dir)
     return _build(doc)
 
 
@@ -396,14 +466,15 @@ def default_config_text() -> str:
     return resources.files("generator").joinpath("data/cigen.yml").read_text()
 
 
-def load_config(path: Path | None, root: Path) -> Config:
-    """The config at `path`, else `root/cigen.yml`, else the embedded default."""
+def load_config(path: Path | None, root: Path, cache_dir: Path | None = None) -> Config:
+    """The config at `path`, else `root/cigen.yml`, else the embedded default. With
+    `cache_dir`, a text that validated before is not parsed or validated again."""
     if path is None and (root / CONFIG_NAME).is_file():
         path = root / CONFIG_NAME
     if path is None:
-        return parse_config(default_config_text(), DEFAULT_SOURCE)
+        return parse_config(default_config_text(), DEFAULT_SOURCE, cache_dir)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(str(path), 0, "config-unreadable", f"cannot read config: {error}") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), cache_dir)

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from json.decoder import scanstring
 from pathlib import Path
 
-import jsonschema
-
 from generator.errors import Problem, UserError
 
 _DECODER = json.JSONDecoder()
@@ -72,6 +70,8 @@ def schema_problems(data: object, text: str, schema: dict, source: str, code: st
     """Every JSON-Schema violation of `data`, each at the line of the offending value; a
     subschema's `description` says what was expected instead of the validator's wording."""
     problems = []
+    import jsonschema  # only commands that validate a JSON input pay for it
+
     for error in jsonschema.Draft202012Validator(schema).iter_errors(data):
         pointer = tuple(error.absolute_path)
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in pointer).lstrip(".") or "top level"

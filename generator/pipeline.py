@@ -8,24 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator.cache import ScanCache, default_cache_dir
 from generator.config import load_config
 from generator.errors import Problem, UserError
-from generator.lint import check_model_job_ids, file_timeout_check, lint
-from generator.memory.lint import check_memory_fit
 from generator.model import Config, PlacedModelTest, Plan
-from generator.plan import (
-    DEFAULT_TOLERANCE,
-    PreviousShards,
-    model_test_placements,
-    plan,
-    with_measured_setup,
-    without_model_tests,
-)
-from generator.timings.lint import est_time_check
-from generator.timings.store import Timings
 from generator.tree import TreeScan, scan_tree
+
+if TYPE_CHECKING:
+    from generator.plan import PreviousShards
+    from generator.timings.store import Timings
 
 
 @dataclass(frozen=True)
@@ -41,8 +34,9 @@ def read_inputs(root: Path, config_path: Path | None = None, use_cache: bool = T
     """Load the config (ROOT/cigen.yml, else the embedded default) and scan the tree."""
     if not root.is_dir():
         raise UserError(str(root), 0, "no-root", "not a directory", help="pass the repository root with --root")
-    config = load_config(config_path, root)
-    cache = ScanCache(default_cache_dir()) if use_cache else None
+    cache_dir = default_cache_dir() if use_cache else None
+    config = load_config(config_path, root, cache_dir)
+    cache = ScanCache(cache_dir) if cache_dir is not None else None
     return Inputs(root, config, scan_tree(root, config.include, config.exclude, cache))
 
 
@@ -70,10 +64,17 @@ def build(
     inputs: Inputs,
     timings: Timings | None = None,
     previous: PreviousShards | None = None,
-    tolerance: float = DEFAULT_TOLERANCE,
+    tolerance: float | None = None,
 ) -> Build:
     """Lint and plan the scanned tree. With `timings`, files are planned by measured seconds and
-    pools pay measured setup; with `previous`, files stay in their shards where the plan allows."""
+    pools pay measured setup; with `previous`, files stay in their shards where the plan allows
+    (within `tolerance`, default plan.DEFAULT_TOLERANCE)."""
+    # Imported here, not at the top: `cigen scan` reads inputs only and should not pay for these.
+    from generator.lint import check_model_job_ids, file_timeout_check, lint
+    from generator.memory.lint import check_memory_fit
+    from generator.plan import DEFAULT_TOLERANCE, model_test_placements, plan, with_measured_setup, without_model_tests
+    from generator.timings.lint import est_time_check
+
     config, scan = inputs.config, inputs.scan
     seconds_of = timings.seconds_of if timings is not None else (lambda reg: reg.est_seconds)
     if timings is not None:
@@ -81,7 +82,7 @@ def build(
     checks = [file_timeout_check(seconds_of), check_memory_fit]
     if timings is not None:
         checks.append(est_time_check(timings))
-    planned = plan(config, without_model_tests(config, scan.registrations), seconds_of, previous=previous, tolerance=tolerance)
+    planned = plan(config, without_model_tests(config, scan.registrations), seconds_of, previous=previous, tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance)
     model_tests = model_test_placements(config, scan.registrations)
     problems = [*lint(config, scan, checks), *planned.problems, *check_model_job_ids(config, model_tests)]
     return Build(inputs, config, timings, planned, model_tests, tuple(sorted(problems)))

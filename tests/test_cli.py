@@ -13,6 +13,9 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.cli.app import COMMANDS
 from tests.conftest import write_files
+from tests.rendering import GOLDEN
+
+GOLDEN_CONFIG = GOLDEN / "tree" / "cigen.yml"
 
 GOOD = 'register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)\n\nif __name__ == "__main__":\n    main()\n'
 
@@ -58,6 +61,18 @@ def test_commands_load_only_what_they_use(tmp_path, args, loaded):
     args = [str(tmp_path) if arg == "TREE" else arg for arg in args]
     probe = subprocess.run([sys.executable, "-c", IMPORTS_PROBE, *args], capture_output=True, text=True, check=True)
     assert probe.stdout.splitlines()[-1] == loaded
+
+
+def test_a_config_that_validated_before_is_neither_parsed_nor_validated_again(tmp_path):
+    write_files(tmp_path, {"test/registered/a.py": GOOD, "cigen.yml": (GOLDEN_CONFIG).read_text()})
+    probe = [sys.executable, "-c", IMPORTS_PROBE, "scan", "--root", str(tmp_path)]
+    first = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.splitlines()
+    second = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert (first[-1], second[-1]) == ("jsonschema,yaml", "")
+    assert first[:-1] == second[:-1] and "1 registration in 1 file" in first
+    (tmp_path / "cigen.yml").write_text((tmp_path / "cigen.yml").read_text().replace("setup_minutes: 2", "setup_minutes: 3"))
+    third = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert third[-1] == "jsonschema,yaml"  # an edit is a new text: parsed and validated again
 
 
 def test_scan_json_has_sglang_field_names(tmp_path):

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 from generator.errors import Problem, ProblemReport, UserError, plural
@@ -53,6 +52,8 @@ def read_plan_file(path: Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise UserError(str(path), 0, "plan-unreadable", f"cannot read plan: {error}") from None
+    import jsonschema  # only commands that read a plan file pay for it
+
     errors = sorted(jsonschema.Draft202012Validator(PLAN_FILE_SCHEMA).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         problems = [
