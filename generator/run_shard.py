@@ -889,6 +889,9 @@ def matrix_lines(plan_path: str, suites: Sequence[str]) -> list[str]:
     return lines
 
 
+DESCRIPTION = "Run one CI shard's test files, or print each suite's shard matrix (cigen's runner)."
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (exit 2 through UsageError) instead of the usage dump."""
 
@@ -920,7 +923,7 @@ SECONDS = number(float, 0.1)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="run_shard.py", description="Run one CI shard's test files (cigen's runner).")
+    parser = _Parser(prog="run_shard.py", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="Run one shard's files.")
     run.add_argument("--suite", required=True, help="The suite.")

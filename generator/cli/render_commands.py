@@ -122,11 +122,11 @@ def check(root: Path, config_path: Path | None, no_cache: bool, timings_path: Pa
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run_shard_command(args: tuple[str, ...]) -> None:
-    """Run one shard's test files (the jobs' entry point): `run-shard [run|matrix] ARGS`.
+    """Run one CI shard's test files, or print each suite's shard matrix (cigen's runner).
 
-    The same runner generated jobs call as `.github/cigen/run_shard.py` (generator/run_shard.py,
-    standard library only); without a subcommand the arguments go to `run`. `run-shard run --help`
-    lists the options.
+    `run-shard [run|matrix] ARGS`: the runner generated jobs call as `.github/cigen/run_shard.py`
+    (generator/run_shard.py, standard library only). Without a subcommand the arguments go to
+    `run`; `run-shard run --help` lists its options.
     """
     forwarded = list(args) if args and args[0] in ("run", "matrix", "-h", "--help") else ["run", *args]
     sys.exit(run_shard_main(forwarded))
