@@ -138,6 +138,20 @@ def test_a_timeout_with_a_healthy_gpu_is_a_timeout(tmp_path):
     assert json.loads(results.read_text())["files"][0]["class"] == "timeout"
 
 
+def test_real_nvidia_smi_output_parses():
+    """Printed by the runner's query on a 2 x H200 host, verbatim."""
+    text = "0, GPU-f83c7cd7-3093-163a-622a-113e3e13cbe5, 0, 143156, 143771\n1, GPU-dde0cf30-1929-5304-c51f-f4ee6ed7e123, 0, 143156, 143771\n"
+    assert parse_gpus(text.strip()) == [
+        Gpu(0, "GPU-f83c7cd7-3093-163a-622a-113e3e13cbe5", 0, 143156, 143771),
+        Gpu(1, "GPU-dde0cf30-1929-5304-c51f-f4ee6ed7e123", 0, 143156, 143771),
+    ]
+
+
+def test_unexpected_nvidia_smi_output_is_a_problem(tmp_path):
+    run, results, _ = preflight_run(tmp_path, "echo '0, GPU-x, [N/A], [N/A], 81559'\n")
+    assert (run.exit_code, results["preflight"]["reason"]) == (3, "unexpected nvidia-smi output: '0, GPU-x, [N/A], [N/A], 81559'")
+
+
 def test_cuda_visible_devices_picks_the_jobs_gpus():
     gpus = parse_gpus("\n".join(gpu_line(i, 100 * i) for i in range(4)))
     assert [g.index for g in visible_gpus(gpus, None)] == [0, 1, 2, 3]
