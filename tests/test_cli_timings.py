@@ -93,7 +93,7 @@ def test_calibrate_reports_all_bad_inputs_and_writes_nothing(tmp_path):
     result = run("calibrate", "--root", str(root), "-o", str(out))
     assert (result.exit_code, result.output) == (
         2,
-        "calibrate-no-input: give at least one of --history, --junit, --durations, --partition-model\n",
+        "calibrate-no-input: give at least one of --history, --junit, --durations, --results, --log, --partition-model\n",
     )
 
 

@@ -202,7 +202,7 @@ def test_read_measurements_reports_every_input_at_once(tmp_path):
     assert caught.value.summary == "2 errors in 2 input files; nothing written."
     with pytest.raises(UserError) as error:
         read_measurements([], [], [], None, set(), set(), ["cuda"])
-    assert str(error.value) == "calibrate-no-input: give at least one of --history, --junit, --durations, --partition-model"
+    assert str(error.value) == "calibrate-no-input: give at least one of --history, --junit, --durations, --results, --log, --partition-model"
 
 
 def test_measurements_of_unplanned_suites_are_dropped_and_counted(tmp_path):

@@ -26,7 +26,11 @@ COMMANDS: dict[str, LazyCommand] = {
     "plan": LazyCommand("generator.cli.plan_commands", "plan_command", "Split every suite into time-balanced shards: pools, shard counts, files, cost."),
     "render": LazyCommand("generator.cli.render_commands", "render", "Write the CI workflows from the tests and the config."),
     "check": LazyCommand("generator.cli.render_commands", "check", "Fail with a diff when the generated files are stale."),
-    "run-shard": LazyCommand("generator.cli.render_commands", "run_shard_command", "Run one shard's test files (the jobs' entry point)."),
+    "run-shard": LazyCommand(
+        "generator.cli.render_commands",
+        "run_shard_command",
+        "Run one CI shard's test files, or print each suite's shard matrix (cigen's runner).",
+    ),
     "calibrate": LazyCommand("generator.cli.timing_commands", "calibrate_command", "Write a timings file (for plan/lint --timings) from measured durations."),
     "mem": LazyCommand("generator.cli.mem_commands", "mem_command", "GPU-memory advisor: does a model test fit a GPU, at which mem-fraction?"),
     "rerun": LazyCommand("generator.cli.rerun_commands", "rerun", "/rerun-test PR comments: parse, check, report."),

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +9,7 @@ from pathlib import Path
 import click
 
 from generator.cli.common import format_table, input_options, reports_user_errors, stop_on_errors, timings_option
-from generator.errors import EXIT_DRIFT, UserError, plural
+from generator.errors import EXIT_DRIFT, plural
 
 
 def render_options(command):
@@ -112,36 +109,19 @@ def check(root: Path, config_path: Path | None, no_cache: bool, timings_path: Pa
     sys.exit(EXIT_DRIFT)
 
 
-@click.command("run-shard")
-@click.option("--suite", required=True, help="The suite, for the log and the step summary.")
-@click.option("--shard", type=click.IntRange(min=0), required=True, help="The shard's index in its suite.")
-@click.option("--files-json", required=True, help='The shard\'s files as a JSON list (the matrix\'s `files`), e.g. \'["test/a.py"]\'.')
-@click.option("--per-file-timeout", type=click.IntRange(min=1), required=True, help="Seconds each file may run.")
-@click.option("--keep-going", is_flag=True, help="Run every file even after one fails (default: stop at the first).")
-@click.option("--python", default="python3", show_default=True, help="Interpreter that runs each file.")
-@click.option(
-    "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True, help="Folder the files are relative to."
+@click.command(
+    "run-shard",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
 )
-@reports_user_errors
-def run_shard_command(suite: str, shard: int, files_json: str, per_file_timeout: int, keep_going: bool, python: str, root: Path) -> None:
-    """Run one shard's test files (the jobs' entry point).
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run_shard_command(args: tuple[str, ...]) -> None:
+    """Run one CI shard's test files, or print each suite's shard matrix (cigen's runner).
 
-    Each file runs as `python3 FILE` from --root in its own process group, stopped at the
-    per-file timeout; results go to the log and to $GITHUB_STEP_SUMMARY as they finish.
-    Exits 1 when a file fails, times out or is missing.
+    `run-shard [run|matrix] ARGS`: the runner generated jobs call as `.github/cigen/run_shard.py`
+    (generator/run_shard.py, standard library only). Without a subcommand the arguments go to
+    `run`; `run-shard run --help` lists its options.
     """
-    from generator.run_shard import run_shard
+    from generator.run_shard import main as run_shard_main
 
-    try:
-        files = json.loads(files_json)
-    except ValueError as error:
-        raise UserError("--files-json", 0, "bad-files-json", f"not JSON: {error}") from None
-    if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
-        raise UserError("--files-json", 0, "bad-files-json", "expected a non-empty JSON list of file paths")
-    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    with open(summary_path, "a", encoding="utf-8") if summary_path else contextlib.nullcontext() as summary:
-        results = run_shard(suite, shard, files, root, per_file_timeout, python, keep_going, summary)
-    failed = [r for r in results if not r.passed]
-    click.echo(f"{suite} shard {shard}: {len(results) - len(failed)} of {len(results)} files passed", err=True)
-    if failed:
-        sys.exit(1)
+    forwarded = list(args) if args and args[0] in ("run", "matrix", "-h", "--help") else ["run", *args]
+    sys.exit(run_shard_main(forwarded))

@@ -28,6 +28,12 @@ HISTORY_HELP = "sglang-ci-stats run history: a runs/ folder, the folder holding 
 @click.option(
     "--durations", "duration_paths", multiple=True, type=INPUT_FILE, help="Duration log: 'PATH SECONDS' or 'SUITE PATH SECONDS' a line."
 )
+@click.option(
+    "--results", "results_paths", multiple=True, type=INPUT_FILE, help="Results JSON of cigen's shard runner (run --results)."
+)
+@click.option(
+    "--log", "log_paths", multiple=True, type=INPUT_FILE, help="Job log with a TIMINGS block (sglang's runner or cigen's)."
+)
 @click.option("--partition-model", type=INPUT_FILE, help="sglang-ci-stats model.json: its p90s, for files without samples.")
 @ESTIMATOR
 @click.option("--out", "-o", "out_path", required=True, type=INPUT_FILE, help="Timings file to write.")
@@ -39,6 +45,8 @@ def calibrate_command(
     history_paths: tuple[Path, ...],
     junit_paths: tuple[Path, ...],
     duration_paths: tuple[Path, ...],
+    results_paths: tuple[Path, ...],
+    log_paths: tuple[Path, ...],
     partition_model: Path | None,
     estimator: str,
     out_path: Path,
@@ -62,8 +70,11 @@ def calibrate_command(
         known_paths={r.path for r in inputs.scan.registrations},
         suites=set(inputs.config.suites),
         backends=inputs.config.backends,
+        results=results_paths,
+        logs=log_paths,
     )
-    sources = [str(p) for p in (*history_paths, *junit_paths, *duration_paths, *([partition_model] if partition_model else []))]
+    inputs_read = (*history_paths, *junit_paths, *duration_paths, *results_paths, *log_paths)
+    sources = [str(p) for p in (*inputs_read, *([partition_model] if partition_model else []))]
     timings, report = calibrate(measurements, registrations, estimator, sources)
     write_text_atomic(out_path, timings_text(timings))
     click.echo(f"wrote {out_path}: {plural(report.measured, 'file estimate')} from {plural(report.samples, 'sample')} ({estimator})")

@@ -10,7 +10,9 @@ from generator.timings.durationlog import read_duration_log
 from generator.timings.history import history_measurements, read_history
 from generator.timings.junit import read_junit
 from generator.timings.model_json import read_partition_model
+from generator.timings.runresults import read_run_results
 from generator.timings.samples import Measurements
+from generator.timings.timingslog import read_timings_log
 
 
 def read_measurements(
@@ -21,18 +23,23 @@ def read_measurements(
     known_paths: Collection[str],
     suites: Collection[str],
     backends: Sequence[str],
+    results: Sequence[Path] = (),
+    logs: Sequence[Path] = (),
 ) -> Measurements:
-    """History first (oldest run first), then JUnit reports and duration logs in the order
-    given: that order is the samples' time order."""
+    """History first (oldest run first), then JUnit reports, duration logs, runner results files
+    and job logs with a TIMINGS block, each in the order given: that order is the samples' time order."""
     readers: list[Callable[[], Measurements]] = []
     if history:
         readers.append(lambda: history_measurements(read_history(history), backends))
     readers += [lambda p=p: read_junit(p, known_paths, suites) for p in junit]
     readers += [lambda p=p: read_duration_log(p) for p in durations]
+    readers += [lambda p=p: read_run_results(p) for p in results]
+    readers += [lambda p=p: read_timings_log(p) for p in logs]
     if partition_model is not None:
         readers.append(lambda: read_partition_model(partition_model))
     if not readers:
-        raise UserError("", 0, "calibrate-no-input", "give at least one of --history, --junit, --durations, --partition-model")
+        options = "--history, --junit, --durations, --results, --log, --partition-model"
+        raise UserError("", 0, "calibrate-no-input", f"give at least one of {options}")
     total = Measurements()
     problems: list[Problem] = []
     for read in readers:
