@@ -161,8 +161,9 @@ def matched_files(patterns: list[str]) -> tuple[Path, list[Path]]:
 def upload_artifact(inputs: dict) -> None:
     """Copy the matched files to $CIGEN_ACT_ARTIFACTS/<name>/, paths relative to their common root."""
     name = inputs.get("name") or "artifact"
-    if any(char in BAD_NAME_CHARS for char in name):
-        raise DoubleError(f"The artifact name is not valid: {name}. Contains one of: {BAD_NAME_CHARS!r}")
+    for char in BAD_NAME_CHARS:
+        if char in name:
+            raise DoubleError(f"The artifact name is not valid: {name}. Contains the following character: {char!r}")
     patterns = [line.strip() for line in inputs.get("path", "").splitlines() if line.strip()]
     if not patterns:
         raise DoubleError("Input required and not supplied: path")
