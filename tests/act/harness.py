@@ -174,6 +174,10 @@ class JobRun:
     def step_names(self) -> list[str]:
         return [step.name for step in self.steps]
 
+    def outcomes(self) -> dict[str, str]:
+        """Step name -> result, in order."""
+        return {step.name: step.result for step in self.steps}
+
 
 @dataclass
 class ActRun:
@@ -431,7 +435,8 @@ def act_command(
     repositories: Mapping[str, Path],
     actor: str,
 ) -> list[str]:
-    """The act command line: one workflow, host mode for every label, offline, JSON log."""
+    """The act command line: one workflow, host mode for every label, offline, JSON log. --verbose
+    because act logs skipped jobs and each job's workspace (which attributes records) at debug level."""
     empty = work / "empty"
     empty.write_text("")
     command = [str(act_binary()), event, "-C", str(repo), "-W", str(workflow), "-e", str(work / "event.json")]
