@@ -467,6 +467,8 @@ class _Finished:
 def _execute(command: list[str], work: Path, env: dict[str, str], marker: str, timeout: float) -> _Finished:
     """Run act in its own process group; afterwards kill whatever of the run is still alive."""
     start = time.monotonic()
+    if not shutil.which(command[0], path=env["PATH"]):
+        raise ActError(f"{command[0]} not found on PATH")
     process = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, start_new_session=True)
     try:
