@@ -12,7 +12,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 # Tests and benchmarks: pytest, hypothesis, the three workflow validators (and shellcheck,
-# which actionlint runs over every run: script), sglang's wheel
+# which actionlint runs over every run: script), act (runs the rendered workflows), sglang's wheel
 # (without its dependencies: only sglang/test/ci/ci_register.py is loaded, by path, as the
 # scanner's oracle) and a CPU build of torch for the weight-checker stand-in server.
 $(VENV)/.test: $(VENV)/.base
