@@ -28,23 +28,34 @@ def _read(path: Path) -> str | None:
         return path.read_bytes().decode("utf-8", errors="replace")
 
 
-def _diff(path: Path, old: str | None, new: str | None) -> str:
+def _shown(path: Path, root: Path) -> str:
+    """The path as `git diff` would name it: relative to the repository root where it is inside."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix().lstrip("/")
+
+
+def _diff(path: Path, old: str | None, new: str | None, root: Path) -> str:
+    shown = _shown(path, root)
     lines = difflib.unified_diff(
         (old or "").splitlines(keepends=True),
         (new or "").splitlines(keepends=True),
-        fromfile=f"a/{path}" if old is not None else "/dev/null",
-        tofile=f"b/{path}" if new is not None else "/dev/null",
+        fromfile=f"a/{shown}" if old is not None else "/dev/null",
+        tofile=f"b/{shown}" if new is not None else "/dev/null",
     )
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
-def find_drift(files: Mapping[Path, str], workflows_dir: Path) -> list[Drift]:
-    """Every rendered file that is missing or differs on disk, then every stale one."""
+def find_drift(files: Mapping[Path, str], github_dir: Path, root: Path) -> list[Drift]:
+    """Every rendered file that is missing or differs on disk, then every stale one; diffs name
+    files relative to `root`, as git does."""
     drift = []
     for path in sorted(files):
         committed = _read(path)
         if committed != files[path]:
-            drift.append(Drift(path, "missing" if committed is None else "differs", _diff(path, committed, files[path])))
-    for path in stale_outputs(files, workflows_dir):
-        drift.append(Drift(path, "stale", _diff(path, _read(path), None)))
+            state = "missing" if committed is None else "differs"
+            drift.append(Drift(path, state, _diff(path, committed, files[path], root)))
+    for path in stale_outputs(files, github_dir):
+        drift.append(Drift(path, "stale", _diff(path, _read(path), None, root)))
     return drift

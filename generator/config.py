@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -21,8 +22,18 @@ from pathlib import Path
 from generator.atomic import write_text_atomic
 from generator.backends import BACKENDS, DEFAULT_BACKEND
 from generator.errors import Problem, ProblemReport, UserError, plural
-from generator.model import Config, CpuTests, ModelTest, Pool, Suite, WorkflowSettings
-from generator.names import RESERVED_JOBS, job_id
+from generator.model import (
+    OUTPUT_NAMES,
+    CalibrateLoop,
+    Config,
+    CpuTests,
+    ModelTest,
+    Pool,
+    PullRequestGate,
+    Suite,
+    WorkflowSettings,
+)
+from generator.names import RESERVED_JOBS, shard_job_ids
 
 CONFIG_NAME = "cigen.yml"
 DEFAULT_SOURCE = "<embedded default cigen.yml>"
@@ -116,9 +127,6 @@ def _compose(text: str, source: str, loader_class: type) -> _Document:
     return _Document(source, data, lines)
 
 
-MAX_MATRIX_JOBS = 256  # GitHub's limit for one job's matrix
-
-
 @cache
 def schema() -> dict:
     """cigen.schema.json, with the backend names filled in from generator/backends.py."""
@@ -161,6 +169,8 @@ def _build(doc: _Document) -> Config:
             setup_minutes=float(spec["setup_minutes"]),
             gpu_model=spec.get("gpu"),
             gpu_mem_gib=spec.get("gpu_mem_gib"),
+            setup=tuple(spec["setup"]) if "setup" in spec else None,
+            env=_env(spec.get("env", {})),
             line=doc.line(("pools", name)),
         )
         for name, spec in data["pools"].items()
@@ -217,6 +227,13 @@ def _build(doc: _Document) -> Config:
             cron=merged.get("cron"),
             enabled=merged["enabled"],
             groups=tuple(tuple(group) for group in merged["groups"]),
+            setup=tuple(merged["setup"]) if "setup" in merged else None,
+            env=_env(merged.get("env", {})),
+            secrets=dict(merged.get("secrets", {})),
+            working_directory=merged.get("working_directory"),
+            retries=merged.get("retries", 1),
+            retry_wait_seconds=merged.get("retry_wait_seconds", 60),
+            test_args=tuple(merged.get("test_args", ())),
             line=doc.line(where),
         )
     problems.extend(_needs_problems(doc, suites, declared=set(data["suites"])))
@@ -248,6 +265,7 @@ def _build(doc: _Document) -> Config:
         )
     problems.extend(_expression_problems(doc))
     problems.extend(_job_id_problems(doc, suites))
+    problems.extend(_workflow_problems(doc, workflows))
     if problems:
         raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {doc.source}")
     return Config(
@@ -264,14 +282,39 @@ def _build(doc: _Document) -> Config:
     )
 
 
+def _env(spec: dict) -> dict[str, str]:
+    """Environment values as the shell sees them: YAML's true is "true", 2 is "2"."""
+    return {name: (str(value).lower() if isinstance(value, bool) else str(value)) for name, value in spec.items()}
+
+
 def _workflow_settings(spec: dict) -> WorkflowSettings:
     """The `workflows:` section (schema-valid); absent keys keep WorkflowSettings' defaults."""
     cpu = spec.get("cpu_tests")
-    scalars = ("setup_timeout_minutes", "cigen", "cigen_package", "action", "action_version", "regenerate")
+    calibrate = spec.get("calibrate")
+    pull_requests = spec.get("pull_requests", {})
+    scalars = (
+        "setup_timeout_minutes",
+        "cigen_package",
+        "cigen_requirements",
+        "action",
+        "action_version",
+        "regenerate",
+        "timings",
+        "secrets_environment",
+    )
     return WorkflowSettings(
         **{key: spec[key] for key in scalars if key in spec},
         **{key: tuple(spec[key]) for key in ("setup", "branches") if key in spec},
+        env=_env(spec.get("env", {})),
+        secrets=dict(spec.get("secrets", {})),
+        files=dict(spec.get("files", {})),
+        pull_requests=PullRequestGate(
+            label=pull_requests.get("label"),
+            skip_drafts=pull_requests.get("skip_drafts", True),
+            paths=tuple(pull_requests.get("paths", ())),
+        ),
         cpu_tests=CpuTests(**{**cpu, "commands": tuple(cpu["commands"])}) if cpu is not None else None,
+        calibrate=CalibrateLoop(**calibrate) if calibrate is not None else None,
     )
 
 
@@ -310,6 +353,44 @@ def _suite_problems(doc: _Document, name: str, suite: dict, backends: tuple[str,
     return problems
 
 
+IMMUTABLE_GIT_URL = re.compile(r"git\+https://[^@\s]+@[0-9a-f]{40}(#subdirectory=[A-Za-z0-9_./-]+)?\Z")
+
+
+def _workflow_problems(doc: _Document, workflows: dict) -> list[Problem]:
+    """cigen is installed only from an immutable reference; two outputs cannot share a file."""
+    problems = []
+    package = workflows.get("cigen_package")
+    if package is not None and package != "." and not IMMUTABLE_GIT_URL.match(package):
+        problems.append(
+            doc.problem(
+                ("workflows", "cigen_package"),
+                "mutable-cigen-package",
+                f"workflows.cigen_package {package!r} can change under the same name: whoever controls it runs code "
+                "in jobs that can write to pull requests",
+                help="pin a commit: git+https://github.com/OWNER/cigen@<40-hex sha>, or use cigen_requirements "
+                "(a requirements file with --hash=sha256: on every line)",
+            )
+        )
+    if package is not None and "cigen_requirements" in workflows:
+        problems.append(
+            doc.problem(("workflows", "cigen_requirements"), "cigen-installed-twice", "give cigen_package or cigen_requirements, not both")
+        )
+    files = workflows.get("files", {})
+    seen: dict[str, str] = {}
+    for output in OUTPUT_NAMES:
+        name = files.get(output, f"cigen-{output}.yml")
+        if name in seen:
+            problems.append(
+                doc.problem(
+                    ("workflows", "files", output),
+                    "workflow-file-clash",
+                    f"workflows.files: '{output}' and '{seen[name]}' are both written to {name}",
+                )
+            )
+        seen.setdefault(name, output)
+    return problems
+
+
 def _expression_problems(doc: _Document) -> list[Problem]:
     """Config text lands in workflow YAML: a `${{` in it would be evaluated by GitHub."""
     problems = []
@@ -337,35 +418,25 @@ def _expression_problems(doc: _Document) -> list[Problem]:
 
 
 def _job_id_problems(doc: _Document, suites: dict[str, Suite]) -> list[Problem]:
-    """Every enabled suite's job id is unique and not one cigen uses itself; its matrix fits GitHub's limit."""
+    """Every enabled suite's job ids are unique and not ones cigen uses itself. (A job's matrix
+    is its shards: the schema's max_parallel limit, 256, is GitHub's per matrix.)"""
     problems = []
     owner: dict[str, str] = {name: "cigen itself" for name in RESERVED_JOBS}
     for suite in suites.values():
         if not suite.enabled:
             continue
         where = ("suites", suite.name)
-        ident = job_id(suite.name)
-        if ident in owner:
-            problems.append(
-                doc.problem(
-                    where,
-                    "job-id-clash",
-                    f"suite '{suite.name}' would get job id '{ident}', which {owner[ident]} already has",
-                    help="rename one of the suites (letters, digits, '-' and '_' are kept; other characters become '_')",
+        for ident in shard_job_ids(suite.name, suite.pools):
+            if ident in owner:
+                problems.append(
+                    doc.problem(
+                        where,
+                        "job-id-clash",
+                        f"suite '{suite.name}' would get job id '{ident}', which {owner[ident]} already has",
+                        help="rename one of the suites (letters, digits, '-' and '_' are kept; others become '_')",
+                    )
                 )
-            )
-        owner.setdefault(ident, f"suite '{suite.name}'")
-        runs = suite.max_parallel * len(suite.pools)
-        if runs > MAX_MATRIX_JOBS:
-            problems.append(
-                doc.problem(
-                    where + ("max_parallel",),
-                    "matrix-too-large",
-                    f"suite '{suite.name}' may need {suite.max_parallel} shards x {len(suite.pools)} pools = {runs} jobs; "
-                    f"GitHub runs at most {MAX_MATRIX_JOBS} from one matrix",
-                    help="lower max_parallel or split the suite",
-                )
-            )
+            owner.setdefault(ident, f"suite '{suite.name}'")
     return problems
 
 

@@ -11,8 +11,10 @@ severity.
 from __future__ import annotations
 
 import difflib
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from generator.errors import Problem
 from generator.errors import error as _error
@@ -192,6 +194,81 @@ def check_model_tests(config: Config, scan: TreeScan) -> list[Problem]:
                     f"model test '{test.path}' has no enabled registration in an enabled suite; nothing runs it",
                 )
             )
+        elif config.workflows.action is None:
+            problems.append(
+                _warning(
+                    config.source,
+                    test.line,
+                    "model-test-without-action",
+                    f"model test '{test.path}' runs in its suite's shards like any file: no workflows.action "
+                    "to size --mem-fraction-static for the card",
+                    help="set workflows.action to cigen's action, OWNER/cigen@<40-hex sha> with action_version",
+                )
+            )
+    return problems
+
+
+def _is_cigens_own_repository(root: Path) -> bool:
+    """The root's pyproject.toml declares the project `cigen` (where `.` installs cigen)."""
+    try:
+        text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return re.search(r'^\[project\][^\[]*^name\s*=\s*"cigen"\s*$', text, re.MULTILINE | re.DOTALL) is not None
+
+
+def check_cigen_sources(config: Config, scan: TreeScan) -> list[Problem]:
+    """What jobs install or use of cigen must be there and be immutable in this repository:
+    `.` only in cigen's own, `./` only beside an action.yml, every requirement hash-pinned."""
+    settings, root, problems = config.workflows, scan.root, []
+    if settings.cigen_package == "." and not _is_cigens_own_repository(root):
+        problems.append(
+            _error(
+                config.source,
+                0,
+                "mutable-cigen-package",
+                "workflows.cigen_package '.' installs this repository, which is not cigen",
+                help="pin cigen by commit: git+https://github.com/OWNER/cigen@<40-hex sha>",
+            )
+        )
+    if settings.action is not None and settings.action.startswith("./"):
+        action_dir = root / settings.action
+        if not (action_dir / "action.yml").is_file() and not (action_dir / "action.yaml").is_file():
+            problems.append(
+                _error(
+                    config.source,
+                    0,
+                    "action-not-found",
+                    f"workflows.action {settings.action!r}: there is no action.yml there in {root}",
+                    help="reference cigen's action by commit: OWNER/cigen@<40-hex sha> with action_version",
+                )
+            )
+    if settings.cigen_requirements is not None:
+        problems.extend(_unhashed_requirements(root / settings.cigen_requirements, settings.cigen_requirements))
+    return problems
+
+
+def _unhashed_requirements(path: Path, shown: str) -> list[Problem]:
+    """Every requirement of a --require-hashes file carries --hash=sha256: (lines joined where
+    they end with a backslash; options such as --index-url are not requirements)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return [_error(shown, 0, "requirements-unreadable", f"cannot read workflows.cigen_requirements: {error}")]
+    problems, line_number = [], 1
+    for logical in re.split(r"(?<!\\)\n", text):
+        requirement = logical.replace("\\\n", " ").split(" #", 1)[0].strip()
+        if requirement and not requirement.startswith(("#", "-")) and "--hash=sha256:" not in requirement:
+            problems.append(
+                _error(
+                    shown,
+                    line_number,
+                    "requirement-unhashed",
+                    f"{requirement.split()[0]} has no --hash=sha256: (pip install --require-hashes refuses it)",
+                    help="generate the file with pip-compile --generate-hashes",
+                )
+            )
+        line_number += logical.count("\n") + 1
     return problems
 
 
@@ -246,4 +323,5 @@ BUILTIN_CHECKS: tuple[LintCheck, ...] = (
     check_duplicates,
     check_groups,
     check_model_tests,
+    check_cigen_sources,
 )

@@ -60,6 +60,8 @@ class Pool:
     setup_minutes: float  # per job: checkout, install, warm-up before the first test
     gpu_model: str | None = None
     gpu_mem_gib: float | None = None
+    setup: tuple[str, ...] | None = None  # None: the workflows' setup
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
     line: int = 0
 
 
@@ -82,6 +84,13 @@ class Suite:
     cron: str | None = None  # nightly suites on their own schedule
     enabled: bool = True
     groups: tuple[tuple[str, ...], ...] = ()  # files that must share a shard
+    setup: tuple[str, ...] | None = None  # None: the pool's, else the workflows' setup
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    secrets: Mapping[str, str] = field(default_factory=dict, hash=False)  # env name -> secret name, trusted events only
+    working_directory: str | None = None  # where each test runs (sglang: test); paths stay as registered
+    retries: int = 1  # extra attempts for retriable failure classes, as sglang
+    retry_wait_seconds: int = 60
+    test_args: tuple[str, ...] = ()
     line: int = 0
 
     @property
@@ -120,18 +129,50 @@ class CpuTests:
 
 
 @dataclass(frozen=True)
+class PullRequestGate:
+    """Which pull requests start the per-commit GPU suites (pushes and dispatches always do)."""
+
+    label: str | None = None  # the label a pull request needs, read live (sglang: run-ci)
+    skip_drafts: bool = True
+    paths: tuple[str, ...] = ()  # a change under none of these runs no GPU suite
+
+
+@dataclass(frozen=True)
+class CalibrateLoop:
+    """The scheduled workflow that turns recent shard results into a timings-and-plan pull request."""
+
+    cron: str
+    days: int = 7  # how far back results are downloaded
+    branch: str = "cigen/timings"  # the branch the pull request comes from
+
+
+OUTPUT_NAMES = ("per-commit", "nightly", "rerun-test", "cpu-tests", "calibrate")
+
+
+@dataclass(frozen=True)
 class WorkflowSettings:
-    """How generated workflows prepare GPU runners, call cigen, and reach cigen's action."""
+    """How generated workflows prepare GPU runners, gate pull requests, and reach cigen."""
 
     setup: tuple[str, ...] = ()  # shell lines run before a GPU job's tests (install the project)
     setup_timeout_minutes: int = 20
-    cigen: str = "cigen"  # how a job calls cigen once set up, e.g. `.venv/bin/cigen`
-    cigen_package: str = "."  # what hosted jobs pip-install cigen from (the /rerun-test gate)
-    action: str = "./"  # cigen's composite action: `./` here, else `owner/cigen@<full sha>`
+    env: Mapping[str, str] = field(default_factory=dict)  # every GPU job's environment
+    secrets: Mapping[str, str] = field(default_factory=dict)  # env name -> secret name, trusted events only
+    secrets_environment: str = "cigen-secrets"  # the GitHub environment jobs with secrets run in
+    files: Mapping[str, str] = field(default_factory=dict)  # output name -> workflow file name
+    pull_requests: PullRequestGate = field(default_factory=PullRequestGate)
+    cigen_package: str | None = None  # immutable: git URL at a commit, or `.` in cigen's own repository
+    cigen_requirements: str | None = None  # a hash-pinned requirements file, installed with --require-hashes
+    action: str | None = None  # cigen's composite action: `./` in cigen's repository, else `owner/cigen@<sha>`
     action_version: str | None = None  # the version comment beside a pinned action
     regenerate: str = "cigen render"  # the command named in every generated file's header
     branches: tuple[str, ...] = ("main",)  # pushes to these run the per-commit workflow
+    timings: str | None = None  # the timings file plan, render and check use by default
     cpu_tests: CpuTests | None = None  # None: no CPU workflow
+    calibrate: CalibrateLoop | None = None  # None: no calibrate workflow
+
+    def file_name(self, output: str) -> str:
+        """The workflow file an output is written to (default: cigen-<output>.yml)."""
+        return self.files.get(output, f"cigen-{output}.yml")
 
 
 @dataclass(frozen=True)
@@ -152,6 +193,17 @@ class Config:
     def suites_for(self, backend: str) -> list[Suite]:
         return [s for s in self.suites.values() if s.backend == backend]
 
+    def setup_for(self, suite: Suite, pool: Pool) -> tuple[str, ...]:
+        """A GPU job's set-up lines: the suite's, else its pool's, else the workflows' (the most specific wins)."""
+        for setup in (suite.setup, pool.setup):
+            if setup is not None:
+                return setup
+        return self.workflows.setup
+
+    def env_for(self, suite: Suite, pool: Pool) -> dict[str, str]:
+        """A GPU job's environment: the workflows', then its pool's, then the suite's, key by key (later wins)."""
+        return {**self.workflows.env, **pool.env, **suite.env}
+
 
 @dataclass(frozen=True)
 class PlacedModelTest:
@@ -169,6 +221,7 @@ class Shard:
     index: int
     files: tuple[str, ...]
     est_seconds: float  # sum of the files' planned seconds (setup excluded)
+    file_seconds: tuple[float, ...] = ()  # each file's planned seconds, in the order of `files`
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-GENERATED_MARK = "# @generated from templates/"  # how every generated file starts
+GENERATED_MARK = "# @generated from templates/"  # how every generated workflow starts
+# How other generated files start: a Python file's first comment, a JSON file's first key.
+GENERATED_PREFIXES = ("# @generated ", '{\n  "@generated": ')
 
-CHANGES_JOB = "changes"  # per-commit: which path-gated suites a pull request touches
-RESERVED_JOBS = (CHANGES_JOB,)
+GATE_JOB = "gate"  # decides which suites a run starts (ci_gate.py decide)
+FINISH_JOB = "finish"  # the one required check (ci_gate.py finish)
+RESERVED_JOBS = (GATE_JOB, FINISH_JOB)
+
+# Files cigen writes beside the workflows, relative to .github/, and how jobs reach them.
+PLAN_FILE = "cigen/plan.json"
+RUNNER_FILE = "cigen/run_shard.py"
+GATE_FILE = "cigen/ci_gate.py"
+RESULTS_ARTIFACT = "cigen-results"  # prefix of every shard's results artifact
 
 RERUN_TEST_STEP = "Run the test"
 RERUN_POLICY_PATH = ".github/rerun-test-policy.yml"  # read by the gate from the default branch  # the /rerun-test jobs' step whose duration the report shows
@@ -27,6 +36,13 @@ def job_id(name: str) -> str:
     """A GitHub job id for a suite: letters, digits, `-`, `_`; no leading digit."""
     safe = id_part(name)
     return safe if re.match(r"[A-Za-z_]", safe) else f"_{safe}"
+
+
+def shard_job_ids(suite: str, pools: tuple[str, ...]) -> list[str]:
+    """A suite's shard jobs: one, named like the suite, or one per pool when it runs on several."""
+    if len(pools) == 1:
+        return [job_id(suite)]
+    return [f"{job_id(suite)}-{id_part(pool)}" for pool in pools]
 
 
 def model_job_id(suite: str, pool: str) -> str:
@@ -45,9 +61,10 @@ def rerun_job_name(pool: str, selector: str) -> str:
 
 
 def is_generated(path: Path) -> bool:
-    """A file cigen wrote: it starts with the `@generated` header."""
+    """A file cigen wrote: it starts with a `@generated` header."""
     try:
         with path.open(encoding="utf-8", errors="replace") as handle:
-            return handle.read(len(GENERATED_MARK)) == GENERATED_MARK
+            head = handle.read(max(len(prefix) for prefix in GENERATED_PREFIXES))
     except OSError:
         return False
+    return head.startswith(GENERATED_PREFIXES)

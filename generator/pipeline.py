@@ -82,7 +82,11 @@ def build(
     checks = [file_timeout_check(seconds_of), check_memory_fit]
     if timings is not None:
         checks.append(est_time_check(timings))
-    planned = plan(config, without_model_tests(config, scan.registrations), seconds_of, previous=previous, tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance)
-    model_tests = model_test_placements(config, scan.registrations)
+    # Model tests get jobs of their own through cigen's action; without one they are files like any other.
+    through_action = config.workflows.action is not None
+    sharded = without_model_tests(config, scan.registrations) if through_action else list(scan.registrations)
+    tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
+    planned = plan(config, sharded, seconds_of, previous=previous, tolerance=tolerance)
+    model_tests = model_test_placements(config, scan.registrations) if through_action else ()
     problems = [*lint(config, scan, checks), *planned.problems, *check_model_job_ids(config, model_tests)]
     return Build(inputs, config, timings, planned, model_tests, tuple(sorted(problems)))

@@ -94,7 +94,12 @@ def plan_suite(
         makespan = max(sum(durations[p] for p in files) for files in bins)
         optimal = best.optimal and makespan <= best.makespan + rounding_slack(best.makespan)
     shards = tuple(
-        Shard(index=i, files=tuple(sorted(files)), est_seconds=float(sum(durations[p] for p in files)))
+        Shard(
+            index=i,
+            files=tuple(sorted(files)),
+            est_seconds=float(sum(durations[p] for p in files)),
+            file_seconds=tuple(durations[p] for p in sorted(files)),
+        )
         for i, files in enumerate(bins)
     )
     suite_plan = SuitePlan(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
 from generator.cli.render_commands import render_files
+from generator.config import default_config_text
 from generator.model import Config, Registration
 from generator.pipeline import Build, Inputs, build
 from generator.render.files import write_generated
@@ -19,10 +22,27 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 def render_tree(root: Path, github_dir: Path, config: Path | None = None, fresh: bool = False) -> dict[Path, str]:
-    """Render `root` into `github_dir` (workflows/ and actionlint.yaml), as `cigen render` does."""
-    rendered = render_files(root, config, True, None, github_dir / "workflows", "nothing written", fresh)
-    write_generated(rendered.files, rendered.workflows_dir)
+    """Render `root` into `github_dir` (workflows/, cigen/, actionlint.yaml), as `cigen render --out` does."""
+    rendered = render_files(root, config, True, None, github_dir, "nothing written", fresh)
+    write_generated(rendered.files, rendered.github_dir)
     return rendered.files
+
+
+PINNED_CIGEN = "git+https://github.com/octo/cigen@0123456789abcdef0123456789abcdef01234567"
+PINNED_ACTION = "octo/cigen@0123456789abcdef0123456789abcdef01234567"
+
+
+def pinned_default_config(folder: Path) -> Path:
+    """The embedded sglang default with cigen pinned by commit (package and action), as a
+    maintainer adopting cigen would set it: every output, /rerun-test and model-test jobs included."""
+    text = default_config_text().replace(
+        "workflows:\n",
+        f"workflows:\n  cigen_package: {PINNED_CIGEN}\n  action: {PINNED_ACTION}\n  action_version: v0.1.0\n",
+        1,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cigen.yml").write_text(text)
+    return folder / "cigen.yml"
 
 
 def build_without_tree(config: Config, registrations: Sequence[Registration] = ()) -> Build:
@@ -37,14 +57,30 @@ def load_yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-def shard_placements(workflow: dict) -> list[tuple[str, str]]:
-    """(job id, file) for every file of every shard in the workflow's matrices."""
+def plan_placements(github_dir: Path) -> list[tuple[str, int, str]]:
+    """(suite, shard, file) for every file of every shard in the plan file."""
+    plan = json.loads((github_dir / "cigen" / "plan.json").read_text())
     return [
-        (job_id, path)
-        for job_id, job in workflow["jobs"].items()
-        for entry in job.get("strategy", {}).get("matrix", {}).get("include", [])
-        for path in entry.get("files", [])
+        (suite, index, entry["file"])
+        for suite, spec in plan["suites"].items()
+        for index, shard in enumerate(spec["shards"])
+        for entry in shard["files"]
     ]
+
+
+def shard_jobs(workflow: dict) -> dict[str, dict]:
+    """The jobs that run shards (the runner on a suite of the plan file), by job id."""
+    return {
+        job_id: job
+        for job_id, job in workflow["jobs"].items()
+        if any("run_shard.py run" in step.get("run", "") for step in job.get("steps", []))
+    }
+
+
+def job_suite(job: dict) -> str:
+    """The suite a shard job runs: its run step's --suite."""
+    step = next(step for step in job["steps"] if "run_shard.py run" in step.get("run", ""))
+    return shlex.split(step["run"])[shlex.split(step["run"]).index("--suite") + 1]
 
 
 def model_test_placements(workflow: dict) -> list[tuple[str, str]]:
@@ -62,8 +98,6 @@ def default_labels(job: dict) -> list[list[str]]:
     runs_on = job["runs-on"]
     if isinstance(runs_on, list):
         return [runs_on]
-    if runs_on == "${{ matrix.labels }}":
-        return [entry["labels"] for entry in job["strategy"]["matrix"]["include"] if "labels" in entry]
     fallback = re.fullmatch(r"\$\{\{ .* \|\| fromJSON\('(\[[^']*\])'\) \}\}", runs_on)
     assert fallback, runs_on
     return [yaml.safe_load(fallback.group(1))]

@@ -119,7 +119,7 @@ def test_lint_warns_where_est_time_is_far_from_measured(tmp_path):
     assert run("calibrate", "--root", str(root), "--history", str(history(tmp_path / "runs")), "--estimator", "median", "-o", str(out)).exit_code == 0
     result = run("lint", "--root", str(root), "--timings", str(out))
     assert result.exit_code == 0
-    warnings = [line for line in result.output.splitlines() if ": warning: est-time-off: " in line or "help: set" in line]
+    warnings = [line for line in result.output.splitlines() if ": warning: est-time-off: " in line or "help: set est" in line]
     assert warnings == [
         f"test/registered/a.py:1: warning: est-time-off: est_time=100s but suite 'base-c-test-4-gpu-h100' measured 330s (3.3x, 2 samples, {out})",
         "  help: set est_time=330",

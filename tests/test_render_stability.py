@@ -1,12 +1,12 @@
-"""Regenerating keeps files in the shards the committed workflows list (few moved lines),
+"""Regenerating keeps files in the shards the committed plan file lists (few moved lines),
 and `render` says what the planner warns about."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
-import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
@@ -18,9 +18,8 @@ NEW_FILE = "test/registered/core/test_new_feature.py"
 NEW_SOURCE = 'register_cuda_ci(est_time=300, stage="base-b", runner_config="1-gpu-large")\n\nif __name__ == "__main__":\n    main()\n'
 
 
-def shards_of(workflows_dir: Path, suite: str) -> list[set[str]]:
-    config = load_config(None, Path("/nonexistent-root"))
-    return [set(files) for files in committed_shards(workflows_dir, config)[suite]]
+def shards_of(github_dir: Path, suite: str) -> list[set[str]]:
+    return [set(files) for files in committed_shards(github_dir / "cigen" / "plan.json")[suite]]
 
 
 def moved(old: list[set[str]], new: list[set[str]], ignore: str) -> int:
@@ -33,15 +32,15 @@ def test_adding_one_file_moves_few_others(synth_tree, tmp_path):
     root = tmp_path / "repo"
     shutil.copytree(synth_tree.root, root)
     render_tree(root, root / ".github")
-    before = shards_of(root / ".github" / "workflows", "base-b-test-1-gpu-large")
+    before = shards_of(root / ".github", "base-b-test-1-gpu-large")
     (root / NEW_FILE).write_text(NEW_SOURCE)
     stable_dir, fresh_dir = tmp_path / "stable", tmp_path / "fresh"
     shutil.copytree(root / ".github", stable_dir)
     shutil.copytree(root / ".github", fresh_dir)
     render_tree(root, stable_dir)
     render_tree(root, fresh_dir, fresh=True)
-    stable = shards_of(stable_dir / "workflows", "base-b-test-1-gpu-large")
-    fresh = shards_of(fresh_dir / "workflows", "base-b-test-1-gpu-large")
+    stable = shards_of(stable_dir, "base-b-test-1-gpu-large")
+    fresh = shards_of(fresh_dir, "base-b-test-1-gpu-large")
     assert any(NEW_FILE in files for files in stable) and any(NEW_FILE in files for files in fresh)
     kept, replanned = moved(before, stable, NEW_FILE), moved(before, fresh, NEW_FILE)
     assert kept < replanned
@@ -55,13 +54,16 @@ def test_regenerating_an_unchanged_tree_changes_nothing(synth_tree, tmp_path):
     assert {p.name: t for p, t in first.items()} == {p.name: t for p, t in second.items()}
 
 
-def test_hand_written_workflows_are_not_read_as_a_plan(tmp_path):
-    workflows = tmp_path / "workflows"
-    workflows.mkdir()
-    job = {"strategy": {"matrix": {"include": [{"shard": 0, "files": ["test/a.py"]}]}}}
-    (workflows / "mine.yml").write_text(yaml.safe_dump({"jobs": {"nightly-1-gpu": job}}))
-    (workflows / "broken.yml").write_text("# @generated from templates/nightly.yml.j2. DO NOT EDIT.\njobs: [\n")
-    assert committed_shards(workflows, load_config(None, Path("/nonexistent-root"))) == {}
+def test_only_a_plan_file_cigen_wrote_and_can_read_is_the_previous_plan(tmp_path):
+    plan = {"suites": {"nightly-1-gpu": {"shards": [{"files": [{"file": "test/a.py", "est_seconds": 1}]}]}}}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))  # hand-written: no @generated key first
+    assert committed_shards(path) is None
+    path.write_text(json.dumps({"@generated": "by cigen", **plan}, indent=2))
+    assert committed_shards(path) == {"nightly-1-gpu": [["test/a.py"]]}
+    path.write_text('{\n  "@generated": "by cigen", "suites": [\n')  # cigen's, but broken
+    assert committed_shards(path) is None
+    assert committed_shards(tmp_path / "absent.json") is None
 
 
 def test_render_prints_the_planners_warnings_as_lint_does(synth_tree, tmp_path):

@@ -27,13 +27,17 @@ GOLDEN = REPO / "tests/golden/rerun-test.yml"
 FULL_SHA = re.compile(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 
 
-RERUN_OUTPUTS = [output for output in OUTPUTS if output.path == "workflows/rerun-test.yml"]
+RERUN_OUTPUTS = [output for output in OUTPUTS if output.name == "rerun-test"]
+PINNED = "git+https://github.com/octo/cigen@0123456789abcdef0123456789abcdef01234567"
 
 
 def render_rerun_workflow(config) -> str:
     """The rerun workflow exactly as `cigen render` writes it (it does not depend on the plan
-    or the model tests, so an empty tree will do)."""
-    return render_outputs(build_without_tree(replace(config, model_tests={})), RERUN_OUTPUTS)["workflows/rerun-test.yml"]
+    or the model tests, so an empty tree will do), with cigen pinned by commit."""
+    if config.workflows.cigen_package is None and config.workflows.cigen_requirements is None:
+        config = replace(config, workflows=replace(config.workflows, cigen_package=PINNED))
+    (text,) = render_outputs(build_without_tree(replace(config, model_tests={})), RERUN_OUTPUTS).values()
+    return text
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +124,13 @@ def test_check_jsonschema_accepts_it(checkout):
 def test_triggered_only_by_new_comments_with_no_default_permissions(workflow):
     assert workflow[True] == {"issue_comment": {"types": ["created"]}}  # yaml reads `on` as True
     assert workflow["permissions"] == {}
+    # Only commenters with a history in the repository start the gate at all.
     assert workflow["jobs"]["gate"]["if"] == (
-        "github.event.issue.pull_request && startsWith(github.event.comment.body, '/rerun-test')"
+        "github.event.issue.pull_request && "
+        "contains(fromJSON('[\"OWNER\", \"MEMBER\", \"COLLABORATOR\", \"CONTRIBUTOR\"]'), "
+        "github.event.comment.author_association) && startsWith(github.event.comment.body, '/rerun-test ')"
     )
+    assert workflow["concurrency"] == {"group": "rerun-test-${{ github.event.issue.number }}", "cancel-in-progress": False}
 
 
 def rerun_pools(config) -> list[str]:
@@ -174,7 +182,7 @@ def test_untrusted_values_reach_shells_only_through_env(workflow, text):
             assert "${{" not in step.get("run", ""), step["name"]
     body_uses = [line.strip() for line in text.splitlines() if "github.event.comment.body" in line]
     assert body_uses == [
-        "if: github.event.issue.pull_request && startsWith(github.event.comment.body, '/rerun-test')",
+        "&& startsWith(github.event.comment.body, '/rerun-test ')",  # the gate job's `if:` pre-filter
         "COMMENT_BODY: ${{ github.event.comment.body }}",
     ]
 
@@ -256,7 +264,7 @@ suites:
 """,
         "cigen.yml",
     )
-    settings = replace(config.workflows, setup=("pip install -e '.[test]'",), cigen_package="cigen==0.1.0")
+    settings = replace(config.workflows, setup=("pip install -e '.[test]'",), cigen_package=PINNED)
     workflow = yaml.safe_load(render_rerun_workflow(replace(config, workflows=settings)))
     job = workflow["jobs"]["run-a100"]
     assert job["runs-on"] == ["self-hosted", "a100"]
@@ -264,6 +272,6 @@ suites:
     assert [s["name"] for s in job["steps"]] == ["Check out the pinned head commit", "Set up", RERUN_TEST_STEP]
     assert (job["steps"][1]["run"], job["steps"][1]["timeout-minutes"]) == ("pip install -e '.[test]'\n", 20)
     assert workflow["jobs"]["gate"]["steps"][1]["run"].splitlines()[-1] == (
-        '"$RUNNER_TEMP/cigen/bin/pip" install --disable-pip-version-check --quiet cigen==0.1.0'
+        f'"$RUNNER_TEMP/cigen/bin/pip" install --disable-pip-version-check --quiet \'cigen @ {PINNED}\''
     )
     assert workflow["jobs"]["report"]["needs"] == ["gate", "run-a100"]

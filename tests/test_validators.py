@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rendering import GOLDEN, REPO_ROOT, render_tree
+from tests.rendering import GOLDEN, REPO_ROOT, pinned_default_config, render_tree
 
 BIN = Path(sys.executable).parent
 
@@ -30,8 +30,9 @@ def as_repository(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def corpus_repo(synth_tree, tmp_path_factory) -> Path:
+    """sglang's tree rendered with the embedded default, cigen pinned: every workflow at full size."""
     root = tmp_path_factory.mktemp("corpus-validate")
-    render_tree(synth_tree.root, root / ".github")
+    render_tree(synth_tree.root, root / ".github", config=pinned_default_config(root / "config"))
     return as_repository(root)
 
 
@@ -78,7 +79,7 @@ def test_zizmor_auditor_persona_finds_nothing(repo, request):
 def test_zizmor_ignores_only_the_root_action_spelling(own_repo):
     """The one inline ignore render.py writes: `uses: ./` for the action at the root, which
     `$/` cannot name."""
-    ours = [w for w in workflows(own_repo) if Path(w).name in ("per-commit.yml", "nightly.yml", "cpu-tests.yml")]
+    ours = [w for w in workflows(own_repo) if Path(w).name in ("cigen-per-commit.yml", "cigen-nightly.yml", "cigen-cpu-tests.yml")]
     result = tool("zizmor", "--offline", "--persona", "auditor", "--no-ignores", "--format", "json", *ours, cwd=own_repo)
     findings = json.loads(result.stdout)
     places = sorted(
@@ -87,10 +88,10 @@ def test_zizmor_ignores_only_the_root_action_spelling(own_repo):
         for loc in f["locations"]
         if loc["symbolic"]["kind"] == "Primary"
     )
-    text = (own_repo / ".github" / "workflows" / "nightly.yml").read_text().splitlines()
+    text = (own_repo / ".github" / "workflows" / "cigen-nightly.yml").read_text().splitlines()
     root_action_lines = [i + 1 for i, line in enumerate(text) if re.fullmatch(r" +uses: \./ # zizmor: ignore\[self-repository\] .*", line)]
     assert len(root_action_lines) == 2  # the weight checker on the 5090 and the H100 pools
-    assert places == [("self-repository", ".github/workflows/nightly.yml", line) for line in root_action_lines]
+    assert places == [("self-repository", ".github/workflows/cigen-nightly.yml", line) for line in root_action_lines]
 
 
 @pytest.mark.parametrize("repo", REPOS)
@@ -102,12 +103,12 @@ def test_check_jsonschema_github_workflow_schema(repo, request):
 
 def test_every_rendered_workflow_is_validated(corpus_repo, golden_repo, own_repo):
     assert [workflows(r) for r in (corpus_repo, golden_repo, own_repo)] == [
-        [".github/workflows/nightly.yml", ".github/workflows/per-commit.yml", ".github/workflows/rerun-test.yml"],
+        [".github/workflows/cigen-nightly.yml", ".github/workflows/cigen-per-commit.yml", ".github/workflows/cigen-rerun-test.yml"],
         [
-            ".github/workflows/cpu-tests.yml",
-            ".github/workflows/nightly.yml",
-            ".github/workflows/per-commit.yml",
-            ".github/workflows/rerun-test.yml",
+            ".github/workflows/cigen-cpu-tests.yml",
+            ".github/workflows/cigen-nightly.yml",
+            ".github/workflows/cigen-per-commit.yml",
+            ".github/workflows/cigen-rerun-test.yml",
         ],
-        [".github/workflows/cpu-tests.yml", ".github/workflows/nightly.yml", ".github/workflows/rerun-test.yml"],
+        [".github/workflows/cigen-cpu-tests.yml", ".github/workflows/cigen-nightly.yml", ".github/workflows/cigen-rerun-test.yml"],
     ]

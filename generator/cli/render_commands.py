@@ -13,16 +13,22 @@ from generator.errors import EXIT_DRIFT, plural
 
 
 def render_options(command):
-    """--timings, --out and --fresh, shared by render and check."""
+    """--timings, --out, --fresh and --adopt, shared by render and check."""
+    command = click.option(
+        "--adopt",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Replace this hand-written file with cigen's output (repeatable); cigen never replaces one otherwise.",
+    )(command)
     command = click.option(
         "--fresh",
         is_flag=True,
-        help="Plan from scratch instead of keeping files in the shards the committed workflows list.",
+        help="Plan from scratch instead of keeping files in the shards the committed plan file lists.",
     )(command)
     command = click.option(
         "--out",
         type=click.Path(file_okay=False, path_type=Path),
-        help="Workflows folder (default: ROOT/.github/workflows); actionlint.yaml goes to its parent.",
+        help="The folder every output goes under (default: ROOT/.github): workflows/, cigen/, actionlint.yaml.",
     )(command)
     return timings_option(command)
 
@@ -32,8 +38,9 @@ class RenderedFiles:
     """Every generated file's fresh text, by where it belongs on disk."""
 
     files: dict[Path, str]
-    workflows_dir: Path
+    github_dir: Path
     regenerate: str  # the command that rewrites them
+    not_rendered: tuple[str, ...] = ()  # outputs the repository does not get, and why
 
 
 def render_files(
@@ -44,50 +51,76 @@ def render_files(
     out: Path | None,
     what: str,
     fresh: bool = False,
+    adopt: tuple[Path, ...] = (),
 ) -> RenderedFiles:
-    """Build (keeping the committed shards where the plan allows, unless `fresh`) and render:
-    nothing touches the disk. Errors stop it; warnings are printed."""
+    """Build (keeping the committed plan file's shards where the plan allows, unless `fresh`)
+    and render: nothing touches the disk. Errors and hand-written files in the way stop it;
+    warnings are printed."""
+    from generator.names import PLAN_FILE
     from generator.pipeline import build, read_inputs
     from generator.planning.plan_file import committed_shards
-    from generator.render.files import output_files
-    from generator.render.outputs import render_outputs
+    from generator.render.files import output_files, refuse_hand_written
+    from generator.render.outputs import not_rendered, render_outputs
     from generator.timings.store import load_timings
 
-    timings = load_timings(timings_path) if timings_path else None
     inputs = read_inputs(root, config_path, not no_cache)
-    workflows_dir = out if out is not None else root / ".github" / "workflows"
-    previous = None if fresh else committed_shards(workflows_dir, inputs.config)
+    configured = inputs.config.workflows.timings
+    if timings_path is None and configured is not None:
+        timings_path = root / configured
+    timings = load_timings(timings_path) if timings_path is not None else None
+    github_dir = out if out is not None else root / ".github"
+    previous = None if fresh else committed_shards(github_dir / PLAN_FILE)
     built = build(inputs, timings, previous)
     stop_on_errors(built.problems, len(inputs.scan.files), what)
-    rendered = render_outputs(built)
-    return RenderedFiles(output_files(rendered, workflows_dir), workflows_dir, built.config.workflows.regenerate)
+    files = output_files(render_outputs(built), github_dir)
+    refuse_hand_written(files, adopt, what)
+    return RenderedFiles(files, github_dir, built.config.workflows.regenerate, tuple(not_rendered(built)))
 
 
 @click.command("render")
 @input_options
 @render_options
 @reports_user_errors
-def render(root: Path, config_path: Path | None, no_cache: bool, timings_path: Path | None, out: Path | None, fresh: bool) -> None:
+def render(
+    root: Path,
+    config_path: Path | None,
+    no_cache: bool,
+    timings_path: Path | None,
+    out: Path | None,
+    fresh: bool,
+    adopt: tuple[Path, ...],
+) -> None:
     """Write the CI workflows from the tests and the config.
 
-    Scans the registered tests, plans each suite's shards and renders the workflows (and
-    actionlint.yaml) from templates/. Every file is rendered and validated before any is
-    written; each write is atomic.
+    Scans the registered tests, plans each suite's shards and renders the workflows, the plan
+    file, the shard runner and the gate (and actionlint.yaml). Every file is rendered and
+    validated before any is written; each write is atomic; a file cigen did not generate is
+    never replaced.
     """
     from generator.render.files import write_generated
 
-    rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing written", fresh)
-    result = write_generated(rendered.files, rendered.workflows_dir)
+    rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing written", fresh, adopt)
+    result = write_generated(rendered.files, rendered.github_dir)
     rows = [(path, "written" if path in result.changed else "unchanged") for path in sorted(rendered.files)]
     rows += [(path, "removed (no longer generated)") for path in result.removed]
     click.echo(format_table(("file", "status"), rows))
+    for note in rendered.not_rendered:
+        click.echo(f"not rendered: {note}")
 
 
 @click.command("check")
 @input_options
 @render_options
 @reports_user_errors
-def check(root: Path, config_path: Path | None, no_cache: bool, timings_path: Path | None, out: Path | None, fresh: bool) -> None:
+def check(
+    root: Path,
+    config_path: Path | None,
+    no_cache: bool,
+    timings_path: Path | None,
+    out: Path | None,
+    fresh: bool,
+    adopt: tuple[Path, ...],
+) -> None:
     """Fail with a diff when the generated files are stale.
 
     Renders in memory and compares with the files on disk: exit 0 when they match, exit 1
@@ -95,8 +128,8 @@ def check(root: Path, config_path: Path | None, no_cache: bool, timings_path: Pa
     """
     from generator.check import find_drift
 
-    rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing checked", fresh)
-    drift = find_drift(rendered.files, rendered.workflows_dir)
+    rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing checked", fresh, adopt)
+    drift = find_drift(rendered.files, rendered.github_dir, root)
     if not drift:
         click.echo(f"{plural(len(rendered.files), 'generated file')} up to date.")
         return
@@ -105,7 +138,8 @@ def check(root: Path, config_path: Path | None, no_cache: bool, timings_path: Pa
     click.echo(f"{plural(len(drift), 'generated file')} out of date:", err=True)
     for item in drift:
         click.echo(f"  {item.path} ({item.state})", err=True)
-    click.echo(f"  fix: {rendered.regenerate}", err=True)
+    fix = rendered.regenerate if out is None else f"cigen render --out {out}"
+    click.echo(f"  fix: {fix}", err=True)
     sys.exit(EXIT_DRIFT)
 
 

@@ -1,6 +1,10 @@
-"""Earlier plans, read back in one place: plan JSON files (`cigen plan --format json`) for
-`--previous` (keep files in place) and `--diff` (what moved), and the shards the committed
-generated workflows list (what `render` keeps stable)."""
+"""The plan file and earlier plans, read back in one place.
+
+`.github/cigen/plan.json` is the plan the generated workflows run: per suite, each shard's files
+with their planned seconds, one file a line (sorted, so a diff shows exactly what moved). The
+gate job reads it to build each suite's matrix and the shard runner to find its files, so adding
+a test or changing an `est_time` changes this file and no workflow. `render` keeps files in the
+shards the committed plan file lists; `cigen plan --previous/--diff` read it or any plan JSON."""
 
 from __future__ import annotations
 
@@ -9,15 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from generator.errors import Problem, ProblemReport, UserError, plural
-from generator.model import Config
-from generator.names import is_generated, job_id
+from generator.model import Plan
+from generator.names import is_generated
 
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+FORMAT_VERSION = 1
 
-# What `--previous` and `--diff` need of a plan file; `plan_to_json` writes more.
+# What `--previous` and `--diff` need of a plan file; `plan_to_json` and the plan file write more.
 PLAN_FILE_SCHEMA = {
     "type": "object",
     "required": ["suites"],
@@ -32,10 +34,19 @@ PLAN_FILE_SCHEMA = {
                         "type": "array",
                         "items": {
                             "type": "object",
-                            "required": ["files", "est_time"],
+                            "required": ["files"],
                             "properties": {
-                                "files": {"type": "array", "items": {"type": "string"}},
+                                "files": {
+                                    "type": "array",
+                                    "items": {
+                                        "anyOf": [
+                                            {"type": "string"},
+                                            {"type": "object", "required": ["file"], "properties": {"file": {"type": "string"}}},
+                                        ]
+                                    },
+                                },
                                 "est_time": {"type": "number"},
+                                "est_seconds": {"type": "number"},
                             },
                         },
                     }
@@ -64,9 +75,43 @@ def read_plan_file(path: Path) -> dict:
     return data
 
 
+def _path(entry: str | Mapping) -> str:
+    """A shard's file as `cigen plan` writes it (a path) or the plan file does ({"file": path, ...})."""
+    return entry if isinstance(entry, str) else entry["file"]
+
+
 def shards_by_suite(document: Mapping) -> dict[str, list[list[str]]]:
     """suite -> each shard's files, in shard order: what `plan(previous=...)` takes."""
-    return {name: [list(shard["files"]) for shard in spec["shards"]] for name, spec in document["suites"].items()}
+    return {
+        name: [[_path(entry) for entry in shard["files"]] for shard in spec["shards"]]
+        for name, spec in document["suites"].items()
+    }
+
+
+def plan_file_text(plan: Plan, regenerate: str) -> str:
+    """The plan file: suites in config order, files by path, one a line, seconds rounded."""
+    header = json.dumps(f"written by cigen render from cigen.yml and the registered tests. DO NOT EDIT. Regenerate: {regenerate}")
+    lines = ["{", f'  "@generated": {header},', f'  "version": {FORMAT_VERSION},', '  "suites": {']
+    for s_index, suite_plan in enumerate(plan.suites):
+        lines.append(f'    {json.dumps(suite_plan.suite.name)}: {{')
+        lines.append('      "shards": [')
+        for h_index, shard in enumerate(suite_plan.shards):
+            lines.append(f'        {{"est_seconds": {_r(shard.est_seconds)}, "files": [')
+            files = [
+                f'          {{"file": {json.dumps(path)}, "est_seconds": {_r(seconds)}}}'
+                for path, seconds in zip(shard.files, shard.file_seconds)
+            ]
+            lines.append(",\n".join(files))
+            lines.append("        ]}" + ("," if h_index < len(suite_plan.shards) - 1 else ""))
+        lines.append("      ]")
+        lines.append("    }" + ("," if s_index < len(plan.suites) - 1 else ""))
+    lines += ["  }", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def _r(seconds: float) -> str:
+    """Seconds as JSON, rounded to 0.1 s (float noise stays out of diffs)."""
+    return json.dumps(round(float(seconds), 1))
 
 
 def read_previous(path: Path) -> dict[str, list[list[str]]]:
@@ -74,23 +119,15 @@ def read_previous(path: Path) -> dict[str, list[list[str]]]:
     return shards_by_suite(read_plan_file(path))
 
 
-def committed_shards(workflows_dir: Path, config: Config) -> dict[str, list[list[str]]]:
-    """Each suite's shards as the generated workflows on disk list them (suite -> files per
-    shard, in shard order). Files cigen did not generate, or cannot read back, give nothing."""
-    suite_of_job = {job_id(suite.name): suite.name for suite in config.suites.values()}
-    shards: dict[str, dict[int, list[str]]] = {}
-    for path in sorted(workflows_dir.glob("*.yml")):
-        if not is_generated(path):
-            continue
-        try:
-            workflow = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
-            for name, job in (workflow.get("jobs") or {}).items():
-                for entry in ((job.get("strategy") or {}).get("matrix") or {}).get("include") or []:
-                    if name in suite_of_job and isinstance(entry.get("shard"), int) and isinstance(entry.get("files"), list):
-                        shards.setdefault(suite_of_job[name], {})[entry["shard"]] = [str(f) for f in entry["files"]]
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
-            continue
-    return {suite: [by_index[i] for i in sorted(by_index)] for suite, by_index in sorted(shards.items())}
+def committed_shards(plan_path: Path) -> dict[str, list[list[str]]] | None:
+    """The shards of the committed plan file, if cigen wrote one there; a file it cannot read
+    back (hand-edited into something else) gives nothing, and the plan starts fresh."""
+    if not is_generated(plan_path):
+        return None
+    try:
+        return shards_by_suite(read_plan_file(plan_path))
+    except (UserError, ProblemReport):
+        return None
 
 
 @dataclass(frozen=True)

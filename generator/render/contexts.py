@@ -1,19 +1,27 @@
-"""One template context per generated file. A builder returns None when the repository gets
-no such file (no nightly suite, no CPU workflow)."""
+"""One template context per generated workflow. A builder returns None when the repository gets
+no such file (no nightly suite, no CPU workflow, no immutable way to install cigen for /rerun-test)."""
 
 from __future__ import annotations
 
 import shlex
 
-from generator.names import CHANGES_JOB, RERUN_POLICY_PATH, RERUN_TEST_STEP, rerun_job_id
+from generator.names import RERUN_POLICY_PATH, RERUN_TEST_STEP, rerun_job_id
 from generator.pipeline import Build
-from generator.render.jobs import WorkflowKind, literal, path_filters, suite_job_ids, workflow_jobs
+from generator.render.jobs import (
+    WorkflowKind,
+    finish_job,
+    gate_job,
+    literal,
+    workflow_jobs,
+    workflow_suites,
+)
 from generator.render.pins import ACTIONS
 
 # Workflow-level concurrency keys: a newer PR push cancels the older run; pushes and
 # scheduled runs queue instead of cancelling each other.
 PER_COMMIT_CONCURRENCY = "${{ github.workflow }}-${{ github.event.pull_request.number || github.ref }}"
 NIGHTLY_CONCURRENCY = "${{ github.workflow }}-${{ github.ref }}-${{ github.event.schedule || inputs.suite }}"
+PER_COMMIT = WorkflowKind(name="per-commit", triggers=("per-commit",))
 
 
 def _common(build: Build) -> dict:
@@ -22,38 +30,45 @@ def _common(build: Build) -> dict:
         "regenerate": build.config.workflows.regenerate,
         "actions": ACTIONS,
         "branches": list(build.config.workflows.branches),
-        "changes_job": CHANGES_JOB,
     }
 
 
 def per_commit_context(build: Build) -> dict | None:
-    jobs = workflow_jobs(build, WorkflowKind(triggers=("per-commit",)))
+    jobs = workflow_jobs(build, PER_COMMIT)
     if not jobs:
         return None
-    return {**_common(build), "concurrency": PER_COMMIT_CONCURRENCY, "changes": path_filters(build), "jobs": jobs}
+    return {
+        **_common(build),
+        "concurrency": PER_COMMIT_CONCURRENCY,
+        "gate": gate_job(build, PER_COMMIT),
+        "jobs": jobs,
+        "finish": finish_job(jobs),
+    }
 
 
-def nightly_crons(build: Build) -> tuple[str, ...]:
-    config = build.config
-    crons = [config.nightly_cron] + [s.cron for s in config.suites.values() if s.cron and suite_job_ids(build, s)]
-    return tuple(dict.fromkeys(crons))
+def nightly_kind(build: Build) -> WorkflowKind:
+    """The nightly workflow: nightly and manual suites, every distinct cron (nightly_cron first)."""
+    kind = WorkflowKind(name="nightly", triggers=("nightly", "manual"), pool_overrides=True)
+    suites = workflow_suites(build, kind)
+    crons = [build.config.nightly_cron] + [s.cron for s in suites if s.cron]
+    return WorkflowKind(name="nightly", triggers=kind.triggers, crons=tuple(dict.fromkeys(crons)), pool_overrides=True)
 
 
 def nightly_context(build: Build) -> dict | None:
     config = build.config
-    kind = WorkflowKind(triggers=("nightly", "manual"), crons=nightly_crons(build), pool_overrides=True)
+    kind = nightly_kind(build)
     jobs = workflow_jobs(build, kind)
     if not jobs:
         return None
-    suites = list(dict.fromkeys(job["suite"] for job in jobs))
     movable = {name for job in jobs for name in job.get("override_pools", [])}
     targets = [name for name in config.pools if name in movable]
     return {
         **_common(build),
         "concurrency": NIGHTLY_CONCURRENCY + ("-${{ inputs.pool }}" if targets else ""),
         "crons": list(kind.crons),
-        "suites": suites,
+        "suites": list(dict.fromkeys(job["suite"] for job in jobs)),
         "pools": targets,
+        "gate": gate_job(build, kind),
         "jobs": jobs,
     }
 
@@ -72,32 +87,67 @@ def cpu_tests_context(build: Build) -> dict | None:
     }
 
 
-def rerun_context(build: Build) -> dict:
+def cigen_install(build: Build) -> str | None:
+    """pip arguments that install cigen immutably in the /rerun-test gate and report, or None."""
+    workflows = build.config.workflows
+    if workflows.cigen_requirements is not None:
+        return f"--require-hashes -r {shlex.quote(workflows.cigen_requirements)}"
+    if workflows.cigen_package == ".":
+        return "."
+    if workflows.cigen_package is not None:
+        return shlex.quote(f"cigen @ {workflows.cigen_package}")
+    return None
+
+
+def rerun_context(build: Build) -> dict | None:
     """The /rerun-test workflow: a gate, one test job per pool of an enabled suite of a planned
     backend, and a report. The test jobs' step name is the one the report reads durations from."""
+    install = cigen_install(build)
+    if install is None:
+        return None
     config = build.config
-    workflows = config.workflows
     suites = [s for s in config.suites.values() if s.backend in config.backends and s.enabled]
     pools = []
     for name in sorted({pool for suite in suites for pool in suite.pools}):
+        pool = config.pools[name]
+        users = [s for s in suites if name in s.pools]
         pools.append(
             {
                 "name": name,
                 "id": rerun_job_id(name),
-                "if": f"needs.gate.outputs.accepted == 'true' && contains(fromJSON(needs.gate.outputs.pools), {literal(name)})",
-                "targets": f"${{{{ fromJSON(needs.gate.outputs.targets)[{literal(name)}] }}}}",
-                "runs_on": list(config.pools[name].labels),
-                "timeout_minutes": max(s.job_timeout_minutes for s in suites if name in s.pools),
-                "setup": list(workflows.setup),
-                "setup_timeout_minutes": workflows.setup_timeout_minutes,
+                "if": f"needs.gate.outputs.accepted == 'true' && "
+                f"contains(fromJSON(needs.gate.outputs.pools || '[]'), {literal(name)})",
+                # `|| '{}'`: a refused gate leaves `targets` empty, and act evaluates a skipped
+                # job's matrix (GitHub does not); fromJSON('') would abort the run there.
+                "targets": f"${{{{ fromJSON(needs.gate.outputs.targets || '{{}}')[{literal(name)}] || fromJSON('[]') }}}}",
+                "runs_on": list(pool.labels),
+                "timeout_minutes": max(s.job_timeout_minutes for s in users),
+                "setup": list(config.workflows.setup if pool.setup is None else pool.setup),
+                "setup_timeout_minutes": config.workflows.setup_timeout_minutes,
             }
         )
     return {
         **_common(build),
         "pools": pools,
-        "cigen_package": shlex.quote(workflows.cigen_package),
+        "cigen_install": install,
         "policy_path": RERUN_POLICY_PATH,
         "test_step": RERUN_TEST_STEP,
+    }
+
+
+def calibrate_context(build: Build) -> dict | None:
+    """The scheduled timings loop, when configured and cigen can be installed immutably."""
+    loop = build.config.workflows.calibrate
+    install = cigen_install(build)
+    if loop is None or install is None:
+        return None
+    return {
+        **_common(build),
+        "cron": loop.cron,
+        "days": loop.days,
+        "branch": loop.branch,
+        "cigen_install": install,
+        "timings": build.config.workflows.timings or ".github/cigen/timings.json",
     }
 
 

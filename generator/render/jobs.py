@@ -1,5 +1,6 @@
-"""The jobs of the per-commit and nightly workflows: one matrix job per suite (its shards), one
-job per pool for its model tests, each with the gates and needs the config gives it.
+"""The jobs of the per-commit and nightly workflows: a gate, one matrix job per suite and pool
+(its shards, listed in the plan file), one job per pool for its model tests, and on per-commit
+runs a `finish` job to require.
 
 Every value is decided here; validation happened before (config loading and the pipeline's
 lint), so nothing here can fail on user input.
@@ -13,9 +14,21 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from generator.backends import BY_NAME
 from generator.model import Config, ModelTest, Pool, Suite, SuitePlan
-from generator.names import CHANGES_JOB, job_id, model_job_id
+from generator.names import (
+    FINISH_JOB,
+    GATE_FILE,
+    GATE_JOB,
+    PLAN_FILE,
+    RESULTS_ARTIFACT,
+    RUNNER_FILE,
+    model_job_id,
+    shard_job_ids,
+)
 from generator.pipeline import Build
+
+RESULTS_FILE = "$RUNNER_TEMP/cigen-results.json"  # where a shard's runner writes its results
 
 
 def literal(text: str) -> str:
@@ -35,6 +48,11 @@ def labels_json(pool: Pool) -> str:
     return json.dumps(list(pool.labels))
 
 
+def repo_path(path: str) -> str:
+    """A file cigen writes beside the workflows, as jobs reach it from the repository root."""
+    return f".github/{path}"
+
+
 def needed_suites(config: Config, suite: Suite) -> list[str]:
     """Every suite `suite` waits for, directly or through others, in config order: a job
     sees only its direct needs' results, so a failure two stages up must be a direct need."""
@@ -52,41 +70,35 @@ def needed_suites(config: Config, suite: Suite) -> list[str]:
 class WorkflowKind:
     """What differs between the per-commit and nightly workflows' jobs."""
 
+    name: str  # "per-commit" | "nightly": what the gate program decides for
     triggers: tuple[str, ...]  # suite triggers this workflow runs
     crons: tuple[str, ...] = ()  # nightly: schedules, nightly_cron first
     pool_overrides: bool = False  # nightly: workflow_dispatch may move suites to another pool
 
+    @property
+    def trusted(self) -> bool:
+        """Only trusted events (schedule, dispatch) start it: secrets may always be passed."""
+        return self.name == "nightly"
 
-def trigger_parts(config: Config, suite: Suite, kind: WorkflowKind) -> list[str]:
-    """When the suite runs in its workflow: its label and path gates, or its schedule and the
-    dispatch's suite pick."""
-    if suite.trigger == "per-commit":
-        parts = []
-        if suite.pr_label:
-            parts.append(
-                "github.event_name != 'pull_request' || "
-                f"contains(github.event.pull_request.labels.*.name, {literal(suite.pr_label)})"
-            )
-        if suite.paths:
-            parts.append(f"needs.{CHANGES_JOB}.outputs.{job_id(suite.name)} == 'true'")
-        return parts
-    picked = f"github.event_name == 'workflow_dispatch' && inputs.suite == {literal(suite.name)}"
-    if suite.trigger == "manual":
-        return [picked]
-    schedule = "github.event_name == 'schedule'"
-    if len(kind.crons) > 1:
-        schedule += f" && github.event.schedule == {literal(suite.cron or config.nightly_cron)}"
-    return [
-        f"{schedule} || github.event_name == 'workflow_dispatch' && "
-        f"(inputs.suite == 'all' || inputs.suite == {literal(suite.name)})"
+
+def job_condition(suite: Suite, has_needs: bool) -> str:
+    """The gate decided this suite runs, and no job it waits for failed or was cancelled (a
+    need its own gate skipped does not block it, which GitHub's implicit success() would)."""
+    parts = [
+        "!cancelled()",
+        f"needs.{GATE_JOB}.result == 'success'",
+        f"fromJSON(needs.{GATE_JOB}.outputs.run || '{{}}')[{literal(suite.name)}]",
     ]
+    if has_needs:
+        parts += ["!contains(needs.*.result, 'failure')", "!contains(needs.*.result, 'cancelled')"]
+    return expression(parts)
 
 
-def job_condition(trigger: list[str], has_needs: bool) -> str | None:
-    """A job with needs must still run when a need was skipped by its own gate (GitHub's
-    implicit success() would skip it), and must not run when one failed or was cancelled."""
-    needs_ok = ["!cancelled()", "!contains(needs.*.result, 'failure')", "!contains(needs.*.result, 'cancelled')"]
-    return expression((needs_ok if has_needs else []) + trigger)
+def shard_matrix(suite: Suite) -> str:
+    """The suite's shard indices from the gate (the plan file). `|| '{}'` and the `[0]` fallback
+    keep the expression valid when the gate failed: act evaluates a skipped job's matrix
+    (GitHub does not), and fromJSON('') would abort the whole run there."""
+    return f"${{{{ fromJSON(needs.{GATE_JOB}.outputs.shards || '{{}}')[{literal(suite.name)}] || fromJSON('[0]') }}}}"
 
 
 def override_pools(config: Config, pool: Pool, kind: WorkflowKind) -> list[Pool]:
@@ -105,14 +117,41 @@ def runs_on(pool: Pool, others: Sequence[Pool]) -> list[str] | str:
     return f"${{{{ {picks} || fromJSON({literal(labels_json(pool))}) }}}}"
 
 
-def shard_command(config: Config, suite: Suite) -> str:
-    """The run step: cigen's entry point with the shard's files from the matrix (via env)."""
-    command = (
-        f"{config.workflows.cigen} run-shard --suite {shlex.quote(suite.name)} --shard \"$SHARD\" "
-        f"--per-file-timeout {suite.per_file_timeout_seconds} --files-json \"$SHARD_FILES\""
-    )
-    # Per-commit shards free the runner at the first failure; scheduled ones report everything.
-    return command if suite.trigger == "per-commit" else command + " --keep-going"
+def secrets_environment(config: Config, suite: Suite) -> str | None:
+    """The deployment environment a job with secrets runs in (where the secrets are kept)."""
+    return config.workflows.secrets_environment if {**config.workflows.secrets, **suite.secrets} else None
+
+
+def job_env(config: Config, suite: Suite, pool: Pool, kind: WorkflowKind) -> dict[str, str]:
+    """The pool's and suite's environment, and the named secrets: on a pull request (untrusted
+    code) a secret is the empty string."""
+    env = config.env_for(suite, pool)
+    for name, secret in {**config.workflows.secrets, **suite.secrets}.items():
+        value = f"secrets.{secret}"
+        env[name] = f"${{{{ {value} }}}}" if kind.trusted else f"${{{{ github.event_name != 'pull_request' && {value} || '' }}}}"
+    return env
+
+
+def shard_command(suite: Suite, pool: Pool) -> str:
+    """The run step: the shipped runner with the suite's settings, one option a line."""
+    lines = [
+        f"python3 {repo_path(RUNNER_FILE)} run",
+        f"--plan {repo_path(PLAN_FILE)}",
+        f"--suite {shlex.quote(suite.name)}",
+        '--shard "$SHARD"',
+        f"--per-file-timeout {suite.per_file_timeout_seconds}",
+        f"--retries {suite.retries}",
+        f"--retry-wait {suite.retry_wait_seconds}",
+    ]
+    if suite.trigger != "per-commit":  # per-commit shards free the runner at the first failure
+        lines.append("--keep-going")
+    if BY_NAME[suite.backend].gpu_check == "nvidia-smi" and pool.gpus:
+        lines.append(f"--gpus {pool.gpus}")
+    if suite.working_directory:
+        lines.append(f"--workdir {shlex.quote(suite.working_directory)}")
+    lines += [f"--test-arg={shlex.quote(arg)}" for arg in suite.test_args]
+    lines.append(f'--results "{RESULTS_FILE}"')
+    return "\n".join(lines)
 
 
 def action_uses(config: Config) -> str:
@@ -124,49 +163,50 @@ def action_uses(config: Config) -> str:
         # zizmor prefers `$/path` (the workflow's own commit), but `$/` must name a path and
         # the action is at the root; `./` is the checkout of that same commit.
         return "./ # zizmor: ignore[self-repository] `$/` needs a path; the action is at the root"
-    return settings.action
+    return str(settings.action)
 
 
-def shard_job(config: Config, suite_plan: SuitePlan, needs: list[str], kind: WorkflowKind) -> dict:
+def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: WorkflowKind) -> list[dict]:
+    """A suite's shard job, or one per pool when it runs on several (each pool its own env and set-up)."""
     suite = suite_plan.suite
-    multi_pool = len(suite_plan.pools) > 1
-    shown = "${{ matrix.pool }}, shard ${{ matrix.shard }}" if multi_pool else "shard ${{ matrix.shard }}"
-    overrides = [] if multi_pool else override_pools(config, suite_plan.pools[0], kind)
-    return {
-        "kind": "shards",
-        "suite": suite.name,
-        "id": job_id(suite.name),
-        "name": f"{suite.name} ({shown})",
-        "needs": needs,
-        "if": job_condition(trigger_parts(config, suite, kind), bool(needs)),
-        "runs_on": "${{ matrix.labels }}" if multi_pool else runs_on(suite_plan.pools[0], overrides),
-        "override_pools": [p.name for p in overrides],
-        "timeout_minutes": suite.job_timeout_minutes,
-        "pools": [{"name": p.name, "labels": list(p.labels)} for p in suite_plan.pools] if multi_pool else [],
-        "shards": [
+    jobs = []
+    for ident, pool in zip(shard_job_ids(suite.name, suite.pools), suite_plan.pools):
+        shown = f"{suite.name} on {pool.name}" if len(suite_plan.pools) > 1 else suite.name
+        overrides = override_pools(config, pool, kind) if len(suite_plan.pools) == 1 else []
+        jobs.append(
             {
-                "index": shard.index,
-                "files": list(shard.files),
-                "comment": f"{len(shard.files)} file{'' if len(shard.files) == 1 else 's'}, "
-                f"~{shard.est_seconds / 60:.1f} min",
+                "kind": "shards",
+                "suite": suite.name,
+                "id": ident,
+                "name": f"{shown} (shard ${{{{ matrix.shard }}}})",
+                "needs": needs,
+                "if": job_condition(suite, len(needs) > 1),
+                "runs_on": runs_on(pool, overrides),
+                "override_pools": [p.name for p in overrides],
+                "timeout_minutes": suite.job_timeout_minutes,
+                "environment": secrets_environment(config, suite),
+                "env": job_env(config, suite, pool, kind),
+                "shards": shard_matrix(suite),
+                "setup": list(config.setup_for(suite, pool)),
+                "setup_timeout_minutes": config.workflows.setup_timeout_minutes,
+                "step_timeout_minutes": suite.step_timeout_minutes,
+                "command": shard_command(suite, pool),
+                "artifact": f"{RESULTS_ARTIFACT}-${{{{ github.job }}}}-${{{{ matrix.shard }}}}-${{{{ github.run_attempt }}}}",
             }
-            for shard in suite_plan.shards
-        ],
-        "setup": list(config.workflows.setup),
-        "setup_timeout_minutes": config.workflows.setup_timeout_minutes,
-        "step_timeout_minutes": suite.step_timeout_minutes,
-        "command": shard_command(config, suite),
-    }
+        )
+    return jobs
 
 
 def model_test_pools(build: Build, suite: Suite) -> list[Pool]:
     """The pools the suite's model tests run on, each a job of its own."""
-    return list(dict.fromkeys(pool for placed in build.model_tests if placed.suite.name == suite.name for pool in placed.pools))
+    placed = [p for p in build.model_tests if p.suite.name == suite.name]
+    return list(dict.fromkeys(pool for p in placed for pool in p.pools))
 
 
 def suite_job_ids(build: Build, suite: Suite) -> list[str]:
-    """The jobs a suite gets: its shard job when it has planned files, a job per model-test pool."""
-    shards = [job_id(suite.name)] if any(sp.suite.name == suite.name for sp in build.plan.suites) else []
+    """The jobs a suite gets: its shard job(s) when it has planned files, a job per model-test pool."""
+    planned = any(sp.suite.name == suite.name for sp in build.plan.suites)
+    shards = shard_job_ids(suite.name, suite.pools) if planned else []
     return shards + [model_job_id(suite.name, pool.name) for pool in model_test_pools(build, suite)]
 
 
@@ -181,11 +221,13 @@ def model_test_job(
         "id": model_job_id(suite.name, pool.name),
         "name": f"{suite.name} model tests ({pool.name})",
         "needs": needs,
-        "if": job_condition(trigger_parts(config, suite, kind), bool(needs)),
+        "if": job_condition(suite, len(needs) > 1),
         "runs_on": list(pool.labels),
         "timeout_minutes": suite.job_timeout_minutes,
+        "environment": secrets_environment(config, suite),
+        "env": job_env(config, suite, pool, kind),
         "uses": action_uses(config),
-        "setup": list(config.workflows.setup),
+        "setup": list(config.setup_for(suite, pool)),
         "setup_timeout_minutes": config.workflows.setup_timeout_minutes,
         "steps": [
             {
@@ -207,34 +249,66 @@ def model_test_job(
     }
 
 
+def workflow_suites(build: Build, kind: WorkflowKind) -> list[Suite]:
+    """The enabled suites this workflow runs that get at least one job, in config order."""
+    return [
+        suite
+        for suite in build.config.suites.values()
+        if suite.trigger in kind.triggers and suite.enabled and suite_job_ids(build, suite)
+    ]
+
+
 def workflow_jobs(build: Build, kind: WorkflowKind) -> list[dict]:
-    """The shard job and model-test jobs of every suite this workflow runs, in config order,
-    each waiting for the jobs of every suite it needs (transitively, wherever it is declared)."""
+    """The shard and model-test jobs of every suite this workflow runs, in config order, each
+    waiting for the gate and for the jobs of every suite it needs (transitively)."""
     config = build.config
     planned = {sp.suite.name: sp for sp in build.plan.suites}
     jobs = []
-    for suite in config.suites.values():
-        if suite.trigger not in kind.triggers or not suite.enabled:
-            continue
-        needs = [job for name in needed_suites(config, suite) for job in suite_job_ids(build, config.suites[name])]
-        if suite.paths:
-            needs.insert(0, CHANGES_JOB)
+    for suite in workflow_suites(build, kind):
+        needs = [GATE_JOB] + [job for name in needed_suites(config, suite) for job in suite_job_ids(build, config.suites[name])]
         if suite.name in planned:
-            jobs.append(shard_job(config, planned[suite.name], needs, kind))
+            jobs.extend(shard_jobs(config, planned[suite.name], needs, kind))
         for pool in model_test_pools(build, suite):
             tests = [p.test for p in build.model_tests if p.suite.name == suite.name and pool in p.pools]
             jobs.append(model_test_job(config, suite, pool, tests, needs, kind))
     return jobs
 
 
-def path_filters(build: Build) -> list[dict]:
-    """Per path-gated suite with a job: its `changes` output and git pathspecs (`:(glob)`
-    gives `**` the same meaning as the config's globs)."""
-    return [
-        {
-            "output": job_id(suite.name),
-            "pathspecs": " ".join(shlex.quote(":(glob)" + path) for path in suite.paths),
-        }
-        for suite in build.config.suites.values()
-        if suite.trigger == "per-commit" and suite.paths and suite_job_ids(build, suite)
-    ]
+def gate_spec(build: Build, kind: WorkflowKind) -> str:
+    """The gates the gate program applies, as JSON with one suite a line (reviewable in the YAML)."""
+    config = build.config
+    suites = {}
+    for suite in workflow_suites(build, kind):
+        spec: dict = {"trigger": suite.trigger}
+        if suite.pr_label:
+            spec["label"] = suite.pr_label
+        if suite.paths:
+            spec["paths"] = list(suite.paths)
+        if suite.cron:
+            spec["cron"] = suite.cron
+        suites[suite.name] = spec
+    head: dict = {"workflow": kind.name}
+    if kind.name == "per-commit":
+        gate = config.workflows.pull_requests
+        head["pull_request"] = {"label": gate.label, "skip_drafts": gate.skip_drafts, "paths": list(gate.paths)}
+    else:
+        head["crons"] = list(kind.crons)
+    lines = [json.dumps(head)[:-1] + ', "suites": {']
+    entries = [f"  {json.dumps(name)}: {json.dumps(spec)}" for name, spec in suites.items()]
+    lines.append(",\n".join(entries))
+    lines.append("}}")
+    return "\n".join(lines)
+
+
+def gate_job(build: Build, kind: WorkflowKind) -> dict:
+    return {
+        "id": GATE_JOB,
+        "reads_pull_request": kind.name == "per-commit",
+        "spec": gate_spec(build, kind),
+        "program": repo_path(GATE_FILE),
+        "plan": repo_path(PLAN_FILE),
+    }
+
+
+def finish_job(jobs: list[dict]) -> dict:
+    return {"id": FINISH_JOB, "needs": [GATE_JOB] + [job["id"] for job in jobs], "program": repo_path(GATE_FILE)}

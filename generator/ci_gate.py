@@ -1,0 +1,247 @@
+"""cigen's CI gate: which suites a workflow run starts, and whether the run as a whole passed.
+
+Standard library only, Python >= 3.9: cigen copies this file verbatim into the repository it writes
+CI for (`.github/cigen/ci_gate.py`); the generated workflows run it on a hosted runner:
+
+    python3 .github/cigen/ci_gate.py decide --plan .github/cigen/plan.json   # the `gate` job
+    python3 .github/cigen/ci_gate.py finish                                  # the `finish` job
+
+`decide` reads the workflow's gates (env CIGEN_GATES, JSON written by cigen render), the event
+(GITHUB_EVENT_NAME, GITHUB_EVENT_PATH) and, for a pull request, the live pull request through the
+REST API (GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN): labels and draft state as they are now,
+not as the event recorded them. It writes two step outputs: `run` ({suite: true|false}) and `shards`
+({suite: [0, 1, ...]}, from the plan file, so the matrix of a suite's job follows the plan file and
+the workflow YAML does not change when a test is added), and a step summary saying why.
+
+Rules, per commit workflow: pushes and dispatches run every suite. A pull request runs nothing when
+it is a draft (`skip_drafts`), lacks the workflow's label (`label`, e.g. run-ci), or changes no file
+under the workflow's `paths`; otherwise a suite with its own `label` runs when the pull request has
+it, and a suite with `paths` when the change touches them (a diff that cannot be computed runs it).
+Nightly workflow: a schedule runs the nightly suites of that cron (all of them when the workflow has
+one cron); a dispatch runs `inputs.suite` (`all`: every nightly suite; manual suites only by name).
+
+`finish` reads NEEDS (the `toJSON(needs)` of the jobs it waits for) and fails when any of them
+failed or was cancelled; a job skipped by its gate is fine. It is the one check to require.
+
+Exit status: 0 done, 1 the run failed (finish) or the live pull request could not be read (decide:
+fail closed, nothing runs), 2 a usage mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+API_TIMEOUT_SECONDS = 20
+FAILED_RESULTS = ("failure", "cancelled")
+
+
+class GateError(Exception):
+    """Something the gate cannot decide on; it fails closed (nothing runs)."""
+
+
+def read_json_file(path: str, what: str) -> object:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as error:
+        raise GateError(f"{what} {path} cannot be read: {error}") from None
+
+
+def plan_shards(plan_path: str, suites: Sequence[str]) -> dict[str, list[int]]:
+    """Each suite's shard indices in the plan file (a suite the plan lacks gets none)."""
+    plan = read_json_file(plan_path, "the plan file")
+    planned = plan.get("suites") if isinstance(plan, dict) else None
+    if not isinstance(planned, dict):
+        raise GateError(f"the plan file {plan_path} has no 'suites' object")
+    shards = {}
+    for suite in suites:
+        entry = planned.get(suite)
+        count = len(entry["shards"]) if isinstance(entry, dict) and isinstance(entry.get("shards"), list) else 0
+        shards[suite] = list(range(count))
+    return shards
+
+
+def live_pull_request(number: int) -> dict:
+    """GET /repos/{repo}/pulls/{number}: the pull request as it is now."""
+    api = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    repo = os.environ.get("GITHUB_REPOSITORY", "")
+    token = os.environ.get("GITHUB_TOKEN", "")
+    if not repo or not token:
+        raise GateError("GITHUB_REPOSITORY and GITHUB_TOKEN are needed to read the pull request")
+    request = urllib.request.Request(
+        f"{api}/repos/{repo}/pulls/{number}",
+        headers={
+            "Accept": "application/vnd.github+json",
+            "Authorization": f"Bearer {token}",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "cigen-ci-gate",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=API_TIMEOUT_SECONDS) as response:
+            pull = json.loads(response.read().decode("utf-8"))
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise GateError(f"cannot read pull request #{number}: {error}") from None
+    if not isinstance(pull, dict) or pull.get("number") != number or not isinstance(pull.get("labels"), list):
+        raise GateError(f"the API's answer is not pull request #{number}")
+    return pull
+
+
+def pull_labels(pull: Mapping) -> set[str]:
+    return {label["name"] for label in pull["labels"] if isinstance(label, dict) and isinstance(label.get("name"), str)}
+
+
+def touches(pathspecs: Sequence[str]) -> bool:
+    """Whether the checked-out merge commit changes a file under `pathspecs` (git `:(glob)`,
+    `**` as in cigen.yml) against its first parent, the base branch. A diff that fails says yes."""
+    specs = [":(glob)" + spec for spec in pathspecs]
+    diff = subprocess.run(["git", "diff", "--quiet", "HEAD^1", "HEAD", "--", *specs], capture_output=True)
+    return diff.returncode != 0
+
+
+def decide_pull_request(gates: Mapping, pull: Mapping) -> tuple[dict[str, bool], dict[str, str]]:
+    """Per suite: runs or not on this pull request, and why."""
+    suites = gates["suites"]
+    pr = gates.get("pull_request") or {}
+    labels = pull_labels(pull)
+    stop = None
+    if pr.get("skip_drafts") and pull.get("draft") is True:
+        stop = "the pull request is a draft"
+    elif pr.get("label") and pr["label"] not in labels:
+        stop = f"the pull request lacks the label {pr['label']!r}"
+    elif pr.get("paths") and not touches(pr["paths"]):
+        stop = "the pull request changes no file the GPU suites test"
+    run, why = {}, {}
+    for name, suite in suites.items():
+        if stop:
+            run[name], why[name] = False, stop
+        elif suite.get("label") and suite["label"] not in labels:
+            run[name], why[name] = False, f"needs the label {suite['label']!r}"
+        elif suite.get("paths") and not touches(suite["paths"]):
+            run[name], why[name] = False, "its paths did not change"
+        else:
+            run[name], why[name] = True, "runs"
+    return run, why
+
+
+def decide_schedule(gates: Mapping, schedule: str) -> tuple[dict[str, bool], dict[str, str]]:
+    crons = gates.get("crons") or []
+    run, why = {}, {}
+    for name, suite in gates["suites"].items():
+        own = suite.get("cron") or (crons[0] if crons else None)
+        if suite.get("trigger") != "nightly":
+            run[name], why[name] = False, "runs only when dispatched by name"
+        elif len(crons) > 1 and own != schedule:
+            run[name], why[name] = False, f"scheduled at {own!r}, not {schedule!r}"
+        else:
+            run[name], why[name] = True, "scheduled"
+    return run, why
+
+
+def decide_dispatch(gates: Mapping, picked: str) -> tuple[dict[str, bool], dict[str, str]]:
+    run, why = {}, {}
+    for name, suite in gates["suites"].items():
+        if picked == name:
+            run[name], why[name] = True, "picked"
+        elif picked in ("", "all") and suite.get("trigger") != "manual":
+            run[name], why[name] = True, "every suite was picked" if picked else "dispatched"
+        else:
+            run[name], why[name] = False, f"not picked ({picked})"
+    return run, why
+
+
+def decide(gates: Mapping, event_name: str, event: Mapping) -> tuple[dict[str, bool], dict[str, str]]:
+    """Per suite: whether this run starts it, and why."""
+    if event_name == "pull_request":
+        number = (event.get("pull_request") or {}).get("number")
+        if not isinstance(number, int):
+            raise GateError("the pull_request event has no pull request number")
+        return decide_pull_request(gates, live_pull_request(number))
+    if gates.get("workflow") == "nightly":
+        if event_name == "schedule":
+            return decide_schedule(gates, str(event.get("schedule", "")))
+        inputs = event.get("inputs") or {}
+        return decide_dispatch(gates, str(inputs.get("suite", "all")))
+    return {name: True for name in gates["suites"]}, {name: f"a {event_name} runs every suite" for name in gates["suites"]}
+
+
+def write_output(name: str, value: str) -> None:
+    """One `name=value` line in GITHUB_OUTPUT (values are JSON on one line)."""
+    if "\n" in value or "\r" in value:
+        raise GateError(f"output {name} spans lines")
+    path = os.environ.get("GITHUB_OUTPUT")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"{name}={value}\n")
+    print(f"{name}={value}")
+
+
+def write_summary(text: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def decide_command(plan_path: str) -> int:
+    gates = json.loads(os.environ.get("CIGEN_GATES") or "null")
+    if not isinstance(gates, dict) or not isinstance(gates.get("suites"), dict):
+        raise UsageError("CIGEN_GATES must hold the workflow's gates as JSON (cigen render writes it)")
+    event_name = os.environ.get("GITHUB_EVENT_NAME", "")
+    event = read_json_file(os.environ["GITHUB_EVENT_PATH"], "the event") if os.environ.get("GITHUB_EVENT_PATH") else {}
+    run, why = decide(gates, event_name, event if isinstance(event, dict) else {})
+    shards = plan_shards(plan_path, list(gates["suites"]))
+    write_output("run", json.dumps(run, separators=(",", ":"), sort_keys=True))
+    write_output("shards", json.dumps(shards, separators=(",", ":"), sort_keys=True))
+    rows = [f"| `{name}` | {'yes' if run[name] else 'no'} | {len(shards[name])} | {why[name]} |" for name in sorted(run)]
+    header = f"### Which suites run ({event_name})\n\n| suite | runs | shards | why |\n|---|---|---|---|\n"
+    write_summary(header + "\n".join(rows) + "\n")
+    return EXIT_OK
+
+
+def finish_command() -> int:
+    needs = json.loads(os.environ.get("NEEDS") or "null")
+    if not isinstance(needs, dict):
+        raise UsageError("NEEDS must hold toJSON(needs) of the jobs this one waits for")
+    results = {job: (entry or {}).get("result", "unknown") for job, entry in needs.items()}
+    failed = sorted(job for job, result in results.items() if result in FAILED_RESULTS)
+    rows = "\n".join(f"| `{job}` | {result} |" for job, result in sorted(results.items()))
+    write_summary(f"### Result: {'failed' if failed else 'passed'}\n\n| job | result |\n|---|---|\n{rows}\n")
+    for job in failed:
+        print(f"::error title={results[job]}::{job} {results[job]}", flush=True)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+class UsageError(Exception):
+    """A mistake in how the gate was called; exit 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ci_gate.py", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    decide_parser = commands.add_parser("decide", help="Which suites this run starts (the gate job).")
+    decide_parser.add_argument("--plan", required=True, help="The plan file (.github/cigen/plan.json).")
+    commands.add_parser("finish", help="Fail when a needed job failed or was cancelled (the finish job).")
+    options = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        return decide_command(options.plan) if options.command == "decide" else finish_command()
+    except UsageError as error:
+        print(f"ci_gate.py: {error}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
+    except GateError as error:
+        print(f"::error title=cigen gate::{error}", flush=True)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
