@@ -115,6 +115,9 @@ def test_context_length_as_sglang_reads_it():
     yarn = {**base, "max_position_embeddings": 32768, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}}
     assert model_from_config(yarn, "m", "t").context_len == 131072
     assert model_from_config({**base, "seq_length": 4096, "max_position_embeddings": 8}, "m", "t").context_len == 4096
+    with pytest.raises(UserError) as error:
+        model_from_config({**yarn, "rope_scaling": {"factor": "big"}}, "m", "cfg.json")
+    assert error.value.problem.format() == "cfg.json: bad-model-config: 'rope_scaling.factor' must be a positive number, got 'big'"
 
 
 def test_server_pools_are_sglangs():
