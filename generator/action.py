@@ -215,7 +215,7 @@ def plan() -> None:
     if advice is not None and recommended is None:
         message = (
             f"{model.name} cannot fit {gpu['name']} ({gpu['free_mib']:.0f} of {gpu['total_mib']:.0f} MiB free) at any {MEM_FLAG}: "
-            f"the pool needs {advice.weights_mib:.0f} MiB of weights plus KV cache, the test {advice.peak_mib:.0f} + "
+            f"the pool needs {advice.weights_mib:.0f} MiB of weights plus KV cache, the test {advice.need_mib:.0f} + "
             f"{advice.margin_mib:.0f} MiB margin outside it; nothing was run"
         )
         write_json(folder / "plan.json", {**record, "refused": message, "advice": advice.to_json()})
@@ -224,7 +224,8 @@ def plan() -> None:
     if advice is not None and explicit is not None and not advice.fits(explicit):
         annotate(
             "warning",
-            f"{MEM_FLAG} {explicit:g} leaves {advice.headroom_mib(explicit):.0f} MiB; the test needs {advice.peak_mib:.0f} + "
+            f"{MEM_FLAG} {explicit:g} leaves {advice.headroom_mib(explicit):.0f} MiB; "
+            f"the test needs {advice.need_mib:.0f} + "
             f"{advice.margin_mib:.0f} MiB margin (the advisor recommends {recommended:g}); running it as asked",
         )
     final_args = shlex.join([*strip_mem_flag(server_args), MEM_FLAG, f"{chosen:g}"])
@@ -397,7 +398,11 @@ def render_summary(test_file: str, result: str, gpu: dict | None, planned: dict 
         rows.append(("chosen --mem-fraction-static", f"{planned['mem_fraction_static']:g} ({planned['source']})"))
         rows.append(("server args", f"`{planned['server_args']}`"))
     if advice and planned and planned.get("predicted_headroom_mib") is not None:
-        rows.append(("predicted headroom", f"{planned['predicted_headroom_mib']:.0f} MiB for a {advice['extra_peak_mib']:.0f} MiB peak + {advice['margin_mib']:.0f} MiB margin"))
+        need = (
+            f"a {advice['extra_peak_mib']:.0f} MiB peak + {advice['allocator_term_mib']:.0f} MiB allocator term"
+            f" + {advice['margin_mib']:.0f} MiB margin"
+        )
+        rows.append(("predicted headroom", f"{planned['predicted_headroom_mib']:.0f} MiB for {need}"))
     if planned and planned.get("refused"):
         rows.append(("refused", planned["refused"]))
     if outcome:

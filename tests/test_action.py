@@ -58,7 +58,7 @@ def test_passes_on_a_5090_with_the_advisors_fraction(tmp_path):
     folder = Path(run.step("Prepare").outputs["dir"])
     assert "model_path=tests/e2e/tiny-qwen3 mem_fraction_static=0.79 other_args=[]" in (folder / "server.log").read_text()
     assert "Ran 6 tests" in (folder / "test.log").read_text() and "OK" in (folder / "test.log").read_text()
-    # P = 32095 - 620 = 31475: 1 - (3198.85 + 560 + 2077.25 + 512) / 31475 = 0.798 -> 0.79
+    # P = 32095 - 620 = 31475: the largest safe fraction for 2077 + 42 + 512 MiB is 0.795 -> 0.79 (test_memory.py)
     assert normalized(run.summary) == (
         "### Weight-checker e2e: passed\n\n| | |\n|---|---|\n"
         f"| test | `{E2E}` |\n"
@@ -67,7 +67,7 @@ def test_passes_on_a_5090_with_the_advisors_fraction(tmp_path):
         "| sglang's default --mem-fraction-static | 0.874: headroom 207 MiB, does not fit |\n"
         "| chosen --mem-fraction-static | 0.79 (auto) |\n"
         "| server args | `--mem-fraction-static 0.79` |\n"
-        "| predicted headroom | 2851 MiB for a 2077 MiB peak + 512 MiB margin |\n"
+        "| predicted headroom | 2831 MiB for a 2077 MiB peak + 42 MiB allocator term + 512 MiB margin |\n"
         "| result | passed (exit 0) in N s (timeout 5 min) |\n"
         "\nLogs: the artifact holds server.log, test.log and nvidia-smi at start and end.\n"
     )
@@ -89,11 +89,11 @@ def test_passes_on_a_5090_with_the_advisors_fraction(tmp_path):
 def test_h100_keeps_sglangs_default_and_explicit_values_win(tmp_path):
     run = run_action(inputs(), tmp_path / "a", environment(tmp_path, [H100]))
     assert run.outputs == {"mem-fraction-static": "0.83", "result": "passed"}
-    # 0.85 pinned in server-args on a 5090: predicted to leave 962 MiB, so a warning; it still runs
+    # 0.85 pinned in server-args on a 5090: predicted to leave 893 MiB, so a warning; it still runs
     run = run_action(inputs(**{"server-args": "--mem-fraction-static 0.85 --log-level debug"}), tmp_path / "b", environment(tmp_path, [RTX_5090]))
     assert run.outputs == {"mem-fraction-static": "0.85", "result": "passed"}
     assert (
-        "::warning::--mem-fraction-static 0.85 leaves 962 MiB; the test needs 2077 + 512 MiB margin "
+        "::warning::--mem-fraction-static 0.85 leaves 893 MiB; the test needs 2119 + 512 MiB margin "
         "(the advisor recommends 0.79); running it as asked"
     ) in run.step("Choose the server args").output
     folder = Path(run.step("Prepare").outputs["dir"])
@@ -112,7 +112,7 @@ def test_refuses_early_when_the_free_memory_cannot_fit(tmp_path):
     assert run.outputs == {"mem-fraction-static": "", "result": "refused"}
     refusal = (
         "Qwen3-0.6B cannot fit NVIDIA GeForce RTX 5090 (3000 of 32607 MiB free) at any --mem-fraction-static: "
-        "the pool needs 1137 MiB of weights plus KV cache, the test 2077 + 512 MiB margin outside it; nothing was run"
+        "the pool needs 1137 MiB of weights plus KV cache, the test 2119 + 512 MiB margin outside it; nothing was run"
     )
     assert f"::error::{refusal}" in run.step("Choose the server args").output
     assert f"| refused | {refusal} |" in run.summary

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from generator.errors import UserError
 from generator.memory.advisor import (
-    CLIENT_CONTEXT_MIB,
+    NCCL_MIB,
     Card,
     advise,
+    checker_allocator_mib,
     default_mem_fraction,
+    max_running_requests,
     prefill_graph_sizes,
     runtime_fixed_mib,
+    server_pools,
     sglang_reserve,
     weight_checker_peak,
+    weights_reserved_mib,
 )
+from generator.memory.allocator import reserved_for, round_request, segment_size
 from generator.memory.hfmodel import builtin_model_names, load_model, model_from_config
 
 MIB = 1 << 20
+REPO = Path(__file__).resolve().parent.parent
 N_EMBED = 151936 * 1024  # Qwen3-0.6B's largest tensor: 155,582,464 elements
 QWEN = load_model("Qwen3-0.6B")
 
@@ -84,15 +91,55 @@ def test_weight_checker_peaks_match_the_notes():
     assert (unchunked.peak_action, chunked.peak_action) == ("compare", "compare")
 
 
+def test_allocator_rules():
+    # 10 MiB and more: a segment of its own, rounded up to 2 MiB
+    assert segment_size(470 * MIB - 1) == 470 * MIB and segment_size(469 * MIB) == 470 * MIB
+    assert reserved_for([469 * MIB] * 3) == 3 * 470 * MIB
+    # over 1 MiB, under 10: shared 20 MiB segments, split while more than 1 MiB would remain
+    assert reserved_for([3 * MIB] * 6) == 20 * MIB  # 18 MiB used, the 2 MiB rest is split off
+    assert reserved_for([3 * MIB] * 7) == 40 * MIB
+    assert reserved_for([int(6.8 * MIB)] * 4) == 40 * MIB  # two per segment, 6.4 MiB of each segment lost
+    # 1 MiB or less: shared 2 MiB segments; requests round up to 512 bytes
+    assert reserved_for([100] * 4096) == 2 * MIB and round_request(100) == 512
+    # the rest of a large segment (over 1 MiB) serves a later medium request
+    assert reserved_for([int(10.5 * MIB), int(1.2 * MIB)]) == 12 * MIB  # the 1.5 MiB rest takes the 1.2
+    # Qwen3-0.6B's 226 tensors in order: 1196 MiB for 1136.9 MiB of bf16 (measured on an H200: 1196.0)
+    assert weights_reserved_mib(QWEN) == 1196.0
+
+
+def test_context_length_as_sglang_reads_it():
+    llama = load_model("Llama-3.1-8B-Instruct")
+    assert (QWEN.context_len, llama.context_len) == (40960, 131072)  # llama3 rope scaling: not multiplied
+    base = {"vocab_size": 8, "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 1}
+    assert model_from_config(base, "m", "t").context_len == 2048
+    yarn = {**base, "max_position_embeddings": 32768, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}}
+    assert model_from_config(yarn, "m", "t").context_len == 131072
+    assert model_from_config({**base, "seq_length": 4096, "max_position_embeddings": 8}, "m", "t").context_len == 4096
+    with pytest.raises(UserError) as error:
+        model_from_config({**yarn, "rope_scaling": {"factor": "big"}}, "m", "cfg.json")
+    assert error.value.problem.format() == "cfg.json: bad-model-config: 'rope_scaling.factor' must be a positive number, got 'big'"
+
+
+def test_server_pools_are_sglangs():
+    # KV budget 26313.15 MiB (the 5090 at 0.874): 240577 tokens of 114688 B; 56 buffers of 240578 slots
+    # (469.88 MiB, 470 MiB segments); requests min(max(240577 / 40960 * 512, 2048), 4096) = 3007 ->
+    # table 3008 x 40964 x 4 B = 470.04 MiB (a 472 MiB segment)
+    pools = server_pools(QWEN, 0.874 * 31475 - 1196)
+    assert (pools.kv_tokens, pools.kv_buffers, pools.kv_buffer_bytes) == (240577, 56, 240578 * 8 * 128 * 2)
+    assert max_running_requests(240577, 40960) == 3007 and pools.req_to_token_bytes == 3008 * 40964 * 4
+    assert pools.reserved_mib == 56 * 470 + 472
+    assert max_running_requests(10, 40960) == 2048 and max_running_requests(10**7, 40960) == 4096
+
+
 def test_calibration_point_reproduced():
-    # P = 32607 - 512 (driver) - 620 (server context) = 31475; outside the pool at 0.874: 3965.85;
-    # minus the client context (560) and the 207 MiB seen free = 3198.85 of server runtime, of
-    # which 48 + 336 are sglang's graph terms and 44 the activations (22528 B x 2048 tokens).
-    assert runtime_fixed_mib() == pytest.approx(3198.85 - 384 - 44)
+    # P = 32607 - 512 (driver) - 620 (server context) = 31475; at 0.874 the weights (1196), the KV
+    # buffers (26320) and the table (472) leave 31475 - 27988 = 3487; less graphs (48 + 336), the
+    # activations (44: 22528 B x 2048 tokens) and the client (560): 2499, of which 207 were seen free.
+    assert runtime_fixed_mib() == 2499 - 207
     advice = advise(QWEN, Card("RTX 5090", 32607))
     assert advice.server_free_mib == 31475
-    assert advice.runtime.total_mib == pytest.approx(3198.85)
-    assert advice.headroom_mib(0.874) == pytest.approx(207)
+    assert advice.runtime.total_mib == 2292 + 384 + 44
+    assert advice.headroom_mib(0.874) == 207
 
 
 def test_5090_default_does_not_fit_and_0_7_does():
@@ -100,41 +147,80 @@ def test_5090_default_does_not_fit_and_0_7_does():
     assert advice.default_mem_fraction == 0.874
     assert not advice.fits(0.874)
     assert advice.fits(0.7)
-    assert advice.headroom_mib(0.7) == pytest.approx(31475 * 0.3 - 3198.85 - CLIENT_CONTEXT_MIB)  # 5683.65
-    # largest safe: 1 - (3198.85 + 560 + 2077.25 + 512) / 31475 = 0.79831 -> 0.79
-    assert advice.max_safe_mem_fraction == pytest.approx(1 - 6348.1 / 31475)
-    assert advice.max_fit_mem_fraction == pytest.approx(1 - 5836.1 / 31475)
-    assert advice.recommended_mem_fraction == 0.79
-    # with the chunked checker code: 1 - (3198.85 + 560 + 1152 + 512) / 31475 = 0.82771 -> 0.82
-    assert advise(QWEN, Card("RTX 5090", 32607), checker="chunked").recommended_mem_fraction == 0.82
+    # at 0.7: budget 20836.5 MiB -> 190505 tokens, 56 buffers of 372.08 MiB (374 MiB segments), 2381
+    # requests -> a 374 MiB table: 31475 - 1196 - 20944 - 374 - 2720 - 560
+    assert advice.headroom_mib(0.7) == 5681
+    # the need: the unchunked compare (14 x 155,582,464 B = 2077.25 MiB) + the allocation slack (42)
+    assert advice.need_mib == 2077.25 + 42
+    # largest fit from the worst headroom: P(1-m) - table(m) = 2119.25 + 2720 + 560 + 114 (2 MiB for
+    # each of 56 buffers and the table) + 0.11 (a token) -> m = 0.81103 (table 434.6 MiB there)
+    assert advice.max_fit_mem_fraction == pytest.approx(0.81103, abs=2e-5)
+    assert advice.worst_headroom_mib(advice.max_fit_mem_fraction) >= advice.need_mib
+    assert advice.worst_headroom_mib(advice.max_fit_mem_fraction + 2e-5) < advice.need_mib
+    assert advice.recommended_mem_fraction == 0.79  # the largest safe, 0.79504, floored
+    # with the chunked checker code: 1152 + 42 + 0.56 x 256 (fragmentation) = 1337.36 MiB
+    assert advise(QWEN, Card("RTX 5090", 32607), checker="chunked").recommended_mem_fraction == 0.81
+
+
+def test_worst_headroom_bounds_the_exact_one_and_the_largest_fraction_is_safe():
+    shapes = ((QWEN, 32607), (load_model("Qwen3-8B"), 32607), (load_model("Qwen3-30B-A3B"), 143771))
+    for model, card in ((model, Card("card", mib)) for model, mib in shapes):
+        advice = advise(model, card)
+        for step in range(1, 1000):
+            fraction = step / 1000
+            assert advice.headroom_mib(fraction) >= advice.worst_headroom_mib(fraction), (model.name, fraction)
+        largest = advice.max_fit_mem_fraction
+        for step in range(200):
+            fraction = largest * (1 - step / 1000)
+            if advice.kv_budget_mib(fraction) > 0:  # below that the server does not start at all
+                assert advice.headroom_mib(fraction) >= advice.need_mib, (model.name, fraction)
+
+
+def test_fitted_allocator_terms():
+    # the chunked compare of a tensor of several 2^26-element chunks: slack + 0.56 x 256 MiB
+    assert checker_allocator_mib(QWEN, 1, "chunked", "compare") == pytest.approx(42 + 0.56 * 256)
+    assert checker_allocator_mib(QWEN, 1, "unchunked", "compare") == 42
+    assert checker_allocator_mib(QWEN, 1, "chunked", "reset") == 42
+    tiny = load_model("tests/e2e/tiny-qwen3", root=REPO)  # largest tensor 4096 x 256: one chunk
+    assert checker_allocator_mib(tiny, 1, "chunked", "compare") == 42
+    # the need follows the action that needs the most: Qwen3-8B's chunked reset (1571 + 42) beats its
+    # chunked compare (1152 + 185.36)
+    assert advise(load_model("Qwen3-8B"), Card("5090", 32607), checker="chunked").peak_action == "reset"
+
+
+def test_tp_over_one_gpu_takes_nccl_from_p():
+    advice = advise(load_model("Qwen3-8B"), Card("H200", 143771), tp=2)
+    assert advice.server_free_mib == 143771 - 512 - 620 - NCCL_MIB == 141800
+    assert NCCL_MIB == 839  # measured on an H200 pair: 143156 free at start, P 141697 (benchmarks/results/gpu_sweep)
 
 
 def test_h100_and_h200_fit_by_default():
     h100 = advise(QWEN, Card("H100", 81559))
-    # P = 80427; runtime = 2770.85 + (512 + 464) graphs + 176 activations (22528 B x 8192) = 3922.85
-    assert h100.runtime.total_mib == pytest.approx(3922.85)
-    assert h100.headroom_mib(0.830) == pytest.approx(80427 * 0.17 - 3922.85 - 560)  # 9189.74
+    # runtime = 2292 + (512 + 464) graphs + 176 activations (22528 B x 8192)
+    assert h100.runtime.total_mib == 3444
+    # at 0.83: 599391 tokens (56 x 1171 MiB segments), 4096 requests (a 642 MiB table)
+    assert h100.headroom_mib(0.830) == 80427 - 1196 - 56 * 1172 - 642 - 3444 - 560 == 8953
     assert h100.fits(0.830)
     assert h100.recommended_mem_fraction == 0.830
     h200 = advise(QWEN, Card("H200", 143771))
     assert h200.recommended_mem_fraction == 0.903
-    assert h200.headroom_mib(0.903) == pytest.approx(142639 * 0.097 - 3922.85 - 560)
+    assert h200.headroom_mib(0.903) == 9117
 
 
 def test_24gb_card_needs_a_lower_fraction():
     advice = advise(QWEN, Card("RTX 4090", 24564))
     # reserve 4096 -> default (24564 - 4096) / 24564 = 0.8333; P = 23432
     assert advice.default_mem_fraction == 0.833
-    assert advice.headroom_mib(0.833) == pytest.approx(23432 * 0.167 - 3198.85 - 560)  # 154.3
-    assert advice.recommended_mem_fraction == 0.72  # 1 - 6348.1 / 23432 = 0.7291
+    assert advice.headroom_mib(0.833) == 260
+    assert advice.recommended_mem_fraction == 0.72  # largest safe 0.72919
 
 
 def test_free_memory_of_a_busy_card_lowers_p():
     busy = advise(QWEN, Card("H100", 81559, free_mib=20000))
-    # P = 20000 - 620 = 19380; at 0.830: 19380 * 0.17 - 3922.85 - 560 = -1188.25
-    assert busy.headroom_mib(0.830) == pytest.approx(-1188.25)
-    # 1 - (3922.85 + 560 + 2077.25 + 512) / 19380 = 0.63508 -> 0.63
-    assert busy.recommended_mem_fraction == 0.63
+    # P = 20000 - 620 = 19380: at 0.830 the pools alone leave less than the runtime and client need
+    assert busy.server_free_mib == 19380
+    assert busy.headroom_mib(0.830) == -1038
+    assert busy.recommended_mem_fraction == 0.63  # largest safe 0.63521
 
 
 def test_nothing_fits_when_the_weights_do_not():
@@ -157,7 +243,8 @@ def test_fraction_raised_when_weights_need_more_than_the_default_pool():
     )
     assert big.weights_bytes() == 2 * 65_706_811_392
     advice = advise(big, Card("H200", 143771), extra_peak=0.0, margin_mib=0.0)
-    assert advice.min_mem_fraction == pytest.approx((125325.8046875 + 5920) / 142639)
+    assert advice.weights_reserved_mib == 125326  # each of the 185 layers' 64 MiB tensors rounds to 2 MiB already
+    assert advice.min_mem_fraction == pytest.approx((125326 + 5920) / 142639)
     assert advice.recommended_mem_fraction == 0.93
 
 
@@ -165,8 +252,11 @@ def test_configured_peak_and_evaluated_fraction_in_json():
     data = advise(QWEN, Card("RTX 5090", 32607), extra_peak=100.0, mem_fraction=0.85).to_json()
     assert data["extra_peak_source"] == "configured"
     assert data["mem_fraction"] == 0.85
-    assert data["headroom_mib"] == round(31475 * 0.15 - 3198.85 - 560, 1)  # 962.4
-    assert data["fits"] is True  # 962.4 >= 100 + 512
+    # 233670 tokens: 56 x 458 MiB segments and a 458 MiB table (2920 requests)
+    assert (data["kv_tokens"], data["req_to_token_mib"]) == (233670, 456.5)
+    assert data["headroom_mib"] == 31475 - 1196 - 56 * 458 - 458 - 2720 - 560 == 893
+    assert data["allocator_term_mib"] == 42  # the slack applies to a configured peak too
+    assert data["fits"] is True  # 893 >= 100 + 42 + 512
     assert data["fits_at_default"] is False
     assert data["static_pool_mib"] == round(0.85 * 31475, 1)
     assert json.loads(json.dumps(data)) == data

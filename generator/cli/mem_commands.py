@@ -21,6 +21,8 @@ from generator.memory.advisor import (
     advise,
 )
 from generator.memory.hfmodel import load_model
+from generator.memory.lint import tp_over_pool
+from generator.memory.validation import validation
 
 
 def _extra_peak(value: str) -> str | float:
@@ -36,13 +38,17 @@ def _extra_peak(value: str) -> str | float:
     return peak
 
 
-def _cards(root: Path, config_path: Path | None, gpu_mem_gib: tuple[float, ...], pools: tuple[str, ...], gpu_free_mib: float | None) -> list[Card]:
-    """--gpu-mem-gib values, then --pool names read from the config, in the order given."""
+def _cards(
+    root: Path, config_path: Path | None, gpu_mem_gib: tuple[float, ...], pools: tuple[str, ...],
+    gpu_free_mib: float | None, tp: int,
+) -> tuple[list[Card], list[str]]:
+    """--gpu-mem-gib values, then --pool names read from the config, in the order given; and warnings."""
     if not gpu_mem_gib and not pools:
         raise UserError("", 0, "no-gpu", "give --gpu-mem-gib N or --pool NAME (either may repeat)")
     if gpu_free_mib is not None and len(gpu_mem_gib) + len(pools) != 1:
         raise UserError("--gpu-free-mib", 0, "free-needs-one-gpu", "--gpu-free-mib describes one GPU; give one --gpu-mem-gib or --pool")
     cards = [Card(f"{gib:g} GiB", gib * GIB_MIB, gpu_free_mib) for gib in gpu_mem_gib]
+    warnings = []
     if pools:
         from generator.config import load_config
 
@@ -54,10 +60,13 @@ def _cards(root: Path, config_path: Path | None, gpu_mem_gib: tuple[float, ...],
             if pool.gpu_mem_gib is None:
                 raise UserError(config.source, pool.line, "mem-unknown-gpu", f"pool '{name}' declares no gpu_mem_gib")
             cards.append(Card(f"{name} ({pool.gpu_model})" if pool.gpu_model else name, pool.gpu_mem_gib * GIB_MIB, gpu_free_mib))
-    return cards
+            warning = tp_over_pool(config, name, tp)
+            if warning is not None:
+                warnings.append(warning.format())
+    return cards, warnings
 
 
-def _mem_row(advice: Advice) -> tuple:
+def _mem_row(advice: Advice, data_status: str) -> tuple:
     data = advice.to_json()
     recommended = data["recommended_mem_fraction"]
     return (
@@ -71,6 +80,7 @@ def _mem_row(advice: Advice) -> tuple:
         "yes" if data["fits"] else "no",
         f"{advice.max_fit_mem_fraction:.3f}",
         "none" if recommended is None else f"{recommended:g}",
+        data_status,
     )
 
 
@@ -107,15 +117,24 @@ def mem_command(
     """GPU-memory advisor: does a model test fit a GPU, at which mem-fraction?"""
     model = load_model(model_spec, root)
     peak = _extra_peak(extra_peak)
-    cards = _cards(root, config_path, gpu_mem_gib, pools, gpu_free_mib)
+    cards, warnings = _cards(root, config_path, gpu_mem_gib, pools, gpu_free_mib, tp)
+    for warning in warnings:
+        click.echo(warning, err=True)
     advice = [advise(model, card, tp, peak, checker, margin_mib, sglang_defaults, mem_fraction) for card in cards]
+    checks = [validation(a, a.checker, a.peak_action) for a in advice]
     if fmt == "json":
-        payload = [a.to_json() for a in advice]
+        payload = [{**a.to_json(), "validation": {"status": c.status, "detail": c.detail}}
+                   for a, c in zip(advice, checks)]
         click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
         return
     header = ("gpu", "total_mib", "default_m", "m", "pool_mib", "headroom_mib", "peak_mib", "fits", "max_fit_m", "recommended_m")
+    header += ("data",)
     click.echo(f"{model.name} ({model.source}), tp={tp}, sglang defaults {sglang_defaults}; peak: {advice[0].peak_source}")
-    click.echo(format_table(header, [_mem_row(a) for a in advice]))
-    click.echo(f"fits: headroom >= peak + {margin_mib:g} MiB margin; recommended: sglang's default when it fits, else the largest safe value")
+    click.echo(format_table(header, [_mem_row(a, c.status) for a, c in zip(advice, checks)]))
+    term = advice[0].allocator_mib
+    click.echo(f"fits: headroom >= peak + allocator term ({term:.0f} MiB) + {margin_mib:g} MiB margin; "
+               "recommended: sglang's default when it fits, else the largest safe value")
+    for a, check in zip(advice, checks):
+        click.echo(f"{a.card.name}: {check.status}: {check.detail}")
 
 

@@ -2,12 +2,16 @@
 
 sglang's split, with m = --mem-fraction-static (README, "GPU-memory advisor", has the derivation):
   P  = free memory the server measures after its CUDA context, before loading weights
-  m*P             weights + KV pool (the static pool)
-  P*(1-m)         everything else: the server's CUDA graphs, workspaces and buffers (runtime),
-                  the test client's CUDA context, and whatever the test allocates (its peak)
-  headroom(m) = P*(1-m) - runtime - client context; the test fits when headroom >= peak + margin.
-The default m is sglang's own formula for the card. Standard library only: the composite action
-imports this module with whatever Python the runner has.
+  W  = what the weights take from the card (their allocator segments, not their byte count)
+  rest(m) = (P - W) - P*(1-m)   sglang's KV budget, measured after loading (profile_max_num_token):
+                  tokens = rest // bytes per token, in 2 x layers K/V buffers of tokens + 1 slots
+  then, outside the KV budget: the request-to-token table (int32, (reqs + 1) x (context + 4)), the
+  server's CUDA graphs, workspaces and buffers (runtime), and the test client's CUDA context
+  headroom(m) = P - W - segments(KV buffers, table) - runtime - client context
+              = P*(1-m) - table - (the allocator's rounding of the KV buffers) - runtime - client
+The test fits when headroom >= its peak + the checker's allocator term + margin. The default m is
+sglang's own formula for the card. Standard library only: the composite action imports this
+module with whatever Python the runner has.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from __future__ import annotations
 import math
 import shlex
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 from generator.errors import UserError
+from generator.memory.allocator import MIN_LARGE_ALLOC, reserved_for
 from generator.memory.hfmodel import ModelShape, TensorShape, load_model
 
 MIB = 1 << 20
@@ -166,16 +171,68 @@ def _variable_runtime(model: ModelShape, gpu_mib: float, tp: int, defaults: str,
 
 @cache
 def runtime_fixed_mib() -> float:
-    """The fixed runtime that makes the calibration point come out: 207 MiB free on the 5090 at the default."""
+    """The fixed runtime that makes the calibration point come out: 207 MiB free on the 5090 at the default.
+
+    The request-to-token table and the KV buffers' rounding are modelled on their own (they change
+    with the model and the fraction), so they are taken out of what is calibrated here.
+    """
     model = load_model(CALIBRATION_MODEL)
-    server_free = CALIBRATION_CARD_MIB - DRIVER_RESERVED_MIB - SERVER_CONTEXT_MIB
-    outside = server_free * (1 - default_mem_fraction(CALIBRATION_CARD_MIB, 1, "fix-time"))
-    variable = _variable_runtime(model, CALIBRATION_CARD_MIB, 1, "fix-time", 0.0).total_mib
-    return outside - CLIENT_CONTEXT_MIB - CALIBRATION_FREE_MIB - variable
+    card = Card("calibration", CALIBRATION_CARD_MIB)
+    advice = _advice(model, card, 1, 0.0, "weight-checker", DEFAULT_CHECKER, MARGIN_MIB, "fix-time", None)
+    return advice.headroom_mib(default_mem_fraction(CALIBRATION_CARD_MIB, 1, "fix-time")) - CALIBRATION_FREE_MIB
 
 
 def server_runtime(model: ModelShape, gpu_mib: float, tp: int = 1, defaults: str = DEFAULT_SGLANG) -> Runtime:
     return _variable_runtime(model, gpu_mib, tp, defaults, runtime_fixed_mib())
+
+
+# sglang's request-to-token table (ReqToTokenPool, allocated after the KV budget is sized):
+# int32 [max_num_reqs + 1, context_len + 4], max_num_reqs = min(max(tokens / context_len * 512, 2048), 4096).
+MIN_RUNNING_REQUESTS, MAX_RUNNING_REQUESTS = 2048, 4096
+
+
+def max_running_requests(kv_tokens: int, context_len: int) -> int:
+    return min(max(int(kv_tokens / context_len * 512), MIN_RUNNING_REQUESTS), MAX_RUNNING_REQUESTS)
+
+
+def req_to_token_bytes(model: ModelShape, kv_tokens: int) -> int:
+    return (max_running_requests(kv_tokens, model.context_len) + 1) * (model.context_len + 4) * 4
+
+
+@dataclass(frozen=True)
+class ServerPools:
+    """What sglang allocates at fraction m once the weights are loaded: its KV buffers and request table."""
+
+    kv_tokens: int  # sglang's max_total_num_tokens: the KV budget // bytes per token (0: the server fails)
+    kv_buffer_bytes: int  # one of the 2 x layers K/V buffers (tokens + 1 slots)
+    kv_buffers: int
+    req_to_token_bytes: int
+    reserved_bytes: int  # the allocator's segments for all of them
+
+    @property
+    def kv_bytes(self) -> int:
+        return self.kv_buffers * self.kv_buffer_bytes
+
+    @property
+    def reserved_mib(self) -> float:
+        return self.reserved_bytes / MIB
+
+    @property
+    def rounding_mib(self) -> float:
+        """What the segments take beyond the buffers' bytes."""
+        return (self.reserved_bytes - self.kv_bytes - self.req_to_token_bytes) / MIB
+
+
+def server_pools(model: ModelShape, kv_budget_mib: float, tp: int = 1) -> ServerPools:
+    """sglang's init_memory_pool for a KV budget of `kv_budget_mib` (its rest_memory)."""
+    cell = model.kv_bytes_per_token(tp)
+    tokens = max(0, int(kv_budget_mib * MIB // cell))
+    shape = model.kv_buffer_shape(tokens, tp)
+    buffer = shape[0] * shape[1] * shape[2] * model.dtype_bytes
+    table = req_to_token_bytes(model, tokens)
+    buffers = 2 * model.num_layers
+    reserved = reserved_for([table] + [buffer] * buffers)  # the table first, then every K, then every V
+    return ServerPools(tokens, buffer, buffers, table, reserved)
 
 
 @dataclass(frozen=True)
@@ -194,6 +251,9 @@ class CheckerPeak:
     @property
     def peak_action(self) -> str:
         return "compare" if self.compare_mib >= self.reset_mib else "reset"
+
+    def by_action(self) -> dict[str, float]:
+        return {"compare": self.compare_mib, "reset": self.reset_mib}
 
 
 def weight_checker_peak(model: ModelShape, tp: int = 1, code: str = DEFAULT_CHECKER) -> CheckerPeak:
@@ -218,6 +278,27 @@ def weight_checker_peak(model: ModelShape, tp: int = 1, code: str = DEFAULT_CHEC
     return CheckerPeak(code, tensor, compare / MIB, reset / MIB)
 
 
+# Fitted on a GPU (benchmarks/fit_memory_terms.py over benchmarks/results/gpu_sweep/fit/; the data and
+# the fit are in benchmarks/results/memory_fit.json): what a test's allocations take from the card
+# beyond their allocated peak. Each recorded threshold brackets that need: the op fitted at m and not
+# at m + 0.0001, whose headrooms the allocator rules above give to the MiB. The constants are the
+# smallest that cover every bracket's lower end, so the advisor errs safe on every recorded case.
+ALLOCATION_SLACK_MIB = 42.0  # any test's allocations on a real (uncapped) card: seen up to 41.5 MiB
+CHUNKED_COMPARE_FRAGMENTATION = 0.56  # x the fp32 bytes of one 2^26-element chunk (256 MiB): 143.4 MiB
+NCCL_MIB = 839.0  # per GPU with tp > 1: torch's NCCL process group and an all-reduce, beyond the context
+
+
+def checker_allocator_mib(model: ModelShape, tp: int, code: str, action: str) -> float:
+    """What the checker's `action` takes from the card beyond its allocated peak.
+
+    The chunked compare of a tensor of several chunks leaves segments partly used between chunks (a
+    chunk's bf16 copy is cut from a freed fp32 block), which a new fp32 block cannot use.
+    """
+    numel = model.largest_tensor(tp).numel
+    fragmented = code == "chunked" and action == "compare" and numel > CHECKER_CHUNK_NUMEL
+    return ALLOCATION_SLACK_MIB + (CHUNKED_COMPARE_FRAGMENTATION * 4 * CHECKER_CHUNK_NUMEL / MIB if fragmented else 0.0)
+
+
 @dataclass(frozen=True)
 class Card:
     """One GPU as nvidia-smi reports it."""
@@ -229,6 +310,9 @@ class Card:
     @property
     def start_free_mib(self) -> float:
         return self.free_mib if self.free_mib is not None else self.total_mib - DRIVER_RESERVED_MIB
+
+
+FRACTION_STEP = 1e-5  # the resolution of the largest fitting fraction
 
 
 @dataclass(frozen=True)
@@ -247,46 +331,102 @@ class Advice:
     peak_source: str
     margin_mib: float
     min_kv_mib: float  # the KV pool must hold at least one chunked prefill
+    weights_reserved_mib: float  # the weights' allocator segments
+    allocator_mib: float = 0.0  # what the test's allocations take beyond their peak (fitted term)
+    server_context_mib: float = SERVER_CONTEXT_MIB
+    client_context_mib: float = CLIENT_CONTEXT_MIB
+    checker: str | None = None  # the weight checker's code and the action its need comes from (None: a configured peak)
+    peak_action: str | None = None
 
     @property
     def server_free_mib(self) -> float:
-        """P: what the server measures after its own CUDA context."""
-        return self.card.start_free_mib - SERVER_CONTEXT_MIB
+        """P: what the server measures after its own CUDA context (and, with tp > 1, its NCCL communicators)."""
+        return self.card.start_free_mib - self.server_context_mib - (NCCL_MIB if self.tp > 1 else 0.0)
 
     @property
     def weights_mib(self) -> float:
         return self.model.weights_bytes(self.tp) / MIB
 
+    @property
+    def need_mib(self) -> float:
+        """What the test takes from the headroom: its peak and the allocator's term on top."""
+        return self.peak_mib + self.allocator_mib
+
     def static_pool_mib(self, fraction: float) -> float:
         return fraction * self.server_free_mib
 
+    def kv_budget_mib(self, fraction: float) -> float:
+        """sglang's rest_memory: free after loading the weights, less P * (1 - m)."""
+        return self.server_free_mib - self.weights_reserved_mib - self.server_free_mib * (1 - fraction)
+
+    def pools(self, fraction: float) -> ServerPools:
+        return server_pools(self.model, self.kv_budget_mib(fraction), self.tp)
+
     def kv_pool_mib(self, fraction: float) -> float:
-        return self.static_pool_mib(fraction) - self.weights_mib
+        return self.pools(fraction).kv_tokens * self.model.kv_bytes_per_token(self.tp) / MIB
 
     def headroom_mib(self, fraction: float) -> float:
         """Free GPU memory while the test runs, before its own peak."""
-        return self.server_free_mib * (1 - fraction) - self.runtime.total_mib - CLIENT_CONTEXT_MIB
+        outside = self.weights_reserved_mib + self.pools(fraction).reserved_mib + self.runtime.total_mib
+        return self.server_free_mib - outside - self.client_context_mib
 
     def fits(self, fraction: float) -> bool:
-        return self.headroom_mib(fraction) >= self.peak_mib + self.margin_mib and self.kv_pool_mib(fraction) >= self.min_kv_mib
+        enough_kv = self.kv_pool_mib(fraction) >= self.min_kv_mib
+        return self.headroom_mib(fraction) >= self.need_mib + self.margin_mib and enough_kv
 
-    def _largest_fraction(self, margin_mib: float) -> float:
-        return 1 - (self.runtime.total_mib + CLIENT_CONTEXT_MIB + self.peak_mib + margin_mib) / self.server_free_mib
+    def _large_buffers_from(self) -> float:
+        """The fraction from which the KV buffers reach 10 MiB (a segment each, rounded up by < 2 MiB)."""
+        slot = self.model.kv_heads(self.tp) * self.model.head_dim * self.model.dtype_bytes
+        tokens = max(0, -(-MIN_LARGE_ALLOC // slot) - 1)
+        budget = tokens * self.model.kv_bytes_per_token(self.tp) / MIB
+        return (budget + self.weights_reserved_mib) / self.server_free_mib
 
-    @property
+    def worst_headroom_mib(self, fraction: float) -> float:
+        """The headroom with the KV pool's rounding at its worst.
+
+        The exact headroom saws up and down by up to 2 MiB per KV buffer (they all cross a segment
+        boundary together), and where it sits depends on P to the MiB, which no card's data gives; so
+        the largest fractions are taken from this bound: the KV buffers hold their budget plus one
+        token; each buffer's segment rounds it up by less than 2 MiB (buffers of 10 MiB and more)
+        or 10/3 MiB (smaller ones share 20 MiB segments, plus one partly used), the table's by 2 MiB.
+        It falls steadily with m, except for one step up where the buffers reach 10 MiB.
+        """
+        cell = self.model.kv_bytes_per_token(self.tp)
+        budget = self.kv_budget_mib(fraction)
+        table = req_to_token_bytes(self.model, max(0, int(budget * MIB // cell))) / MIB
+        large = fraction >= self._large_buffers_from()
+        rounding = 2 * self.model.num_layers * (2.0 if large else 10 / 3) + 2.0 + (0.0 if large else 20.0)
+        outside = self.weights_reserved_mib + max(budget, 0.0) + cell / MIB + table + rounding + self.runtime.total_mib
+        return self.server_free_mib - outside - self.client_context_mib
+
+    def largest_fraction(self, need_mib: float) -> float:
+        """The largest fraction (in FRACTION_STEP steps) below which the worst headroom leaves `need_mib`; 0 if none."""
+        step_up = self._large_buffers_from()
+        low, high = 0.0, 1.0
+        if 0 < step_up < 1:  # the bound is monotone on each side of its one step up
+            below = self.worst_headroom_mib(max(0.0, step_up - FRACTION_STEP / 4))
+            low, high = (step_up, 1.0) if below >= need_mib else (0.0, step_up)
+        if self.worst_headroom_mib(low) < need_mib:
+            return 0.0
+        while high - low > FRACTION_STEP / 4:
+            middle = (low + high) / 2
+            low, high = (middle, high) if self.worst_headroom_mib(middle) >= need_mib else (low, middle)
+        return round(math.floor(low / FRACTION_STEP) * FRACTION_STEP, 5)
+
+    @cached_property
     def max_fit_mem_fraction(self) -> float:
-        """Where the headroom equals the peak exactly: the measured OOM threshold should sit here."""
-        return self._largest_fraction(0.0)
+        """Where the headroom equals the test's need exactly: the measured OOM threshold should sit here."""
+        return self.largest_fraction(self.need_mib)
 
-    @property
+    @cached_property
     def max_safe_mem_fraction(self) -> float:
-        """The largest fraction that keeps the margin on top of the peak."""
-        return self._largest_fraction(self.margin_mib)
+        """The largest fraction that keeps the margin on top of the test's need."""
+        return self.largest_fraction(self.need_mib + self.margin_mib)
 
     @property
     def min_mem_fraction(self) -> float:
         """The smallest fraction whose pool holds the weights and the minimal KV cache."""
-        return (self.weights_mib + self.min_kv_mib) / self.server_free_mib
+        return (self.weights_reserved_mib + self.min_kv_mib) / self.server_free_mib
 
     @property
     def recommended_mem_fraction(self) -> float | None:
@@ -302,6 +442,7 @@ class Advice:
 
     def to_json(self) -> dict:
         fraction, recommended = self.mem_fraction, self.recommended_mem_fraction
+        pools = self.pools(fraction)
         return {
             "model": self.model.name,
             "model_source": self.model.source,
@@ -314,16 +455,21 @@ class Advice:
             "sglang_reserved_mib": _mib(self.reserve.total_mib),
             "server_free_mib": _mib(self.server_free_mib),
             "weights_mib": _mib(self.weights_mib),
+            "weights_reserved_mib": _mib(self.weights_reserved_mib),
             "runtime_outside_pool_mib": _mib(self.runtime.total_mib),
-            "client_context_mib": _mib(CLIENT_CONTEXT_MIB),
+            "client_context_mib": _mib(self.client_context_mib),
             "extra_peak_mib": _mib(self.peak_mib),
             "extra_peak_source": self.peak_source,
+            "allocator_term_mib": _mib(self.allocator_mib),
             "margin_mib": _mib(self.margin_mib),
             "fits_at_default": self.fits(self.default_mem_fraction),
             "headroom_at_default_mib": _mib(self.headroom_mib(self.default_mem_fraction)),
             "mem_fraction": fraction,
             "static_pool_mib": _mib(self.static_pool_mib(fraction)),
             "kv_pool_mib": _mib(self.kv_pool_mib(fraction)),
+            "kv_tokens": pools.kv_tokens,
+            "req_to_token_mib": _mib(pools.req_to_token_bytes / MIB),
+            "pool_rounding_mib": _mib(pools.rounding_mib),
             "headroom_mib": _mib(self.headroom_mib(fraction)),
             "fits": self.fits(fraction),
             "max_fit_mem_fraction": round(self.max_fit_mem_fraction, 4),
@@ -335,6 +481,11 @@ class Advice:
 
 def _mib(value: float) -> float:
     return round(value, 1)
+
+
+def weights_reserved_mib(model: ModelShape, tp: int = 1) -> float:
+    """The weights as the allocator holds them: one tensor after another, in the model's order."""
+    return reserved_for([t.numel * model.dtype_bytes for t in model.tensors(tp)]) / MIB
 
 
 def advise(
@@ -352,12 +503,19 @@ def advise(
         raise UserError("--sglang", 0, "unknown-sglang-defaults", f"unknown sglang defaults '{sglang}' (known: {', '.join(SGLANG_DEFAULTS)})")
     if mem_fraction is not None and not 0 < mem_fraction < 1:
         raise UserError("--mem-fraction", 0, "bad-mem-fraction", f"--mem-fraction-static must be between 0 and 1, got {mem_fraction:g}")
+    return _advice(model, card, tp, runtime_fixed_mib(), extra_peak, checker, margin_mib, sglang, mem_fraction)
+
+
+def _advice(model, card, tp, fixed_mib, extra_peak, checker, margin_mib, sglang, mem_fraction) -> Advice:
     if extra_peak == "weight-checker":
         peak = weight_checker_peak(model, tp, checker)
-        peak_mib = peak.peak_mib
-        source = f"weight checker ({checker}): {peak.peak_action} of {peak.tensor.name} {list(peak.tensor.shape)}"
+        needs = {a: (mib, checker_allocator_mib(model, tp, checker, a)) for a, mib in peak.by_action().items()}
+        action = max(needs, key=lambda a: sum(needs[a]))  # the action that needs the most, allocator term included
+        peak_mib, allocator_mib = needs[action]
+        source = f"weight checker ({checker}): {action} of {peak.tensor.name} {list(peak.tensor.shape)}"
     else:
-        peak_mib, source = float(extra_peak), "configured"
+        peak_mib, allocator_mib, source = float(extra_peak), ALLOCATION_SLACK_MIB, "configured"
+        checker, action = None, None
     default = default_mem_fraction(card.total_mib, tp, sglang)
     tier = SGLANG_DEFAULTS[sglang].tier(card.total_mib)
     return Advice(
@@ -368,11 +526,15 @@ def advise(
         default_mem_fraction=default,
         mem_fraction=default if mem_fraction is None else mem_fraction,
         reserve=sglang_reserve(card.total_mib, tp, 1, sglang),
-        runtime=server_runtime(model, card.total_mib, tp, sglang),
+        runtime=_variable_runtime(model, card.total_mib, tp, sglang, fixed_mib),
         peak_mib=peak_mib,
         peak_source=source,
         margin_mib=margin_mib,
         min_kv_mib=model.kv_bytes_per_token(tp) * tier.chunked_prefill_size / MIB,
+        weights_reserved_mib=weights_reserved_mib(model, tp),
+        allocator_mib=allocator_mib,
+        checker=checker,
+        peak_action=action,
     )
 
 

@@ -17,6 +17,14 @@ from generator.errors import UserError
 
 VOCAB_PADDING = 64  # sglang pads the vocab-parallel embedding and lm_head to a multiple of 64
 FLOAT_BYTES = 2  # sglang serves bf16/fp16 (fp32 checkpoints too, by default)
+DEFAULT_CONTEXT_LEN = 2048  # sglang's get_context_length when the config names none
+CONTEXT_LENGTH_KEYS = (
+    "max_sequence_length",
+    "seq_length",
+    "max_seq_len",
+    "model_max_length",
+    "max_position_embeddings",
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class ModelShape:
     num_experts: int = 0
     moe_intermediate_size: int = 0
     dtype_bytes: int = FLOAT_BYTES
+    context_len: int = DEFAULT_CONTEXT_LEN  # sglang's model_config.context_len (from the config)
 
     def tensors(self, tp: int = 1) -> tuple[TensorShape, ...]:
         """Every parameter on one of `tp` GPUs, in sglang's names and fused shapes."""
@@ -98,10 +107,16 @@ class ModelShape:
     def weights_bytes(self, tp: int = 1) -> int:
         return sum(t.numel for t in self.tensors(tp)) * self.dtype_bytes
 
+    def kv_heads(self, tp: int = 1) -> int:
+        return max(1, self.num_kv_heads // tp)
+
+    def kv_buffer_shape(self, tokens: int, tp: int = 1) -> tuple[int, int, int]:
+        """One layer's K (or V) buffer in sglang's MHATokenToKVPool: size + page_size (1) token slots."""
+        return (tokens + 1, self.kv_heads(tp), self.head_dim)
+
     def kv_bytes_per_token(self, tp: int = 1) -> int:
         """K and V of every layer for one token on one GPU."""
-        kv_heads = max(1, self.num_kv_heads // tp)
-        return 2 * self.num_layers * kv_heads * self.head_dim * self.dtype_bytes
+        return 2 * self.num_layers * self.kv_heads(tp) * self.head_dim * self.dtype_bytes
 
     def activation_bytes_per_token(self, tp: int = 1) -> int:
         """The widest point of one layer's forward for one token: gate_up, its product, the residual."""
@@ -181,4 +196,23 @@ def model_from_config(data: object, name: str, source: str) -> ModelShape:
         qk_norm=str(data.get("model_type", "")).startswith("qwen3"),
         num_experts=num_experts,
         moe_intermediate_size=integer("moe_intermediate_size", 0) if num_experts else 0,
+        context_len=_context_len(data, source),
     )
+
+
+def _context_len(data: dict, source: str) -> int:
+    """sglang's get_context_length: the first length key, times a rope scaling factor that extends it."""
+    rope = data.get("rope_scaling")
+    factor = 1.0
+    if isinstance(rope, dict) and "original_max_position_embeddings" not in rope and rope.get("rope_type") != "llama3":
+        factor = rope.get("factor", 1)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0:
+            message = f"'rope_scaling.factor' must be a positive number, got {factor!r}"
+            raise UserError(source, 0, "bad-model-config", message)
+    for key in CONTEXT_LENGTH_KEYS:
+        value = data.get(key)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise UserError(source, 0, "bad-model-config", f"'{key}' must be a positive integer, got {value!r}")
+            return int(factor * value)
+    return DEFAULT_CONTEXT_LEN

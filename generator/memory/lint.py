@@ -58,7 +58,7 @@ def _check_pool(reg: Registration, suite: str, pool: Pool, test: ModelTest, mode
             reg.path, reg.line, "mem-unknown-gpu", f"{where}: the pool declares no gpu_mem_gib, so {model.name} cannot be checked", Severity.WARNING
         )
     advice = advise(model, Card(pool.name, pool.gpu_mem_gib * GIB_MIB), test.tp, test.extra_peak, mem_fraction=pinned)
-    need = f"the test needs {advice.peak_mib:.0f} + {advice.margin_mib:.0f} MiB margin"
+    need = f"the test needs {advice.need_mib:.0f} + {advice.margin_mib:.0f} MiB margin"
     recommended = advice.recommended_mem_fraction
     if recommended is None:
         return Problem(
@@ -87,6 +87,15 @@ def _check_pool(reg: Registration, suite: str, pool: Pool, test: ModelTest, mode
             help=f"a run without action.yml needs {MEM_FLAG} {recommended:g} in the test's server args",
         )
     return None
+
+
+def tp_over_pool(config: Config, pool_name: str, tp: int) -> Problem | None:
+    """`cigen mem --pool NAME --tp N`: a warning when the pool's runners have fewer GPUs than tp."""
+    pool = config.pools[pool_name]
+    if pool.gpus >= tp:
+        return None
+    message = f"tp={tp} needs {tp} GPUs, pool '{pool_name}' has {pool.gpus}: no test with this tp runs there"
+    return Problem(config.source, pool.line, "tp-over-pool-gpus", message, Severity.WARNING)
 
 
 def _headroom(advice: Advice, fraction: float) -> str:
