@@ -4,7 +4,9 @@ Standard library only, Python >= 3.9: cigen copies this file verbatim into the r
 for (`.github/cigen/run_shard.py`) and the generated jobs run it with the runner's system python3:
 
     python3 .github/cigen/run_shard.py run --plan PLAN --suite S --shard 0 --gpus 1 --results results.json
-    python3 .github/cigen/run_shard.py matrix --plan PLAN --suite S --suite S2 >> "$GITHUB_OUTPUT"
+
+(The workflow's gate job, .github/cigen/ci_gate.py, reads the same plan file to build each suite's
+matrix of shard indices.)
 
 `cigen run-shard ARGS` calls the same `main`. Parity with sglang 0.5.23's `run_unittest_files`
 (sglang/test/ci/ci_utils.py): each file runs as `python3 FILE` in its own process, failures matching
@@ -867,29 +869,7 @@ def json_files(text: str) -> list[PlannedFile]:
     return [PlannedFile(f) for f in files]
 
 
-def output_name(suite: str) -> str:
-    """The suite as a GITHUB_OUTPUT name: every character outside [A-Za-z0-9_-] becomes `_`."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", suite)
-
-
-def matrix_lines(plan_path: str, suites: Sequence[str]) -> list[str]:
-    """`name={"shard":[0,1,...]}` per suite, for GITHUB_OUTPUT."""
-    plan = load_plan(plan_path)
-    lines: list[str] = []
-    named: dict[str, str] = {}
-    for suite in suites:
-        name = output_name(suite)
-        if named.get(name, suite) != suite:
-            raise UsageError(f"--suite: output-name-clash: {named[name]!r} and {suite!r} are both output {name!r}")
-        if name in named:
-            continue
-        named[name] = suite
-        shards = plan_shards(plan, plan_path, suite)
-        lines.append(f"{name}={json.dumps({'shard': list(range(len(shards)))}, separators=(',', ':'))}")
-    return lines
-
-
-DESCRIPTION = "Run one CI shard's test files, or print each suite's shard matrix (cigen's runner)."
+DESCRIPTION = "Run one CI shard's test files (cigen's runner)."
 
 
 class _Parser(argparse.ArgumentParser):
@@ -988,9 +968,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=SGLANG_IDLE_POLL_SECONDS,
         help="Seconds between memory checks (default 2, as sglang).",
     )
-    matrix = commands.add_parser("matrix", help="Print each suite's shard matrix for GITHUB_OUTPUT.")
-    matrix.add_argument("--plan", required=True, help="Plan file.")
-    matrix.add_argument("--suite", required=True, action="append", help="A suite, repeatable.")
     return parser
 
 
@@ -1041,12 +1018,9 @@ def run_command(options: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command line: `run` or `matrix`; usage mistakes print one line and return 2."""
+    """The command line (`run`); usage mistakes print one line and return 2."""
     try:
         options = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-        if options.command == "matrix":
-            print("\n".join(matrix_lines(options.plan, options.suite)), flush=True)
-            return EXIT_PASSED
         return run_command(options)
     except UsageError as error:
         print(error, file=sys.stderr, flush=True)

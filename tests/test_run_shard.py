@@ -1,4 +1,4 @@
-"""The shard runner: real processes, retries, timeouts, process groups, reports, the plan and the matrix."""
+"""The shard runner: real processes, retries, timeouts, process groups, reports and the plan."""
 
 from __future__ import annotations
 
@@ -272,17 +272,6 @@ def test_option_mistakes_are_one_line_errors(tmp_path):
         assert (run.exit_code, run.stderr) == (2, message + "\n")
 
 
-def test_matrix_prints_one_github_output_line_per_suite(tmp_path):
-    plan = write_plan(tmp_path / "plan.json", {"base-b-test-1-gpu-small": [[("a.py", 1)], [("b.py", 1)], [("c.py", 1)]], "nightly.8 gpu": [[("d.py", 1)]]})
-    run = run_runner("matrix", "--plan", str(plan), "--suite", "base-b-test-1-gpu-small", "--suite", "nightly.8 gpu")
-    assert (run.exit_code, run.stdout, run.stderr) == (0, 'base-b-test-1-gpu-small={"shard":[0,1,2]}\nnightly_8_gpu={"shard":[0]}\n', "")
-    run = run_runner("matrix", "--plan", str(plan), "--suite", "missing")
-    assert (run.exit_code, run.stderr) == (2, f"{plan}: plan-no-suite: suite 'missing' is not in the plan (suites: base-b-test-1-gpu-small, nightly.8 gpu)\n")
-    clash = write_plan(tmp_path / "clash.json", {"a.b": [], "a_b": []})
-    run = run_runner("matrix", "--plan", str(clash), "--suite", "a.b", "--suite", "a_b")
-    assert (run.exit_code, run.stderr) == (2, "--suite: output-name-clash: 'a.b' and 'a_b' are both output 'a_b'\n")
-
-
 def test_the_runner_imports_only_the_standard_library_and_parses_as_python_3_9():
     tree = ast.parse(RUNNER.read_text(), feature_version=(3, 9))
     imported = set()
@@ -319,9 +308,6 @@ def test_cigen_run_shard_forwards_to_the_same_runner(tmp_path, monkeypatch):
     assert result.stderr == "base-b shard 1: 1 of 1 files passed\n"
     assert "ok" in result.stdout.splitlines()
     assert summary.read_text().startswith("### base-b, shard 1: 1 file\n")
-    plan = write_plan(tmp_path / "plan.json", {"s": [[("a.py", 1)], [("b.py", 1)]]})
-    result = CliRunner().invoke(cli, ["run-shard", "matrix", "--plan", str(plan), "--suite", "s"])
-    assert (result.exit_code, result.stdout) == (0, 's={"shard":[0,1]}\n')
 
 
 def test_bad_file_lists_are_user_errors():

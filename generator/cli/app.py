@@ -29,7 +29,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "run-shard": LazyCommand(
         "generator.cli.render_commands",
         "run_shard_command",
-        "Run one CI shard's test files, or print each suite's shard matrix (cigen's runner).",
+        "Run one CI shard's test files (cigen's runner).",
     ),
     "calibrate": LazyCommand("generator.cli.timing_commands", "calibrate_command", "Write a timings file (for plan/lint --timings) from measured durations."),
     "mem": LazyCommand("generator.cli.mem_commands", "mem_command", "GPU-memory advisor: does a model test fit a GPU, at which mem-fraction?"),

@@ -149,13 +149,12 @@ def check(
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run_shard_command(args: tuple[str, ...]) -> None:
-    """Run one CI shard's test files, or print each suite's shard matrix (cigen's runner).
+    """Run one CI shard's test files (cigen's runner).
 
-    `run-shard [run|matrix] ARGS`: the runner generated jobs call as `.github/cigen/run_shard.py`
-    (generator/run_shard.py, standard library only). Without a subcommand the arguments go to
-    `run`; `run-shard run --help` lists its options.
+    `run-shard [run] ARGS`: the runner generated jobs call as `.github/cigen/run_shard.py`
+    (generator/run_shard.py, standard library only). `run-shard run --help` lists its options.
     """
     from generator.run_shard import main as run_shard_main
 
-    forwarded = list(args) if args and args[0] in ("run", "matrix", "-h", "--help") else ["run", *args]
+    forwarded = list(args) if args and args[0] in ("run", "-h", "--help") else ["run", *args]
     sys.exit(run_shard_main(forwarded))

@@ -1,0 +1,214 @@
+"""The CI gate the generated workflows ship (.github/cigen/ci_gate.py): which suites a run starts,
+decided from the event, the live pull request and the pull request's diff; and the finish check."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator import ci_gate
+from tests.conftest import write_files
+from tests.rerun_support import FakeGitHub
+
+GATE = Path(ci_gate.__file__)
+REPO = "octo/gpu"
+PER_COMMIT = {
+    "workflow": "per-commit",
+    "pull_request": {"label": "run-ci", "skip_drafts": True, "paths": ["src/**", "test/**", "kernel/**"]},
+    "suites": {
+        "base": {"trigger": "per-commit"},
+        "extra": {"trigger": "per-commit", "label": "run-ci-extra"},
+        "kernel": {"trigger": "per-commit", "paths": ["kernel/**"]},
+    },
+}
+NIGHTLY = {
+    "workflow": "nightly",
+    "crons": ["0 2 * * *", "0 4 * * 0"],
+    "suites": {
+        "nightly": {"trigger": "nightly"},
+        "weekly": {"trigger": "nightly", "cron": "0 4 * * 0"},
+        "stress": {"trigger": "manual"},
+    },
+}
+PLAN = {"suites": {"base": {"shards": [{"files": []}, {"files": []}]}, "kernel": {"shards": [{"files": []}]}}}
+
+
+def git(cwd: Path, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def merge_commit(tmp_path: Path, changed: str) -> Path:
+    """A repository checked out at a pull request's merge commit whose change is `changed`."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    write_files(repo, {"README.md": "base\n", "plan.json": json.dumps(PLAN)})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "checkout", "-q", "-b", "pr")
+    write_files(repo, {changed: "change\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "pr")
+    git(repo, "checkout", "-q", "main")
+    write_files(repo, {"kernel/moved-on-main.cu": "not the pull request's change\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "main")
+    git(repo, "merge", "-q", "--no-ff", "pr", "-m", "merge")  # what a pull request's checkout is
+    return repo
+
+
+def decide(tmp_path: Path, monkeypatch, gates: dict, event_name: str, event: dict, api: FakeGitHub | None = None):
+    """Run `ci_gate.py decide` as the gate job does; (exit status, outputs, stdout) back."""
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    output = tmp_path / "output"
+    output.write_text("")
+    env = {
+        "CIGEN_GATES": json.dumps(gates),
+        "GITHUB_EVENT_NAME": event_name,
+        "GITHUB_EVENT_PATH": str(tmp_path / "event.json"),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_TOKEN": "t0ken",
+        "GITHUB_API_URL": api.url if api else "http://127.0.0.1:9",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    status = ci_gate.main(["decide", "--plan", "plan.json"])
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    return status, {name: json.loads(value) for name, value in outputs.items()}
+
+
+def pull(number: int = 7, labels: tuple[str, ...] = (), draft: bool = False) -> dict:
+    return {"number": number, "draft": draft, "labels": [{"name": label} for label in labels]}
+
+
+def pull_event(number: int = 7, labels: tuple[str, ...] = ()) -> dict:
+    return {"pull_request": pull(number, labels)}
+
+
+@pytest.mark.parametrize(
+    ("changed", "labels", "draft", "runs"),
+    [
+        ("src/app.py", ("run-ci",), False, {"base": True, "extra": False, "kernel": False}),
+        ("kernel/rmsnorm.cu", ("run-ci", "run-ci-extra"), False, {"base": True, "extra": True, "kernel": True}),
+        ("src/app.py", (), False, {"base": False, "extra": False, "kernel": False}),  # no run-ci
+        ("src/app.py", ("run-ci",), True, {"base": False, "extra": False, "kernel": False}),  # a draft
+        ("docs/index.md", ("run-ci", "run-ci-extra"), False, {"base": False, "extra": False, "kernel": False}),
+    ],
+    ids=["labelled", "extra and kernel", "no run-ci label", "draft", "docs only"],
+)
+def test_pull_requests_are_gated_by_live_labels_drafts_and_paths(tmp_path, monkeypatch, changed, labels, draft, runs):
+    monkeypatch.chdir(merge_commit(tmp_path, changed))
+    with FakeGitHub() as api:
+        api.on("GET", f"/repos/{REPO}/pulls/7", pull(7, labels, draft))
+        status, outputs = decide(tmp_path, monkeypatch, PER_COMMIT, "pull_request", pull_event(7), api)
+        assert [request.headers["authorization"] for request in api.requests] == ["Bearer t0ken"]
+    assert status == 0
+    assert outputs == {"run": runs, "shards": {"base": [0, 1], "extra": [], "kernel": [0]}}
+
+
+def test_labels_are_read_live_not_from_the_event(tmp_path, monkeypatch):
+    """A label added after the push is seen on a re-run; one removed is gone."""
+    monkeypatch.chdir(merge_commit(tmp_path, "src/app.py"))
+    with FakeGitHub() as api:
+        api.on("GET", f"/repos/{REPO}/pulls/7", pull(7, ("run-ci",)))
+        _, outputs = decide(tmp_path, monkeypatch, PER_COMMIT, "pull_request", pull_event(7, labels=()), api)
+        assert outputs["run"]["base"] is True
+        api.on("GET", f"/repos/{REPO}/pulls/7", pull(7, ()))
+        _, outputs = decide(tmp_path, monkeypatch, PER_COMMIT, "pull_request", pull_event(7, labels=("run-ci",)), api)
+        assert outputs["run"]["base"] is False
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [None, {"number": 8, "labels": []}, {"number": 7}, ["not", "an", "object"]],
+    ids=["api down", "another pull request", "no labels", "not an object"],
+)
+def test_a_pull_request_that_cannot_be_read_fails_closed(tmp_path, monkeypatch, capsys, answer):
+    monkeypatch.chdir(merge_commit(tmp_path, "src/app.py"))
+    with FakeGitHub() as api:
+        if answer is not None:
+            api.on("GET", f"/repos/{REPO}/pulls/7", answer)
+        status, outputs = decide(tmp_path, monkeypatch, PER_COMMIT, "pull_request", pull_event(7), api)
+    assert (status, outputs) == (1, {})  # nothing written: every suite job is skipped, and so fails finish
+    assert capsys.readouterr().out.startswith("::error title=cigen gate::")
+
+
+def test_pushes_and_dispatches_run_every_suite_without_asking_the_api(tmp_path, monkeypatch):
+    monkeypatch.chdir(merge_commit(tmp_path, "docs/index.md"))
+    for event_name in ("push", "workflow_dispatch"):
+        status, outputs = decide(tmp_path, monkeypatch, PER_COMMIT, event_name, {})
+        assert (status, outputs["run"]) == (0, {"base": True, "extra": True, "kernel": True})
+
+
+@pytest.mark.parametrize(
+    ("event_name", "event", "runs"),
+    [
+        ("schedule", {"schedule": "0 2 * * *"}, {"nightly": True, "weekly": False, "stress": False}),
+        ("schedule", {"schedule": "0 4 * * 0"}, {"nightly": False, "weekly": True, "stress": False}),
+        ("workflow_dispatch", {"inputs": {"suite": "all"}}, {"nightly": True, "weekly": True, "stress": False}),
+        ("workflow_dispatch", {"inputs": {"suite": "stress"}}, {"nightly": False, "weekly": False, "stress": True}),
+        ("workflow_dispatch", {"inputs": {"suite": "weekly"}}, {"nightly": False, "weekly": True, "stress": False}),
+    ],
+    ids=["nightly cron", "weekly cron", "dispatch all", "dispatch manual", "dispatch one"],
+)
+def test_nightly_runs_the_suites_of_the_cron_or_the_dispatch(tmp_path, monkeypatch, event_name, event, runs):
+    write_files(tmp_path, {"plan.json": json.dumps(PLAN)})
+    monkeypatch.chdir(tmp_path)
+    status, outputs = decide(tmp_path, monkeypatch, NIGHTLY, event_name, event)
+    assert (status, outputs["run"]) == (0, runs)
+
+
+def test_the_summary_says_why(tmp_path, monkeypatch):
+    monkeypatch.chdir(merge_commit(tmp_path, "src/app.py"))
+    with FakeGitHub() as api:
+        api.on("GET", f"/repos/{REPO}/pulls/7", pull(7, ("run-ci",)))
+        decide(tmp_path, monkeypatch, PER_COMMIT, "pull_request", pull_event(7), api)
+    assert (tmp_path / "summary.md").read_text().splitlines() == [
+        "### Which suites run (pull_request)",
+        "",
+        "| suite | runs | shards | why |",
+        "|---|---|---|---|",
+        "| `base` | yes | 2 | runs |",
+        "| `extra` | no | 0 | needs the label 'run-ci-extra' |",
+        "| `kernel` | no | 1 | its paths did not change |",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("results", "status"),
+    [
+        ({"gate": "success", "a": "success", "b": "skipped"}, 0),  # skipped by its gate: fine
+        ({"gate": "success", "a": "failure", "b": "skipped"}, 1),
+        ({"gate": "success", "a": "cancelled"}, 1),
+        ({"gate": "failure", "a": "skipped"}, 1),
+    ],
+)
+def test_finish_fails_only_when_a_job_failed_or_was_cancelled(monkeypatch, capsys, tmp_path, results, status):
+    monkeypatch.setenv("NEEDS", json.dumps({job: {"result": result, "outputs": {}} for job, result in results.items()}))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    assert ci_gate.main(["finish"]) == status
+    failed = [f"::error title={r}::{job} {r}" for job, r in sorted(results.items()) if r in ("failure", "cancelled")]
+    assert capsys.readouterr().out.splitlines() == failed
+
+
+def test_the_gate_imports_only_the_standard_library_and_runs_as_a_plain_file(tmp_path):
+    tree = ast.parse(GATE.read_text(), feature_version=(3, 9))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported - {"__future__"} <= sys.stdlib_module_names
+    copy = tmp_path / "elsewhere" / "ci_gate.py"
+    copy.parent.mkdir()
+    shutil.copy(GATE, copy)
+    env = {**os.environ, "NEEDS": json.dumps({"a": {"result": "success"}}), "PYTHONPATH": "", "PYTHONSAFEPATH": "1"}
+    done = subprocess.run(["python3", str(copy), "finish"], env=env, capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (0, "")
