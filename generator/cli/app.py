@@ -21,6 +21,7 @@ class LazyCommand:
 
 
 COMMANDS: dict[str, LazyCommand] = {
+    "init": LazyCommand("generator.cli.init_commands", "init_command", "Write a starter cigen.yml (never over an existing one) and print the next steps."),
     "scan": LazyCommand("generator.cli.scan_commands", "scan", "List every CI registration in the tree (parsed, never imported)."),
     "lint": LazyCommand("generator.cli.scan_commands", "lint_command", "Check registrations against the config: every finding, one verdict each."),
     "plan": LazyCommand("generator.cli.plan_commands", "plan_command", "Split every suite into time-balanced shards: pools, shard counts, files, cost."),

@@ -1,0 +1,95 @@
+"""`cigen init`: a commented starter cigen.yml for a repository that has none.
+
+`minimal` scans the tree for registrations and writes one suite per suite name found (nightly
+when its files say nightly=True), one pool per runner_config (else a single `gpu` pool), and
+the settings a maintainer must review marked TODO; `sglang` is the embedded default. Either
+text is parsed back as a config before it is written.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from generator.config import default_config_text, parse_config
+from generator.model import Registration
+
+TEMPLATES = ("minimal", "sglang")
+
+HEADER = """\
+# cigen configuration, written by `cigen init`: review every TODO, then `cigen lint` and
+# `cigen render`. Schema: generator/data/cigen.schema.json; every key is in README.md.
+version: 1
+
+tests:
+  include: [{include}]
+  exclude: ["**/conftest.py", "**/__init__.py"]
+
+backends: [cuda]
+
+schedule:
+  nightly_cron: "0 3 * * *"  # TODO: when nightly suites run (UTC)
+
+# A pool is a set of interchangeable self-hosted runners, addressed by their labels.
+pools:
+"""
+
+POOL = """\
+  {name}:
+    labels: [{name}]  # TODO: the runs-on labels of these runners
+    gpus: 1  # TODO: GPUs per runner
+    setup_minutes: 2  # checkout and install before the first test; `cigen calibrate` measures it
+"""
+
+SUITE = """\
+  {name}:
+    trigger: {trigger}
+    pools: [{pool}]
+    step_timeout_minutes: {step}
+    shard_budget_minutes: {budget}  # test time per shard; more shards when the suite is longer
+    max_parallel: 4  # at most this many shards (runners at once)
+"""
+
+FOOTER = """
+workflows:
+  setup: ["pip install -e ."]  # TODO: how a GPU runner installs this project
+  # Pull requests run the GPU suites only when labelled run-ci, never as drafts.
+  pull_requests:
+    label: run-ci
+    skip_drafts: true
+  # Pin cigen by commit to get /rerun-test comments and cigen's model-test action:
+  # cigen_package: git+https://github.com/OWNER/cigen@<40-hex sha>
+  branches: [main]
+"""
+
+
+def suites_of(registrations: Sequence[Registration]) -> dict[str, tuple[str, str]]:
+    """Each registered suite (enabled CUDA registrations) -> (trigger, pool), in name order."""
+    nightly: dict[str, bool] = defaultdict(bool)
+    pools: dict[str, str] = {}
+    for reg in registrations:
+        if reg.backend != "cuda" or not reg.enabled:
+            continue
+        nightly[reg.suite] |= reg.nightly
+        pools.setdefault(reg.suite, reg.runner_config or "gpu")
+    return {suite: ("nightly" if nightly[suite] else "per-commit", pools[suite]) for suite in sorted(pools)}
+
+
+def minimal_config(include: str, registrations: Sequence[Registration]) -> str:
+    """A starter config for the registrations found: their suites, one pool per runner_config."""
+    suites = suites_of(registrations) or {"gpu-tests": ("per-commit", "gpu")}
+    text = HEADER.format(include=f'"{include}"')
+    for pool in sorted({pool for _, pool in suites.values()}):
+        text += POOL.format(name=pool)
+    text += "\nsuites:\n"
+    for name, (trigger, pool) in suites.items():
+        step, budget = (120, 100) if trigger == "nightly" else (40, 30)
+        text += SUITE.format(name=name, trigger=trigger, pool=pool, step=step, budget=budget)
+    return text + FOOTER
+
+
+def starter_config(template: str, include: str, registrations: Sequence[Registration]) -> str:
+    """The text `cigen init` writes, checked to parse as a valid config."""
+    text = default_config_text() if template == "sglang" else minimal_config(include, registrations)
+    parse_config(text, "cigen.yml")
+    return text
