@@ -1,0 +1,107 @@
+"""sglang adopting cigen on day one: the embedded default rendered into a git copy of sglang's
+tree that already holds sglang's hand-written workflows. Nothing of theirs is touched, nothing
+installs a mutable reference, every GPU job gets its pool's set-up and environment, and pull
+requests are gated with one check to require."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli import cli
+from generator.config import load_config
+from tests.rendering import job_suite, load_yaml, pinned_default_config, shard_jobs
+from tests.synth import corpus_dir
+
+SGLANG_WORKFLOWS = json.loads((corpus_dir() / "sglang-ci-env.json").read_text())["workflow_files"]
+
+
+@pytest.fixture(scope="module")
+def sglang(synth_tree, tmp_path_factory) -> Path:
+    """sglang's tree in git, its 94 workflow files in place (hand-written: no @generated header)."""
+    root = tmp_path_factory.mktemp("sglang-adopt") / "sglang"
+    shutil.copytree(synth_tree.root, root)
+    workflows = root / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    for name in SGLANG_WORKFLOWS:
+        (workflows / name).write_text(f"# sglang's own {name}\nname: {name}\non: push\njobs: {{}}\n")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    return root
+
+
+def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
+    return {p.name: (p.read_text(), p.stat().st_mtime_ns) for p in sorted(folder.glob("*.yml"))}
+
+
+def test_render_touches_none_of_sglangs_workflows(sglang):
+    assert len(SGLANG_WORKFLOWS) == 94 and "rerun-test.yml" in SGLANG_WORKFLOWS  # the name cigen used to take
+    workflows = sglang / ".github" / "workflows"
+    before = snapshot(workflows)
+    result = CliRunner().invoke(cli, ["render", "--root", str(sglang)])
+    assert result.exit_code == 0, result.output
+    after = snapshot(workflows)
+    assert {name: after[name] for name in before} == before
+    assert sorted(set(after) - set(before)) == ["cigen-nightly.yml", "cigen-per-commit.yml"]
+    assert not set(after) - set(before) & set(SGLANG_WORKFLOWS)
+    # /rerun-test needs cigen pinned by commit: not rendered, and render says so.
+    assert "not rendered: cigen-rerun-test.yml: /rerun-test needs cigen installed immutably" in result.stdout
+
+
+def test_no_job_installs_a_mutable_reference(sglang, tmp_path):
+    config = pinned_default_config(tmp_path)
+    result = CliRunner().invoke(cli, ["render", "--root", str(sglang), "--config", str(config), "--out", str(tmp_path / "gh")])
+    assert result.exit_code == 0, result.output
+    text = "".join(p.read_text() for p in (tmp_path / "gh" / "workflows").glob("*.yml"))
+    installs = re.findall(r"pip\S* install [^\n]*", text)
+    assert installs  # the /rerun-test gate and report
+    assert set(installs) == {
+        "pip\" install --disable-pip-version-check --quiet "
+        "'cigen @ git+https://github.com/octo/cigen@0123456789abcdef0123456789abcdef01234567'"
+    }
+    assert "cigen==" not in text and "pip install ." not in text
+    # GPU jobs install nothing of cigen's: they call the files cigen wrote beside the workflows.
+    for workflow in ("cigen-per-commit.yml", "cigen-nightly.yml"):
+        for job in shard_jobs(load_yaml(tmp_path / "gh" / "workflows" / workflow)).values():
+            runs = [step["run"] for step in job["steps"] if "run" in step]
+            assert not any("cigen" in run for run in runs[:-1]), runs  # only the run step names it
+            assert runs[-1].startswith("python3 .github/cigen/run_shard.py run")
+
+
+def test_every_gpu_job_has_its_pools_setup_and_environment(sglang, tmp_path):
+    assert CliRunner().invoke(cli, ["render", "--root", str(sglang), "--out", str(tmp_path / "gh")]).exit_code == 0
+    config = load_config(None, sglang)
+    seen = set()
+    for workflow in ("cigen-per-commit.yml", "cigen-nightly.yml"):
+        for job_id, job in shard_jobs(load_yaml(tmp_path / "gh" / "workflows" / workflow)).items():
+            suite = config.suites[job_suite(job)]
+            pool = config.pools[suite.pool] if len(suite.pools) == 1 else config.pools[job_id.removeprefix(f"{suite.name}-")]
+            setup = next(step["run"] for step in job["steps"] if step["name"] == "Set up").splitlines()
+            assert setup == list(config.setup_for(suite, pool)), job_id
+            secrets = {name: f"${{{{ secrets.{secret} }}}}" for name, secret in suite.secrets.items()}
+            assert job["env"] == {**config.env_for(suite, pool), **secrets}, job_id
+            seen.add((tuple(setup), job["env"].get("GPU_CONFIG")))
+    # sglang's runner configurations: DeepEP runners install with their own script; the env says which GPUs.
+    assert ("bash scripts/ci/cuda/ci_install_deepep.sh",) in {setup for setup, _ in seen}
+    assert {gpu for _, gpu in seen} >= {"8-gpu-h200", "8-gpu-b200", "2-gpu-h100", "4-gpu-b200", None}
+
+
+def test_pull_requests_are_gated_and_one_check_decides(sglang, tmp_path):
+    assert CliRunner().invoke(cli, ["render", "--root", str(sglang), "--out", str(tmp_path / "gh")]).exit_code == 0
+    workflow = load_yaml(tmp_path / "gh" / "workflows" / "cigen-per-commit.yml")
+    gates = json.loads(workflow["jobs"]["gate"]["steps"][1]["env"]["CIGEN_GATES"])
+    assert gates["pull_request"] == {
+        "label": "run-ci",
+        "skip_drafts": True,
+        "paths": ["python/**", "sgl-kernel/**", "test/**", "scripts/ci/**", ".github/cigen/**"],
+    }
+    assert {name for name, gate in gates["suites"].items() if gate.get("label") == "run-ci-extra"} == {
+        name for name in gates["suites"] if name.startswith("extra-")
+    }
+    finish = workflow["jobs"]["finish"]
+    assert finish["if"] == "${{ always() }}" and set(finish["needs"]) == set(workflow["jobs"]) - {"finish"}
