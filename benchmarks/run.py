@@ -10,10 +10,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import bench_backtest, bench_plan, bench_render, bench_scan  # noqa: E402
+from benchmarks import bench_backtest, bench_plan, bench_plan_file, bench_render, bench_scan  # noqa: E402
 from benchmarks.common import Targets  # noqa: E402
 
-BENCHMARKS = [bench_scan, bench_plan, bench_render, bench_backtest]
+BENCHMARKS = [bench_scan, bench_plan, bench_render, bench_plan_file, bench_backtest]
 
 
 def main() -> int:
