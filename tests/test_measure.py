@@ -11,12 +11,13 @@ from generator.errors import ProblemReport, UserError
 from generator.timings.durationlog import read_duration_log
 from generator.timings.history import history_measurements, is_partial, read_history
 from generator.timings.junit import read_junit
-from generator.timings.measure import read_measurements
+from generator.timings.measure import Known, read_measurements
 from generator.timings.model_json import read_partition_model
 from generator.timings.samples import Sample, SetupSample
 from tests.synth import corpus_dir
 
 SUITE = "base-b-test-1-gpu-large"
+NOTHING = Known(set(), set(), ["cuda"])  # no scanned file, no suite
 
 
 def job(name: str, start: str, end: str, timings: list, suite: str = SUITE, **extra) -> dict:
@@ -194,20 +195,21 @@ def test_read_measurements_reports_every_input_at_once(tmp_path):
     (tmp_path / "bad.txt").write_text("only-a-path\n")
     (tmp_path / "good.txt").write_text("t/a.py 3\n")
     with pytest.raises(ProblemReport) as caught:
-        read_measurements([], [tmp_path / "bad.xml"], [tmp_path / "good.txt", tmp_path / "bad.txt"], None, set(), set(), ["cuda"])
+        read_measurements({"junit": [tmp_path / "bad.xml"], "durations": [tmp_path / "good.txt", tmp_path / "bad.txt"]}, NOTHING)
     assert [p.format() for p in caught.value.problems] == [
         f"{tmp_path}/bad.txt:1: durations-syntax: expected 'PATH SECONDS' or 'SUITE PATH SECONDS', got 1 fields",
         f"{tmp_path}/bad.xml:2: junit-time: testcase needs a time in seconds (a number >= 0), got time='x'",
     ]
     assert caught.value.summary == "2 errors in 2 input files; nothing written."
     with pytest.raises(UserError) as error:
-        read_measurements([], [], [], None, set(), set(), ["cuda"])
+        read_measurements({}, NOTHING)
     assert str(error.value) == "calibrate-no-input: give at least one of --history, --junit, --durations, --results, --log, --partition-model"
 
 
 def test_measurements_of_unplanned_suites_are_dropped_and_counted(tmp_path):
     (tmp_path / "d.log").write_text("base-a-test-cpu t/cpu.py 5\nt/any.py 6\nbase-b-test-1-gpu-large t/gpu.py 7\n")
-    measured = read_measurements([], [], [tmp_path / "d.log"], corpus_dir() / "sglang-ci-stats" / "model.json", set(), {SUITE}, ["cuda"])
+    model = corpus_dir() / "sglang-ci-stats" / "model.json"
+    measured = read_measurements({"durations": [tmp_path / "d.log"], "partition-model": [model]}, Known(set(), {SUITE}, ["cuda"]))
     assert measured.samples == (Sample("t/any.py", 6.0, None), Sample("t/gpu.py", 7.0, SUITE))
     assert {i.suite for i in measured.imported} == {SUITE}
     assert len(measured.imported) == 96  # model.json's est table for this suite

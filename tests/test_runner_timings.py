@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.errors import ProblemReport, UserError
-from generator.timings.measure import read_measurements
+from generator.timings.measure import Known, read_measurements
 from generator.timings.runresults import read_run_results
 from generator.timings.samples import Sample
 from generator.timings.timingslog import read_timings_log
@@ -170,7 +170,7 @@ def test_read_measurements_reports_every_bad_input_at_once(tmp_path):
     (tmp_path / "r.json").write_text("[]")
     (tmp_path / "x.log").write_text("========== TIMINGS BEGIN ==========\n")
     with pytest.raises(ProblemReport) as report:
-        read_measurements([], [], [], None, set(), set(), ["cuda"], results=[tmp_path / "r.json"], logs=[tmp_path / "x.log"])
+        read_measurements({"results": [tmp_path / "r.json"], "log": [tmp_path / "x.log"]}, Known(set(), set(), ["cuda"]))
     assert [p.format() for p in report.value.problems] == [
         f"{tmp_path}/r.json:1: results-schema: top level: [] is not of type 'object'",
         f"{tmp_path}/x.log:1: timings-unterminated: TIMINGS BEGIN without its END",

@@ -1,8 +1,13 @@
-"""Every measurement input `calibrate` accepts -> one Measurements; all problems at once."""
+"""Every measurement input `calibrate` accepts -> one Measurements; all problems at once.
+
+FORMATS is the one table of input formats: each is a `calibrate` option (repeatable) and the
+reader behind it. Adding a format is a reader module and one entry here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import Problem, ProblemReport, UserError, plural
@@ -15,30 +20,76 @@ from generator.timings.samples import Measurements
 from generator.timings.timingslog import read_timings_log
 
 
-def read_measurements(
-    history: Sequence[Path],
-    junit: Sequence[Path],
-    durations: Sequence[Path],
-    partition_model: Path | None,
-    known_paths: Collection[str],
-    suites: Collection[str],
-    backends: Sequence[str],
-    results: Sequence[Path] = (),
-    logs: Sequence[Path] = (),
-) -> Measurements:
-    """History first (oldest run first), then JUnit reports, duration logs, runner results files
-    and job logs with a TIMINGS block, each in the order given: that order is the samples' time order."""
-    readers: list[Callable[[], Measurements]] = []
-    if history:
-        readers.append(lambda: history_measurements(read_history(history), backends))
-    readers += [lambda p=p: read_junit(p, known_paths, suites) for p in junit]
-    readers += [lambda p=p: read_duration_log(p) for p in durations]
-    readers += [lambda p=p: read_run_results(p) for p in results]
-    readers += [lambda p=p: read_timings_log(p) for p in logs]
-    if partition_model is not None:
-        readers.append(lambda: read_partition_model(partition_model))
+@dataclass(frozen=True)
+class Known:
+    """What readers may check their input against."""
+
+    paths: Collection[str]  # every scanned test file
+    suites: Collection[str]  # the config's suites
+    backends: Sequence[str]  # the backends the config plans
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """One kind of measurement input: its option, its help, how its files are read."""
+
+    option: str  # `calibrate --OPTION FILE`, repeatable
+    help: str
+    read: Callable[[Sequence[Path], Known], list[Callable[[], Measurements]]]  # one reader per file (or per batch)
+    folders: bool = False  # the option also takes folders
+
+
+def _each(read_one: Callable[[Path, Known], Measurements]) -> Callable[[Sequence[Path], Known], list]:
+    return lambda paths, known: [lambda p=p: read_one(p, known) for p in paths]
+
+
+def _results_files(paths: Sequence[Path]) -> list[Path]:
+    """Results files given, and every *.json in a folder given (what `cigen timings fetch` downloads)."""
+    return [found for path in paths for found in (sorted(path.glob("*.json")) if path.is_dir() else [path])]
+
+
+FORMATS: tuple[InputFormat, ...] = (
+    InputFormat(
+        "history",
+        "sglang-ci-stats run history: a runs/ folder, the folder holding it, or run *.json files.",
+        lambda paths, known: [lambda: history_measurements(read_history(paths), known.backends)] if paths else [],
+        folders=True,
+    ),
+    InputFormat(
+        "junit",
+        "JUnit XML report; one sample per file per report.",
+        _each(lambda path, known: read_junit(path, known.paths, known.suites)),
+    ),
+    InputFormat(
+        "durations",
+        "Duration log: 'PATH SECONDS' or 'SUITE PATH SECONDS' a line.",
+        _each(lambda path, known: read_duration_log(path)),
+    ),
+    InputFormat(
+        "results",
+        "Results JSON of cigen's shard runner (run --results), or a folder of them.",
+        lambda paths, known: [lambda p=p: read_run_results(p) for p in _results_files(paths)],
+        folders=True,
+    ),
+    InputFormat(
+        "log",
+        "Job log with a TIMINGS block (sglang's runner or cigen's).",
+        _each(lambda path, known: read_timings_log(path)),
+    ),
+    InputFormat(
+        "partition-model",
+        "sglang-ci-stats model.json: its p90s, for files without samples.",
+        _each(lambda path, known: read_partition_model(path)),
+    ),
+)
+
+
+def read_measurements(inputs: Mapping[str, Sequence[Path]], known: Known) -> Measurements:
+    """Every input, format by format in FORMATS order (history first, oldest run first), each
+    format's files in the order given: that order is the samples' time order."""
+    readers = [reader for fmt in FORMATS for reader in fmt.read(inputs.get(fmt.option, ()), known)]
     if not readers:
-        options = "--history, --junit, --durations, --results, --log, --partition-model"
+        options = ", ".join(f"--{fmt.option}" for fmt in FORMATS)
         raise UserError("", 0, "calibrate-no-input", f"give at least one of {options}")
     total = Measurements()
     problems: list[Problem] = []
@@ -52,7 +103,7 @@ def read_measurements(
     if problems:
         files = len({p.path for p in problems})
         raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {plural(files, 'input file')}; nothing written.")
-    return known_suites_only(total, suites)
+    return known_suites_only(total, known.suites)
 
 
 def known_suites_only(measurements: Measurements, suites: Collection[str]) -> Measurements:
