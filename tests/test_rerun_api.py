@@ -732,10 +732,12 @@ PERM = f"GET /repos/{REPO}/collaborators/alice/permission: github-answer: unexpe
         (ACTIVITY, {"after": SHA}, ACT + "answer is an object, not a list"),
         (PULL, {**pull(), "head": {"ref": "feature", "repo": {"id": 1, "full_name": REPO}}}, PR + "answer.head.sha is missing"),
         (PULL, {**pull(), "base": []}, PR + "answer.base is a list, not an object"),
+        (PULL, {**pull(), "head": "feature"}, PR + "answer.head is a string, not an object"),
         (PULL, {**pull(), "number": "12"}, PR + "answer.number is a string, not an integer"),
         (PULL, {**pull(), "state": None}, PR + "answer.state is null, not a string"),
         (PULL, [pull()], f"GET /repos/{REPO}/pulls/12: github-answer: unexpected answer: the answer is not a JSON object"),
         (PERMISSION, {"permission": "admin", "user": []}, PERM + "answer.user is a list, not an object"),
+        (PERMISSION, {"permission": "admin", "user": "alice"}, PERM + "answer.user is a string, not an object"),
         (PERMISSION, {"permission": "admin", "user": {"login": "alice"}}, PERM + "answer.user.id is missing"),
         (PERMISSION, {"permission": None, "user": {"login": "alice", "id": 7}}, PERM + "answer.permission is null, not a string"),
         (PERMISSION, {"permission": "admin", "role_name": 5, "user": {"login": "alice", "id": 7}}, PERM + "answer.role_name is an integer, not a string"),
@@ -744,12 +746,14 @@ PERM = f"GET /repos/{REPO}/collaborators/alice/permission: github-answer: unexpe
     ids=[
         "activity: no timestamp", "activity: entry not an object", "activity: a later entry not an object", "activity: naive time",
         "activity: not a time", "activity: after null", "activity: not a list", "pull: no head sha", "pull: base a list",
-        "pull: number a string", "pull: state null", "pull: a list", "permission: user a list", "permission: no user id",
+        "pull: head a string", "pull: number a string", "pull: state null", "pull: a list", "permission: user a list",
+        "permission: user a string", "permission: no user id",
         "permission: null", "permission: role a number", "permission: id a boolean",
     ],
 )  # fmt: skip
 def test_gate_fails_closed_with_an_answer_on_a_malformed_api_answer(github, tree, tmp_path, route, answer, detail):
-    """Regression: these crashed the gate with a traceback and no answer to the commenter."""
+    """Regression: answers like the activity ones, a string `head` or a string `user` crashed the gate with a
+    traceback and no answer to the commenter (others were misread silently); every field is now checked."""
     serve_happy_path(github)
     github.on(*route, answer)
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
@@ -980,3 +984,9 @@ def test_gate_writes_its_decision_to_the_job_summary(github, tree, tmp_path):
         "```",
         "",
     ]
+
+
+def test_the_budget_window_is_asked_for_in_utc_whatever_the_comments_offset(github):
+    github.on(*COMMENTS, [])
+    client(github).recent_comments(datetime.fromisoformat("2026-07-20T12:00:00+02:00"))
+    assert github.requests[0].query["since"] == "2026-07-20T10:00:00Z"

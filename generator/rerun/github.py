@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 import requests
@@ -210,7 +210,7 @@ class GitHub:
         newest first; GitHubApiError when there are more than the pages it may read."""
         path = f"/repos/{self.repo}/issues/comments"
         answer = Answer("GET", path)
-        stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         comments: list[IssueComment] = []
         for page in range(1, MAX_COMMENT_PAGES + 1):
             params = {"since": stamp, "sort": "created", "direction": "desc", "per_page": 100, "page": page}

@@ -442,7 +442,7 @@ def check_comment_budget(request: RerunRequest, limits: CommentLimits) -> None:
         )
 
 
-def _later_lines(body: str) -> None:
+def _check_later_lines(body: str) -> None:
     """The request is the first line; anything but blanks after it is refused, not ignored."""
     rest = body.split("\n", 1)[1] if "\n" in body else ""
     for number, line in enumerate(rest.split("\n"), start=2):
@@ -453,7 +453,7 @@ def _later_lines(body: str) -> None:
             )
 
 
-def _pin(words: list[str]) -> str | None:
+def _take_pin(words: list[str]) -> str | None:
     """The full commit SHA named last with `@`, removed from `words`; a short one is refused."""
     if not words or not words[-1].startswith("@"):
         return None
@@ -481,9 +481,9 @@ def parse_comment(body: str, index: RerunIndex, config: Config, limits: CommentL
     if not tokens or tokens[0] != COMMAND:
         got = ascii(tokens[0]) if tokens else "an empty line"
         raise reject("unknown-command", f"the first line must start with {COMMAND}, got {got}")
-    _later_lines(body)
+    _check_later_lines(body)
     words = tokens[1:]
-    pin = _pin(words)
+    pin = _take_pin(words)
     misplaced = [w for w in words if w.startswith("@")]
     if misplaced:
         raise reject("bad-pin", f"{ascii(misplaced[0])}: the @commit comes last, after the selectors")
