@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # run as a file by action.yml: import the package
 from generator.errors import UserError  # noqa: E402
 from generator.memory.advisor import MEM_FLAG, Card, advise, mem_fraction, pinned_mem_fraction  # noqa: E402
 from generator.memory.hfmodel import load_model  # noqa: E402
+from generator.step_files import StepFileError, append_summary, check_line, one_line, write_lines  # noqa: E402
 
 TOKEN_VARIABLE = "CIGEN_ACTION_TOKEN"
 KILL_GRACE_SECONDS = 10
@@ -59,14 +60,23 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def set_outputs(**values: object) -> None:
-    """Step outputs through GITHUB_OUTPUT (one `name=value` line each; values never hold newlines)."""
-    lines = [f"{name.replace('_', '-')}={value}" for name, value in values.items()]
-    output = env("GITHUB_OUTPUT")
-    if output:
-        with open(output, "a", encoding="utf-8") as handle:
-            handle.write("".join(line + "\n" for line in lines))
+    """Step outputs through GITHUB_OUTPUT: one `name=value` line each, every value checked to be
+    one line before any is written (a line break would let a value set other outputs)."""
+    named = {name.replace("_", "-"): str(value) for name, value in values.items()}
+    try:
+        lines = [check_line(name, value) for name, value in named.items()]
+        output = env("GITHUB_OUTPUT")
+        if output:
+            write_lines(output, named)
+    except StepFileError as error:
+        raise ActionError(f"output {error}; no output was written") from None
     for line in lines:
         print(f"output {line}")
+
+
+def echo(text: str) -> None:
+    """A job-log line holding input: its line breaks escaped, so no input starts a workflow command."""
+    print(one_line(text), flush=True)
 
 
 def annotate(level: str, message: str) -> None:
@@ -147,7 +157,7 @@ def install() -> None:
         print("install: none (using the Python environment as it is)")
         return
     command = [env("CIGEN_PYTHON", sys.executable), "-m", "pip", "install", *shlex.split(spec)]
-    print(f"$ {shlex.join(command)}", flush=True)
+    echo(f"$ {shlex.join(command)}")
     if subprocess.run(command).returncode != 0:
         raise ActionError(f"installing failed: {shlex.join(command)}")
 
@@ -192,6 +202,8 @@ def plan() -> None:
     if gpu is None:
         raise ActionError("no gpu.json: the detect step did not run")
     server_args = env("CIGEN_SERVER_ARGS")
+    if any(one_line(word) != word for word in shlex.split(server_args)):
+        raise ActionError("server-args: an argument holds a line break or control character")
     explicit = explicit_fraction(env("CIGEN_MEM_FRACTION", "auto"), server_args)
     model_spec = env("CIGEN_MODEL_CONFIG") or env("CIGEN_MODEL")
     extra = env("CIGEN_EXTRA_PEAK", "weight-checker") or "weight-checker"
@@ -240,7 +252,7 @@ def plan() -> None:
             "predicted_headroom_mib": round(advice.headroom_mib(chosen), 1) if advice else None,
         },
     )
-    print(f"{MEM_FLAG} {chosen:g} ({'explicit' if explicit is not None else 'auto'}); server args: {final_args}")
+    echo(f"{MEM_FLAG} {chosen:g} ({'explicit' if explicit is not None else 'auto'}); server args: {final_args}")
     set_outputs(mem_fraction_static=f"{chosen:g}", server_args=final_args)
 
 
@@ -268,7 +280,7 @@ def run() -> None:
         TOKEN_VARIABLE: (folder / "token").read_text().strip(),
     }
     command = [env("CIGEN_PYTHON", sys.executable), "-u", test_file]
-    print(f"$ {shlex.join(command)}  (timeout {timeout_seconds / 60:g} min)", flush=True)
+    echo(f"$ {shlex.join(command)}  (timeout {timeout_seconds / 60:g} min)")
     started = time.monotonic()
     with open(folder / "test.log", "wb") as log:
         process = subprocess.Popen(command, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
@@ -371,8 +383,7 @@ def summary() -> None:
     (folder / "summary.md").write_text(text)
     step_summary = env("GITHUB_STEP_SUMMARY")
     if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(text)
+        append_summary(step_summary, text)
     name = env("CIGEN_ARTIFACT_NAME") or "-".join(
         slug(part)
         for part in ("weight-checker", Path(test_file).stem, env("GITHUB_JOB", "job"), gpu["name"] if gpu else "no-gpu", env("RUNNER_NAME", "runner"), env("GITHUB_RUN_ATTEMPT", "1"))
@@ -410,7 +421,7 @@ def render_summary(test_file: str, result: str, gpu: dict | None, planned: dict 
     else:
         rows.append(("result", result))
     lines = [f"### Weight-checker e2e: {result}", "", "| | |", "|---|---|"]
-    lines += [f"| {key} | {value.replace('|', '/')} |" for key, value in rows]
+    lines += [f"| {key} | {one_line(value).replace('|', '/')} |" for key, value in rows]
     return "\n".join(lines) + "\n\nLogs: the artifact holds server.log, test.log and nvidia-smi at start and end.\n"
 
 

@@ -67,8 +67,24 @@ def _walk_root(pattern: str) -> str:
     return "/".join(literal)
 
 
-def discover_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
-    """Posix relative paths under root matching an include glob and no exclude glob.
+def _leaves(real_root: str, path: str) -> bool:
+    """Whether `path`, its links resolved, is outside the folder whose real path is `real_root`."""
+    real = os.path.realpath(path)
+    return real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def outside_root(rel: str, folder: bool) -> Problem:
+    """A link out of the tree: named by its path in the tree, never by its target or content."""
+    if folder:
+        message = "a folder link that leads outside the scanned tree; nothing under it is scanned"
+        return finding(0, "outside-root", message).at(rel)
+    return finding(1, "outside-root", "a link that leads outside the scanned tree; the file is not read").at(rel)
+
+
+def discover_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[list[str], list[Problem]]:
+    """Posix relative paths under root matching an include glob and no exclude glob, and an
+    `outside-root` problem for each matching file, and each folder, whose real path leaves the
+    root (a symbolic link out of the tree): such a file is listed but must never be read.
 
     Like `glob.glob(recursive=True)`, names starting with a dot are not matched.
     """
@@ -76,20 +92,32 @@ def discover_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
     includes = [glob_regex(p) for p in include]
     excludes = [glob_regex(p.removeprefix("./")) for p in exclude]
     found: set[str] = set()
+    problems: list[Problem] = []
     root_text = os.fspath(root)
+    real_root = os.path.realpath(root_text)
     for start in sorted({_walk_root(p) for p in include}):
         top = os.path.join(root_text, start) if start else root_text
+        if start and os.path.isdir(top) and _leaves(real_root, top):
+            problems.append(outside_root(start, folder=True))
+            continue
         for folder, dirs, names in os.walk(top):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
             rel_folder = folder[len(root_text) :].strip(os.sep).replace(os.sep, "/")
             prefix = rel_folder + "/" if rel_folder else ""
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in dirs:  # os.walk lists folder links here but does not enter them
+                path = os.path.join(folder, name)
+                if os.path.islink(path) and _leaves(real_root, path):
+                    problems.append(outside_root(prefix + name, folder=True))
             for name in names:
                 if name.startswith("."):
                     continue
                 rel = prefix + name
                 if any(r.match(rel) for r in includes) and not any(r.match(rel) for r in excludes):
                     found.add(rel)
-    return sorted(found)
+                    path = os.path.join(folder, name)
+                    if os.path.islink(path) and _leaves(real_root, path):
+                        problems.append(outside_root(rel, folder=False))
+    return sorted(found), problems
 
 
 def _file_rules(result: FileScan) -> list[Problem]:
@@ -126,12 +154,14 @@ def scan_tree(
     exclude: tuple[str, ...],
     cache: ScanCache | None = None,
 ) -> TreeScan:
-    """Scan every matching file under root; problems from all files are collected."""
-    files = discover_files(root, include, exclude)
+    """Scan every matching file under root; problems from all files are collected. A file or
+    folder whose real path leaves the root is reported (`outside-root`) and never read."""
+    files, problems = discover_files(root, include, exclude)
+    outside = {p.path for p in problems}
+    readable = [rel for rel in files if rel not in outside]
     registrations: list[Registration] = []
-    problems: list[Problem] = []
-    results = cache.lookup_many(root, files, scan_bytes) if cache else None
-    for rel in files:
+    results = cache.lookup_many(root, readable, scan_bytes) if cache else None
+    for rel in readable:
         if results is not None:
             result = results[rel]
         else:

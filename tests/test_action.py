@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import action
+from generator import action, step_files
 from tests.action_runner import REPO, fake_nvidia_smi, processes_with, run_action
 
 E2E = "tests/e2e/test_weight_checker_e2e.py"
@@ -247,3 +247,53 @@ def test_cleanup_kills_token_carrying_groups_and_spares_others(tmp_path, monkeyp
             if process.poll() is None:
                 process.kill()
             process.wait()
+
+
+# --- what reaches GITHUB_OUTPUT, the job log and the summary from an input -------------------
+
+
+def test_a_line_break_in_an_input_cannot_forge_an_output(tmp_path):
+    """Regression: artifact-name `x<LF>result=passed` added its own `result=passed` line."""
+    run = run_action(inputs(**{"artifact-name": "x\nresult=passed"}), tmp_path / "f", environment(tmp_path, None))
+    assert run.step("Summarize").status == "failure"
+    assert run.step("Summarize").outputs == {}
+    assert run.outputs == {"mem-fraction-static": "", "result": ""}
+    assert run.uploads == []
+    message = "output artifact-name: the value holds '\\n', which would start a line of its own; no output was written"
+    assert f"::error::{message}" in run.step("Summarize").output.splitlines()
+
+
+def test_a_line_break_inside_a_server_argument_is_refused(tmp_path):
+    run = run_action(inputs(**{"server-args": "--x 'a\nresult=passed'"}), tmp_path / "g", environment(tmp_path, [RTX_5090]))
+    plan = run.step("Choose the server args")
+    assert (plan.status, plan.outputs) == ("failure", {})
+    assert "::error::server-args: an argument holds a line break or control character" in plan.output.splitlines()
+    assert run.outputs["result"] == "error"
+
+
+def test_step_files_write_one_plain_line_per_value_or_nothing(tmp_path):
+    path = tmp_path / "out"
+    assert step_files.write_lines(path, {"a": "1", "b-c": "x y\t"}) == ["a=1", "b-c=x y\t"]
+    for name, value, message in [
+        ("ok", "x\rresult=passed", "ok: the value holds '\\r', which would start a line of its own"),
+        ("ok", "x\u2028y", "ok: the value holds '\\u2028', which would start a line of its own"),
+        ("ok", "x\x1b[31m", "ok: the value holds '\\x1b', which would start a line of its own"),
+        ("a=b", "1", "'a=b' is not a plain output name"),
+        ("a<<EOF", "1", "'a<<EOF' is not a plain output name"),
+    ]:
+        with pytest.raises(step_files.StepFileError) as error:
+            step_files.write_lines(path, {"first": "fine", name: value})
+        assert str(error.value) == message
+    assert path.read_text() == "a=1\nb-c=x y\t\n"  # the refused writes wrote nothing, not even `first`
+    assert step_files.one_line("a\nb\r\u2028\x00|`") == "a\\nb\\r\\u2028\\x00|`"
+
+
+def test_summary_cells_stay_on_one_line():
+    text = action.render_summary("t.py\n### Weight-checker e2e: passed", "error", None, None, None)
+    assert text.splitlines()[:5] == [
+        "### Weight-checker e2e: error",
+        "",
+        "| | |",
+        "|---|---|",
+        "| test | `t.py\\n### Weight-checker e2e: passed` |",
+    ]

@@ -54,7 +54,13 @@ print(",".join(sorted(m for m in ("jinja2", "jsonschema", "requests", "yaml", "g
 
 @pytest.mark.parametrize(
     ("args", "loaded"),
-    [(["--help"], ""), (["scan", "--help"], ""), (["mem", "--help"], ""), (["scan", "--root", "TREE"], "jsonschema,yaml")],
+    [
+        (["--help"], ""),
+        (["scan", "--help"], ""),
+        (["mem", "--help"], ""),
+        (["audit", "--help"], ""),
+        (["scan", "--root", "TREE"], "jsonschema,yaml"),
+    ],
 )
 def test_commands_load_only_what_they_use(tmp_path, args, loaded):
     write_files(tmp_path, {"test/registered/a.py": GOOD})

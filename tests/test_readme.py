@@ -33,7 +33,7 @@ def test_every_repository_path_the_readme_names_exists():
     for path in quoted:
         if path.startswith(USER_PATHS) or "<" in path or path.startswith("cigen-"):
             continue
-        if path in GENERATED_NAMES:
+        if path in GENERATED_NAMES or path.startswith("test_"):  # outputs' names, sglang's test files
             continue
         if "*" in path:
             assert list(REPO_ROOT.glob(path)), path

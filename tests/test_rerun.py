@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.config import load_config
-from generator.rerun.parse import MAX_STATUS_CONTEXT_CHARS, RerunIndex, RerunRejected, Target, parse_comment
+from generator.rerun.parse import MAX_STATUS_CONTEXT_CHARS, CommentLimits, RerunIndex, RerunRejected, Target, parse_comment
 from generator.tree import scan_tree
 from tests.rerun_support import E2E, write_rerun_tree
 
@@ -46,8 +46,11 @@ def parse_cli(tree: Path, comment: str, *args: str):
 
 def test_the_hostile_table_is_big_and_covers_every_kind():
     categories = Counter(case["category"] for case in HOSTILE)
-    assert len(HOSTILE) >= 100
-    assert set(categories) == {"command", "injection", "newline", "unicode", "path", "test-name", "registry", "many", "pin"}
+    assert len(HOSTILE) >= 200
+    assert set(categories) == {
+        "command", "injection", "newline", "lines", "unicode", "path", "test-name", "unknown-test", "registry", "overlap",
+        "many", "budget", "pin",
+    }
     assert len({case["comment"] for case in HOSTILE}) == len(HOSTILE)
 
 
@@ -113,35 +116,53 @@ def test_injection_through_a_real_process_creates_no_file(template, channel, tre
     assert list(tmp_path.iterdir()) == []
 
 
-def test_later_lines_are_ignored_so_a_hostile_tail_runs_nothing(parsed, tree, tmp_path):
+def test_later_lines_are_refused_not_ignored(tree, tmp_path):
+    """A pin or a second request on line 2 used to be silently ignored; now nothing runs."""
     marker = tmp_path / "marker"
-    for tail in ("\n$(touch {m})", "\r\n`touch {m}`", "\n/rerun-test /etc/passwd; touch {m}"):
+    for tail, line in (
+        ("\n$(touch {m})", 2),
+        ("\r\n`touch {m}`", 2),
+        ("\n/rerun-test /etc/passwd; touch {m}", 2),
+        ("\n@0123456789abcdef0123456789abcdef01234567", 2),
+        ("\n\n  \t\r\nthanks!", 4),
+    ):
         result = parse_cli(tree, "/rerun-test " + E2E + tail.replace("{m}", str(marker)))
-        assert result.exit_code == 0
-        assert [t["argv"] for t in json.loads(result.stdout)["targets"]] == [["python3", E2E]]
+        assert result.exit_code == 2
+        reason = f"line {line} is not empty; a /rerun-test comment is one line (explain in a separate comment)"
+        assert json.loads(result.stdout) == {"accepted": False, "code": "extra-lines", "reason": reason}
     assert not marker.exists()
 
 
+def test_blank_later_lines_are_fine(tree):
+    result = parse_cli(tree, "/rerun-test " + E2E + "\r\n \n\t\n")
+    assert result.exit_code == 0, result.output
+    assert [t["argv"] for t in json.loads(result.stdout)["targets"]] == [["python3", E2E]]
+
+
 def test_valid_comment_prints_the_whole_request(tree):
-    result = parse_cli(tree, f"/rerun-test {E2E}::TestWeightChecker.test_e2e @ABCDEF1\nthanks!")
+    result = parse_cli(tree, f"/rerun-test {E2E}::TestFeature1.test_generate_1 @{'ABCDEF12' * 5}\n")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
         "accepted": True,
-        "selectors": [f"{E2E}::TestWeightChecker.test_e2e"],
-        "pin": "abcdef1",
+        "selectors": [f"{E2E}::TestFeature1.test_generate_1"],
+        "pin": "abcdef12" * 5,
         "pools": ["1-gpu-h100"],
+        "jobs": 1,
+        "gpu_minutes": 3,
         "targets": [
             {
-                "selector": f"{E2E}::TestWeightChecker.test_e2e",
+                "selector": f"{E2E}::TestFeature1.test_generate_1",
                 "file": E2E,
-                "test": "TestWeightChecker.test_e2e",
+                "test": "TestFeature1.test_generate_1",
                 "pool": "1-gpu-h100",
                 "labels": ["1-gpu-h100"],
                 "suites": ["nightly-1-gpu"],
                 "timeout_minutes": 20,
-                "argv": ["python3", E2E, "TestWeightChecker.test_e2e"],
-                "job_name": f"1-gpu-h100: {E2E}::TestWeightChecker.test_e2e",
-                "status_context": f"rerun-test {E2E}::TestWeightChecker.test_e2e (1-gpu-h100)",
+                "est_seconds": 150.0,
+                "gpus": 1,
+                "argv": ["python3", E2E, "TestFeature1.test_generate_1"],
+                "job_name": f"1-gpu-h100: {E2E}::TestFeature1.test_generate_1",
+                "status_context": f"rerun-test {E2E}::TestFeature1.test_generate_1 (1-gpu-h100)",
             }
         ],
     }
@@ -152,7 +173,7 @@ def test_valid_comment_prints_the_whole_request(tree):
     [
         (f"/rerun-test {E2E}", [(E2E, "1-gpu-h100", ("nightly-1-gpu",), 20)]),
         (f"  /rerun-test\t{E2E}  ", [(E2E, "1-gpu-h100", ("nightly-1-gpu",), 20)]),
-        (f"/rerun-test {E2E}::TestX", [(f"{E2E}::TestX", "1-gpu-h100", ("nightly-1-gpu",), 20)]),
+        (f"/rerun-test {E2E}::TestFeature0", [(f"{E2E}::TestFeature0", "1-gpu-h100", ("nightly-1-gpu",), 20)]),
         # Registered in two suites on two pools: it runs on both, as CI runs it.
         (
             f"/rerun-test {FA3}",
@@ -163,11 +184,14 @@ def test_valid_comment_prints_the_whole_request(tree):
         # CUDA and AMD registrations: only the CUDA one's pool.
         (f"/rerun-test {KV}", [(KV, "1-gpu-5090", ("base-b-test-1-gpu-small",), 20)]),
         (
-            f"/rerun-test {E2E} {E2E}::TestX.test_y",
-            [(E2E, "1-gpu-h100", ("nightly-1-gpu",), 20), (f"{E2E}::TestX.test_y", "1-gpu-h100", ("nightly-1-gpu",), 20)],
+            f"/rerun-test {E2E}::TestFeature0 {E2E}::TestFeature1.test_generate_1",
+            [
+                (f"{E2E}::TestFeature0", "1-gpu-h100", ("nightly-1-gpu",), 20),
+                (f"{E2E}::TestFeature1.test_generate_1", "1-gpu-h100", ("nightly-1-gpu",), 20),
+            ],
         ),
     ],
-    ids=["one file", "blanks and tab", "class", "two suites", "suite with two pools", "cuda and amd", "file and method"],
+    ids=["one file", "blanks and tab", "class", "two suites", "suite with two pools", "cuda and amd", "class and method"],
 )
 def test_valid_comment_resolves_to_the_right_pools(parsed, comment, expected):
     request = parsed(comment)
@@ -185,11 +209,12 @@ def test_eight_selectors_are_the_default_limit_and_the_policy_can_lower_it(parse
         "test/registered/rl/test_update_weights_from_disk_blackwell.py",
         "test/registered/rl/test_update_weights_from_distributed.py",
     ]
-    request = parsed("/rerun-test " + " ".join(files))
+    roomy = CommentLimits(max_jobs=8, max_gpu_minutes=10_000)
+    request = parsed("/rerun-test " + " ".join(files), limits=roomy)
     assert request.pools == ("1-gpu-5090", "1-gpu-h100", "2-gpu-h100", "4-gpu-b200", "4-gpu-h100", "8-gpu-h200")
     assert len(request.targets) == 8
     with pytest.raises(RerunRejected) as rejected:
-        parsed("/rerun-test " + " ".join(files[:3]), max_selectors=2)
+        parsed("/rerun-test " + " ".join(files[:3]), limits=CommentLimits(max_selectors=2))
     assert (rejected.value.code, rejected.value.reason) == ("too-many-selectors", "3 selectors; at most 2 per comment")
 
 
@@ -248,3 +273,34 @@ def test_every_rerun_command_has_help():
         result = CliRunner().invoke(cli, ["rerun", name, "--help"])
         assert result.exit_code == 0, name
         assert command.help.split("\n")[0] in " ".join(result.output.split())
+
+
+INHERITED = "test/registered/custom/test_inherited.py"
+
+
+@pytest.mark.parametrize(
+    "test", ["TestChild", "TestChild.test_own", "TestChild.test_shared", "TestChild.test_alias", "Base.test_shared", "TestMixed"]
+)
+def test_methods_of_the_class_or_of_a_base_class_in_the_same_file_are_found(parsed, test):
+    """Own methods (async too), class attributes, and methods of base classes defined in the same file."""
+    request = parsed(f"/rerun-test {INHERITED}::{test}")
+    assert [t.argv for t in request.targets] == [("python3", INHERITED, test)]
+
+
+def test_the_policy_file_sets_the_per_comment_limits_of_rerun_parse(tree, tmp_path):
+    eight = "test/registered/custom/test_eight_gpu_classes.py"
+    comment = "/rerun-test " + " ".join(f"{eight}::T{n}" for n in range(8))
+    result = parse_cli(tree, comment)
+    assert (result.exit_code, json.loads(result.stdout)["code"]) == (2, "too-many-jobs")
+    policy = tmp_path / "policy.yml"
+    policy.write_text("version: 1\nbudget:\n  per_comment: {jobs: 16, gpu_minutes: 128}\n")
+    result = parse_cli(tree, comment, "--policy", str(policy))
+    assert result.exit_code == 0, result.output
+    assert (json.loads(result.stdout)["jobs"], json.loads(result.stdout)["gpu_minutes"]) == (16, 128)
+    policy.write_text("version: 1\nbudget:\n  per_comment: {jobs: 16, gpu_minutes: 127}\n")
+    result = parse_cli(tree, comment, "--policy", str(policy))
+    assert json.loads(result.stdout) == {
+        "accepted": False,
+        "code": "too-many-gpu-minutes",
+        "reason": "an estimated 128 GPU-minutes (each file's estimated time x its pool's GPUs); at most 127 per comment",
+    }

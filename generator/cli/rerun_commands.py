@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,18 +14,19 @@ import click
 from generator.cli.common import input_options, reports_user_errors
 from generator.errors import ProblemReport, UserError, plural
 from generator.pipeline import read_inputs
+from generator.rerun.answers import parse_time
+from generator.rerun.budget import PLAN_PATH, read_measured
 from generator.rerun.gate import (
     CommentEvent,
+    GateResult,
     format_duration,
-    parse_time,
+    is_command,
     resolve_head,
     run_gate,
     run_report,
-    write_outputs,
 )
 from generator.rerun.github import DEFAULT_API_URL, GitHub
 from generator.rerun.parse import (
-    DEFAULT_MAX_SELECTORS,
     MAX_COMMENT_CHARS,
     RerunIndex,
     RerunRejected,
@@ -32,6 +34,7 @@ from generator.rerun.parse import (
     parse_comment,
 )
 from generator.rerun.policy import DEFAULT_POLICY_PATH, authorize, load_policy
+from generator.step_files import StepFileError, append_summary, write_lines
 
 # /rerun-test ------------------------------------------------------------------------------
 
@@ -85,7 +88,8 @@ def comment_time(text: str) -> datetime:
     try:
         return parse_time(text)
     except ValueError:
-        raise UserError("", 0, "bad-time", f"COMMENT_CREATED_AT is not an ISO 8601 time: {text!r}") from None
+        message = f"COMMENT_CREATED_AT is not an ISO 8601 time with a timezone: {text!r}"
+        raise UserError("", 0, "bad-time", message) from None
 
 
 def comment_event(
@@ -97,10 +101,24 @@ def comment_event(
     run_id: int,
     server_url: str,
     body: str = "",
-    author_id: int | None = None,
+    author_id: int = 0,
+    association: str = "",
 ) -> CommentEvent:
     run_url = f"{server_url.rstrip('/')}/{repo}/actions/runs/{run_id}"
-    return CommentEvent(repo, pr, comment_id, author, author_id, comment_time(commented_at), body, run_url)
+    return CommentEvent(repo, pr, comment_id, author, author_id, comment_time(commented_at), body, run_url, association)
+
+
+def rerun_index(root: Path, scan) -> RerunIndex:
+    """The scan, with the measured seconds of the default branch's plan file where it has one."""
+    return RerunIndex.from_scan(scan, read_measured(root / PLAN_PATH))
+
+
+def write_outputs(path: Path, outputs: dict[str, str]) -> None:
+    """$GITHUB_OUTPUT through the one checked writer; a value that is not one line is a UserError."""
+    try:
+        write_lines(path, outputs)
+    except StepFileError as error:
+        raise UserError(str(path), 0, "bad-output", str(error)) from None
 
 
 POLICY = click.option(
@@ -120,15 +138,16 @@ def rerun() -> None:
 
 @rerun.command("parse")
 @input_options
+@POLICY
 @click.option("--from-env", "env_name", metavar="NAME", help="Read the comment from $NAME instead of stdin.")
-@click.option("--max-selectors", type=click.IntRange(1, 32), default=DEFAULT_MAX_SELECTORS, show_default=True, help="Most selectors allowed.")
 @reports_user_errors
-def rerun_parse(root: Path, config_path: Path | None, no_cache: bool, env_name: str | None, max_selectors: int) -> None:
+def rerun_parse(root: Path, config_path: Path | None, no_cache: bool, policy_path: Path, env_name: str | None) -> None:
     """Validate a /rerun-test comment (stdin) against the scanned tree; JSON out, exit 2 if rejected."""
     body = read_comment(env_name)
     inputs = read_inputs(root, config_path, not no_cache)
+    limits = load_policy(policy_path).limits
     try:
-        request = parse_comment(body, RerunIndex.from_scan(inputs.scan), inputs.config, max_selectors)
+        request = parse_comment(body, rerun_index(root, inputs.scan), inputs.config, limits)
     except RerunRejected as rejected:
         click.echo(json.dumps({"accepted": False, "code": rejected.code, "reason": rejected.reason}, indent=2))
         raise ProblemReport(list(rejected.problems), "rejected: nothing runs.") from None
@@ -139,9 +158,11 @@ def rerun_parse(root: Path, config_path: Path | None, no_cache: bool, env_name: 
 @github_options
 @POLICY
 @click.option("--user", envvar="COMMENT_AUTHOR", required=True, help="GitHub login to check ($COMMENT_AUTHOR).")
-@click.option("--user-id", envvar="COMMENT_AUTHOR_ID", type=click.IntRange(1), help="Its numeric id, cross-checked ($COMMENT_AUTHOR_ID).")
+@click.option(
+    "--user-id", envvar="COMMENT_AUTHOR_ID", type=click.IntRange(1), required=True, help="Its id ($COMMENT_AUTHOR_ID)."
+)
 @reports_user_errors
-def rerun_authorize(repo: str, api_url: str, policy_path: Path, user: str, user_id: int | None) -> None:
+def rerun_authorize(repo: str, api_url: str, policy_path: Path, user: str, user_id: int) -> None:
     """Check live whether a user may run /rerun-test under the policy; exit 2 if not."""
     verdict = authorize(load_policy(policy_path), github_client(repo, api_url), user, user_id)
     click.echo(json.dumps({"allowed": verdict.allowed, "reason": verdict.reason}, indent=2))
@@ -154,10 +175,12 @@ def rerun_authorize(repo: str, api_url: str, policy_path: Path, user: str, user_
 @POLICY
 @click.option("--pr", envvar="PR_NUMBER", type=click.IntRange(1), required=True, help="Pull request number ($PR_NUMBER).")
 @click.option("--commented-at", envvar="COMMENT_CREATED_AT", required=True, help="The comment's created_at ($COMMENT_CREATED_AT).")
-@click.option("--pin", help="Hex prefix of the commit the comment names, if any.")
+@click.option("--pin", help="The full 40-hex SHA of the commit the comment names, if any.")
 @reports_user_errors
 def rerun_head(repo: str, api_url: str, policy_path: Path, pr: int, commented_at: str, pin: str | None) -> None:
     """Print the PR head SHA if it is provably what the commenter saw; exit 2 if it moved."""
+    if pin is not None and not re.fullmatch(r"[0-9a-fA-F]{40}", pin):
+        raise UserError("--pin", 0, "short-pin", "give the full 40-hex-digit commit SHA")
     github = github_client(repo, api_url)
     try:
         head, sha = resolve_head(github, repo, pr, pin.lower() if pin else None, comment_time(commented_at), load_policy(policy_path))
@@ -171,7 +194,15 @@ def rerun_head(repo: str, api_url: str, policy_path: Path, pr: int, commented_at
 @github_options
 @POLICY
 @event_options
-@click.option("--author-id", envvar="COMMENT_AUTHOR_ID", type=click.IntRange(1), help="($COMMENT_AUTHOR_ID)")
+@click.option(
+    "--author-id", envvar="COMMENT_AUTHOR_ID", type=click.IntRange(1), required=True, help="($COMMENT_AUTHOR_ID)"
+)
+@click.option(
+    "--author-association",
+    envvar="COMMENT_AUTHOR_ASSOCIATION",
+    required=True,
+    help="The commenter's author_association ($COMMENT_AUTHOR_ASSOCIATION); NONE, FIRST_TIMER, ... are refused.",
+)
 @click.option("--body-env", default="COMMENT_BODY", show_default=True, metavar="NAME", help="Environment variable holding the comment.")
 @click.option("--output", "output_path", envvar="GITHUB_OUTPUT", type=click.Path(dir_okay=False, path_type=Path), help="($GITHUB_OUTPUT)")
 @click.option("--summary", "summary_path", envvar="GITHUB_STEP_SUMMARY", type=click.Path(dir_okay=False, path_type=Path), help="($GITHUB_STEP_SUMMARY)")
@@ -189,22 +220,39 @@ def rerun_gate(
     commented_at: str,
     run_id: int,
     server_url: str,
-    author_id: int | None,
+    author_id: int,
+    author_association: str,
     body_env: str,
     output_path: Path | None,
     summary_path: Path | None,
 ) -> None:
-    """The workflow's gate step: authorize, parse, pin the head, answer; writes step outputs."""
-    event = comment_event(repo, pr, comment_id, author, commented_at, run_id, server_url, read_comment(body_env), author_id)
-    inputs = read_inputs(root, config_path, not no_cache)
-    result = run_gate(event, RerunIndex.from_scan(inputs.scan), inputs.config, load_policy(policy_path), github_client(repo, api_url))
-    line = f"accepted: {plural(len(result.request.targets), 'test run')} at {result.head_sha}" if result.accepted else f"rejected: {result.reason}"
+    """The workflow's gate step: command, authorize, parse, pin the head, budgets, answer; writes step outputs.
+
+    A refused request exits 0 after answering, with accepted=false; only a failure to answer exits 2
+    (accepted=false is written first either way)."""
+    body = read_comment(body_env)
+    event = comment_event(
+        repo, pr, comment_id, author, commented_at, run_id, server_url, body, author_id, author_association
+    )
+    result = GateResult(False, "the gate did not finish")
+    try:
+        if not is_command(event.body):  # case-sensitive, before anything is read or any API call
+            result = GateResult(False, "ignored: the comment does not start with /rerun-test (case-sensitive)")
+        else:
+            inputs = read_inputs(root, config_path, not no_cache)
+            index = rerun_index(root, inputs.scan)
+            result = run_gate(event, index, inputs.config, load_policy(policy_path), github_client(repo, api_url))
+    finally:
+        if output_path is not None:
+            write_outputs(output_path, result.outputs())
+    if result.accepted:
+        line = f"accepted: {plural(len(result.request.targets), 'test run')} at {result.head_sha}"
+    else:
+        line = f"rejected: {result.reason}"
     click.echo(line)
-    if output_path is not None:
-        write_outputs(output_path, result.outputs())
     if summary_path is not None:
-        with summary_path.open("a", encoding="utf-8") as summary:
-            summary.write(f"/rerun-test {line}\n")
+        detail = line if result.accepted else "rejected:\n\n```text\n" + result.reason.replace("`", "'") + "\n```"
+        append_summary(summary_path, f"/rerun-test {detail}\n")
 
 
 @rerun.command("report")

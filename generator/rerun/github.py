@@ -1,7 +1,8 @@
-"""The few GitHub REST calls /rerun-test makes, through `requests`.
+"""The few GitHub REST calls cigen makes (/rerun-test, `cigen audit`), through `requests`.
 
 Every path argument is checked against a strict pattern before it becomes part of a URL,
-the token only ever goes to `api_url`, and every call has a timeout. Failures raise
+the token only ever goes to `api_url`, and every call has a timeout. Every answer is read
+through `answers.Answer` into typed values before anything uses it. Failures raise
 `GitHubApiError` (a UserError: printed as one line, exit 2, no traceback).
 """
 
@@ -9,16 +10,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 import requests
 
 from generator.errors import UserError
+from generator.rerun.answers import Answer, GitHubApiError
+
+__all__ = ["GitHub", "GitHubApiError", "Permission", "Push", "IssueComment", "Job", "Step"]
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 TIMEOUT_SECONDS = 20
 MAX_PAGES = 10
+MAX_COMMENT_PAGES = 20  # of 100 comments: how far back the budget count may read before it gives up
 REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
 STATUS_STATES = frozenset({"error", "failure", "pending", "success"})
 
@@ -27,13 +33,7 @@ _LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?\Z")
 _SLUG = re.compile(r"[A-Za-z0-9_.-]+\Z")
 _SHA = re.compile(r"[0-9a-f]{40}\Z")
 _REF = re.compile(r"[^\x00-\x20~^:?*\[\\\x7f]+\Z")
-
-
-class GitHubApiError(UserError):
-    """A GitHub API call failed or answered something unexpected."""
-
-    def __init__(self, method: str, path: str, message: str):
-        super().__init__(f"{method} {path}", 0, "github-api", message)
+_ISSUE_URL = re.compile(r".*/issues/([1-9][0-9]*)\Z")
 
 
 def _check(pattern: re.Pattern, value: str, what: str) -> str:
@@ -46,6 +46,56 @@ def _number(value: int, what: str) -> int:
     if type(value) is not int or value <= 0:
         raise UserError("", 0, "github-api-argument", f"refusing to call the API with {what} {value!r}")
     return value
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A collaborator's permission answer: who it is about and their role."""
+
+    login: str
+    user_id: int
+    permission: str
+    role_name: str | None
+
+
+@dataclass(frozen=True)
+class Push:
+    """One entry of a branch's activity log (push, force push, branch creation...)."""
+
+    after: str
+    timestamp: datetime
+    activity_type: str | None
+
+
+@dataclass(frozen=True)
+class IssueComment:
+    """A comment on an issue or pull request, as far as the budget count reads it."""
+
+    comment_id: int
+    issue: int
+    author: str
+    author_type: str
+    created_at: datetime
+    body: str
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job of a workflow run attempt, as the report reads it."""
+
+    name: str
+    conclusion: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    html_url: str | None
+    steps: tuple[Step, ...]
 
 
 @dataclass(frozen=True)
@@ -95,13 +145,35 @@ class GitHub:
     def _object(self, method: str, path: str, **kwargs) -> dict | None:
         data = self._call(method, path, **kwargs)
         if data is not None and not isinstance(data, dict):
-            raise GitHubApiError(method, path, "expected a JSON object")
+            raise Answer(method, path).error("the answer is not a JSON object")
         return data
 
-    def collaborator_permission(self, login: str) -> dict | None:
-        """`{"permission", "role_name", "user"}`, or None when GitHub does not know the user."""
+    def get_object(self, path: str, missing_ok: bool = False) -> dict | None:
+        """GET one object of this API (the audit's settings); None for a 404 when missing_ok."""
+        return self._object("GET", path, missing_ok=missing_ok)
+
+    def collaborator_permission(self, login: str) -> Permission | None:
+        """Whose permission and which, or None when GitHub does not know the user."""
         path = f"/repos/{self.repo}/collaborators/{quote(_check(_LOGIN, login, 'login'))}/permission"
-        return self._object("GET", path, missing_ok=True)
+        data = self._object("GET", path, missing_ok=True)
+        if data is None:
+            return None
+        answer = Answer("GET", path)
+        user = answer.child(data, "user")
+        role = answer.optional_string(data, "role_name")
+        return Permission(
+            login=answer.string(user, "login", "answer.user"),
+            user_id=answer.integer(user, "id", "answer.user"),
+            permission=answer.string(data, "permission"),
+            role_name=role,
+        )
+
+    def team_id(self, team: str) -> int | None:
+        """The numeric id of team `org/slug`, None when it does not exist (or is not visible)."""
+        org, _, slug = team.partition("/")
+        path = f"/orgs/{quote(_check(_SLUG, org, 'organization'))}/teams/{quote(_check(_SLUG, slug, 'team'))}"
+        data = self._object("GET", path, missing_ok=True)
+        return None if data is None else Answer("GET", path).integer(data, "id")
 
     def team_membership_state(self, team: str, login: str) -> str | None:
         """'active' or 'pending' for a member of `org/slug`, None for a non-member."""
@@ -111,19 +183,44 @@ class GitHub:
             f"/memberships/{quote(_check(_LOGIN, login, 'login'))}"
         )
         data = self._object("GET", path, missing_ok=True)
-        return None if data is None else data.get("state")
+        return None if data is None else Answer("GET", path).string(data, "state")
 
     def pull(self, number: int) -> dict:
-        return self._object("GET", f"/repos/{self.repo}/pulls/{_number(number, 'pull request')}")
+        """The pull request's raw answer; `gate.read_pull` reads it field by field."""
+        path = f"/repos/{self.repo}/pulls/{_number(number, 'pull request')}"
+        return Answer("GET", path).object(self._object("GET", path))
 
-    def branch_activity(self, repo: str, branch: str) -> list[dict]:
+    def branch_activity(self, repo: str, branch: str) -> list[Push]:
         """The newest pushes, force pushes and branch changes of one branch, newest first."""
         path = f"/repos/{_check(_REPO, repo, 'repository')}/activity"
         params = {"ref": f"refs/heads/{_check(_REF, branch, 'branch')}", "direction": "desc", "per_page": 10}
-        data = self._call("GET", path, params=params)
-        if not isinstance(data, list):
-            raise GitHubApiError("GET", path, "expected a JSON array")
-        return data
+        answer = Answer("GET", path)
+        entries = answer.objects(self._call("GET", path, params=params))
+        return [
+            Push(
+                after=answer.string(entry, "after", f"answer[{index}]"),
+                timestamp=answer.time(entry, "timestamp", f"answer[{index}]"),
+                activity_type=answer.optional_string(entry, "activity_type", f"answer[{index}]"),
+            )
+            for index, entry in enumerate(entries)
+        ]
+
+    def recent_comments(self, since: datetime) -> list[IssueComment]:
+        """Every issue and pull-request comment of the repository created at or after `since`,
+        newest first; GitHubApiError when there are more than the pages it may read."""
+        path = f"/repos/{self.repo}/issues/comments"
+        answer = Answer("GET", path)
+        stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        comments: list[IssueComment] = []
+        for page in range(1, MAX_COMMENT_PAGES + 1):
+            params = {"since": stamp, "sort": "created", "direction": "desc", "per_page": 100, "page": page}
+            entries = answer.objects(self._call("GET", path, params=params))
+            batch = [_comment(answer, entry, f"page {page}[{i}]") for i, entry in enumerate(entries)]
+            comments += [c for c in batch if c.created_at >= since]
+            if len(batch) < 100 or any(c.created_at < since for c in batch):
+                return comments
+        too_many = f"more than {MAX_COMMENT_PAGES * 100} comments since {stamp}: cannot count them all"
+        raise GitHubApiError("GET", path, too_many)
 
     def add_reaction(self, comment_id: int, content: str) -> None:
         if content not in REACTIONS:
@@ -134,9 +231,10 @@ class GitHub:
     def create_comment(self, issue: int, body: str) -> int:
         path = f"/repos/{self.repo}/issues/{_number(issue, 'issue')}/comments"
         data = self._object("POST", path, body={"body": body})
-        if not data or type(data.get("id")) is not int:
-            raise GitHubApiError("POST", path, "the answer has no comment id")
-        return data["id"]
+        comment_id = Answer("POST", path).integer(data, "id")
+        if comment_id <= 0:
+            raise Answer("POST", path).error("answer.id is not a comment id")
+        return comment_id
 
     def update_comment(self, comment_id: int, body: str) -> None:
         self._call("PATCH", f"/repos/{self.repo}/issues/comments/{_number(comment_id, 'comment')}", body={"body": body})
@@ -147,16 +245,50 @@ class GitHub:
         body = {"state": state, "context": context, "description": description[:140], "target_url": target_url}
         self._call("POST", f"/repos/{self.repo}/statuses/{_check(_SHA, sha, 'commit')}", body=body)
 
-    def run_jobs(self, run_id: int, attempt: int) -> list[dict]:
+    def run_jobs(self, run_id: int, attempt: int) -> list[Job]:
         """Every job of one attempt of a workflow run."""
         path = f"/repos/{self.repo}/actions/runs/{_number(run_id, 'run')}/attempts/{_number(attempt, 'attempt')}/jobs"
-        jobs: list[dict] = []
+        answer = Answer("GET", path)
+        jobs: list[Job] = []
         for page in range(1, MAX_PAGES + 1):
-            data = self._object("GET", path, params={"per_page": 100, "page": page}) or {}
-            batch = data.get("jobs")
-            if not isinstance(batch, list):
-                raise GitHubApiError("GET", path, "the answer has no job list")
-            jobs.extend(batch)
-            if len(batch) < 100 or len(jobs) >= data.get("total_count", 0):
+            data = answer.object(self._object("GET", path, params={"per_page": 100, "page": page}))
+            batch = answer.objects(data.get("jobs"), "answer.jobs")
+            total = answer.integer(data, "total_count")
+            jobs += [_job(answer, job, f"jobs[{len(jobs) + i}]") for i, job in enumerate(batch)]
+            if len(batch) < 100 or len(jobs) >= total:
                 break
         return jobs
+
+
+def _comment(answer: Answer, entry: dict, where: str) -> IssueComment:
+    user = answer.child(entry, "user", where)
+    match = _ISSUE_URL.match(answer.string(entry, "issue_url", where))
+    if match is None:
+        raise answer.error(f"{where}.issue_url does not name an issue")
+    return IssueComment(
+        comment_id=answer.integer(entry, "id", where),
+        issue=int(match.group(1)),
+        author=answer.string(user, "login", f"{where}.user"),
+        author_type=answer.string(user, "type", f"{where}.user"),
+        created_at=answer.time(entry, "created_at", where),
+        body=answer.string(entry, "body", where),
+    )
+
+
+def _job(answer: Answer, job: dict, where: str) -> Job:
+    steps = answer.objects(job.get("steps") or [], f"{where}.steps")
+    return Job(
+        name=answer.string(job, "name", where),
+        conclusion=answer.optional_string(job, "conclusion", where),
+        started_at=answer.time(job, "started_at", where, optional=True),
+        completed_at=answer.time(job, "completed_at", where, optional=True),
+        html_url=answer.optional_string(job, "html_url", where),
+        steps=tuple(
+            Step(
+                name=answer.string(step, "name", f"{where}.steps[{i}]"),
+                started_at=answer.time(step, "started_at", f"{where}.steps[{i}]", optional=True),
+                completed_at=answer.time(step, "completed_at", f"{where}.steps[{i}]", optional=True),
+            )
+            for i, step in enumerate(steps)
+        ),
+    )

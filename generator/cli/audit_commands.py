@@ -1,0 +1,45 @@
+"""audit: the repository's Actions settings that cigen's workflows rely on, ok or risky."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from generator.cli.common import FORMAT, format_table, reports_user_errors
+from generator.errors import EXIT_DRIFT, plural
+
+API_URL = "https://api.github.com"  # the client's default, without importing requests for --help
+
+
+@click.command("audit")
+@click.option("--repo", envvar="GITHUB_REPOSITORY", required=True, help="owner/name ($GITHUB_REPOSITORY).")
+@click.option(
+    "--api-url", envvar="GITHUB_API_URL", default=API_URL, show_default=True, help="REST API root ($GITHUB_API_URL)."
+)
+@FORMAT
+@reports_user_errors
+def audit_command(repo: str, api_url: str, fmt: str) -> None:
+    """Check the repository's Actions settings cigen's workflows rely on; exit 1 when any is risky.
+
+    Reads, with a repository admin's token from $GITHUB_TOKEN (never from the command line): the
+    fork pull-request approval policy, the default GITHUB_TOKEN permissions, whether Actions may
+    approve pull requests, the allowed actions, and whether actions must be pinned to a full SHA.
+    A setting that cannot be read is unknown, and risky. Exit 2 on an API error."""
+    from generator.audit import audit_repository  # requests: only when the command runs
+    from generator.rerun.github import GitHub
+
+    findings = audit_repository(GitHub(repo=repo, token=os.environ.get("GITHUB_TOKEN", ""), api_url=api_url))
+    risky = [finding for finding in findings if not finding.ok]
+    if fmt == "json":
+        document = {"repo": repo, "risky": len(risky), "settings": [f.to_json() for f in findings]}
+        click.echo(json.dumps(document, indent=2))
+    else:
+        rows = [(f.setting, f.value, f.verdict, "-" if f.ok else f.fix) for f in findings]
+        click.echo(format_table(("setting", "value", "verdict", "fix"), rows))
+        verdict = f"{plural(len(risky), 'risky setting')} in" if risky else "every setting checked is ok in"
+        click.echo(f"\n{verdict} {repo}; SECURITY.md says why each matters.")
+    if risky:
+        sys.exit(EXIT_DRIFT)
