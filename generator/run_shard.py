@@ -693,9 +693,14 @@ def summary_header(suite: str, shard: int, count: int, preflight: Preflight) -> 
     return text + "| file | class | attempts | seconds |\n|---|---|---|---|\n"
 
 
+def code_cell(text: str) -> str:
+    """Text as an inline-code table cell: no line break, pipe or backtick can end it early."""
+    return "`" + re.sub(r"[\r\n]+", " ", text).replace("`", "'").replace("|", "\\|") + "`"
+
+
 def summary_row(result: FileResult) -> str:
     attempts = ", ".join(a.failure_class for a in result.attempts) or "-"
-    return f"| `{result.path}` | {result.result_class} | {attempts} | {result.seconds:.0f} |\n"
+    return f"| {code_cell(result.path)} | {result.result_class} | {attempts} | {result.seconds:.0f} |\n"
 
 
 def summary_footer(report: ShardReport) -> str:

@@ -339,3 +339,10 @@ def test_output_is_matched_whole_while_memory_stays_bounded():
     assert sum(written) == len(first) + 400 * (14 * 7000 + 2000) + 500_000
     assert sorted(FAILURE_PATTERNS[i].regex for i in watch.matches) == ["NCCL error|NCCL WARN .*(Cuda failure|NVLink|timeout)", "RuntimeError"]
     assert failure_class(watch.matches, timed_out=False, gpu_problem=None)[0] == "infra"
+
+
+def test_a_file_name_cannot_break_the_summary_table():
+    from generator.run_shard import code_cell
+
+    assert code_cell("test/a.py") == "`test/a.py`"
+    assert code_cell("test/a|b`c\nd.py") == "`test/a\\|b'c d.py`"
