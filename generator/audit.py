@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from generator.errors import plural
-from generator.rerun.answers import Answer
-from generator.rerun.github import GitHub
+from generator.github.answers import Answer
+from generator.github.client import GitHub
 
 SETTINGS = "Settings > Actions > General"
 UNKNOWN = "unknown"

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.errors import ProblemReport, UserError
+from generator.github.client import GitHub, GitHubApiError, Push
 from generator.rerun.budget import Budget
 from generator.rerun.gate import PullHead, pin_head, read_pull
-from generator.rerun.github import GitHub, GitHubApiError, Push
 from generator.rerun.parse import RerunRejected
 from generator.rerun.policy import DEFAULT_SOURCE, PolicyTeam, PolicyUser, RerunPolicy, authorize, load_policy, parse_policy
 from tests.rerun_support import E2E, LINK_OUT, OUTSIDE_SECRET, FakeGitHub, write_rerun_tree

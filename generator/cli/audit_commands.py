@@ -29,7 +29,7 @@ def audit_command(repo: str, api_url: str, fmt: str) -> None:
     approve pull requests, the allowed actions, and whether actions must be pinned to a full SHA.
     A setting that cannot be read is unknown, and risky. Exit 2 on an API error."""
     from generator.audit import audit_repository  # requests: only when the command runs
-    from generator.rerun.github import GitHub
+    from generator.github.client import GitHub
 
     findings = audit_repository(GitHub(repo=repo, token=os.environ.get("GITHUB_TOKEN", ""), api_url=api_url))
     risky = [finding for finding in findings if not finding.ok]

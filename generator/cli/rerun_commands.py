@@ -13,8 +13,9 @@ import click
 
 from generator.cli.common import input_options, reports_user_errors
 from generator.errors import ProblemReport, UserError, plural
+from generator.github.answers import parse_time
+from generator.github.client import DEFAULT_API_URL, GitHub
 from generator.pipeline import read_inputs
-from generator.rerun.answers import parse_time
 from generator.rerun.budget import PLAN_PATH, read_measured
 from generator.rerun.gate import (
     CommentEvent,
@@ -25,7 +26,6 @@ from generator.rerun.gate import (
     run_gate,
     run_report,
 )
-from generator.rerun.github import DEFAULT_API_URL, GitHub
 from generator.rerun.parse import (
     MAX_COMMENT_CHARS,
     RerunIndex,

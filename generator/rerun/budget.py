@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from generator.errors import UserError
-from generator.rerun.github import IssueComment
+from generator.github.client import IssueComment
 from generator.rerun.parse import RerunRequest, reject
 
 PLAN_PATH = ".github/cigen/plan.json"

@@ -26,11 +26,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from generator.github.answers import Answer, GitHubApiError, parse_time
+from generator.github.client import GitHub, Job, Push
 from generator.model import Config
 from generator.names import RERUN_TEST_STEP
-from generator.rerun.answers import Answer, GitHubApiError, parse_time
 from generator.rerun.budget import Usage, check_windows, count_usage, usage_marker, window_start
-from generator.rerun.github import GitHub, Job, Push
 from generator.rerun.parse import (
     COMMAND,
     RerunIndex,

@@ -20,9 +20,9 @@ import jsonschema
 
 from generator.config import read_yaml
 from generator.errors import ProblemReport, UserError, plural
+from generator.github.client import GitHub, GitHubApiError, Permission
 from generator.names import RERUN_POLICY_PATH
 from generator.rerun.budget import Budget
-from generator.rerun.github import GitHub, GitHubApiError, Permission
 from generator.rerun.parse import DEFAULT_MAX_GPU_MINUTES, DEFAULT_MAX_JOBS, DEFAULT_MAX_SELECTORS, CommentLimits
 
 DEFAULT_POLICY_PATH = RERUN_POLICY_PATH

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import requests
 
 from generator.errors import UserError
-from generator.rerun.answers import Answer, GitHubApiError
+from generator.github.answers import Answer, GitHubApiError
 
 __all__ = ["GitHub", "GitHubApiError", "Permission", "Push", "IssueComment", "Job", "Step"]
 
