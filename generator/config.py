@@ -375,6 +375,15 @@ def _workflow_problems(doc: _Document, workflows: dict) -> list[Problem]:
         problems.append(
             doc.problem(("workflows", "cigen_requirements"), "cigen-installed-twice", "give cigen_package or cigen_requirements, not both")
         )
+    if "calibrate" in workflows and "timings" not in workflows:
+        problems.append(
+            doc.problem(
+                ("workflows", "calibrate"),
+                "calibrate-needs-timings",
+                "workflows.calibrate writes a timings file: name it in workflows.timings (render plans with it)",
+                help="workflows.timings: .github/cigen/timings.json",
+            )
+        )
     files = workflows.get("files", {})
     seen: dict[str, str] = {}
     for output in OUTPUT_NAMES:

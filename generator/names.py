@@ -22,9 +22,10 @@ PLAN_FILE = "cigen/plan.json"
 RUNNER_FILE = "cigen/run_shard.py"
 GATE_FILE = "cigen/ci_gate.py"
 RESULTS_ARTIFACT = "cigen-results"  # prefix of every shard's results artifact
+RESULTS_FILE = "cigen-results.json"  # what a shard's runner writes to $RUNNER_TEMP, and its artifact holds
 
-RERUN_TEST_STEP = "Run the test"
-RERUN_POLICY_PATH = ".github/rerun-test-policy.yml"  # read by the gate from the default branch  # the /rerun-test jobs' step whose duration the report shows
+RERUN_TEST_STEP = "Run the test"  # the /rerun-test jobs' step whose duration the report shows
+RERUN_POLICY_PATH = ".github/rerun-test-policy.yml"  # read by the gate from the default branch
 
 
 def id_part(name: str) -> str:

@@ -40,6 +40,17 @@ def read_inputs(root: Path, config_path: Path | None = None, use_cache: bool = T
     return Inputs(root, config, scan_tree(root, config.include, config.exclude, cache))
 
 
+def load_planning_timings(inputs: Inputs, given: Path | None) -> Timings | None:
+    """The timings to plan with: `--timings FILE`, else the config's `workflows.timings` once that
+    file exists (the timings loop writes it; before, plans use est_time)."""
+    from generator.timings.store import load_timings
+
+    configured = inputs.config.workflows.timings
+    if given is None and configured is not None and (inputs.root / configured).is_file():
+        given = inputs.root / configured
+    return load_timings(given) if given is not None else None
+
+
 @dataclass(frozen=True)
 class Build:
     """Everything plan, render, check and lint need, and every finding on the way."""

@@ -83,13 +83,14 @@ class FakeGitHub:
     request recorded. Unknown routes answer 404. Use as a context manager: it always stops."""
 
     def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], tuple[int, object]] = {}
+        self.routes: dict[tuple[str, str], tuple[int, object, dict]] = {}
         self.requests: list[Recorded] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def on(self, method: str, path: str, body: object = None, status: int = 200) -> FakeGitHub:
-        self.routes[(method, path)] = (status, body)
+    def on(self, method: str, path: str, body: object = None, status: int = 200, headers: dict | None = None) -> FakeGitHub:
+        """Answer `method path` with `body` (JSON, or bytes sent as they are) and extra `headers`."""
+        self.routes[(method, path)] = (status, body, headers or {})
         return self
 
     @property
@@ -116,10 +117,13 @@ class FakeGitHub:
                 body=json.loads(raw) if raw else None,
             )
         )
-        status, body = self.routes.get((handler.command, split.path), (404, {"message": "Not Found"}))
-        data = b"" if body is None else json.dumps(body).encode()
+        status, body, headers = self.routes.get((handler.command, split.path), (404, {"message": "Not Found"}, {}))
+        raw_body = isinstance(body, bytes)
+        data = body if raw_body else b"" if body is None else json.dumps(body).encode()
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Type", "application/zip" if raw_body else "application/json")
+        for name, value in headers.items():
+            handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)

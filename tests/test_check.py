@@ -38,8 +38,8 @@ def generated(root: Path) -> list[Path]:
 def test_fresh_render_passes(tmp_path):
     root = fixture_repo(tmp_path)
     result = invoke("check", "--root", str(root))
-    assert len(generated(root)) == 8  # 4 workflows, the plan, runner and gate, actionlint.yaml
-    assert (result.exit_code, result.stdout, without_warnings(result.stderr)) == (0, "8 generated files up to date.\n", "")
+    assert len(generated(root)) == 9  # 5 workflows, the plan, runner and gate, actionlint.yaml
+    assert (result.exit_code, result.stdout, without_warnings(result.stderr)) == (0, "9 generated files up to date.\n", "")
 
 
 def test_edited_workflow_fails_with_a_unified_diff_and_the_fix(tmp_path):

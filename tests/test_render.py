@@ -72,6 +72,7 @@ def test_golden_render_of_the_fixture_tree(tmp_path, update_golden):
         "cigen/ci_gate.py",
         "cigen/plan.json",
         "cigen/run_shard.py",
+        "workflows/cigen-calibrate.yml",
         "workflows/cigen-cpu-tests.yml",
         "workflows/cigen-nightly.yml",
         "workflows/cigen-per-commit.yml",

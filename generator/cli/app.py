@@ -33,6 +33,7 @@ COMMANDS: dict[str, LazyCommand] = {
         "Run one CI shard's test files (cigen's runner).",
     ),
     "calibrate": LazyCommand("generator.cli.timing_commands", "calibrate_command", "Write a timings file (for plan/lint --timings) from measured durations."),
+    "timings": LazyCommand("generator.cli.timing_commands", "timings", "The timings loop: recent shard results in, a pull request with new timings and plan out."),
     "mem": LazyCommand("generator.cli.mem_commands", "mem_command", "GPU-memory advisor: does a model test fit a GPU, at which mem-fraction?"),
     "rerun": LazyCommand("generator.cli.rerun_commands", "rerun", "/rerun-test PR comments: parse, check, report."),
     "audit": LazyCommand(

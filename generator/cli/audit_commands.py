@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
 
-from generator.cli.common import FORMAT, format_table, reports_user_errors
+from generator.cli.common import FORMAT, format_table, github_client, github_options, reports_user_errors
 from generator.errors import EXIT_DRIFT, plural
-
-API_URL = "https://api.github.com"  # the client's default, without importing requests for --help
 
 
 @click.command("audit")
-@click.option("--repo", envvar="GITHUB_REPOSITORY", required=True, help="owner/name ($GITHUB_REPOSITORY).")
-@click.option(
-    "--api-url", envvar="GITHUB_API_URL", default=API_URL, show_default=True, help="REST API root ($GITHUB_API_URL)."
-)
+@github_options
 @FORMAT
 @reports_user_errors
 def audit_command(repo: str, api_url: str, fmt: str) -> None:
@@ -29,9 +23,8 @@ def audit_command(repo: str, api_url: str, fmt: str) -> None:
     approve pull requests, the allowed actions, and whether actions must be pinned to a full SHA.
     A setting that cannot be read is unknown, and risky. Exit 2 on an API error."""
     from generator.audit import audit_repository  # requests: only when the command runs
-    from generator.github.client import GitHub
 
-    findings = audit_repository(GitHub(repo=repo, token=os.environ.get("GITHUB_TOKEN", ""), api_url=api_url))
+    findings = audit_repository(github_client(repo, api_url))
     risky = [finding for finding in findings if not finding.ok]
     if fmt == "json":
         document = {"repo": repo, "risky": len(risky), "settings": [f.to_json() for f in findings]}

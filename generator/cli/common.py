@@ -73,6 +73,26 @@ def timings_option(command):
     )(command)
 
 
+API_URL = "https://api.github.com"  # the client's default, without importing requests for --help
+
+
+def github_options(command):
+    """--repo and --api-url, defaulting to what GitHub Actions sets."""
+    command = click.option(
+        "--api-url", envvar="GITHUB_API_URL", default=API_URL, show_default=True, help="GitHub REST API root ($GITHUB_API_URL)."
+    )(command)
+    return click.option("--repo", envvar="GITHUB_REPOSITORY", required=True, help="owner/name ($GITHUB_REPOSITORY).")(command)
+
+
+def github_client(repo: str, api_url: str):
+    """A client whose token comes from $GITHUB_TOKEN only (never from the command line)."""
+    import os
+
+    from generator.github.client import GitHub  # requests: only when a command calls the API
+
+    return GitHub(repo=repo, token=os.environ.get("GITHUB_TOKEN", ""), api_url=api_url)
+
+
 FORMAT = click.option(
     "--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True, help="Output format."
 )

@@ -41,14 +41,13 @@ def plan_command(
     diff_path: Path | None,
 ) -> None:
     """Split every suite into time-balanced shards: pools, shard counts, files, cost."""
-    from generator.pipeline import build, read_inputs
+    from generator.pipeline import build, load_planning_timings, read_inputs
     from generator.planning.plan_file import diff_plans, format_diff, read_plan_file, read_previous
-    from generator.timings.store import load_timings
 
-    timings = load_timings(timings_path) if timings_path is not None else None
     previous = read_previous(previous_path) if previous_path is not None else None
     old = read_plan_file(diff_path) if diff_path is not None else None
     inputs = read_inputs(root, config_path, not no_cache)
+    timings = load_planning_timings(inputs, timings_path)
     built = build(inputs, timings, previous, tolerance)
     stop_on_errors(built.problems, len(inputs.scan.files), "nothing planned")
     result, model_tests = built.plan, built.model_tests

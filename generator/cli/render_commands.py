@@ -57,17 +57,13 @@ def render_files(
     and render: nothing touches the disk. Errors and hand-written files in the way stop it;
     warnings are printed."""
     from generator.names import PLAN_FILE
-    from generator.pipeline import build, read_inputs
+    from generator.pipeline import build, load_planning_timings, read_inputs
     from generator.planning.plan_file import committed_shards
     from generator.render.files import output_files, refuse_hand_written
     from generator.render.outputs import not_rendered, render_outputs
-    from generator.timings.store import load_timings
 
     inputs = read_inputs(root, config_path, not no_cache)
-    configured = inputs.config.workflows.timings
-    if timings_path is None and configured is not None:
-        timings_path = root / configured
-    timings = load_timings(timings_path) if timings_path is not None else None
+    timings = load_planning_timings(inputs, timings_path)
     github_dir = out if out is not None else root / ".github"
     previous = None if fresh else committed_shards(github_dir / PLAN_FILE)
     built = build(inputs, timings, previous)

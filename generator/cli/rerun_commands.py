@@ -11,10 +11,9 @@ from pathlib import Path
 
 import click
 
-from generator.cli.common import input_options, reports_user_errors
+from generator.cli.common import github_client, github_options, input_options, reports_user_errors
 from generator.errors import ProblemReport, UserError, plural
 from generator.github.answers import parse_time
-from generator.github.client import DEFAULT_API_URL, GitHub
 from generator.pipeline import read_inputs
 from generator.rerun.budget import PLAN_PATH, read_measured
 from generator.rerun.gate import (
@@ -50,20 +49,6 @@ def read_comment(env_name: str | None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise UserError("comment", 1, "not-utf8", f"the comment is not UTF-8 text: {error.reason} at byte {error.start}") from None
-
-
-def github_client(repo: str, api_url: str) -> GitHub:
-    """A client whose token comes from $GITHUB_TOKEN only (never from the command line)."""
-    return GitHub(repo=repo, token=os.environ.get("GITHUB_TOKEN", ""), api_url=api_url)
-
-
-def github_options(command):
-    """--repo and --api-url, defaulting to what GitHub Actions sets."""
-    command = click.option(
-        "--api-url", envvar="GITHUB_API_URL", default=DEFAULT_API_URL, show_default=True, help="GitHub REST API root ($GITHUB_API_URL)."
-    )(command)
-    command = click.option("--repo", envvar="GITHUB_REPOSITORY", required=True, help="owner/name ($GITHUB_REPOSITORY).")(command)
-    return command
 
 
 def event_options(command):

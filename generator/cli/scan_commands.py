@@ -51,11 +51,10 @@ def lint_command(root: Path, config_path: Path | None, no_cache: bool, strict: b
     them, warnings do not.
     """
     from generator.lint import counts_by_code
-    from generator.pipeline import build, read_inputs
-    from generator.timings.store import load_timings
+    from generator.pipeline import build, load_planning_timings, read_inputs
 
-    timings = load_timings(timings_path) if timings_path else None
     inputs = read_inputs(root, config_path, not no_cache)
+    timings = load_planning_timings(inputs, timings_path)
     problems = build(inputs, timings).problems
     print_problems(problems)
     errors = sum(p.is_error for p in problems)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from generator.cli.common import format_table, input_options, reports_user_errors, stop_on_errors
+from generator.cli.common import format_table, github_client, github_options, input_options, reports_user_errors, stop_on_errors
 from generator.errors import plural
 from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
 from generator.timings.measure import FORMATS
@@ -71,3 +71,46 @@ def calibrate_command(
     if rows:
         click.echo()
         click.echo(format_table(("runner", "jobs", "setup mean s", "median s", "p90 s"), rows))
+
+
+@click.group("timings")
+def timings() -> None:
+    """The timings loop: recent shard results in, a pull request with new timings and plan out."""
+
+
+@timings.command("fetch")
+@github_options
+@click.option("--days", type=click.IntRange(1, 90), default=7, show_default=True, help="How far back to look.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write them to.")
+@click.option(
+    "--github-output",
+    type=INPUT_FILE,
+    help="Append results=N (how many were written) to this file: $GITHUB_OUTPUT, so later steps can skip.",
+)
+@reports_user_errors
+def timings_fetch(repo: str, api_url: str, days: int, out_dir: Path, github_output: Path | None) -> None:
+    """Download the shard results of the last days (every shard job's cigen-results-* artifact)."""
+    from datetime import datetime, timezone
+
+    from generator.timings.loop import fetch_results
+
+    written = fetch_results(github_client(repo, api_url), days, out_dir, datetime.now(timezone.utc))
+    click.echo(f"{plural(len(written), 'results file')} from the last {plural(days, 'day')} in {out_dir}")
+    if github_output is not None:
+        with github_output.open("a", encoding="utf-8") as output:
+            output.write(f"results={len(written)}\n")
+
+
+@timings.command("propose")
+@github_options
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
+@click.option("--branch", default="cigen/timings", show_default=True, help="cigen's branch for the pull request.")
+@click.option("--base", envvar="GITHUB_REF_NAME", required=True, help="The branch to propose to ($GITHUB_REF_NAME).")
+@click.argument("files", nargs=-1, required=True)
+@reports_user_errors
+def timings_propose(repo: str, api_url: str, root: Path, branch: str, base: str, files: tuple[str, ...]) -> None:
+    """Open (or update) a pull request changing FILES, which must be under .github/cigen/."""
+    from generator.timings.loop import propose
+
+    url = propose(github_client(repo, api_url), root, list(files), branch, base, "Update shard timings and plan")
+    click.echo("nothing to propose: the files are as on the base branch" if url is None else f"proposed: {url}")

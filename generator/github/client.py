@@ -8,6 +8,7 @@ through `answers.Answer` into typed values before anything uses it. Failures rai
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,7 +19,7 @@ import requests
 from generator.errors import UserError
 from generator.github.answers import Answer, GitHubApiError
 
-__all__ = ["GitHub", "GitHubApiError", "Permission", "Push", "IssueComment", "Job", "Step"]
+__all__ = ["Artifact", "GitHub", "GitHubApiError", "Permission", "Push", "IssueComment", "Job", "Step"]
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -96,6 +97,19 @@ class Job:
     completed_at: datetime | None
     html_url: str | None
     steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One workflow-run artifact, as the timings loop lists them."""
+
+    artifact_id: int
+    name: str
+    created_at: datetime
+    expired: bool
+
+
+MAX_DOWNLOAD_BYTES = 64 * 2**20  # an artifact zip larger than this is not a results file
 
 
 @dataclass(frozen=True)
@@ -244,6 +258,100 @@ class GitHub:
             raise UserError("", 0, "github-api-argument", f"unknown status state {state!r}")
         body = {"state": state, "context": context, "description": description[:140], "target_url": target_url}
         self._call("POST", f"/repos/{self.repo}/statuses/{_check(_SHA, sha, 'commit')}", body=body)
+
+    def artifacts(self, prefix: str, since: datetime) -> list[Artifact]:
+        """Unexpired artifacts whose name starts with `prefix`, created at or after `since`, newest first."""
+        path = f"/repos/{self.repo}/actions/artifacts"
+        answer = Answer("GET", path)
+        found: list[Artifact] = []
+        for page in range(1, MAX_PAGES + 1):
+            data = answer.object(self._object("GET", path, params={"per_page": 100, "page": page}))
+            batch = answer.objects(data.get("artifacts"), "answer.artifacts")
+            for index, entry in enumerate(batch):
+                where = f"artifacts[{(page - 1) * 100 + index}]"
+                artifact = Artifact(
+                    artifact_id=answer.integer(entry, "id", where),
+                    name=answer.string(entry, "name", where),
+                    created_at=answer.time(entry, "created_at", where),
+                    expired=answer.boolean(entry, "expired", where),
+                )
+                if artifact.name.startswith(prefix) and not artifact.expired and artifact.created_at >= since:
+                    found.append(artifact)
+            if len(batch) < 100 or any(answer.time(e, "created_at") < since for e in batch):
+                break
+        return sorted(found, key=lambda a: (a.created_at, a.artifact_id), reverse=True)
+
+    def download_artifact(self, artifact_id: int) -> bytes:
+        """The artifact's zip. GitHub answers with a redirect to its storage, which gets no token."""
+        path = f"/repos/{self.repo}/actions/artifacts/{_number(artifact_id, 'artifact')}/zip"
+        headers = {"Authorization": f"Bearer {self.token}", "X-GitHub-Api-Version": API_VERSION, "User-Agent": "cigen"}
+        try:
+            response = self.session.get(self.api_url.rstrip("/") + path, headers=headers, timeout=TIMEOUT_SECONDS, allow_redirects=False)
+            if response.is_redirect and response.headers.get("Location"):
+                # a pre-signed storage URL: the token stays with the API
+                response = self.session.get(response.headers["Location"], headers={"User-Agent": "cigen"}, timeout=TIMEOUT_SECONDS)
+        except requests.RequestException as error:
+            raise GitHubApiError("GET", path, f"request failed: {type(error).__name__}") from None
+        if response.status_code != 200:
+            raise GitHubApiError("GET", path, f"HTTP {response.status_code}")
+        if len(response.content) > MAX_DOWNLOAD_BYTES:
+            raise GitHubApiError("GET", path, f"the artifact is larger than {MAX_DOWNLOAD_BYTES // 2**20} MiB")
+        return response.content
+
+    def branch_head(self, branch: str) -> str | None:
+        """The commit a branch points at, None when there is no such branch."""
+        path = f"/repos/{self.repo}/git/ref/heads/{_check(_REF, branch, 'branch')}"
+        data = self._object("GET", path, missing_ok=True)
+        if data is None:
+            return None
+        answer = Answer("GET", path)
+        return _check(_SHA, answer.string(answer.child(data, "object"), "sha", "answer.object"), "commit")
+
+    def commit_tree(self, sha: str) -> str:
+        path = f"/repos/{self.repo}/git/commits/{_check(_SHA, sha, 'commit')}"
+        answer = Answer("GET", path)
+        return answer.string(answer.child(self._object("GET", path), "tree"), "sha", "answer.tree")
+
+    def file_text(self, path_in_repo: str, ref: str) -> str | None:
+        """A file's text at `ref`, None when it does not exist there."""
+        path = f"/repos/{self.repo}/contents/{quote(path_in_repo)}"
+        data = self._object("GET", path, params={"ref": ref}, missing_ok=True)
+        if data is None:
+            return None
+        answer = Answer("GET", path)
+        if answer.string(data, "encoding") != "base64":
+            raise answer.error("answer.encoding is not base64")
+        return base64.b64decode(answer.string(data, "content")).decode("utf-8")
+
+    def commit_files(self, files: dict[str, str], parent: str, message: str) -> str:
+        """One commit on top of `parent` that writes `files` (path -> text); its sha."""
+        answer = Answer("POST", f"/repos/{self.repo}/git")
+        entries = []
+        for file_path, text in sorted(files.items()):
+            blob = self._object("POST", f"/repos/{self.repo}/git/blobs", body={"content": text, "encoding": "utf-8"})
+            entries.append({"path": file_path, "mode": "100644", "type": "blob", "sha": answer.string(blob, "sha")})
+        tree_body = {"base_tree": self.commit_tree(parent), "tree": entries}
+        tree = answer.string(self._object("POST", f"/repos/{self.repo}/git/trees", body=tree_body), "sha")
+        commit_body = {"message": message, "tree": tree, "parents": [parent]}
+        return _check(_SHA, answer.string(self._object("POST", f"/repos/{self.repo}/git/commits", body=commit_body), "sha"), "commit")
+
+    def point_branch(self, branch: str, sha: str) -> None:
+        """Make `branch` point at `sha`, creating it or moving it (it is cigen's own branch)."""
+        if self.branch_head(branch) is None:
+            self._call("POST", f"/repos/{self.repo}/git/refs", body={"ref": f"refs/heads/{branch}", "sha": sha})
+        else:
+            self._call("PATCH", f"/repos/{self.repo}/git/refs/heads/{_check(_REF, branch, 'branch')}", body={"sha": sha, "force": True})
+
+    def open_pull(self, head: str, base: str, title: str, body: str) -> str:
+        """The open pull request from `head` into `base` (created when there is none); its URL."""
+        path = f"/repos/{self.repo}/pulls"
+        owner = self.repo.split("/")[0]
+        answer = Answer("GET", path)
+        existing = answer.objects(self._call("GET", path, params={"head": f"{owner}:{head}", "base": base, "state": "open"}))
+        if existing:
+            return answer.string(existing[0], "html_url", "answer[0]")
+        created = self._object("POST", path, body={"title": title, "head": head, "base": base, "body": body})
+        return Answer("POST", path).string(created, "html_url")
 
     def run_jobs(self, run_id: int, attempt: int) -> list[Job]:
         """Every job of one attempt of a workflow run."""

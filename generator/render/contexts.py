@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 
-from generator.names import RERUN_POLICY_PATH, RERUN_TEST_STEP, rerun_job_id
+from generator.names import PLAN_FILE, RERUN_POLICY_PATH, RERUN_TEST_STEP, rerun_job_id
 from generator.pipeline import Build
 from generator.render.jobs import (
     WorkflowKind,
@@ -145,9 +145,10 @@ def calibrate_context(build: Build) -> dict | None:
         **_common(build),
         "cron": loop.cron,
         "days": loop.days,
-        "branch": loop.branch,
+        "branch": shlex.quote(loop.branch),
         "cigen_install": install,
-        "timings": build.config.workflows.timings or ".github/cigen/timings.json",
+        "timings": shlex.quote(str(build.config.workflows.timings)),
+        "plan": f".github/{PLAN_FILE}",
     }
 
 

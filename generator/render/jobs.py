@@ -22,13 +22,12 @@ from generator.names import (
     GATE_JOB,
     PLAN_FILE,
     RESULTS_ARTIFACT,
+    RESULTS_FILE,
     RUNNER_FILE,
     model_job_id,
     shard_job_ids,
 )
 from generator.pipeline import Build
-
-RESULTS_FILE = "$RUNNER_TEMP/cigen-results.json"  # where a shard's runner writes its results
 
 
 def literal(text: str) -> str:
@@ -150,7 +149,7 @@ def shard_command(suite: Suite, pool: Pool) -> str:
     if suite.working_directory:
         lines.append(f"--workdir {shlex.quote(suite.working_directory)}")
     lines += [f"--test-arg={shlex.quote(arg)}" for arg in suite.test_args]
-    lines.append(f'--results "{RESULTS_FILE}"')
+    lines.append(f'--results "$RUNNER_TEMP/{RESULTS_FILE}"')
     return "\n".join(lines)
 
 
@@ -192,6 +191,7 @@ def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wo
                 "step_timeout_minutes": suite.step_timeout_minutes,
                 "command": shard_command(suite, pool),
                 "artifact": f"{RESULTS_ARTIFACT}-${{{{ github.job }}}}-${{{{ matrix.shard }}}}-${{{{ github.run_attempt }}}}",
+                "results_path": f"${{{{ runner.temp }}}}/{RESULTS_FILE}",
             }
         )
     return jobs

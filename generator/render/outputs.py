@@ -18,6 +18,7 @@ from generator.pipeline import Build
 from generator.planning.plan_file import plan_file_text
 from generator.render.contexts import (
     actionlint_context,
+    calibrate_context,
     cigen_install,
     cpu_tests_context,
     nightly_context,
@@ -80,6 +81,7 @@ OUTPUTS: tuple[Output, ...] = (
     workflow("nightly", "nightly.yml.j2", nightly_context),
     workflow("cpu-tests", "cpu-tests.yml.j2", cpu_tests_context),
     workflow("rerun-test", "rerun-test.yml.j2", rerun_context),
+    workflow("calibrate", "calibrate.yml.j2", calibrate_context),
     Output("plan", lambda config: PLAN_FILE, plan_file),
     Output("runner", lambda config: RUNNER_FILE, shipped("run_shard.py", lambda build: bool(build.plan.suites))),
     Output("gate", lambda config: GATE_FILE, shipped("ci_gate.py", has_gpu_workflow)),

@@ -89,6 +89,9 @@ def read_measurements(inputs: Mapping[str, Sequence[Path]], known: Known) -> Mea
     format's files in the order given: that order is the samples' time order."""
     readers = [reader for fmt in FORMATS for reader in fmt.read(inputs.get(fmt.option, ()), known)]
     if not readers:
+        given = [str(path) for paths in inputs.values() for path in paths]
+        if given:
+            raise UserError(given[0], 0, "calibrate-no-input", "no measurement files here (an empty folder?)")
         options = ", ".join(f"--{fmt.option}" for fmt in FORMATS)
         raise UserError("", 0, "calibrate-no-input", f"give at least one of {options}")
     total = Measurements()
