@@ -62,6 +62,20 @@ def warning(path: str, line: int, code: str, message: str, help: str | None = No
     return Problem(path, line, code, message, Severity.WARNING, help)
 
 
+class HasProblems:
+    """For a result that carries `problems`: its errors and its warnings."""
+
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
 class UserError(Exception):
     """A mistake in the user's input or invocation; reported without a traceback."""
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from generator.cache import ScanCache, default_cache_dir
 from generator.config import load_config
-from generator.errors import Problem, UserError
+from generator.errors import HasProblems, Problem, UserError
 from generator.model import Config, PlacedModelTest, Plan
 from generator.tree import TreeScan, scan_tree
 
@@ -52,7 +52,7 @@ def load_planning_timings(inputs: Inputs, given: Path | None) -> Timings | None:
 
 
 @dataclass(frozen=True)
-class Build:
+class Build(HasProblems):
     """Everything plan, render, check and lint need, and every finding on the way."""
 
     inputs: Inputs
@@ -61,14 +61,6 @@ class Build:
     plan: Plan  # model-test files excluded: they run in jobs of their own
     model_tests: tuple[PlacedModelTest, ...]
     problems: tuple[Problem, ...]  # scan, lint and plan findings, sorted
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
 
 
 def build(

@@ -10,27 +10,19 @@ from functools import cache
 from pathlib import Path
 
 from generator.cache import ScanCache
-from generator.errors import Problem, Severity
+from generator.errors import HasProblems, Problem, Severity
 from generator.model import Registration
 from generator.scan import MAIN_HELP, FileScan, finding, read_source, scan_bytes
 
 
 @dataclass(frozen=True)
-class TreeScan:
+class TreeScan(HasProblems):
     """What one scan of a tree found."""
 
     root: Path
     files: tuple[str, ...]  # posix paths relative to root, sorted
     registrations: tuple[Registration, ...]
     problems: tuple[Problem, ...]
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
 
 
 @cache

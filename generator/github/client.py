@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import quote
@@ -261,24 +262,12 @@ class GitHub:
 
     def artifacts(self, prefix: str, since: datetime) -> list[Artifact]:
         """Unexpired artifacts whose name starts with `prefix`, created at or after `since`, newest first."""
-        path = f"/repos/{self.repo}/actions/artifacts"
-        answer = Answer("GET", path)
         found: list[Artifact] = []
-        for page in range(1, MAX_PAGES + 1):
-            data = answer.object(self._object("GET", path, params={"per_page": 100, "page": page}))
-            batch = answer.objects(data.get("artifacts"), "answer.artifacts")
-            for index, entry in enumerate(batch):
-                where = f"artifacts[{(page - 1) * 100 + index}]"
-                artifact = Artifact(
-                    artifact_id=answer.integer(entry, "id", where),
-                    name=answer.string(entry, "name", where),
-                    created_at=answer.time(entry, "created_at", where),
-                    expired=answer.boolean(entry, "expired", where),
-                )
-                if artifact.name.startswith(prefix) and not artifact.expired and artifact.created_at >= since:
-                    found.append(artifact)
-            if len(batch) < 100 or any(answer.time(e, "created_at") < since for e in batch):
-                break
+        for answer, entries in self._pages(f"/repos/{self.repo}/actions/artifacts", "artifacts"):
+            listed = [_artifact(answer, entry, where) for where, entry in entries]
+            found += [a for a in listed if a.name.startswith(prefix) and not a.expired and a.created_at >= since]
+            if any(a.created_at < since for a in listed):
+                break  # the listing is newest first: the rest is older still
         return sorted(found, key=lambda a: (a.created_at, a.artifact_id), reverse=True)
 
     def download_artifact(self, artifact_id: int) -> bytes:
@@ -356,16 +345,30 @@ class GitHub:
     def run_jobs(self, run_id: int, attempt: int) -> list[Job]:
         """Every job of one attempt of a workflow run."""
         path = f"/repos/{self.repo}/actions/runs/{_number(run_id, 'run')}/attempts/{_number(attempt, 'attempt')}/jobs"
+        return [_job(answer, job, where) for answer, entries in self._pages(path, "jobs") for where, job in entries]
+
+    def _pages(self, path: str, key: str) -> Iterator[tuple[Answer, list[tuple[str, dict]]]]:
+        """A listing's entries under `key`, a page of 100 at a time (at most MAX_PAGES), each with its
+        place for error messages; stops at a short page or when `total_count` entries have come."""
         answer = Answer("GET", path)
-        jobs: list[Job] = []
+        seen = 0
         for page in range(1, MAX_PAGES + 1):
             data = answer.object(self._object("GET", path, params={"per_page": 100, "page": page}))
-            batch = answer.objects(data.get("jobs"), "answer.jobs")
+            batch = answer.objects(data.get(key), f"answer.{key}")
             total = answer.integer(data, "total_count")
-            jobs += [_job(answer, job, f"jobs[{len(jobs) + i}]") for i, job in enumerate(batch)]
-            if len(batch) < 100 or len(jobs) >= total:
-                break
-        return jobs
+            yield answer, [(f"{key}[{seen + index}]", entry) for index, entry in enumerate(batch)]
+            seen += len(batch)
+            if len(batch) < 100 or seen >= total:
+                return
+
+
+def _artifact(answer: Answer, entry: dict, where: str) -> Artifact:
+    return Artifact(
+        artifact_id=answer.integer(entry, "id", where),
+        name=answer.string(entry, "name", where),
+        created_at=answer.time(entry, "created_at", where),
+        expired=answer.boolean(entry, "expired", where),
+    )
 
 
 def _comment(answer: Answer, entry: dict, where: str) -> IssueComment:
