@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 
 from generator.atomic import write_text_atomic
 from generator.backends import BACKENDS, DEFAULT_BACKEND
@@ -279,6 +280,7 @@ def _build(doc: _Document) -> Config:
         nightly_cron=data.get("schedule", {}).get("nightly_cron", "0 14 * * *"),
         model_tests=model_tests,
         workflows=_workflow_settings(workflows),
+        lines=MappingProxyType(dict(doc.lines)),
     )
 
 

@@ -35,7 +35,7 @@ def check_tree(config: Config, scan: TreeScan) -> list[Problem]:
     return [
         _error(
             config.source,
-            0,
+            config.line("tests", "include"),
             "no-test-files",
             f"no file under {scan.root} matches tests.include ({', '.join(config.include)})",
             help="run from the repository root or pass --root; check tests.include in cigen.yml",
@@ -225,7 +225,7 @@ def check_cigen_sources(config: Config, scan: TreeScan) -> list[Problem]:
         problems.append(
             _error(
                 config.source,
-                0,
+                config.line("workflows", "cigen_package"),
                 "mutable-cigen-package",
                 "workflows.cigen_package '.' installs this repository, which is not cigen",
                 help="pin cigen by commit: git+https://github.com/OWNER/cigen@<40-hex sha>",
@@ -237,7 +237,7 @@ def check_cigen_sources(config: Config, scan: TreeScan) -> list[Problem]:
             problems.append(
                 _error(
                     config.source,
-                    0,
+                    config.line("workflows", "action"),
                     "action-not-found",
                     f"workflows.action {settings.action!r}: there is no action.yml there in {root}",
                     help="reference cigen's action by commit: OWNER/cigen@<40-hex sha> with action_version",

@@ -189,6 +189,11 @@ class Config:
     nightly_cron: str
     model_tests: Mapping[str, ModelTest] = field(default_factory=dict)  # by path
     workflows: WorkflowSettings = field(default_factory=WorkflowSettings)
+    lines: Mapping[tuple[str, ...], int] = field(default_factory=dict, compare=False, repr=False)  # key path -> line
+
+    def line(self, *key: str) -> int:
+        """The line of a key in the config file (`line("workflows", "action")`); 0 where it has none."""
+        return self.lines.get(key, 0)
 
     def suites_for(self, backend: str) -> list[Suite]:
         return [s for s in self.suites.values() if s.backend == backend]

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.cli.app import COMMANDS
+from generator.config import load_config
 from tests.conftest import write_files
 from tests.rendering import GOLDEN
 
@@ -159,8 +160,10 @@ def test_a_root_without_tests_is_an_error_not_an_empty_ci(tmp_path, command):
     (tmp_path / "src").mkdir()
     result = CliRunner().invoke(cli, [command, "--root", str(tmp_path)])
     assert result.exit_code == 2
+    include_line = load_config(None, tmp_path).line("tests", "include")
+    assert include_line > 1
     assert result.stderr.splitlines()[:2] == [
-        f"<embedded default cigen.yml>: no-test-files: no file under {tmp_path} matches tests.include "
+        f"<embedded default cigen.yml>:{include_line}: no-test-files: no file under {tmp_path} matches tests.include "
         "(test/registered/**/*.py)",
         "  help: run from the repository root or pass --root; check tests.include in cigen.yml",
     ]

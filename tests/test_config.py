@@ -223,3 +223,35 @@ workflows:
         "GitHub would evaluate it where cigen places it",
         "  help: write the value out, or pass it to the job through the environment",
     ]
+
+
+@pytest.mark.parametrize(
+    "package",
+    [
+        "cigen==0.1.0",  # a name on an index: whoever publishes it next runs in the gate
+        "git+https://github.com/octo/cigen@main",  # a branch moves
+        "git+https://github.com/octo/cigen@0123456",  # a short sha can collide
+        "git+https://github.com/octo/cigen",  # the default branch
+    ],
+)
+def test_cigen_is_installed_only_from_an_immutable_reference(package):
+    text = MINIMAL + f"workflows:\n  cigen_package: {package}\n"
+    (message,) = messages(text)
+    assert message.startswith(f"cigen.yml:13: mutable-cigen-package: workflows.cigen_package {package!r} can change")
+
+
+def test_pinned_package_and_dot_parse_but_package_and_requirements_together_do_not():
+    pinned = "git+https://github.com/octo/cigen@0123456789abcdef0123456789abcdef01234567"
+    assert parse_config(MINIMAL + f"workflows:\n  cigen_package: {pinned}\n", "cigen.yml").workflows.cigen_package == pinned
+    assert parse_config(MINIMAL + "workflows:\n  cigen_package: .\n", "cigen.yml").workflows.cigen_package == "."
+    both = MINIMAL + f"workflows:\n  cigen_package: {pinned}\n  cigen_requirements: ci/cigen.txt\n"
+    assert messages(both) == ["cigen.yml:14: cigen-installed-twice: give cigen_package or cigen_requirements, not both"]
+
+
+def test_a_calibrate_loop_needs_a_timings_file_and_two_outputs_cannot_share_a_file():
+    text = MINIMAL + "workflows:\n  calibrate: {cron: '0 6 * * 1'}\n  files: {nightly: ci.yml, per-commit: ci.yml}\n"
+    assert [m.splitlines()[0] for m in messages(text)] == [
+        "cigen.yml:13: calibrate-needs-timings: workflows.calibrate writes a timings file: name it in workflows.timings "
+        "(render plans with it)",
+        "cigen.yml:14: workflow-file-clash: workflows.files: 'nightly' and 'per-commit' are both written to ci.yml",
+    ]

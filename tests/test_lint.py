@@ -143,3 +143,47 @@ def test_corpus_lint_has_no_errors_and_only_known_codes(synth_tree):
         "test_stress_kimi_k2.py",
         "test_stress_qwen3_235b.py",
     }
+
+
+def install_problems(tmp_path: Path, monkeypatch, workflows: str, files: dict[str, str]) -> list[str]:
+    """The errors about where jobs get cigen from, in a repository that is not cigen (first lines)."""
+    config = CONFIG.replace("    groups: [[t/a.py, t/missing.py]]\n", "") + "workflows:\n" + workflows
+    test = "register_cuda_ci(est_time=60, suite='nightly-1-gpu', nightly=True)" + MAIN
+    write_files(tmp_path, {"pyproject.toml": '[project]\nname = "gpu-app"\n', "cigen.yml": config, "t/a.py": test, **files})
+    monkeypatch.chdir(tmp_path)
+    return [problem.format().splitlines()[0] for problem in build(read_inputs(Path("."), use_cache=False)).errors]
+
+
+def config_line(text: str) -> int:
+    """The line of `text` in the config install_problems wrote."""
+    return Path("cigen.yml").read_text().splitlines().index(text) + 1
+
+
+def test_dot_and_a_local_action_are_only_for_cigens_own_repository(tmp_path, monkeypatch):
+    found = install_problems(tmp_path, monkeypatch, "  cigen_package: .\n  action: ./\n", {})
+    assert found == [
+        f"cigen.yml:{config_line('  cigen_package: .')}: mutable-cigen-package: workflows.cigen_package '.' installs "
+        "this repository, which is not cigen",
+        f"cigen.yml:{config_line('  action: ./')}: action-not-found: workflows.action './': there is no action.yml there in {Path('.')}",
+    ]
+    write_files(tmp_path, {"action.yml": "name: local\nruns: {using: composite, steps: []}\n"})
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "cigen"\n')
+    assert build(read_inputs(Path("."), use_cache=False)).errors == []
+
+
+def test_every_requirement_of_cigen_requirements_carries_a_hash(tmp_path, monkeypatch):
+    requirements = (
+        "--index-url https://pypi.org/simple\n"
+        "click==8.1.7 \\\n    --hash=sha256:ae74fb96c20a0277a1d615f1e4d73c8414f5a98db8b799a7931d1582f3390c28\n"
+        "jinja2==3.1.4\n"
+        "# a comment\n"
+        "pyyaml==6.0.2  # no hash either\n"
+    )
+    found = install_problems(tmp_path, monkeypatch, "  cigen_requirements: ci/cigen.txt\n", {"ci/cigen.txt": requirements})
+    assert found == [
+        "ci/cigen.txt:4: requirement-unhashed: jinja2==3.1.4 has no --hash=sha256: (pip install --require-hashes refuses it)",
+        "ci/cigen.txt:6: requirement-unhashed: pyyaml==6.0.2 has no --hash=sha256: (pip install --require-hashes refuses it)",
+    ]
+    (tmp_path / "ci" / "cigen.txt").unlink()
+    (missing,) = [p.format() for p in build(read_inputs(Path("."), use_cache=False)).errors]
+    assert missing.startswith("ci/cigen.txt: requirements-unreadable: cannot read workflows.cigen_requirements")
