@@ -1,4 +1,4 @@
-"""calibrate: measured durations in, a timings file out."""
+"""calibrate and timings: measured durations in, a timings file out; the loop that proposes them."""
 
 from __future__ import annotations
 

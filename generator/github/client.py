@@ -1,4 +1,4 @@
-"""The few GitHub REST calls cigen makes (/rerun-test, `cigen audit`), through `requests`.
+"""The few GitHub REST calls cigen makes (/rerun-test, `cigen audit`, the timings loop), through `requests`.
 
 Every path argument is checked against a strict pattern before it becomes part of a URL,
 the token only ever goes to `api_url`, and every call has a timeout. Every answer is read
