@@ -229,10 +229,11 @@ class ActRun:
 
 
 def workflow_labels(workflow: Path) -> set[str]:
-    """Every runner label a workflow names: runs-on lists, fromJSON('[...]') literals, matrix labels."""
+    """Every runner label a workflow names: runs-on lists, fromJSON('[...]') literals of strings (not a
+    matrix fallback such as `fromJSON('[0]')`), matrix labels."""
     text = workflow.read_text()
     labels = set(re.findall(r"fromJSON\('(\[[^']*\])'\)", text))
-    found = {label for literal in labels for label in json.loads(literal)}
+    found = {label for literal in labels for label in json.loads(literal) if isinstance(label, str)}
     for job in yaml.safe_load(text)["jobs"].values():
         runs_on = job.get("runs-on", [])
         if isinstance(runs_on, list):
