@@ -2,9 +2,10 @@
 
 Two 1-GPU pools labelled like sglang's (1-gpu-5090, 1-gpu-h100, reached through sglang's
 runner_config names), three per-commit stages (base-a, then base-b on both pools, then base-c),
-a suite gated by a pull-request label (extra-a), one gated by paths (the JIT kernel suite), a
-nightly suite, a weekly suite with its own cron, a manual suite, and sglang's weight-checker e2e as
-a model test run through cigen's action at the root (`action: ./`: the repository is cigen-shaped,
+a suite gated by a pull-request label (extra-a), one gated by paths (the JIT kernel suite), two
+nightly suites (nightly-kernel-1-gpu stops a file after 3 s), a weekly suite with its own cron, a
+manual suite, and sglang's weight-checker e2e (nightly-1-gpu) as a model test run through cigen's
+action at the root (`action: ./`: the repository is cigen-shaped,
 with action.yml and generator/ beside the tests, so the action and the stand-in server run from the
 checkout). Every other test file is a recording file (tests/act/fixture.py): it records which file
 ran in which job and shard, then passes, fails, hangs or leaves a server behind as FILES says.
@@ -66,8 +67,9 @@ suites:
   base-b-kernel-unit-test-1-gpu-large:
     {trigger: per-commit, pools: [1-gpu-h100], needs: [base-a-test-1-gpu-small], step_timeout_minutes: 30,
      shard_budget_minutes: 22.5, paths: ["python/sglang/jit_kernel/**", "test/registered/jit/**"]}
-  nightly-1-gpu: {trigger: nightly, pools: [1-gpu-h100], step_timeout_minutes: 60, shard_budget_minutes: 60,
-                  per_file_timeout_seconds: 3}
+  nightly-1-gpu: {trigger: nightly, pools: [1-gpu-h100], step_timeout_minutes: 60, shard_budget_minutes: 60}
+  nightly-kernel-1-gpu: {trigger: nightly, pools: [1-gpu-h100], step_timeout_minutes: 60, shard_budget_minutes: 60,
+                         per_file_timeout_seconds: 3}
   weekly-1-gpu: {trigger: nightly, pools: [1-gpu-h100], step_timeout_minutes: 90, shard_budget_minutes: 90,
                  cron: "0 4 * * 0"}
   stress-1-gpu: {trigger: manual, pools: [1-gpu-5090], step_timeout_minutes: 60, shard_budget_minutes: 60}
@@ -95,11 +97,11 @@ FILES: dict[str, tuple[str, str]] = {
     "test/registered/jit/test_rmsnorm.py":
         ('register_cuda_ci(est_time=120, suite="base-b-kernel-unit-test-1-gpu-large")', "pass"),
     "test/registered/nightly/test_accuracy.py":
-        ('register_cuda_ci(est_time=600, suite="nightly-1-gpu", nightly=True)', "pass"),
+        ('register_cuda_ci(est_time=600, suite="nightly-kernel-1-gpu", nightly=True)', "pass"),
     "test/registered/nightly/test_hang_with_server.py":
-        ('register_cuda_ci(est_time=300, suite="nightly-1-gpu", nightly=True)', "server-hang"),
+        ('register_cuda_ci(est_time=300, suite="nightly-kernel-1-gpu", nightly=True)', "server-hang"),
     "test/registered/nightly/test_perplexity.py":
-        ('register_cuda_ci(est_time=600, suite="nightly-1-gpu", nightly=True)', "pass"),
+        ('register_cuda_ci(est_time=600, suite="nightly-kernel-1-gpu", nightly=True)', "pass"),
     "test/registered/nightly/test_weekly_eval.py":
         ('register_cuda_ci(est_time=3600, suite="weekly-1-gpu", nightly=True)', "pass"),
     "test/registered/stress/test_soak.py": ('register_cuda_ci(est_time=1800, suite="stress-1-gpu")', "pass"),
