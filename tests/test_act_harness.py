@@ -82,6 +82,27 @@ def test_an_empty_output_in_a_skipped_jobs_matrix_aborts_act_and_a_fallback_runs
     assert sorted(entry.matrix["target"] for entry in accepted.runs("work")) == [1, 2]
 
 
+def test_outputs_of_a_job_its_if_skipped_abort_act_in_a_matrix_unless_its_result_is_tested_first(tmp_path):
+    """Difference 9: act cannot read a skipped job's outputs; GitHub never evaluates the matrix."""
+    gate = job({"id": "g", "run": 'echo "targets={}" >> "$GITHUB_OUTPUT"'},
+               outputs={"targets": "${{ steps.g.outputs.targets }}"}, **{"if": "false"})
+
+    def jobs(targets: str) -> dict:
+        work = job({"run": "echo ${{ matrix.target }}"}, needs="gate", strategy={"matrix": {"target": targets}},
+                   **{"if": "needs.gate.result == 'success'"})
+        report = job({"run": "echo done"}, needs=["gate", "work"],
+                     **{"if": "always() && needs.gate.result == 'success'"})
+        return {"gate": gate, "work": work, "report": report}
+
+    targets = "fromJSON(needs.gate.outputs.targets || '{}')['p'] || fromJSON('[]')"
+    bare = run(repo_with(tmp_path / "bare", jobs("${{ " + targets + " }}")))
+    assert bare.results() == {"gate": "skipped", "work": "not run", "report": "not run"}
+    assert bare.errors[0] == ("Error while evaluating matrix: Invalid JSON: "
+                              "invalid character '$' looking for beginning of value")
+    result = run(repo_with(tmp_path / "guarded", jobs("${{ needs.gate.result == 'success' && " + targets + " }}")))
+    assert (result.results(), result.errors) == ({"gate": "skipped", "work": "skipped", "report": "skipped"}, [])
+
+
 def test_checkout_serves_the_event_commit_a_pinned_sha_and_the_asked_depth(tmp_path):
     """Difference 5: the double, not act's copy of the working directory, serves every checkout."""
     show = {"name": "Show", "run": "git rev-parse HEAD; git rev-parse --is-shallow-repository; "

@@ -49,6 +49,12 @@ Differences between act 0.2.89 (host mode) and GitHub found so far, and YAML rig
    an expression picked: map only the labels expected.
 8. `workflow_dispatch` inputs reach `inputs.*` only when declared, defaults filled in;
    `github.event.inputs` is the payload as given (GitHub's payload lists every input).
+9. A later job's matrix cannot read `needs.<job>.outputs` of a job its own `if:` skipped: act
+   evaluates the expression to nothing, fails ("Error while evaluating matrix: Invalid JSON") and
+   aborts the run, `if: always()` jobs included; `|| '{}'` does not help. GitHub skips the
+   dependent job without evaluating its matrix. Both: test the result first, so the outputs are
+   never read, `${{ needs.gate.result == 'success' && fromJSON(needs.gate.outputs.t || '{}')['p']
+   || fromJSON('[]') }}` (the /rerun-test workflow's gate is skipped for every other comment).
 """
 
 from __future__ import annotations
