@@ -66,7 +66,7 @@ def run_jobs(records: Path) -> dict:
             "conclusion": "success" if passed else "failure",
             "started_at": STARTED,
             "completed_at": COMPLETED,
-            "html_url": f"https://github.com/{REPOSITORY}/actions/runs/{RUN_ID}/job/{len(jobs) + 1}",
+            "html_url": f"https://github.com/{REPOSITORY}/actions/runs/{RUN_ID}/job/{entry['job']}",
             "steps": [{"name": "Run the test", "started_at": STARTED, "completed_at": COMPLETED}],
         })
     return {"total_count": len(jobs), "jobs": jobs}

@@ -1,0 +1,175 @@
+"""/rerun-test in act: the rendered rerun-test workflow of the sglang-shaped fixture, end to end
+(issue 12, scenario 7).
+
+The gate and report jobs install cigen as users' workflows do, `pip install --require-hashes -r
+.github/cigen/requirements.txt` (workflows.cigen_requirements), here from a wheelhouse built once
+for this module (tests/act/wheelhouse.py) with no index reachable by pip. The GitHub API is the
+fake of tests/act/github_api.py: the commenter's permission, the pull request, its push log,
+reactions, comments, statuses, and the run's jobs as the recording files report them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.act.concurrent import Runs, run_concurrently
+from tests.act.fixture import REPO_ROOT, FixtureRepo, fake_gpu_bin, issue_comment_event
+from tests.act.github_api import REPLY_ID, PullState, bodies, serve_github
+from tests.act.harness import ActRun, run_workflow, workflow_labels
+from tests.act.sglang_repo import CONFIG, make_sglang_repo, recording_file
+from tests.act.wheelhouse import build_wheelhouse, hashed_requirements, offline_pip_env
+from tests.rerun_support import FakeGitHub
+
+WORKFLOW = "cigen-rerun-test.yml"
+REQUIREMENTS = ".github/cigen/requirements.txt"
+SMOKE = "test/registered/core/test_smoke.py"  # base-a: the 5090 pool
+MIXED = "test/registered/extra/test_mixed_chunk.py"  # extra-a: the H100 pool; fails in this fixture
+GPU_JOBS = ("run-1-gpu-5090", "run-1-gpu-h100")
+HOSTILE = {case["name"]: case for case in yaml.safe_load((REPO_ROOT / "tests/cases/rerun/hostile.yml").read_text())}
+# Comments GitHub never hands to the gate: the job's `if:` wants the body to start with '/rerun-test '
+# (compared ignoring case, on GitHub and in act alike). Cheap: act skips the gate at once.
+NOT_A_COMMAND = ("no slash", "command on the second line", "no selector", "words before", "quoted reply",
+                 "Cyrillic ie in command", "byte order mark first", "command glued to ;", "command glued to $()")
+# Comments the gate reads and refuses, one or two of every category of the table. Each costs a venv
+# and a pip install (~10 s on 2 cores), which is why there are not more of them.
+REFUSED = ("upper case", "$() as selector", "; separate", "$() in test name", "bare CR inside the line",
+           "zero-width space", "leading ..", "glob *", "pytest-style ::Class::method", "no such file",
+           "the same selector twice", "branch name")
+RUN_SECONDS_LIMIT = 120
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory) -> Path:
+    return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, wheels) -> FixtureRepo:
+    """The fixture with cigen pinned by a hash-checked requirements file, and a pull request (#7)
+    whose head is checked out by the test jobs; main stays checked out (an issue comment's SHA)."""
+    config = CONFIG + f"  cigen_requirements: {REQUIREMENTS}\n"
+    files = {"cigen.yml": config, REQUIREMENTS: hashed_requirements(wheels), MIXED: recording_file(MIXED, "fail")}
+    repo = make_sglang_repo(tmp_path_factory.mktemp("rerun") / "repo", files)
+    repo.pull_request({"python/sglang/srt/server.py": "# a fix to test\n"}, number=7)
+    repo.checkout()
+    return repo
+
+
+def pull(repo: FixtureRepo) -> PullState:
+    git = repo.path / ".git"
+    head = (git / "refs/pull/7/head").read_text().strip()
+    return PullState(7, head, repo.head, "feature")
+
+
+def act(repo: FixtureRepo, wheels: Path, work: Path, body: str, login: str = "alice",
+        association: str = "MEMBER") -> tuple[ActRun, list]:
+    """One comment on #7 by `login` (a writer: alice) through the rerun-test workflow; the run and its API calls."""
+    labels = workflow_labels(repo.path / ".github/workflows" / WORKFLOW)
+    with FakeGitHub() as api:
+        serve_github(api, pull(repo), {"alice": "write"}, records=work / "act" / "records.jsonl")
+        result = run_workflow(repo.path, WORKFLOW, "issue_comment", issue_comment_event(7, body, login, association),
+                              labels=labels, work=work / "act", api=api, env=offline_pip_env(wheels),
+                              bin_dirs=[fake_gpu_bin(work / "gpu-bin")], timeout=RUN_SECONDS_LIMIT)
+    return result, result.api_calls
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    """Where the runs work, and the folder of the files hostile comments try to create."""
+    folder = tmp_path_factory.mktemp("rerun-runs")
+    (folder / "markers").mkdir()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def runs(repo, wheels, root) -> Runs:
+    comments = {
+        "writer": (f"/rerun-test {SMOKE} {MIXED}::TestMixedChunk.test_mixed\n\nflaky on main?", "alice", "MEMBER"),
+        "stranger": (f"/rerun-test {SMOKE}", "mallory", "CONTRIBUTOR"),
+    }
+    for name in (*NOT_A_COMMAND, *REFUSED):
+        comments[name] = (HOSTILE[name]["comment"].replace("{marker}", str(marker(root, name))), "alice", "MEMBER")
+
+    def runner(name: str):
+        body, login, association = comments[name]
+        return lambda: act(repo, wheels, root / slug(name), body, login, association)[0]
+
+    return run_concurrently({name: runner(name) for name in comments})
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-") or "empty"
+
+
+def marker(root: Path, name: str) -> Path:
+    """The file a hostile comment tries to create (its folder exists, so a `touch` would succeed)."""
+    return root / "markers" / slug(name)
+
+
+def gpu_results(result: ActRun) -> dict[str, str]:
+    return {job: result.result(job) for job in GPU_JOBS}
+
+
+def test_a_writer_reruns_exactly_the_named_files_on_their_pools_and_gets_the_results(runs, repo):
+    result = runs["writer"]
+    assert result.errors == [] and result.leftovers == [], result.text
+    assert result.results() == {"gate": "success", "run-1-gpu-5090": "success", "run-1-gpu-h100": "failure",
+                                "report": "success"}
+    ran = sorted((run.file, run.job, tuple(run.data["argv"][1:])) for run in result.files)
+    assert ran == [(SMOKE, "run-1-gpu-5090", ()), (MIXED, "run-1-gpu-h100", ("TestMixedChunk.test_mixed",))]
+    head = pull(repo).head_sha
+    checkouts = {call.job: call.data["commit"] for call in result.actions if call.action == "actions/checkout"}
+    assert checkouts == {"gate": repo.head, "run-1-gpu-5090": head, "run-1-gpu-h100": head, "report": repo.head}
+    calls = result.api_calls
+    assert bodies(calls, "POST", "/reactions") == [{"content": "rocket"}, {"content": "-1"}]
+    smoke, mixed = f"rerun-test {SMOKE} (1-gpu-5090)", f"rerun-test {MIXED}::TestMixedChunk.test_mixed (1-gpu-h100)"
+    statuses = [(body["context"], body["state"]) for body in bodies(calls, "POST", f"/statuses/{head}")]
+    assert statuses == [(smoke, "pending"), (mixed, "pending"), (smoke, "success"), (mixed, "failure")]
+    [answer] = bodies(calls, "PATCH", f"/issues/comments/{REPLY_ID}")
+    lines = answer["body"].splitlines()
+    assert lines[1].startswith(f"/rerun-test by @alice at `{head[:12]}`: 1/2 passed")
+    jobs = "https://github.com/octo/fixture/actions/runs/1/job"
+    assert lines[-2:] == [
+        f"| `{SMOKE}` | `1-gpu-5090` | ✅ [passed]({jobs}/run-1-gpu-5090) | 1m 05s |",
+        f"| `{MIXED}::TestMixedChunk.test_mixed` | `1-gpu-h100` | ❌ [failed]({jobs}/run-1-gpu-h100) | 1m 05s |",
+    ]
+
+
+def test_a_stranger_is_refused_with_a_reply_and_no_gpu_job_runs(runs):
+    result = runs["stranger"]
+    assert result.results() == {"gate": "success", **dict.fromkeys(GPU_JOBS, "skipped"), "report": "skipped"}
+    assert result.files == []
+    assert [(call.method, call.path) for call in result.api_calls] == [
+        ("GET", "/repos/octo/fixture/collaborators/mallory/permission"),
+        ("POST", "/repos/octo/fixture/issues/comments/101/reactions"),
+        ("POST", "/repos/octo/fixture/issues/7/comments"),
+    ]
+    assert bodies(result.api_calls, "POST", "/reactions") == [{"content": "-1"}]
+    [reply] = bodies(result.api_calls, "POST", "/issues/7/comments")
+    assert reply["body"].endswith("@mallory: /rerun-test is limited to people with write permission or above on "
+                                  "this repository. Ask a maintainer to run it.")
+
+
+@pytest.mark.parametrize("name", NOT_A_COMMAND)
+def test_a_comment_that_is_not_the_command_never_starts_the_gate(runs, name):
+    result = runs[name]
+    assert result.results() == {"gate": "skipped", **dict.fromkeys(GPU_JOBS, "skipped"), "report": "skipped"}
+    assert result.files == [] and result.api_calls == []
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_a_hostile_comment_is_refused_with_its_reason_and_runs_nothing(runs, root, name):
+    case = HOSTILE[name]
+    result = runs[name]
+    assert result.results() == {"gate": "success", **dict.fromkeys(GPU_JOBS, "skipped"), "report": "skipped"}
+    assert result.files == [] and result.leftovers == []
+    assert bodies(result.api_calls, "POST", "/reactions") == [{"content": "confused"}]
+    [reply] = bodies(result.api_calls, "POST", "/issues/7/comments")
+    reason = case["reason"].replace("{marker}", str(marker(root, name)))
+    assert f"\n{reason}\n" in reply["body"], reply["body"]
+    assert not any(call.method == "POST" and "/statuses/" in call.path for call in result.api_calls)
+    assert not marker(root, name).exists()
