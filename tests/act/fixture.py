@@ -34,6 +34,7 @@ import time
 
 FILE = {file!r}
 BEHAVIOR = {behavior!r}
+SECONDS = {seconds!r}  # how long a passing or failing run takes
 
 
 def record(**extra):
@@ -75,8 +76,7 @@ def main():
             return 1
         return 0
     record()
-    if BEHAVIOR == "hang":
-        time.sleep(3600)
+    time.sleep(3600 if BEHAVIOR == "hang" else SECONDS)
     return {exit_code} if BEHAVIOR == "fail" else 0
 
 
@@ -102,15 +102,17 @@ def registrations(source: str) -> list[str]:
     ]
 
 
-def recording_test(file: str, behavior: str = "pass", marks: list[str] | None = None, exit_code: int = 1) -> str:
-    """A test file that records its run and then behaves as BEHAVIORS says.
+def recording_test(file: str, behavior: str = "pass", marks: list[str] | None = None, exit_code: int = 1,
+                   seconds: float = 0) -> str:
+    """A test file that records its run and then behaves as BEHAVIORS says (a pass or a fail after `seconds`).
     `marks`: registration statements to keep (their functions are stubbed so the file runs)."""
     assert behavior in BEHAVIORS, behavior
     marks = marks or []
     names = sorted({mark.split("(", 1)[0] for mark in marks})
     head = f'"""Recording test file (tests/act/fixture.py): {behavior}."""\n'
     stubs = "".join(STAND_IN.format(name=name) for name in names)
-    body = RECORDING_BODY.format(file=file, behavior=behavior, exit_code=exit_code, flaky_line=FLAKY_LINE)
+    body = RECORDING_BODY.format(file=file, behavior=behavior, exit_code=exit_code, flaky_line=FLAKY_LINE,
+                                 seconds=seconds)
     return head + stubs + "\n" + "".join(f"{mark}\n" for mark in marks) + body
 
 
