@@ -55,8 +55,8 @@ WORKFLOW = "cigen-nightly.yml"
 JOB = "nightly-1-gpu"
 ARTIFACT = "cigen-results-nightly-1-gpu-0-1"
 # The runner's --preflight-timeout default: the rendered run step does not set it.
-PREFLIGHT_DEFAULT_SECONDS = build_parser().parse_args(["run", "--suite", JOB, "--shard", "0", "--files-json", '["t.py"]']
-                                                      ).preflight_timeout
+RUN_ARGS = ["run", "--suite", JOB, "--shard", "0", "--files-json", '["t.py"]']
+PREFLIGHT_DEFAULT_SECONDS = build_parser().parse_args(RUN_ARGS).preflight_timeout
 
 
 def fixture_files(extra: dict[str, str] | None = None) -> dict[str, str]:
