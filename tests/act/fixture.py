@@ -257,8 +257,9 @@ def issue_comment_event(number: int, body: str, login: str, association: str, co
 # The fake nvidia-smi of the act scenarios. It answers the two queries cigen makes (the shard
 # runner's preflight and action.yml's detect step) and a plain call. The card follows the job: a job
 # whose id names 5090 is on an RTX 5090 runner, any other on an H100 (act cannot tell a step which
-# labels picked its runner). CIGEN_FAKE_GPU (--env of the run) sets the state: idle, busy (3000 MiB
-# free), hang (never answers) or none (the driver sees no GPU).
+# labels picked its runner). The shard runner's preflight sees 8 such cards (enough for any pool's
+# --gpus), the action's detect step one. CIGEN_FAKE_GPU (--env of the run) sets the state: idle, busy
+# (3000 MiB free), hang (never answers) or none (the driver sees no GPU).
 FAKE_NVIDIA_SMI = """#!/bin/sh
 case "$GITHUB_JOB" in
   *5090*) name="NVIDIA GeForce RTX 5090"; total=32607 ;;
@@ -273,7 +274,8 @@ case "${CIGEN_FAKE_GPU:-idle}" in
 esac
 free=$((total - used))
 case "$1" in
-  --query-gpu=index,uuid,memory.used,memory.free,memory.total) echo "0, GPU-fake-0, $used, $free, $total" ;;
+  --query-gpu=index,uuid,memory.used,memory.free,memory.total)
+    for index in 0 1 2 3 4 5 6 7; do echo "$index, GPU-fake-$index, $used, $free, $total"; done ;;
   --query-gpu=index,name,memory.total,memory.free) echo "0, $name, $total, $free" ;;
   --query-gpu=*) echo "fake nvidia-smi: unknown query $1" >&2; exit 2 ;;
   *) printf 'fake nvidia-smi\n| 0  %s | %sMiB / %sMiB |\n' "$name" "$used" "$total" ;;
