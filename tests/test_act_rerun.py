@@ -32,13 +32,13 @@ GPU_JOBS = ("run-1-gpu-5090", "run-1-gpu-h100")
 HOSTILE = {case["name"]: case for case in yaml.safe_load((REPO_ROOT / "tests/cases/rerun/hostile.yml").read_text())}
 # Comments GitHub never hands to the gate: the job's `if:` wants the body to start with '/rerun-test '
 # (compared ignoring case, on GitHub and in act alike). Cheap: act skips the gate at once.
-NOT_A_COMMAND = ("no slash", "command on the second line", "no selector", "words before", "quoted reply",
-                 "Cyrillic ie in command", "byte order mark first", "command glued to ;", "command glued to $()")
+NOT_A_COMMAND = ("no slash", "plural", "underscore", "command on the second line", "no selector", "words before",
+                 "quoted reply", "Cyrillic ie in command", "byte order mark first", "command glued to ;",
+                 "command glued to $()")
 # Comments the gate reads and refuses, one or two of every category of the table. Each costs a venv
 # and a pip install (~10 s on 2 cores), which is why there are not more of them.
-REFUSED = ("upper case", "$() as selector", "; separate", "$() in test name", "bare CR inside the line",
-           "zero-width space", "leading ..", "glob *", "pytest-style ::Class::method", "no such file",
-           "the same selector twice", "branch name")
+REFUSED = ("upper case", "$() as selector", "$() in test name", "bare CR inside the line", "zero-width space",
+           "leading ..", "pytest-style ::Class::method", "no such file", "the same selector twice", "branch name")
 RUN_SECONDS_LIMIT = 120
 
 
