@@ -63,6 +63,9 @@ PLAIN_TESTS = {
     "tests/gpu/test_kernels.py": 'register_cuda_ci(est_time=90, suite="gpu-full")',
     "tests/gpu/test_model.py": 'register_cuda_ci(est_time=90, suite="gpu-full")',
 }
+# What the golden tree's jobs must see: env by level (workflows, pool, suite) and secrets by name.
+GOLDEN_SECRETS = {"GITHUB_TOKEN": "act-fake-token", "WANDB_API_KEY": "wandb-secret", "HF_TOKEN": "hf-secret"}
+GOLDEN_ENV = {"CIGEN_ACT_RECORD_ENV": "IS_IN_CI,ASYNC_ASSERT,GPU_CONFIG,WANDB_KEY,HF_TOKEN"}
 # Fails the step that calls it, and says so in a file the test reads.
 TRAP = '#!/bin/sh\necho "$0 $*" >> "${CIGEN_ACT_RECORDS:?}.trapped"\nexit 97\n'
 
@@ -137,10 +140,10 @@ def runs(repos, tmp_path_factory) -> Runs:
         "fresh check": lambda: act(plain, "cigen-cpu-tests.yml", "push", push_event(plain), root / "fresh", [shim]),
         "stale check": stale,
         "golden push": lambda: act(golden, "cigen-per-commit.yml", "push", push_event(golden), root / "golden-push",
-                                   [], prefix=NO_NETWORK),
+                                   [], prefix=NO_NETWORK, env=GOLDEN_ENV, secrets=GOLDEN_SECRETS),
         "golden nightly": lambda: act(golden, "cigen-nightly.yml", "workflow_dispatch",
                                       dispatch_event({"suite": "all", "pool": "default"}), root / "golden-nightly",
-                                      [], actions=pinned),
+                                      [], actions=pinned, env=GOLDEN_ENV, secrets=GOLDEN_SECRETS),
     })
 
 
@@ -181,6 +184,10 @@ def test_the_golden_tree_runs_every_per_commit_file_once_offline(runs, repos):
     assert actual_runs(result) == expected_runs(repos["golden"].path, GOLDEN_PER_COMMIT)
     assert all(run.data["cwd"].endswith("/test") for run in result.files)  # working_directory: test
     assert all(run.data["argv"][1:] == ["-f"] for run in result.files)  # test_args
+    env = {(run.job, run.file): run.data["env"] for run in result.files}
+    base = {"IS_IN_CI": "true", "GPU_CONFIG": None, "WANDB_KEY": "wandb-secret", "HF_TOKEN": None}
+    assert env[("base-a", "test/base/test_smoke.py")] == {**base, "ASYNC_ASSERT": "false"}  # the suite's env
+    assert env[("kernel", "test/kernel/test_rmsnorm.py")] == {**base, "ASYNC_ASSERT": None}
 
 
 def test_the_golden_nightly_runs_multi_pool_suites_on_each_pool_and_model_tests_through_the_pinned_action(runs, repos):
@@ -189,6 +196,11 @@ def test_the_golden_nightly_runs_multi_pool_suites_on_each_pool_and_model_tests_
     assert result.results() == {**dict.fromkeys(result.declared, "success"), "stress": "skipped"}
     shards = actual_runs(result) - Counter({(run.file, run.job, None): 1 for run in result.files if run.shard is None})
     assert shards == expected_runs(repos["golden"].path, ("nightly-1-gpu", "nightly-8-gpu", "weekly-8-gpu"))
+    env = {run.job: run.data["env"] for run in result.files}
+    assert env["nightly-8-gpu-8-gpu-h200"]["GPU_CONFIG"] == "8-gpu-h200"  # the pool's env, on its job only
+    assert env["nightly-8-gpu-8-gpu-b200"]["GPU_CONFIG"] is None
+    # A suite's secret reaches its jobs only.
+    assert (env["nightly-1-gpu"]["HF_TOKEN"], env["weekly-8-gpu"]["HF_TOKEN"]) == ("hf-secret", None)
     models = sorted((run.file, run.job) for run in result.files if run.shard is None)
     assert models == [("test/nightly/test_model_server.py", f"nightly-1-gpu-models-{pool}")
                       for pool in ("1-gpu-5090", "1-gpu-h100")]

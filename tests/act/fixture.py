@@ -1,7 +1,8 @@
 """Fixture repositories for act scenarios: git repos in tmp, recording test files, event payloads.
 
 A recording test file appends one JSON line to $CIGEN_ACT_RECORDS (set by the harness) saying
-which file ran, in which job (GITHUB_JOB) and shard (SHARD), with its pid and process group, then
+which file ran, in which job (GITHUB_JOB) and shard (SHARD), with its pid and process group and the
+variables $CIGEN_ACT_RECORD_ENV names (comma-separated) as the step saw them, then
 behaves as asked: pass, fail, hang past any timeout, leave a "server" child behind in its own
 process group (the runner's group kill must end it; its pid is recorded as server_pid), start a
 server and hang (`server-hang`: the per-file timeout must end both), or fail once with an
@@ -52,6 +53,7 @@ def record(**extra):
         "pid": os.getpid(),
         "pgid": os.getpgid(0),
         "sid": os.getsid(0),
+        "env": {{name: os.environ.get(name) for name in os.environ.get("CIGEN_ACT_RECORD_ENV", "").split(",") if name}},
         **extra,
     }}
     with open(os.environ["CIGEN_ACT_RECORDS"], "a") as records:
@@ -86,7 +88,7 @@ if __name__ == "__main__":
 
 STAND_IN = '''
 
-def {name}(**_registration):
+def {name}(*_arguments, **_registration):
     """Stands in for sglang's marker: cigen reads the call below without importing this file."""
 '''
 
