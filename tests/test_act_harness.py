@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.act.fixture import FixtureRepo, dispatch_event, make_repo, push_event
-from tests.act.harness import ActError, ActRun, find_act, run_workflow, running
+from tests.act.harness import FAKE_TOKEN, ActError, ActRun, find_act, run_workflow, running
 from tests.rerun_support import FakeGitHub
 
 CHECKOUT = "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8"
@@ -101,6 +101,15 @@ def test_outputs_of_a_job_its_if_skipped_abort_act_in_a_matrix_unless_its_result
                               "invalid character '$' looking for beginning of value")
     result = run(repo_with(tmp_path / "guarded", jobs("${{ needs.gate.result == 'success' && " + targets + " }}")))
     assert (result.results(), result.errors) == ({"gate": "skipped", "work": "skipped", "report": "skipped"}, [])
+
+
+def test_an_environment_holds_nothing_back_in_act(tmp_path):
+    """Difference 10: a secret reaches a job with or without `environment:`, and no rule waits."""
+    say = {"name": "Say", "run": 'echo "$S" | rev', "env": {"S": "${{ secrets.S }}"}}  # rev: not masked
+    repo = repo_with(tmp_path, {"plain": job(say), "guarded": job(say, environment="protected")})
+    result = run(repo, secrets={"GITHUB_TOKEN": FAKE_TOKEN, "S": "s3cret"})
+    assert {name: result.job(name).step("Say").lines for name in ("plain", "guarded")} == {
+        "plain": ("terc3s",), "guarded": ("terc3s",)}
 
 
 def test_checkout_serves_the_event_commit_a_pinned_sha_and_the_asked_depth(tmp_path):

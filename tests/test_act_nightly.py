@@ -92,7 +92,9 @@ def test_the_nightly_schedule_runs_its_suites_and_not_the_weekly_or_manual_ones(
 
 
 def test_a_hanging_file_is_killed_with_its_server_at_the_per_file_timeout_and_later_files_run(runs):
-    """Scenario 4: nightly shards keep going (--keep-going); the hang is a `timeout`, not retried (retries 0)."""
+    """Scenario 4: nightly shards keep going (--keep-going); the hang is a `timeout`, not retried (retries 0).
+    The runner's per-file timeout does it, as on GitHub: act ignores a job's timeout-minutes (difference 2)
+    and would not end the server either (difference 4), so nothing left behind proves the group kill."""
     job = runs["nightly cron"].job(KERNEL, shard=0)
     assert [run.file for run in job.files] == ["test/registered/nightly/test_accuracy.py", HANG,
                                                "test/registered/nightly/test_perplexity.py"]
@@ -138,6 +140,8 @@ def test_a_dispatch_moves_the_chosen_suite_to_the_chosen_pool(runs):
 
 
 def test_a_manual_suite_runs_only_when_dispatched_by_name(runs, repo):
+    """The dispatch payloads name every input: act passes only given ones in the event (difference 8),
+    and the gate reads the event, as on GitHub, whose payload always has them all."""
     result = runs["manual suite"]
     assert result.results() == {**dict.fromkeys(JOBS, "skipped"), "gate": "success", STRESS: "success"}
     assert actual_runs(result) == expected_runs(repo.path, [STRESS])

@@ -156,6 +156,8 @@ def test_a_stranger_is_refused_with_a_reply_and_no_gpu_job_runs(runs):
 
 @pytest.mark.parametrize("name", NOT_A_COMMAND)
 def test_a_comment_that_is_not_the_command_never_starts_the_gate(runs, name):
+    """The test jobs read the gate's outputs only after its result: act aborted the whole run here
+    before (difference 9); GitHub skips them without evaluating their matrices."""
     result = runs[name]
     assert result.results() == {"gate": "skipped", **dict.fromkeys(GPU_JOBS, "skipped"), "report": "skipped"}
     assert result.files == [] and result.api_calls == []

@@ -55,6 +55,10 @@ Differences between act 0.2.89 (host mode) and GitHub found so far, and YAML rig
    dependent job without evaluating its matrix. Both: test the result first, so the outputs are
    never read, `${{ needs.gate.result == 'success' && fromJSON(needs.gate.outputs.t || '{}')['p']
    || fromJSON('[]') }}` (the /rerun-test workflow's gate is skipped for every other comment).
+10. `environment:` is ignored: every job sees every --secret, and no protection rule (reviewers,
+   branches) holds a job back. On GitHub an environment's secrets reach only the jobs that name it,
+   after its rules pass. A scenario that passes secrets proves what the YAML hands to which job
+   (by name, `env:`), not that GitHub's environment would release them.
 """
 
 from __future__ import annotations
