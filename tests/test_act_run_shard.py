@@ -21,7 +21,15 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.run_shard import TIMINGS_BEGIN, TIMINGS_END, build_parser
 from tests.act.concurrent import Runs, run_concurrently
-from tests.act.fixture import FLAKY_LINE, FixtureRepo, dispatch_event, fake_gpu_bin, make_repo, recording_test
+from tests.act.fixture import (
+    FLAKY_LINE,
+    FixtureRepo,
+    dispatch_event,
+    fake_gpu_bin,
+    make_repo,
+    recording_test,
+    render_and_commit,
+)
 from tests.act.harness import ActRun, run_workflow, running
 from tests.rendering import render_tree
 
@@ -66,10 +74,7 @@ def fixture_files(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> FixtureRepo:
-    repo = make_repo(tmp_path_factory.mktemp("run-shard") / "repo", fixture_files())
-    render_tree(repo.path, repo.path / ".github")
-    repo.commit({}, "cigen render")
-    return repo
+    return render_and_commit(make_repo(tmp_path_factory.mktemp("run-shard") / "repo", fixture_files()))
 
 
 @pytest.fixture(scope="module")

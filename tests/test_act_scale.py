@@ -14,10 +14,9 @@ import sys
 import pytest
 
 from generator.config import default_config_text, load_config
-from tests.act.fixture import FixtureRepo, fake_gpu_bin, make_repo, push_event, recording_test
+from tests.act.fixture import FixtureRepo, fake_gpu_bin, make_repo, push_event, recording_test, render_and_commit
 from tests.act.harness import ActRun, run_workflow, workflow_labels
 from tests.act.sglang_repo import actual_runs, expected_runs
-from tests.rendering import render_tree
 from tests.synth import render_call
 
 WORKFLOW = "cigen-per-commit.yml"
@@ -43,10 +42,7 @@ def repo(tmp_path_factory, corpus) -> FixtureRepo:
     files = {"cigen.yml": scale_config()}
     for entry in corpus["files"]:
         files[entry["file"]] = recording_test(entry["file"], "pass", [render_call(call) for call in entry["calls"]])
-    repo = make_repo(tmp_path_factory.mktemp("scale") / "repo", files)
-    render_tree(repo.path, repo.path / ".github")
-    repo.commit({}, "cigen render")
-    return repo
+    return render_and_commit(make_repo(tmp_path_factory.mktemp("scale") / "repo", files))
 
 
 @pytest.fixture(scope="module")

@@ -30,10 +30,11 @@ from tests.act.fixture import (
     push_event,
     recording_copy,
     recording_test,
+    render_and_commit,
 )
 from tests.act.harness import NO_NETWORK, ActRun, run_workflow, workflow_labels
 from tests.act.sglang_repo import actual_runs, expected_runs
-from tests.rendering import GOLDEN, render_tree
+from tests.rendering import GOLDEN
 
 TREE = GOLDEN / "tree"
 GOLDEN_SETUP = {'setup: ["pip install -e ."]': 'setup: ["true"]',
@@ -90,13 +91,6 @@ def plain_files() -> dict[str, str]:
     return files
 
 
-def rendered_repo(path: Path, files: dict[str, str]) -> FixtureRepo:
-    repo = make_repo(path, files)
-    render_tree(repo.path, repo.path / ".github")
-    repo.commit({}, "cigen render")
-    return repo
-
-
 def trap_bin(folder: Path) -> Path:
     """`cigen`, `pip` and `pip3` that fail and leave a note."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -117,8 +111,8 @@ def act(repo: FixtureRepo, workflow: str, event: str, payload: dict, work: Path,
 @pytest.fixture(scope="module")
 def repos(tmp_path_factory) -> dict[str, FixtureRepo]:
     root = tmp_path_factory.mktemp("smoke")
-    return {"golden": rendered_repo(root / "golden", golden_files()), "plain": rendered_repo(root / "plain",
-                                                                                             plain_files())}
+    return {"golden": render_and_commit(make_repo(root / "golden", golden_files())),
+            "plain": render_and_commit(make_repo(root / "plain", plain_files()))}
 
 
 @pytest.fixture(scope="module")

@@ -210,6 +210,15 @@ def make_repo(path: Path, files: Mapping[str, str]) -> FixtureRepo:
     return repo
 
 
+def render_and_commit(repo: FixtureRepo) -> FixtureRepo:
+    """`cigen render` into the repository's .github/, committed: what a user pushes."""
+    from tests.rendering import render_tree  # the generator, only where a fixture is rendered
+
+    render_tree(repo.path, repo.path / ".github")
+    repo.commit({}, "cigen render")
+    return repo
+
+
 def repository_payload() -> dict:
     return {"full_name": REPOSITORY, "name": REPOSITORY.split("/")[1], "default_branch": DEFAULT_BRANCH,
             "owner": {"login": REPOSITORY.split("/")[0]}}

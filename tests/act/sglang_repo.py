@@ -23,9 +23,8 @@ import yaml
 
 from generator.config import load_config
 from generator.names import shard_job_ids
-from tests.act.fixture import REPO_ROOT, FixtureRepo, make_repo, recording_test
+from tests.act.fixture import REPO_ROOT, FixtureRepo, make_repo, recording_test, render_and_commit
 from tests.act.harness import ActRun
-from tests.rendering import render_tree
 
 E2E = "test/registered/rl/test_weight_checker_e2e.py"
 CONFIG = """\
@@ -117,7 +116,7 @@ def recording_file(path: str, behavior: str | None = None) -> str:
 
 
 def fixture_files() -> dict[str, str]:
-    """Every file of the fixture: config, Makefile-less tree, recording files, the e2e test and cigen's parts."""
+    """Every file of the fixture but cigen's parts: config, sources, recording test files and the e2e test."""
     files = {"cigen.yml": CONFIG, "python/sglang/srt/server.py": "# the server\n",
              "python/sglang/jit_kernel/rmsnorm.py": "# a JIT kernel\n", "README.md": "# fixture\n"}
     files.update({path: recording_file(path) for path in FILES})
@@ -141,9 +140,7 @@ def make_sglang_repo(path: Path, files: Mapping[str, str] | None = None) -> Fixt
     repo = make_repo(path, {**fixture_files(), **(files or {})})
     copy_cigen_parts(repo.path)
     repo.commit({}, "cigen's action and package")
-    render_tree(repo.path, repo.path / ".github")
-    repo.commit({}, "cigen render")
-    return repo
+    return render_and_commit(repo)
 
 
 def plan(repo: Path) -> dict[str, list[list[str]]]:
