@@ -14,11 +14,15 @@ $(VENV)/.base: pyproject.toml
 # Tests and benchmarks: pytest, hypothesis, the three workflow validators (and shellcheck,
 # which actionlint runs over every run: script), act (runs the rendered workflows), sglang's wheel
 # (without its dependencies: only sglang/test/ci/ci_register.py is loaded, by path, as the
-# scanner's oracle) and a CPU build of torch for the weight-checker stand-in server.
+# scanner's oracle), a CPU build of torch for the weight-checker stand-in server, and cigen's
+# runtime dependencies as wheels in .venv/wheelhouse: the act scenarios of /rerun-test install
+# cigen from them with `pip install --require-hashes` and no index (tests/act/wheelhouse.py).
 $(VENV)/.test: $(VENV)/.base
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0 numpy
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps sglang==0.5.23
+	$(BIN)/pip download -q --disable-pip-version-check --only-binary=:all: -d $(VENV)/wheelhouse \
+		$$($(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"])')
 	touch $@
 
 .PHONY: test bench regen-workflows check-workflows lint-corpus clean

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -80,7 +81,8 @@ class Recorded:
 
 class FakeGitHub:
     """A stand-in for api.github.com on 127.0.0.1: canned answers by (method, path), every
-    request recorded. Unknown routes answer 404. Use as a context manager: it always stops."""
+    request recorded. Unknown routes answer 404. An answer may be a function of the request,
+    for what GitHub computes live (a run's jobs). Use as a context manager: it always stops."""
 
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], tuple[int, object, dict]] = {}
@@ -88,8 +90,16 @@ class FakeGitHub:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def on(self, method: str, path: str, body: object = None, status: int = 200, headers: dict | None = None) -> FakeGitHub:
-        """Answer `method path` with `body` (JSON, or bytes sent as they are) and extra `headers`."""
+    def on(
+        self,
+        method: str,
+        path: str,
+        body: object | Callable[[Recorded], object] = None,
+        status: int = 200,
+        headers: dict | None = None,
+    ) -> FakeGitHub:
+        """Answer `method path` with `body` (JSON, bytes sent as they are, or a function of the
+        request giving either) and extra `headers`."""
         self.routes[(method, path)] = (status, body, headers or {})
         return self
 
@@ -108,16 +118,16 @@ class FakeGitHub:
         split = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
-        self.requests.append(
-            Recorded(
-                method=handler.command,
-                path=split.path,
-                query=dict(parse_qsl(split.query)),
-                headers={k.lower(): v for k, v in handler.headers.items()},
-                body=json.loads(raw) if raw else None,
-            )
+        request = Recorded(
+            method=handler.command,
+            path=split.path,
+            query=dict(parse_qsl(split.query)),
+            headers={k.lower(): v for k, v in handler.headers.items()},
+            body=json.loads(raw) if raw else None,
         )
+        self.requests.append(request)
         status, body, headers = self.routes.get((handler.command, split.path), (404, {"message": "Not Found"}, {}))
+        body = body(request) if callable(body) else body
         raw_body = isinstance(body, bytes)
         data = body if raw_body else b"" if body is None else json.dumps(body).encode()
         handler.send_response(status)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.act.fixture import FixtureRepo, dispatch_event, make_repo, push_event
-from tests.act.harness import ActError, ActRun, find_act, run_workflow, running
+from tests.act.harness import FAKE_TOKEN, ActError, ActRun, find_act, run_workflow, running
 from tests.rerun_support import FakeGitHub
 
 CHECKOUT = "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8"
@@ -80,6 +80,36 @@ def test_an_empty_output_in_a_skipped_jobs_matrix_aborts_act_and_a_fallback_runs
     accepted = run(fallback, env={"ACCEPTED": "true"})
     assert accepted.results() == {"gate": "success", "work": "success", "report": "success"}
     assert sorted(entry.matrix["target"] for entry in accepted.runs("work")) == [1, 2]
+
+
+def test_outputs_of_a_job_its_if_skipped_abort_act_in_a_matrix_unless_its_result_is_tested_first(tmp_path):
+    """Difference 9: act cannot read a skipped job's outputs; GitHub never evaluates the matrix."""
+    gate = job({"id": "g", "run": 'echo "targets={}" >> "$GITHUB_OUTPUT"'},
+               outputs={"targets": "${{ steps.g.outputs.targets }}"}, **{"if": "false"})
+
+    def jobs(targets: str) -> dict:
+        work = job({"run": "echo ${{ matrix.target }}"}, needs="gate", strategy={"matrix": {"target": targets}},
+                   **{"if": "needs.gate.result == 'success'"})
+        report = job({"run": "echo done"}, needs=["gate", "work"],
+                     **{"if": "always() && needs.gate.result == 'success'"})
+        return {"gate": gate, "work": work, "report": report}
+
+    targets = "fromJSON(needs.gate.outputs.targets || '{}')['p'] || fromJSON('[]')"
+    bare = run(repo_with(tmp_path / "bare", jobs("${{ " + targets + " }}")))
+    assert bare.results() == {"gate": "skipped", "work": "not run", "report": "not run"}
+    assert bare.errors[0] == ("Error while evaluating matrix: Invalid JSON: "
+                              "invalid character '$' looking for beginning of value")
+    result = run(repo_with(tmp_path / "guarded", jobs("${{ needs.gate.result == 'success' && " + targets + " }}")))
+    assert (result.results(), result.errors) == ({"gate": "skipped", "work": "skipped", "report": "skipped"}, [])
+
+
+def test_an_environment_holds_nothing_back_in_act(tmp_path):
+    """Difference 10: a secret reaches a job with or without `environment:`, and no rule waits."""
+    say = {"name": "Say", "run": 'echo "$S" | rev', "env": {"S": "${{ secrets.S }}"}}  # rev: not masked
+    repo = repo_with(tmp_path, {"plain": job(say), "guarded": job(say, environment="protected")})
+    result = run(repo, secrets={"GITHUB_TOKEN": FAKE_TOKEN, "S": "s3cret"})
+    assert {name: result.job(name).step("Say").lines for name in ("plain", "guarded")} == {
+        "plain": ("terc3s",), "guarded": ("terc3s",)}
 
 
 def test_checkout_serves_the_event_commit_a_pinned_sha_and_the_asked_depth(tmp_path):

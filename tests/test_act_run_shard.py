@@ -1,10 +1,36 @@
-"""A rendered nightly shard in act whose files pass, fail, hang and leave a server behind: the
-per-file timeout and the runner's process-group kill hold inside a real job."""
+"""The shipped shard runner inside a rendered nightly job in act (issue 14, item 6; issue 12, item 4).
+
+One shard whose files leave a server behind, hang past the per-file timeout, fail, fail once with
+an accuracy line then pass, and pass, run with one retry and --keep-going; a dead GPU (nvidia-smi
+hangs, or sees no GPU) ends the shard as `infra` before any file runs; the TIMINGS block of the job
+log and the uploaded results file both feed `cigen calibrate`, whose timings change the plan; and
+adding a test changes the plan file, never a workflow.
+
+The run step has no option for the preflight's nvidia-smi timeout: the dead-GPU scenario measures
+the runner's default, 15 s (--preflight-timeout), which bounds the run's wall time.
+"""
 
 from __future__ import annotations
 
-from tests.act.fixture import cigen_shim, dispatch_event, make_repo, recording_test
-from tests.act.harness import run_workflow, running
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli import cli
+from generator.run_shard import TIMINGS_BEGIN, TIMINGS_END, build_parser
+from tests.act.concurrent import Runs, run_concurrently
+from tests.act.fixture import (
+    FLAKY_LINE,
+    FixtureRepo,
+    dispatch_event,
+    fake_gpu_bin,
+    make_repo,
+    recording_test,
+    render_and_commit,
+)
+from tests.act.harness import ActRun, run_workflow, running
 from tests.rendering import render_tree
 
 CONFIG = """\
@@ -15,47 +41,157 @@ backends: [cuda]
 schedule:
   nightly_cron: "0 2 * * *"
 pools:
-  1-gpu: {labels: [1-gpu], gpus: 1, setup_minutes: 1}
+  1-gpu-h100: {labels: [1-gpu-h100], gpus: 1, setup_minutes: 1}
 defaults:
   job_timeout_minutes: 10
   per_file_timeout_seconds: 2
+  retries: 1
+  retry_wait_seconds: 0
 suites:
-  nightly-1-gpu:
-    trigger: nightly
-    pools: [1-gpu]
-    step_timeout_minutes: 5
-    shard_budget_minutes: 4
+  nightly-1-gpu: {trigger: nightly, pools: [1-gpu-h100], step_timeout_minutes: 5, shard_budget_minutes: 4}
 workflows:
   setup: ["true"]
-  cigen: cigen
   branches: [main]
 """
-# One shard, run in this order (est_time decides nothing here: all fit one shard).
+# One shard, run in path order (every est_time fits one shard). The passing file takes 1.5 s: its
+# TIMINGS entry (whole seconds) is not 0, so the measured plan cannot equal the estimated one.
 FILES = {"test/test_a_server.py": "server", "test/test_b_hang.py": "hang", "test/test_c_fail.py": "fail",
-         "test/test_d_pass.py": "pass"}
-MARK = 'register_cuda_ci(est_time=10, suite="nightly-1-gpu", nightly=True)'
+         "test/test_d_flaky.py": "flaky", "test/test_e_pass.py": "pass"}
+PASS_SECONDS = 1.5
+MARK = 'register_cuda_ci(est_time=2, suite="nightly-1-gpu", nightly=True)'
+WORKFLOW = "cigen-nightly.yml"
+JOB = "nightly-1-gpu"
+ARTIFACT = "cigen-results-nightly-1-gpu-0-1"
+# The runner's --preflight-timeout default: the rendered run step does not set it.
+RUN_ARGS = ["run", "--suite", JOB, "--shard", "0", "--files-json", '["t.py"]']
+PREFLIGHT_DEFAULT_SECONDS = build_parser().parse_args(RUN_ARGS).preflight_timeout
 
 
+def fixture_files(extra: dict[str, str] | None = None) -> dict[str, str]:
+    files = {rel: recording_test(rel, behavior, [MARK], seconds=PASS_SECONDS) for rel, behavior in FILES.items()}
+    return {"cigen.yml": CONFIG, **files, **(extra or {})}
 
-def test_a_nightly_shard_times_out_hangs_kills_servers_and_keeps_going(tmp_path):
-    files = {rel: recording_test(rel, behavior, [MARK]) for rel, behavior in FILES.items()}
-    repo = make_repo(tmp_path / "repo", {"cigen.yml": CONFIG, **files})
-    render_tree(repo.path, repo.path / ".github")
-    repo.commit({}, "cigen render")
-    result = run_workflow(repo.path, "nightly.yml", "workflow_dispatch", dispatch_event({"suite": "all"}),
-                          labels=["1-gpu"], bin_dirs=[cigen_shim(tmp_path / "bin")], work=tmp_path / "act")
-    assert result.results() == {"nightly-1-gpu": "failure"}
-    job = result.job("nightly-1-gpu", shard=0)
-    assert sorted(job.matrix["files"]) == sorted(FILES)
-    # --keep-going: every file runs; the hang (class timeout) is retried once, the failure (class test) never
-    expected = sorted([*FILES.items(), ("test/test_b_hang.py", "hang")])
-    assert sorted((run.file, run.behavior) for run in job.files) == expected
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> FixtureRepo:
+    return render_and_commit(make_repo(tmp_path_factory.mktemp("run-shard") / "repo", fixture_files()))
+
+
+@pytest.fixture(scope="module")
+def runs(repo, tmp_path_factory) -> Runs:
+    root = tmp_path_factory.mktemp("run-shard-runs")
+
+    def act(name: str, gpu: str) -> ActRun:
+        work = root / name
+        return run_workflow(repo.path, WORKFLOW, "workflow_dispatch", dispatch_event({"suite": "all"}),
+                            labels=["1-gpu-h100"], bin_dirs=[fake_gpu_bin(work / "gpu-bin")], work=work / "act",
+                            env={"CIGEN_FAKE_GPU": gpu})
+
+    return run_concurrently({"shard": lambda: act("shard", "idle"), "hung GPU": lambda: act("hung", "hang"),
+                             "no GPU": lambda: act("none", "none")})
+
+
+def summary_rows(summary: str) -> dict[str, tuple[str, str]]:
+    """file -> (class, attempts) from the shard's step summary table."""
+    rows = [line.split("|") for line in summary.splitlines() if line.startswith("| `")]
+    return {row[1].strip(" `"): (row[2].strip(), row[3].strip()) for row in rows}
+
+
+def results_file(result: ActRun) -> dict:
+    """The shard's results JSON as the upload-artifact double received it."""
+    return json.loads(result.artifact(ARTIFACT)["cigen-results.json"])
+
+
+def test_a_shard_retries_what_sglang_retries_kills_hangs_and_servers_and_keeps_going(runs):
+    result = runs["shard"]
+    assert result.results() == {"gate": "success", JOB: "failure"}
+    job = result.job(JOB, shard=0)
+    # The hang (timeout) and the flaky file (flaky-accuracy) get their one retry; the failure (test) none.
+    assert sorted((run.file, run.behavior) for run in job.files) == sorted(
+        [*FILES.items(), ("test/test_b_hang.py", "hang"), ("test/test_d_flaky.py", "flaky")])
+    assert summary_rows(job.summary) == {
+        "test/test_a_server.py": ("passed", "passed"),
+        "test/test_b_hang.py": ("timeout", "timeout, timeout"),
+        "test/test_c_fail.py": ("test", "test"),
+        "test/test_d_flaky.py": ("flaky", "flaky-accuracy, passed"),
+        "test/test_e_pass.py": ("passed", "passed"),
+    }
     server = next(run for run in job.files if run.behavior == "server")
-    assert server.pgid == server.pid  # run-shard gives each file its own process group
-    # The server outlived its test; run-shard's group kill ended it before the job did.
-    assert result.leftovers == [] and not running(server.server_pid)
-    assert not any(running(run.pid) for run in job.files if run.behavior == "hang")
-    rows = {line.split("|")[1].strip(" `"): line.split("|")[2].strip() for line in job.summary.splitlines()
-            if line.startswith("| `")}
-    assert rows == {"test/test_a_server.py": "passed", "test/test_b_hang.py": "timeout",
-                    "test/test_c_fail.py": "test", "test/test_d_pass.py": "passed"}
+    assert server.pgid == server.pid and not running(server.server_pid)  # the runner's group kill ended it
+    assert result.leftovers == [] and not any(running(run.pid) for run in job.files)
+    assert ("warning", "test/test_d_flaky.py passed on attempt 2") in job.annotations
+    assert FLAKY_LINE in job.lines
+
+
+def test_the_results_artifact_records_the_flaky_file_and_the_unretried_failure(runs):
+    data = results_file(runs["shard"])
+    files = {entry["path"]: entry for entry in data["files"]}
+    assert {path: entry["class"] for path, entry in files.items()} == {
+        "test/test_a_server.py": "passed", "test/test_b_hang.py": "timeout", "test/test_c_fail.py": "test",
+        "test/test_d_flaky.py": "flaky", "test/test_e_pass.py": "passed"}
+    flaky = files["test/test_d_flaky.py"]
+    assert [attempt["class"] for attempt in flaky["attempts"]] == ["flaky-accuracy", "passed"]
+    assert flaky["retried"] is True and FLAKY_LINE in flaky["attempts"][0]["reason"]
+    assert [attempt["class"] for attempt in files["test/test_c_fail.py"]["attempts"]] == ["test"]
+    assert (data["exit_status"], data["preflight"]["status"]) == (1, "passed")
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("hung GPU", f"nvidia-smi did not answer within {PREFLIGHT_DEFAULT_SECONDS:g} s"),
+    ("no GPU", "nvidia-smi exited 6: No devices were found"),
+])
+def test_a_dead_gpu_ends_the_shard_as_infra_within_the_preflight_timeout(runs, name, reason):
+    result = runs[name]
+    assert result.results() == {"gate": "success", JOB: "failure"}
+    assert result.files == []  # no file ran on a dead GPU
+    data = results_file(result)
+    assert (data["exit_status"], data["preflight"]["status"], data["preflight"]["reason"]) == (3, "failed", reason)
+    assert {entry["class"] for entry in data["files"]} == {"not-run"}
+    job = result.job(JOB, shard=0)
+    assert job.annotations[0] == ("error", reason)
+    assert data["preflight"]["seconds"] < PREFLIGHT_DEFAULT_SECONDS + 2
+    assert result.seconds < PREFLIGHT_DEFAULT_SECONDS + 30  # the whole act run, set-up included
+
+
+def timings_block(lines: list[str]) -> list[str]:
+    """The TIMINGS block the runner printed in the job log, markers included."""
+    start, end = lines.index(TIMINGS_BEGIN), lines.index(TIMINGS_END)
+    return lines[start:end + 1]
+
+
+def planned_seconds(repo: Path, timings: Path | None) -> list[float]:
+    """The suite's shards' estimated seconds in `cigen plan --format json` (with --timings when given)."""
+    args = ["plan", "--root", str(repo), "--format", "json", "--no-cache"]
+    result = CliRunner().invoke(cli, [*args, "--timings", str(timings)] if timings else args)
+    assert result.exit_code == 0, result.output
+    return [shard["est_time"] for shard in json.loads(result.stdout)["suites"][JOB]["shards"]]
+
+
+@pytest.mark.parametrize("source", ["--log", "--results"])
+def test_the_jobs_timings_round_trip_through_calibrate_into_the_plan(runs, repo, tmp_path, source):
+    """The TIMINGS block of the job log, or the uploaded results file, -> cigen calibrate -> cigen plan."""
+    result = runs["shard"]
+    block = timings_block(result.job(JOB, shard=0).lines)
+    measured = {entry["file"]: entry["elapsed"] for entry in map(json.loads, block[1:-1])}
+    assert sorted(measured) == sorted(FILES)
+    given = tmp_path / "given"
+    given.write_text("\n".join(block) + "\n" if source == "--log" else json.dumps(results_file(result)))
+    timings = tmp_path / "timings.json"
+    calibrate = CliRunner().invoke(cli, ["calibrate", "--root", str(repo.path), "--no-cache", source, str(given),
+                                         "-o", str(timings)])
+    assert calibrate.exit_code == 0, calibrate.output
+    files = {entry["path"]: entry["seconds"] for entry in json.loads(timings.read_text())["files"]}
+    assert files["test/test_e_pass.py"] >= 1.0 and "test/test_c_fail.py" not in files  # a failure is no timing
+    assert planned_seconds(repo.path, None) == [10.0]  # 5 x est_time
+    assert planned_seconds(repo.path, timings) != [10.0]
+
+
+def test_adding_a_test_changes_the_plan_file_and_no_workflow(repo, tmp_path):
+    before = render_tree(repo.path, tmp_path / "before")
+    copy = repo.clone(tmp_path / "copy")
+    copy.commit({"test/test_f_new.py": recording_test("test/test_f_new.py", "pass", [MARK])}, "a new test")
+    after = render_tree(copy.path, tmp_path / "after")
+    changed = sorted(path.relative_to(tmp_path / "after").as_posix() for path, text in after.items()
+                     if before.get(tmp_path / "before" / path.relative_to(tmp_path / "after")) != text)
+    assert changed == ["cigen/plan.json"]
+    assert "test/test_f_new.py" in after[tmp_path / "after/cigen/plan.json"]

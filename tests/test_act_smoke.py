@@ -1,194 +1,200 @@
-"""The golden tree's rendered workflows, executed in act: every test file runs where the plan put it.
+"""Rendered workflows of two more repositories in act, with no network: cigen's golden tree, and a
+plain Python project that is no cigen project at all (issue 13, item 8), whose CPU workflow also
+runs the drift check (issue 12, scenario 8).
 
-The fixture is tests/golden/tree with each test file replaced by a recording file (same
-registrations), set-up made a no-op and `cigen` served from this environment; it is rendered
-by cigen as it is today and committed, then run for push, pull_request and workflow_dispatch.
+The golden tree (tests/golden/tree, every layout the templates know) runs with each test file
+replaced by a recording file and its set-up made a no-op; its model tests go through cigen's
+action pinned by commit (octo/cigen@<sha>, served from a copy of action.yml and generator/).
+
+The plain project has no action.yml, no generator/ and no cigen_package: its GPU jobs must need
+nothing but the files cigen wrote to .github/cigen/. A `cigen`, `pip` and `pip3` first on PATH
+record any call and fail, and the run has no network (NO_NETWORK): nothing can install cigen.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
+from tests.act.concurrent import Runs, run_concurrently
 from tests.act.fixture import (
     FixtureRepo,
     cigen_action,
     cigen_shim,
     dispatch_event,
+    fake_gpu_bin,
     make_repo,
-    pull_request_event,
     push_event,
     recording_copy,
     recording_test,
+    render_and_commit,
 )
 from tests.act.harness import NO_NETWORK, ActRun, run_workflow, workflow_labels
-from tests.action_runner import fake_nvidia_smi
-from tests.rendering import GOLDEN, render_tree
+from tests.act.sglang_repo import actual_runs, expected_runs
+from tests.rendering import GOLDEN
 
 TREE = GOLDEN / "tree"
-RTX_5090 = (0, "NVIDIA GeForce RTX 5090", 32607, 32095)
-# Where the plan puts each per-commit file: the job of its suite.
-PER_COMMIT = {
-    "test/base/test_import.py": "base-a",
-    "test/base/test_smoke.py": "base-a",
-    "test/base/test_batch.py": "base-b",
-    "test/base/test_generate.py": "base-b",
-    "test/base/test_sampling.py": "base-b",
-    "test/base/test_stream.py": "base-b",
-    "test/large/test_long_context.py": "base-c",
-    "test/large/test_lora.py": "extra",
-    "test/kernel/test_rmsnorm.py": "kernel",
+GOLDEN_SETUP = {'setup: ["pip install -e ."]': 'setup: ["true"]',
+                'setup: ["bash scripts/install_rdma.sh"]': 'setup: ["true"]'}
+GOLDEN_PER_COMMIT = ("base-a", "base-b", "base-c", "extra", "kernel")
+PLAIN_CONFIG = """\
+# A plain project's CI: one GPU pool, two stages, the drift check on the hosted runner.
+version: 1
+tests:
+  include: ["tests/**/test_*.py"]
+backends: [cuda]
+pools:
+  gpu: {labels: [gpu-runner], gpus: 1, setup_minutes: 1}
+defaults:
+  retry_wait_seconds: 0
+suites:
+  gpu-smoke: {trigger: per-commit, pools: [gpu], step_timeout_minutes: 10, shard_budget_minutes: 5}
+  gpu-full:
+    {trigger: per-commit, pools: [gpu], needs: [gpu-smoke], step_timeout_minutes: 20, shard_budget_minutes: 2,
+     max_parallel: 2}
+workflows:
+  branches: [main]
+  cpu_tests: {commands: [cigen check]}
+"""
+PLAIN_TESTS = {
+    "tests/test_import.py": 'register_cuda_ci(est_time=30, suite="gpu-smoke")',
+    "tests/gpu/test_kernels.py": 'register_cuda_ci(est_time=90, suite="gpu-full")',
+    "tests/gpu/test_model.py": 'register_cuda_ci(est_time=90, suite="gpu-full")',
 }
-# No-op set-up (the tree's config installs the project) and cigen from PATH.
-CONFIG_EDITS = {
-    'setup: ["pip install -e .", "pip install -e tools/cigen"]': 'setup: ["true"]',
-    "cigen: python3 -m cigen": "cigen: cigen",
-}
-MAKEFILE = ".PHONY: test\ntest:\n\tpython3 tools/cpu_check.py\n"
-RUN_SECONDS_LIMIT = 30  # each run takes a few seconds on 2 cores; far more means something hung
+# What the golden tree's jobs must see: env by level (workflows, pool, suite) and secrets by name.
+GOLDEN_SECRETS = {"GITHUB_TOKEN": "act-fake-token", "WANDB_API_KEY": "wandb-secret", "HF_TOKEN": "hf-secret"}
+GOLDEN_ENV = {"CIGEN_ACT_RECORD_ENV": "IS_IN_CI,ASYNC_ASSERT,GPU_CONFIG,WANDB_KEY,HF_TOKEN"}
+# Fails the step that calls it, and says so in a file the test reads.
+TRAP = '#!/bin/sh\necho "$0 $*" >> "${CIGEN_ACT_RECORDS:?}.trapped"\nexit 97\n'
 
 
-def fixture_files(changed: dict[str, str] | None = None) -> dict[str, str]:
-    """The golden tree as recording files, the config edited, plus a Makefile for the CPU workflow."""
-    files = {"Makefile": MAKEFILE, "tools/cpu_check.py": recording_test("tools/cpu_check.py")}
+def golden_files() -> dict[str, str]:
+    """The golden tree as recording files, its set-up made a no-op."""
+    files = {}
     for path in sorted(p for p in TREE.rglob("*") if p.is_file()):
         rel = path.relative_to(TREE).as_posix()
         files[rel] = recording_copy(path.read_text(), rel) if rel.endswith(".py") else path.read_text()
-    config = files["cigen.yml"]
-    for old, new in CONFIG_EDITS.items():
-        assert config.count(old) == 1, f"tests/golden/tree/cigen.yml no longer has {old!r}"
-        config = config.replace(old, new)
-    files["cigen.yml"] = config
-    return {**files, **(changed or {})}
+    for old, new in GOLDEN_SETUP.items():
+        assert files["cigen.yml"].count(old) == 1, f"tests/golden/tree/cigen.yml no longer has {old!r}"
+        files["cigen.yml"] = files["cigen.yml"].replace(old, new)
+    return files
+
+
+def plain_files() -> dict[str, str]:
+    """pyproject, a package, recording tests registering register_cuda_ci, and the small cigen.yml."""
+    files = {"cigen.yml": PLAIN_CONFIG, "src/plain/__init__.py": "VERSION = '1.0'\n",
+             "pyproject.toml": '[project]\nname = "plain"\nversion = "1.0"\n'}
+    files.update({rel: recording_test(rel, "pass", [mark]) for rel, mark in PLAIN_TESTS.items()})
+    return files
+
+
+def trap_bin(folder: Path) -> Path:
+    """`cigen`, `pip` and `pip3` that fail and leave a note."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("cigen", "pip", "pip3"):
+        (folder / name).write_text(TRAP)
+        (folder / name).chmod(0o755)
+    return folder
+
+
+def act(repo: FixtureRepo, workflow: str, event: str, payload: dict, work: Path, bins: list[Path],
+        **options) -> ActRun:
+    labels = workflow_labels(repo.path / ".github/workflows" / workflow)
+    bin_dirs = [*bins, fake_gpu_bin(work / "gpu-bin")]
+    return run_workflow(repo.path, workflow, event, payload, labels=labels, work=work / "act", bin_dirs=bin_dirs,
+                        **options)
 
 
 @pytest.fixture(scope="module")
-def golden(tmp_path_factory) -> FixtureRepo:
-    """The fixture repository with cigen's workflows rendered into it and committed."""
-    root = tmp_path_factory.mktemp("golden-act")
-    repo = make_repo(root / "repo", fixture_files())
-    render_tree(repo.path, repo.path / ".github")
-    repo.commit({}, "cigen render")
-    return repo
+def repos(tmp_path_factory) -> dict[str, FixtureRepo]:
+    root = tmp_path_factory.mktemp("smoke")
+    return {"golden": render_and_commit(make_repo(root / "golden", golden_files())),
+            "plain": render_and_commit(make_repo(root / "plain", plain_files()))}
 
 
 @pytest.fixture(scope="module")
-def tools(tmp_path_factory) -> dict:
-    """cigen on PATH, a fake nvidia-smi (an RTX 5090) and cigen's action served as octo/cigen."""
-    root = tmp_path_factory.mktemp("act-tools")
-    return {
-        "bin_dirs": [cigen_shim(root / "cigen-bin"), fake_nvidia_smi(root / "gpu-bin", [RTX_5090])],
-        "actions": {"octo/cigen": cigen_action(root / "cigen-action")},
-    }
+def runs(repos, tmp_path_factory) -> Runs:
+    root = tmp_path_factory.mktemp("smoke-runs")
+    golden, plain = repos["golden"], repos["plain"]
+    shim = cigen_shim(root / "cigen-bin")
+    pinned = {"octo/cigen": cigen_action(root / "cigen-action")}
+
+    def stale() -> ActRun:
+        clone = plain.clone(root / "stale" / "repo")
+        clone.commit({"cigen.yml": PLAIN_CONFIG.replace("step_timeout_minutes: 10", "step_timeout_minutes: 15")},
+                     "a longer smoke step, not rendered")
+        return act(clone, "cigen-cpu-tests.yml", "push", push_event(clone), root / "stale", [shim])
+
+    return run_concurrently({
+        "plain push": lambda: act(plain, "cigen-per-commit.yml", "push", push_event(plain), root / "plain",
+                                  [trap_bin(root / "trap")], prefix=NO_NETWORK),
+        "fresh check": lambda: act(plain, "cigen-cpu-tests.yml", "push", push_event(plain), root / "fresh", [shim]),
+        "stale check": stale,
+        "golden push": lambda: act(golden, "cigen-per-commit.yml", "push", push_event(golden), root / "golden-push",
+                                   [], prefix=NO_NETWORK, env=GOLDEN_ENV, secrets=GOLDEN_SECRETS),
+        "golden nightly": lambda: act(golden, "cigen-nightly.yml", "workflow_dispatch",
+                                      dispatch_event({"suite": "all", "pool": "default"}), root / "golden-nightly",
+                                      [], actions=pinned, env=GOLDEN_ENV, secrets=GOLDEN_SECRETS),
+    })
 
 
-def run(repo: FixtureRepo, workflow: str, event: str, payload: dict, tools: dict, tmp_path: Path, **options) -> ActRun:
-    """Run it with every label it names served (unless `labels` says otherwise), in bounded time."""
-    labels = options.pop("labels", None) or workflow_labels(repo.path / ".github/workflows" / workflow)
-    result = run_workflow(repo.path, workflow, event, payload, labels=labels, work=tmp_path / "act", **tools, **options)
-    assert result.seconds < RUN_SECONDS_LIMIT, f"{workflow} for {event} took {result.seconds:.1f} s"
-    return result
-
-
-def placements(result: ActRun) -> list[tuple[str, str]]:
-    return sorted((run.file, run.job) for run in result.files)
-
-
-def assert_shards_consistent(result: ActRun) -> None:
-    """Each file ran in the matrix entry that lists it, and the step saw that entry's shard."""
-    for job in result.jobs:
-        for run in job.files:
-            if "shard" in job.matrix:
-                assert (run.shard, run.file in job.matrix["files"]) == (str(job.matrix["shard"]), True), (job, run)
-
-
-def test_push_runs_every_per_commit_file_once_in_its_suites_job_with_no_network(golden, tools, tmp_path):
-    result = run(golden, "per-commit.yml", "push", push_event(golden), tools, tmp_path, prefix=NO_NETWORK)
+def test_a_plain_project_runs_green_offline_without_installing_cigen(runs, repos):
+    result = runs["plain push"]
     assert result.errors == [] and result.leftovers == [], result.text
-    assert result.results() == {job: "success" for job in ("changes", "base-a", "base-b", "base-c", "extra", "kernel")}
-    assert placements(result) == sorted(PER_COMMIT.items())
-    assert_shards_consistent(result)
-    assert [len(result.runs(job)) for job in result.declared] == [1, 1, 2, 1, 1, 1]
-    assert {(call.action, call.data["commit"]) for call in result.actions} == {("actions/checkout", golden.head)}
-    assert {call.inputs["persist-credentials"] for call in result.actions} == {"false"}
-    assert result.job("changes").step("Compare with the base branch").outputs == {"kernel": "true"}
-    assert result.job("base-b", shard=1).summary.splitlines()[0] == "### base-b, shard 1: 2 files"
+    assert result.results() == dict.fromkeys(("gate", "gpu-smoke", "gpu-full", "finish"), "success")
+    assert actual_runs(result) == expected_runs(repos["plain"].path, ["gpu-smoke", "gpu-full"])
+    assert len(result.runs("gpu-full")) == 2
+    assert not Path(f"{result.artifacts.parent / 'records.jsonl'}.trapped").exists()  # no cigen, pip or pip3 call
 
 
-def test_cpu_tests_run_make_test_after_setting_up_python(golden, tools, tmp_path):
-    result = run(golden, "cpu-tests.yml", "push", push_event(golden), tools, tmp_path)
-    assert result.results() == {"cpu-tests": "success"}
-    assert placements(result) == [("tools/cpu_check.py", "cpu-tests")]
-    setup = [call for call in result.actions if call.action == "actions/setup-python"]
-    assert [call.inputs["python-version"] for call in setup] == ["3.12"]
+def test_a_plain_projects_jobs_call_only_the_files_cigen_wrote(repos):
+    """Static side of the same claim: every run: line of the GPU workflow names .github/cigen/*.py."""
+    workflow = yaml.safe_load((repos["plain"].path / ".github/workflows/cigen-per-commit.yml").read_text())
+    commands = [step["run"].split()[:2] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
+    assert {tuple(command) for command in commands} == {("python3", ".github/cigen/ci_gate.py"),
+                                                        ("python3", ".github/cigen/run_shard.py")}
+    assert not (repos["plain"].path / "action.yml").exists() and "cigen_package" not in PLAIN_CONFIG
 
 
-def test_a_pull_request_with_a_failing_test_stops_its_stage_and_skips_what_needs_it(golden, tools, tmp_path):
-    broken = {"test/base/test_smoke.py": recording_copy((TREE / "test/base/test_smoke.py").read_text(),
-                                                        "test/base/test_smoke.py", "fail")}
-    pr = golden.pull_request(broken, number=7, branch="broken-smoke")
-    try:
-        payload = pull_request_event(pr, labels=["run-ci-extra"])
-        result = run(golden, "per-commit.yml", "pull_request", payload, tools, tmp_path)
-    finally:
-        golden.checkout()
+def test_the_drift_check_passes_on_fresh_workflows_and_fails_on_stale_ones(runs):
+    """Scenario 8: the CPU workflow runs `cigen check`; a config changed without a re-render fails it."""
+    fresh, stale = runs["fresh check"], runs["stale check"]
+    assert fresh.results() == {"cpu-tests": "success"}
+    assert stale.results() == {"cpu-tests": "failure"}
+    lines = stale.job("cpu-tests").step("cigen check").lines
+    assert lines[:2] == ("--- a/.github/workflows/cigen-per-commit.yml", "+++ b/.github/workflows/cigen-per-commit.yml")
+    assert "-        timeout-minutes: 10" in lines and "+        timeout-minutes: 15" in lines
+    assert lines[-3:] == ("1 generated file out of date:", "  .github/workflows/cigen-per-commit.yml (differs)",
+                          "  fix: cigen render")
+
+
+def test_the_golden_tree_runs_every_per_commit_file_once_offline(runs, repos):
+    result = runs["golden push"]
     assert result.errors == [] and result.leftovers == [], result.text
-    assert result.results() == {
-        "changes": "success",
-        "base-a": "failure",
-        "base-b": "skipped",
-        "base-c": "skipped",
-        "extra": "success",  # its label is on the pull request
-        "kernel": "skipped",
-    }
-    assert placements(result) == [("test/base/test_import.py", "base-a"), ("test/base/test_smoke.py", "base-a"),
-                                  ("test/large/test_lora.py", "extra")]
-    assert [run.behavior for run in result.job("base-a").files] == ["pass", "fail"]
-    assert {call.data["commit"] for call in result.actions} == {pr.merge_sha}
-    assert result.job("changes").step("Compare with the base branch").outputs == {"kernel": "false"}
+    assert result.results() == dict.fromkeys(("gate", *GOLDEN_PER_COMMIT, "finish"), "success")
+    assert actual_runs(result) == expected_runs(repos["golden"].path, GOLDEN_PER_COMMIT)
+    assert all(run.data["cwd"].endswith("/test") for run in result.files)  # working_directory: test
+    assert all(run.data["argv"][1:] == ["-f"] for run in result.files)  # test_args
+    env = {(run.job, run.file): run.data["env"] for run in result.files}
+    base = {"IS_IN_CI": "true", "GPU_CONFIG": None, "WANDB_KEY": "wandb-secret", "HF_TOKEN": None}
+    assert env[("base-a", "test/base/test_smoke.py")] == {**base, "ASYNC_ASSERT": "false"}  # the suite's env
+    assert env[("kernel", "test/kernel/test_rmsnorm.py")] == {**base, "ASYNC_ASSERT": None}
 
 
-def test_a_pull_request_touching_kernel_code_runs_the_path_gated_suite_not_the_labelled_one(golden, tools, tmp_path):
-    pr = golden.pull_request({"kernel/rmsnorm.cu": "// changed\n"}, number=8, branch="kernel-change")
-    try:
-        result = run(golden, "per-commit.yml", "pull_request", pull_request_event(pr), tools, tmp_path)
-    finally:
-        golden.checkout()
-    assert result.results() == {job: "skipped" if job == "extra" else "success" for job in result.declared}
-    assert placements(result) == sorted((file, job) for file, job in PER_COMMIT.items() if job != "extra")
-    assert result.job("changes").step("Compare with the base branch").outputs == {"kernel": "true"}
-
-
-def test_nightly_dispatch_of_all_suites_runs_each_shard_on_each_pool_and_the_model_tests(golden, tools, tmp_path):
-    payload = dispatch_event({"suite": "all", "pool": "default"})
-    result = run(golden, "nightly.yml", "workflow_dispatch", payload, tools, tmp_path)
+def test_the_golden_nightly_runs_multi_pool_suites_on_each_pool_and_model_tests_through_the_pinned_action(runs, repos):
+    result = runs["golden nightly"]
     assert result.errors == [] and result.leftovers == [], result.text
-    assert result.results() == {job: "skipped" if job == "stress" else "success" for job in result.declared}
-    assert_shards_consistent(result)
-    assert placements(result) == sorted([
-        ("test/nightly/test_accuracy.py", "nightly-1-gpu"),
-        ("test/nightly/test_model_server.py", "nightly-1-gpu-models-1-gpu-5090"),
-        ("test/nightly/test_model_server.py", "nightly-1-gpu-models-1-gpu-h100"),
-        ("test/nightly/test_ep8.py", "nightly-8-gpu"),
-        ("test/nightly/test_ep8.py", "nightly-8-gpu"),
-        ("test/nightly/test_tp8.py", "nightly-8-gpu"),
-        ("test/nightly/test_tp8.py", "nightly-8-gpu"),
-        ("test/nightly/test_weekly_eval.py", "weekly-8-gpu"),
-    ])
-    for pool in ("8-gpu-h200", "8-gpu-b200"):
-        shard = result.job("nightly-8-gpu", pool=pool, shard=1)
-        assert [run.file for run in shard.files] == ["test/nightly/test_tp8.py"]
-    models = result.job("nightly-1-gpu-models-1-gpu-5090")
-    uploads = [call for call in models.actions if call.action == "actions/upload-artifact"]
-    assert [call.data["uploaded"] for call in uploads] == [True]
-    assert "result.json" in result.artifact(uploads[0].inputs["name"])
-
-
-def test_nightly_dispatch_of_a_manual_suite_on_another_pool_runs_only_it_there(golden, tools, tmp_path):
-    payload = dispatch_event({"suite": "stress", "pool": "8-gpu-h200"})
-    # Only the chosen pool's labels have a runner: a job asking for 8-gpu-b200 would get none.
-    result = run(golden, "nightly.yml", "workflow_dispatch", payload, tools, tmp_path, labels=["8-gpu-h200", "rdma"])
-    assert result.results() == {job: "success" if job == "stress" else "skipped" for job in result.declared}
-    assert placements(result) == [("test/stress/test_soak.py", "stress")]
-
+    assert result.results() == {**dict.fromkeys(result.declared, "success"), "stress": "skipped"}
+    shards = actual_runs(result) - Counter({(run.file, run.job, None): 1 for run in result.files if run.shard is None})
+    assert shards == expected_runs(repos["golden"].path, ("nightly-1-gpu", "nightly-8-gpu", "weekly-8-gpu"))
+    env = {run.job: run.data["env"] for run in result.files}
+    assert env["nightly-8-gpu-8-gpu-h200"]["GPU_CONFIG"] == "8-gpu-h200"  # the pool's env, on its job only
+    assert env["nightly-8-gpu-8-gpu-b200"]["GPU_CONFIG"] is None
+    # A suite's secret reaches its jobs only.
+    assert (env["nightly-1-gpu"]["HF_TOKEN"], env["weekly-8-gpu"]["HF_TOKEN"]) == ("hf-secret", None)
+    models = sorted((run.file, run.job) for run in result.files if run.shard is None)
+    assert models == [("test/nightly/test_model_server.py", f"nightly-1-gpu-models-{pool}")
+                      for pool in ("1-gpu-5090", "1-gpu-h100")]

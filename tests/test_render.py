@@ -160,7 +160,9 @@ def test_golden_gates_needs_and_pools():
     assert nightly[True]["schedule"] == [{"cron": "0 2 * * *"}, {"cron": "0 4 * * 0"}]
     inputs = nightly[True]["workflow_dispatch"]["inputs"]
     assert inputs["suite"]["options"] == ["all", "nightly-1-gpu", "nightly-8-gpu", "weekly-8-gpu", "stress"]
-    assert inputs["pool"]["options"] == ["default", "1-gpu-5090", "8-gpu-h200", "8-gpu-b200"]
+    # Only pools a suite can move to with the same env and set-up: 8-gpu-h200's RDMA set-up and
+    # GPU_CONFIG would follow weekly-8-gpu to a b200 (only runs-on follows the dispatch).
+    assert inputs["pool"]["options"] == ["default", "1-gpu-5090"]
     assert list(nightly["jobs"]) == [
         "gate",
         "nightly-1-gpu",
@@ -187,6 +189,7 @@ def test_golden_gates_needs_and_pools():
     # Two pools: a job each, every shard on each; a dispatch override does not apply.
     assert night["nightly-8-gpu-8-gpu-h200"]["runs-on"] == ["8-gpu-h200", "rdma"]
     assert night["nightly-8-gpu-8-gpu-b200"]["runs-on"] == ["8-gpu-b200"]
+    assert night["weekly-8-gpu"]["runs-on"] == ["8-gpu-h200", "rdma"] and night["stress"]["runs-on"] == ["8-gpu-b200"]
 
 
 def test_golden_setup_environment_and_secrets_by_level():

@@ -117,9 +117,12 @@ def rerun_context(build: Build) -> dict | None:
                 "id": rerun_job_id(name),
                 "if": f"needs.gate.outputs.accepted == 'true' && "
                 f"contains(fromJSON(needs.gate.outputs.pools || '[]'), {literal(name)})",
-                # `|| '{}'`: a refused gate leaves `targets` empty, and act evaluates a skipped
-                # job's matrix (GitHub does not); fromJSON('') would abort the run there.
-                "targets": f"${{{{ fromJSON(needs.gate.outputs.targets || '{{}}')[{literal(name)}] || fromJSON('[]') }}}}",
+                # act evaluates a skipped job's matrix (GitHub does not): `|| '{}'` because a refused
+                # gate leaves `targets` empty (fromJSON('') would abort the run), and the result test
+                # first because act cannot read the outputs of a gate its `if:` skipped (any comment
+                # not starting with /rerun-test): that aborts the run too.
+                "targets": f"${{{{ needs.gate.result == 'success' && "
+                f"fromJSON(needs.gate.outputs.targets || '{{}}')[{literal(name)}] || fromJSON('[]') }}}}",
                 "runs_on": list(pool.labels),
                 "timeout_minutes": max(s.job_timeout_minutes for s in users),
                 "setup": list(config.workflows.setup if pool.setup is None else pool.setup),

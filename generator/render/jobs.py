@@ -100,11 +100,18 @@ def shard_matrix(suite: Suite) -> str:
     return f"${{{{ fromJSON(needs.{GATE_JOB}.outputs.shards || '{{}}')[{literal(suite.name)}] || fromJSON('[0]') }}}}"
 
 
-def override_pools(config: Config, pool: Pool, kind: WorkflowKind) -> list[Pool]:
-    """Pools a dispatch may move a single-pool job to: those with as many GPUs."""
+def override_pools(config: Config, suite: Suite, pool: Pool, kind: WorkflowKind) -> list[Pool]:
+    """Pools a dispatch may move a single-pool job to: those with as many GPUs whose job would get
+    the same env and set-up, since only `runs-on` follows the dispatch (a moved job must not carry
+    its own pool's GPU_CONFIG or install script to another card)."""
     if not kind.pool_overrides:
         return []
-    return [p for p in config.pools.values() if p.gpus == pool.gpus and p.name != pool.name]
+    same = (config.env_for(suite, pool), config.setup_for(suite, pool))
+    return [
+        p
+        for p in config.pools.values()
+        if p.gpus == pool.gpus and p.name != pool.name and (config.env_for(suite, p), config.setup_for(suite, p)) == same
+    ]
 
 
 def runs_on(pool: Pool, others: Sequence[Pool]) -> list[str] | str:
@@ -171,7 +178,7 @@ def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wo
     jobs = []
     for ident, pool in zip(shard_job_ids(suite.name, suite.pools), suite_plan.pools):
         shown = f"{suite.name} on {pool.name}" if len(suite_plan.pools) > 1 else suite.name
-        overrides = override_pools(config, pool, kind) if len(suite_plan.pools) == 1 else []
+        overrides = override_pools(config, suite, pool, kind) if len(suite_plan.pools) == 1 else []
         jobs.append(
             {
                 "kind": "shards",

@@ -49,6 +49,16 @@ Differences between act 0.2.89 (host mode) and GitHub found so far, and YAML rig
    an expression picked: map only the labels expected.
 8. `workflow_dispatch` inputs reach `inputs.*` only when declared, defaults filled in;
    `github.event.inputs` is the payload as given (GitHub's payload lists every input).
+9. A later job's matrix cannot read `needs.<job>.outputs` of a job its own `if:` skipped: act
+   evaluates the expression to nothing, fails ("Error while evaluating matrix: Invalid JSON") and
+   aborts the run, `if: always()` jobs included; `|| '{}'` does not help. GitHub skips the
+   dependent job without evaluating its matrix. Both: test the result first, so the outputs are
+   never read, `${{ needs.gate.result == 'success' && fromJSON(needs.gate.outputs.t || '{}')['p']
+   || fromJSON('[]') }}` (the /rerun-test workflow's gate is skipped for every other comment).
+10. `environment:` is ignored: every job sees every --secret, and no protection rule (reviewers,
+   branches) holds a job back. On GitHub an environment's secrets reach only the jobs that name it,
+   after its rules pass. A scenario that passes secrets proves what the YAML hands to which job
+   (by name, `env:`), not that GitHub's environment would release them.
 """
 
 from __future__ import annotations
@@ -229,10 +239,11 @@ class ActRun:
 
 
 def workflow_labels(workflow: Path) -> set[str]:
-    """Every runner label a workflow names: runs-on lists, fromJSON('[...]') literals, matrix labels."""
+    """Every runner label a workflow names: runs-on lists, fromJSON('[...]') literals of strings (not a
+    matrix fallback such as `fromJSON('[0]')`), matrix labels."""
     text = workflow.read_text()
     labels = set(re.findall(r"fromJSON\('(\[[^']*\])'\)", text))
-    found = {label for literal in labels for label in json.loads(literal)}
+    found = {label for literal in labels for label in json.loads(literal) if isinstance(label, str)}
     for job in yaml.safe_load(text)["jobs"].values():
         runs_on = job.get("runs-on", [])
         if isinstance(runs_on, list):
