@@ -1,6 +1,7 @@
-"""Rendered workflows of two more repositories in act, with no network: cigen's golden tree, and a
-plain Python project that is no cigen project at all (issue 13, item 8), whose CPU workflow also
-runs the drift check (issue 12, scenario 8).
+"""Rendered workflows of more repositories in act, with no network: cigen's golden tree, a plain
+Python project that is no cigen project at all (issue 13, item 8), whose CPU workflow also runs the
+drift check (issue 12, scenario 8), and the same project configured by `cigen init` alone, with
+one TODO answered (issue 13: from `cigen init` to a green run).
 
 The golden tree (tests/golden/tree, every layout the templates know) runs with each test file
 replaced by a recording file and its set-up made a no-op; its model tests go through cigen's
@@ -91,6 +92,26 @@ def plain_files() -> dict[str, str]:
     return files
 
 
+# The one TODO of `cigen init`'s starter config answered for this test: the runner installs nothing
+# (offline, and pip is a trap). The labels `init` wrote ([gpu]) are kept: act maps them to this host.
+INIT_TODO = ('setup: ["pip install -e ."]  # TODO: how a GPU runner installs this project', 'setup: ["true"]')
+
+
+def init_repo(path: Path) -> FixtureRepo:
+    """The plain project without a cigen.yml, then `cigen init`, one TODO answered, `cigen render`."""
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+
+    repo = make_repo(path, {name: text for name, text in plain_files().items() if name != "cigen.yml"})
+    done = CliRunner().invoke(cli, ["init", "--root", str(path), "--tests", "tests/**/test_*.py"])
+    assert done.exit_code == 0, done.output
+    config = (path / "cigen.yml").read_text()
+    assert config.count(INIT_TODO[0]) == 1, config
+    repo.commit({"cigen.yml": config.replace(*INIT_TODO)}, "cigen init")
+    return render_and_commit(repo)
+
+
 def trap_bin(folder: Path) -> Path:
     """`cigen`, `pip` and `pip3` that fail and leave a note."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -112,13 +133,14 @@ def act(repo: FixtureRepo, workflow: str, event: str, payload: dict, work: Path,
 def repos(tmp_path_factory) -> dict[str, FixtureRepo]:
     root = tmp_path_factory.mktemp("smoke")
     return {"golden": render_and_commit(make_repo(root / "golden", golden_files())),
-            "plain": render_and_commit(make_repo(root / "plain", plain_files()))}
+            "plain": render_and_commit(make_repo(root / "plain", plain_files())),
+            "init": init_repo(root / "init")}
 
 
 @pytest.fixture(scope="module")
 def runs(repos, tmp_path_factory) -> Runs:
     root = tmp_path_factory.mktemp("smoke-runs")
-    golden, plain = repos["golden"], repos["plain"]
+    golden, plain, init = repos["golden"], repos["plain"], repos["init"]
     shim = cigen_shim(root / "cigen-bin")
     pinned = {"octo/cigen": cigen_action(root / "cigen-action")}
 
@@ -131,6 +153,8 @@ def runs(repos, tmp_path_factory) -> Runs:
     return run_concurrently({
         "plain push": lambda: act(plain, "cigen-per-commit.yml", "push", push_event(plain), root / "plain",
                                   [trap_bin(root / "trap")], prefix=NO_NETWORK),
+        "init push": lambda: act(init, "cigen-per-commit.yml", "push", push_event(init), root / "init",
+                                 [trap_bin(root / "init-trap")], prefix=NO_NETWORK),
         "fresh check": lambda: act(plain, "cigen-cpu-tests.yml", "push", push_event(plain), root / "fresh", [shim]),
         "stale check": stale,
         "golden push": lambda: act(golden, "cigen-per-commit.yml", "push", push_event(golden), root / "golden-push",
@@ -148,6 +172,17 @@ def test_a_plain_project_runs_green_offline_without_installing_cigen(runs, repos
     assert actual_runs(result) == expected_runs(repos["plain"].path, ["gpu-smoke", "gpu-full"])
     assert len(result.runs("gpu-full")) == 2
     assert not Path(f"{result.artifacts.parent / 'records.jsonl'}.trapped").exists()  # no cigen, pip or pip3 call
+
+
+def test_a_project_configured_by_cigen_init_runs_green_offline(runs, repos):
+    """Issue 13's day one: `cigen init` (one TODO answered), `cigen render`, push: every file runs
+    once in its suite, nothing installs cigen, nothing reaches a network."""
+    result = runs["init push"]
+    assert result.errors == [] and result.leftovers == [], result.text
+    assert result.results() == dict.fromkeys(("gate", "gpu-full", "gpu-smoke", "finish"), "success")
+    assert actual_runs(result) == expected_runs(repos["init"].path, ["gpu-full", "gpu-smoke"])
+    assert sorted(run.file for run in result.files) == sorted(PLAIN_TESTS)
+    assert not Path(f"{result.artifacts.parent / 'records.jsonl'}.trapped").exists()
 
 
 def test_a_plain_projects_jobs_call_only_the_files_cigen_wrote(repos):
