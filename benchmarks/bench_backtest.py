@@ -40,12 +40,26 @@ def main(targets: Targets) -> None:
     sglang = sglang_figures(runs, config.backends)
     seconds = time.perf_counter() - start
 
-    print(f"## Backtest: {len(runs)} scheduled sglang runs, each planned from the runs before it ({DEFAULT_ESTIMATOR})\n")
+    print(
+        f"## Backtest: {len(runs)} scheduled sglang runs, each planned from the runs before it ({DEFAULT_ESTIMATOR})\n"
+    )
     for title, (header, rows) in (
-        ("Per suite: median imbalance (max/mean real shard test time), shard counts, mean wall-clock, setup share", suite_rows(result)),
-        ("Overall, complete held-out suite-runs (sglang = its real jobs, measured from the same history)", overall_rows(result)),
-        ("Pipeline wall-clock per run: critical path through `needs` of suite walls (setup + makespan)", pipeline_rows(result, config)),
-        ("Which estimator predicts the next run (held-out runs; shard err = real sglang shard totals)", estimator_rows(scores, DEFAULT_ESTIMATOR)),
+        (
+            "Per suite: median imbalance (max/mean real shard test time), shard counts, mean wall-clock, setup share",
+            suite_rows(result),
+        ),
+        (
+            "Overall, complete held-out suite-runs (sglang = its real jobs, measured from the same history)",
+            overall_rows(result),
+        ),
+        (
+            "Pipeline wall-clock per run: critical path through `needs` of suite walls (setup + makespan)",
+            pipeline_rows(result, config),
+        ),
+        (
+            "Which estimator predicts the next run (held-out runs; shard err = real sglang shard totals)",
+            estimator_rows(scores, DEFAULT_ESTIMATOR),
+        ),
     ):
         print(f"### {title}\n\n{table(header, rows)}\n")
     experiments = {
@@ -68,7 +82,12 @@ def main(targets: Targets) -> None:
     at_sglang_counts = summarize(compared, "cigen")
     own = summarize(compared, "cigen-own")
     verdicts = verdict_counts(result, "cigen-own")
-    reproduced = (sglang.suite_runs, round(sglang.imbalance_median, 3), round(sglang.imbalance_p90, 3), round(sglang.imbalance_max, 3))
+    reproduced = (
+        sglang.suite_runs,
+        round(sglang.imbalance_median, 3),
+        round(sglang.imbalance_p90, 3),
+        round(sglang.imbalance_max, 3),
+    )
     targets.check(
         "sglang's issue figures reproduce (88; 1.085/1.187/1.426; 11.1%)",
         reproduced == (88, 1.085, 1.187, 1.426) and round(100 * sglang.setup_share, 1) == 11.1,

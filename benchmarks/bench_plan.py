@@ -33,14 +33,27 @@ def quality(suites: dict[str, dict[str, float]], counts: dict[str, int], targets
         lpt_ratios.append(baseline / bound)
         our_ratios.append(ours.makespan / bound)
         near = ours.makespan <= 1.01 * bound
-        status = ("proven optimal" if ours.optimal else "") + (" and " if ours.optimal and near else "") + ("<= 1.01 x LB" if near else "")
+        status = (
+            ("proven optimal" if ours.optimal else "")
+            + (" and " if ours.optimal and near else "")
+            + ("<= 1.01 x LB" if near else "")
+        )
         if not status:
             failing.append(name)
         if ours.makespan > baseline:
             worse.append(name)
         rows.append(
-            (name, len(durations), shards, f"{bound:.1f}", f"{baseline:.0f}", f"{ours.makespan:.0f}",
-             f"{baseline / bound:.4f}", f"{ours.makespan / bound:.4f}", status or "NO")
+            (
+                name,
+                len(durations),
+                shards,
+                f"{bound:.1f}",
+                f"{baseline:.0f}",
+                f"{ours.makespan:.0f}",
+                f"{baseline / bound:.4f}",
+                f"{ours.makespan / bound:.4f}",
+                status or "NO",
+            )
         )
     print(f"## Plan quality: {len(suites)} non-empty CUDA suites at sglang's shard counts\n")
     print("LB = max(longest file, total / shards). LPT = sglang's auto_partition. Proven optimal = the")
@@ -51,13 +64,27 @@ def quality(suites: dict[str, dict[str, float]], counts: dict[str, int], targets
         table(
             ("partitioner", "mean makespan/LB", "worst makespan/LB", "suites > 1.01 x LB"),
             [
-                ("sglang LPT (baseline)", f"{statistics.mean(lpt_ratios):.4f}", f"{max(lpt_ratios):.4f}", sum(r > 1.01 for r in lpt_ratios)),
-                ("cigen", f"{statistics.mean(our_ratios):.4f}", f"{max(our_ratios):.4f}", sum(r > 1.01 for r in our_ratios)),
+                (
+                    "sglang LPT (baseline)",
+                    f"{statistics.mean(lpt_ratios):.4f}",
+                    f"{max(lpt_ratios):.4f}",
+                    sum(r > 1.01 for r in lpt_ratios),
+                ),
+                (
+                    "cigen",
+                    f"{statistics.mean(our_ratios):.4f}",
+                    f"{max(our_ratios):.4f}",
+                    sum(r > 1.01 for r in our_ratios),
+                ),
             ],
         )
     )
     print()
-    targets.check("every suite <= 1.01 x LB or proven optimal", not failing, f"{len(suites) - len(failing)}/{len(suites)}" + (f" (not: {', '.join(failing)})" if failing else ""))
+    targets.check(
+        "every suite <= 1.01 x LB or proven optimal",
+        not failing,
+        f"{len(suites) - len(failing)}/{len(suites)}" + (f" (not: {', '.join(failing)})" if failing else ""),
+    )
     targets.check("never worse than LPT on any suite", not worse, f"{len(suites) - len(worse)}/{len(suites)} suites")
 
 
@@ -89,8 +116,12 @@ def runner_minutes(suites: dict[str, dict[str, float]], counts: dict[str, int], 
         for name, durations in suites.items():
             suite = config.suites[name]
             if count_of is None:
-                shards = choose_shard_count(durations, suite.shard_budget_minutes * 60, suite.max_parallel, suite.groups)
-                bins = best_partition(durations, shards, suite.groups, budget_seconds=suite.shard_budget_minutes * 60).bins
+                shards = choose_shard_count(
+                    durations, suite.shard_budget_minutes * 60, suite.max_parallel, suite.groups
+                )
+                bins = best_partition(
+                    durations, shards, suite.groups, budget_seconds=suite.shard_budget_minutes * 60
+                ).bins
             else:
                 shards = count_of(name, durations)
                 bins = lpt(durations, shards)
@@ -173,8 +204,15 @@ def stability(suites: dict[str, dict[str, float]], counts: dict[str, int], targe
     for strategy in strategies:
         values = sorted(churns[strategy])
         rows.append(
-            (strategy, f"{statistics.mean(values):.2f}", statistics.median(values), values[int(0.9 * (len(values) - 1))],
-             values[-1], f"{statistics.mean(ratios[strategy]):.4f}", f"{max(ratios[strategy]):.4f}")
+            (
+                strategy,
+                f"{statistics.mean(values):.2f}",
+                statistics.median(values),
+                values[int(0.9 * (len(values) - 1))],
+                values[-1],
+                f"{statistics.mean(ratios[strategy]):.4f}",
+                f"{max(ratios[strategy]):.4f}",
+            )
         )
     multi = sum(1 for name in suites if counts[name] >= 2)
     print(f"## Churn: {changes} one-file changes in the {multi} suites sglang splits (at its counts)\n")
@@ -187,7 +225,9 @@ def stability(suites: dict[str, dict[str, float]], counts: dict[str, int], targe
     lpt_churn = statistics.mean(churns[baseline])
     warm = statistics.mean(churns[warm_labels[DEFAULT_TOLERANCE]])
     targets.check(
-        "--previous (default tolerance) mean churn <= 1/4 of LPT's", warm <= lpt_churn / 4, f"{warm:.2f} vs {lpt_churn:.2f} files"
+        "--previous (default tolerance) mean churn <= 1/4 of LPT's",
+        warm <= lpt_churn / 4,
+        f"{warm:.2f} vs {lpt_churn:.2f} files",
     )
 
 

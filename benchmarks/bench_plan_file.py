@@ -29,7 +29,9 @@ def changed_lines(before: dict[str, str], after: dict[str, str], kind: str) -> i
     paths = sorted(p for p in set(before) | set(after) if (kind == "workflows") == p.startswith(".github/workflows/"))
     total = 0
     for path in paths:
-        diff = difflib.unified_diff(before.get(path, "").splitlines(), after.get(path, "").splitlines(), lineterm="", n=0)
+        diff = difflib.unified_diff(
+            before.get(path, "").splitlines(), after.get(path, "").splitlines(), lineterm="", n=0
+        )
         total += sum(1 for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---")))
     return total
 
@@ -47,8 +49,16 @@ def main(targets: Targets) -> None:
         edited_path.write_text(text.replace(old, "est_time=999", 1))
         edited = render(root)
     rows = [
-        ("add one test file (300 s, base-b-test-1-gpu-large)", changed_lines(base, added, "workflows"), changed_lines(base, added, "plan")),
-        (f"change one est_time ({old} -> est_time=999)", changed_lines(added, edited, "workflows"), changed_lines(added, edited, "plan")),
+        (
+            "add one test file (300 s, base-b-test-1-gpu-large)",
+            changed_lines(base, added, "workflows"),
+            changed_lines(base, added, "plan"),
+        ),
+        (
+            f"change one est_time ({old} -> est_time=999)",
+            changed_lines(added, edited, "workflows"),
+            changed_lines(added, edited, "plan"),
+        ),
     ]
     print("## What one routine change rewrites (sglang's tree, lines added + removed)\n")
     print(table(("change", "workflow lines", "plan file lines"), rows))

@@ -39,8 +39,18 @@ def main(targets: Targets) -> None:
         cigen = Path(sys.executable).parent / "cigen"
         env = {**os.environ, "CIGEN_CACHE_DIR": str(store)}
         out = Path(tmp) / "out" / "workflows"
-        command = best_of(3, lambda: subprocess.run([str(cigen), "render", "--root", str(tree.root), "--out", str(out)], env=env, check=True, capture_output=True))
-    print(f"## Render: {len(tree.paths):,} files -> {len(built.plan.suites)} suites, {lines:,} lines of YAML (best of 3-5 runs)\n")
+        command = best_of(
+            3,
+            lambda: subprocess.run(
+                [str(cigen), "render", "--root", str(tree.root), "--out", str(out)],
+                env=env,
+                check=True,
+                capture_output=True,
+            ),
+        )
+    print(
+        f"## Render: {len(tree.paths):,} files -> {len(built.plan.suites)} suites, {lines:,} lines of YAML (best of 3-5 runs)\n"
+    )
     print(
         table(
             ("step", "seconds", "vs cold"),

@@ -67,6 +67,14 @@ def main(targets: Targets) -> None:
         )
     )
     print()
-    targets.check("cigen scan cold >= 6x faster than collect_tests (whole process)", baseline / cold >= 6, f"{baseline / cold:.1f}x")
-    targets.check("cigen scan warm >= 25x faster than collect_tests (whole process)", baseline / warm >= 25, f"{baseline / warm:.1f}x")
+    targets.check(
+        "cigen scan cold >= 6x faster than collect_tests (whole process)",
+        baseline / cold >= 6,
+        f"{baseline / cold:.1f}x",
+    )
+    targets.check(
+        "cigen scan warm >= 25x faster than collect_tests (whole process)",
+        baseline / warm >= 25,
+        f"{baseline / warm:.1f}x",
+    )
     targets.check("cigen --help < 0.1 s", help_seconds < 0.1, f"{help_seconds:.3f} s")

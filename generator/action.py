@@ -191,7 +191,9 @@ def explicit_fraction(value: str, server_args: str) -> float | None:
     except ValueError:
         raise ActionError(f"mem-fraction-static must be 'auto' or a number between 0 and 1, got '{value}'") from None
     if pinned is not None and pinned != fraction:
-        raise ActionError(f"mem-fraction-static is {value} but server-args pins {MEM_FLAG} {pinned:g}; give one of them")
+        raise ActionError(
+            f"mem-fraction-static is {value} but server-args pins {MEM_FLAG} {pinned:g}; give one of them"
+        )
     return fraction
 
 
@@ -220,7 +222,9 @@ def plan() -> None:
     except (UserError, ValueError) as error:
         if explicit is None:
             write_json(folder / "plan.json", {**record, "refused": f"cannot size the model: {error}"})
-            raise ActionError(f"mem-fraction-static is auto but the model cannot be sized: {error}; set model-config") from None
+            raise ActionError(
+                f"mem-fraction-static is auto but the model cannot be sized: {error}; set model-config"
+            ) from None
         annotate("warning", f"cannot size the model ({error}); running with the explicit {MEM_FLAG} {explicit:g}")
         advice = None
     recommended = advice.recommended_mem_fraction if advice else None
@@ -283,7 +287,9 @@ def run() -> None:
     echo(f"$ {shlex.join(command)}  (timeout {timeout_seconds / 60:g} min)")
     started = time.monotonic()
     with open(folder / "test.log", "wb") as log:
-        process = subprocess.Popen(command, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
         with open(folder / "pgids", "a") as pgids:
             pgids.write(f"{process.pid}\n")
         copier = threading.Thread(target=_copy_output, args=(process.stdout, log), daemon=True)
@@ -298,7 +304,15 @@ def run() -> None:
             result = "timeout"
         copier.join(timeout=KILL_GRACE_SECONDS)
     duration = time.monotonic() - started
-    write_json(folder / "result.json", {"result": result, "exit_code": exit_code, "duration_seconds": round(duration, 1), "timeout_minutes": timeout_seconds / 60})
+    write_json(
+        folder / "result.json",
+        {
+            "result": result,
+            "exit_code": exit_code,
+            "duration_seconds": round(duration, 1),
+            "timeout_minutes": timeout_seconds / 60,
+        },
+    )
     print(f"result: {result} (exit {exit_code}) in {duration:.1f} s")
     if result != "passed":
         raise ActionError(f"{test_file} {result} (exit {exit_code}); server.log and test.log are in the artifact")
@@ -371,7 +385,11 @@ def slug(text: str) -> str:
 def summary() -> None:
     """Always: the step summary, the action's outputs and the artifact's name."""
     folder = state_dir()
-    gpu, planned, outcome = read_json(folder / "gpu.json"), read_json(folder / "plan.json"), read_json(folder / "result.json")
+    gpu, planned, outcome = (
+        read_json(folder / "gpu.json"),
+        read_json(folder / "plan.json"),
+        read_json(folder / "result.json"),
+    )
     if outcome:
         result = outcome["result"]
     elif planned and planned.get("refused"):
@@ -386,7 +404,14 @@ def summary() -> None:
         append_summary(step_summary, text)
     name = env("CIGEN_ARTIFACT_NAME") or "-".join(
         slug(part)
-        for part in ("weight-checker", Path(test_file).stem, env("GITHUB_JOB", "job"), gpu["name"] if gpu else "no-gpu", env("RUNNER_NAME", "runner"), env("GITHUB_RUN_ATTEMPT", "1"))
+        for part in (
+            "weight-checker",
+            Path(test_file).stem,
+            env("GITHUB_JOB", "job"),
+            gpu["name"] if gpu else "no-gpu",
+            env("RUNNER_NAME", "runner"),
+            env("GITHUB_RUN_ATTEMPT", "1"),
+        )
     )
     chosen = planned.get("mem_fraction_static") if planned else None
     set_outputs(result=result, mem_fraction_static="" if chosen is None else f"{chosen:g}", artifact_name=name)
@@ -395,7 +420,9 @@ def summary() -> None:
 def render_summary(test_file: str, result: str, gpu: dict | None, planned: dict | None, outcome: dict | None) -> str:
     rows = [("test", f"`{test_file}`")]
     if gpu:
-        rows.append(("GPU", f"{gpu['name']}: {gpu['total_mib']:.0f} MiB total, {gpu['free_mib']:.0f} MiB free at start"))
+        rows.append(
+            ("GPU", f"{gpu['name']}: {gpu['total_mib']:.0f} MiB total, {gpu['free_mib']:.0f} MiB free at start")
+        )
     else:
         rows.append(("GPU", "not detected"))
     advice = (planned or {}).get("advice")
@@ -404,7 +431,12 @@ def render_summary(test_file: str, result: str, gpu: dict | None, planned: dict 
         rows.append(("model", f"{planned['model']}{sized}"))
     if advice:
         verdict = "fits" if advice["fits_at_default"] else "does not fit"
-        rows.append(("sglang's default --mem-fraction-static", f"{advice['default_mem_fraction']:g}: headroom {advice['headroom_at_default_mib']:.0f} MiB, {verdict}"))
+        rows.append(
+            (
+                "sglang's default --mem-fraction-static",
+                f"{advice['default_mem_fraction']:g}: headroom {advice['headroom_at_default_mib']:.0f} MiB, {verdict}",
+            )
+        )
     if planned and "mem_fraction_static" in planned:
         rows.append(("chosen --mem-fraction-static", f"{planned['mem_fraction_static']:g} ({planned['source']})"))
         rows.append(("server args", f"`{planned['server_args']}`"))
@@ -417,7 +449,12 @@ def render_summary(test_file: str, result: str, gpu: dict | None, planned: dict 
     if planned and planned.get("refused"):
         rows.append(("refused", planned["refused"]))
     if outcome:
-        rows.append(("result", f"{outcome['result']} (exit {outcome['exit_code']}) in {outcome['duration_seconds']:.1f} s (timeout {outcome['timeout_minutes']:g} min)"))
+        rows.append(
+            (
+                "result",
+                f"{outcome['result']} (exit {outcome['exit_code']}) in {outcome['duration_seconds']:.1f} s (timeout {outcome['timeout_minutes']:g} min)",
+            )
+        )
     else:
         rows.append(("result", result))
     lines = [f"### Weight-checker e2e: {result}", "", "| | |", "|---|---|"]
@@ -425,7 +462,15 @@ def render_summary(test_file: str, result: str, gpu: dict | None, planned: dict 
     return "\n".join(lines) + "\n\nLogs: the artifact holds server.log, test.log and nvidia-smi at start and end.\n"
 
 
-STEPS = {"prepare": prepare, "detect": detect, "install": install, "plan": plan, "run": run, "cleanup": cleanup, "summary": summary}
+STEPS = {
+    "prepare": prepare,
+    "detect": detect,
+    "install": install,
+    "plan": plan,
+    "run": run,
+    "cleanup": cleanup,
+    "summary": summary,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -104,10 +104,17 @@ def _compose(text: str, source: str, loader_class: type) -> _Document:
                 for key_node, value_node in node.value:
                     key = loader.construct_object(key_node, deep=True)
                     if not isinstance(key, (str, int, float, bool)) or key is None:
-                        raise UserError(source, key_node.start_mark.line + 1, "config-yaml", "keys must be plain scalars")
+                        raise UserError(
+                            source, key_node.start_mark.line + 1, "config-yaml", "keys must be plain scalars"
+                        )
                     if key in mapping:
                         duplicates.append(
-                            Problem(source, key_node.start_mark.line + 1, "config-duplicate-key", f"key '{key}' appears twice")
+                            Problem(
+                                source,
+                                key_node.start_mark.line + 1,
+                                "config-duplicate-key",
+                                f"key '{key}' appears twice",
+                            )
                         )
                     lines[path + (key,)] = key_node.start_mark.line + 1
                     mapping[key] = build(value_node, path + (key,))
@@ -180,7 +187,11 @@ def _build(doc: _Document) -> Config:
     for runner_config, pool in runner_configs.items():
         if pool not in pools:
             problems.append(
-                doc.problem(("runner_configs", runner_config), "unknown-pool", f"runner_config '{runner_config}' maps to unknown pool '{pool}'")
+                doc.problem(
+                    ("runner_configs", runner_config),
+                    "unknown-pool",
+                    f"runner_config '{runner_config}' maps to unknown pool '{pool}'",
+                )
             )
     backends = tuple(data.get("backends", [DEFAULT_BACKEND]))
     defaults = {"backend": backends[0], **data.get("defaults", {})}
@@ -200,7 +211,11 @@ def _build(doc: _Document) -> Config:
             pool_names = (runner_configs.get(merged["runner_config"]),)
             if pool_names[0] is None:
                 problems.append(
-                    doc.problem(where + ("runner_config",), "unknown-runner-config", f"suite '{name}': runner_config '{merged['runner_config']}' is not under runner_configs")
+                    doc.problem(
+                        where + ("runner_config",),
+                        "unknown-runner-config",
+                        f"suite '{name}': runner_config '{merged['runner_config']}' is not under runner_configs",
+                    )
                 )
                 continue
         elif "pools" in merged:
@@ -210,7 +225,9 @@ def _build(doc: _Document) -> Config:
             continue
         for pool in pool_names:
             if pool not in pools:
-                problems.append(doc.problem(where + ("pools",), "unknown-pool", f"suite '{name}': unknown pool '{pool}'"))
+                problems.append(
+                    doc.problem(where + ("pools",), "unknown-pool", f"suite '{name}': unknown pool '{pool}'")
+                )
         problems.extend(_suite_problems(doc, name, merged, backends))
         suites[name] = Suite(
             name=name,
@@ -243,7 +260,9 @@ def _build(doc: _Document) -> Config:
         where = ("model_tests", path)
         for pool in spec.get("pools", []):
             if pool not in pools:
-                problems.append(doc.problem(where + ("pools",), "unknown-pool", f"model test '{path}': unknown pool '{pool}'"))
+                problems.append(
+                    doc.problem(where + ("pools",), "unknown-pool", f"model test '{path}': unknown pool '{pool}'")
+                )
         model_tests[path] = ModelTest(
             path=path,
             model=spec["model"],
@@ -325,7 +344,11 @@ def _suite_problems(doc: _Document, name: str, suite: dict, backends: tuple[str,
     problems = []
     if suite["backend"] not in backends:
         problems.append(
-            doc.problem(where, "backend-not-planned", f"suite '{name}' is for backend '{suite['backend']}', which `backends` does not list")
+            doc.problem(
+                where,
+                "backend-not-planned",
+                f"suite '{name}' is for backend '{suite['backend']}', which `backends` does not list",
+            )
         )
     if suite["shard_budget_minutes"] > suite["step_timeout_minutes"]:
         problems.append(
@@ -350,7 +373,11 @@ def _suite_problems(doc: _Document, name: str, suite: dict, backends: tuple[str,
         per_commit_only.append("cron")
     for key in per_commit_only:
         problems.append(
-            doc.problem(where + (key,), "option-for-trigger", f"suite '{name}': {key} does not apply to trigger '{suite['trigger']}'")
+            doc.problem(
+                where + (key,),
+                "option-for-trigger",
+                f"suite '{name}': {key} does not apply to trigger '{suite['trigger']}'",
+            )
         )
     return problems
 
@@ -375,7 +402,11 @@ def _workflow_problems(doc: _Document, workflows: dict) -> list[Problem]:
         )
     if package is not None and "cigen_requirements" in workflows:
         problems.append(
-            doc.problem(("workflows", "cigen_requirements"), "cigen-installed-twice", "give cigen_package or cigen_requirements, not both")
+            doc.problem(
+                ("workflows", "cigen_requirements"),
+                "cigen-installed-twice",
+                "give cigen_package or cigen_requirements, not both",
+            )
         )
     if "calibrate" in workflows and "timings" not in workflows:
         problems.append(
@@ -462,10 +493,16 @@ def _needs_problems(doc: _Document, suites: dict[str, Suite], declared: set[str]
             if other is None and need in declared:
                 continue
             if other is None:
-                problems.append(doc.problem(where, "unknown-need", f"suite '{suite.name}' needs unknown suite '{need}'"))
+                problems.append(
+                    doc.problem(where, "unknown-need", f"suite '{suite.name}' needs unknown suite '{need}'")
+                )
             elif other.trigger != suite.trigger:
                 problems.append(
-                    doc.problem(where, "need-across-triggers", f"suite '{suite.name}' ({suite.trigger}) cannot wait for '{need}' ({other.trigger}): they run in different workflows")
+                    doc.problem(
+                        where,
+                        "need-across-triggers",
+                        f"suite '{suite.name}' ({suite.trigger}) cannot wait for '{need}' ({other.trigger}): they run in different workflows",
+                    )
                 )
     visiting: set[str] = set()
     done: set[str] = set()
@@ -475,7 +512,9 @@ def _needs_problems(doc: _Document, suites: dict[str, Suite], declared: set[str]
             return
         if name in visiting:
             cycle = chain[chain.index(name) :] + [name]
-            problems.append(doc.problem(("suites", name, "needs"), "needs-cycle", f"needs form a cycle: {' -> '.join(cycle)}"))
+            problems.append(
+                doc.problem(("suites", name, "needs"), "needs-cycle", f"needs form a cycle: {' -> '.join(cycle)}")
+            )
             return
         visiting.add(name)
         for need in suites[name].needs:

@@ -48,7 +48,9 @@ class Problem:
     def format(self) -> str:
         location = f"{self.path}:{self.line}" if self.path and self.line else self.path
         prefix = "" if self.is_error else "warning: "
-        text = f"{location}: {prefix}{self.code}: {self.message}" if location else f"{prefix}{self.code}: {self.message}"
+        text = (
+            f"{location}: {prefix}{self.code}: {self.message}" if location else f"{prefix}{self.code}: {self.message}"
+        )
         if self.help:
             text += f"\n  help: {self.help}"
         return text

@@ -107,11 +107,21 @@ def check_unrun(config: Config, scan: TreeScan) -> list[Problem]:
             why = "it is disabled in the config"
             for reg in members:
                 problems.append(
-                    _warning(reg.path, reg.line, "suite-not-run", f"suite '{suite.name}' has no job: {why}; this registration never runs")
+                    _warning(
+                        reg.path,
+                        reg.line,
+                        "suite-not-run",
+                        f"suite '{suite.name}' has no job: {why}; this registration never runs",
+                    )
                 )
         elif suite.enabled and not members:
             problems.append(
-                _warning(config.source, suite.line, "empty-suite", f"suite '{suite.name}' has no enabled registrations; no job is generated")
+                _warning(
+                    config.source,
+                    suite.line,
+                    "empty-suite",
+                    f"suite '{suite.name}' has no enabled registrations; no job is generated",
+                )
             )
     return problems
 
@@ -124,7 +134,12 @@ def check_duplicates(config: Config, scan: TreeScan) -> list[Problem]:
         seen[key] += 1
         if seen[key] == 2:
             problems.append(
-                _error(reg.path, reg.line, "duplicate-registration", f"{reg.backend} suite '{reg.suite}' is registered more than once in this file")
+                _error(
+                    reg.path,
+                    reg.line,
+                    "duplicate-registration",
+                    f"{reg.backend} suite '{reg.suite}' is registered more than once in this file",
+                )
             )
     return problems
 
@@ -139,11 +154,14 @@ def check_groups(config: Config, scan: TreeScan) -> list[Problem]:
             for path in group:
                 if path not in members[suite.name]:
                     problems.append(
-                        _error(config.source, suite.line, "group-member-missing", f"suite '{suite.name}': group member '{path}' is not an enabled registration of this suite")
+                        _error(
+                            config.source,
+                            suite.line,
+                            "group-member-missing",
+                            f"suite '{suite.name}': group member '{path}' is not an enabled registration of this suite",
+                        )
                     )
     return problems
-
-
 
 
 def lint(config: Config, scan: TreeScan, extra_checks: Iterable[LintCheck] = ()) -> list[Problem]:
@@ -302,7 +320,9 @@ def check_model_job_ids(config: Config, placements: Iterable[PlacedModelTest]) -
     """A model-test job (`<suite>-models-<pool>`) must not take a suite's job id."""
     taken = {job_id(suite.name): suite.name for suite in config.suites.values() if suite.enabled}
     problems = []
-    for ident, placed in sorted({model_job_id(p.suite.name, pool.name): p for p in placements for pool in p.pools}.items()):
+    for ident, placed in sorted(
+        {model_job_id(p.suite.name, pool.name): p for p in placements for pool in p.pools}.items()
+    ):
         if ident in taken or ident in RESERVED_JOBS:
             problems.append(
                 _error(

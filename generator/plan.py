@@ -37,7 +37,9 @@ def suite_members(config: Config, registrations: Sequence[Registration]) -> dict
     return members
 
 
-def _budget_problems(suite: Suite, shards: Sequence[Shard], members: Mapping[str, Registration], source: str) -> list[Problem]:
+def _budget_problems(
+    suite: Suite, shards: Sequence[Shard], members: Mapping[str, Registration], source: str
+) -> list[Problem]:
     """Shards over the suite's budget: a lone long file (lint's over-shard-budget, here a
     warning), or a suite that does not fit even at max_parallel."""
     budget = suite.shard_budget_minutes * 60
@@ -120,7 +122,13 @@ def model_test_placements(config: Config, registrations: Sequence[Registration])
     for test in config.model_tests.values():
         for reg in registrations:
             suite = config.suites.get(reg.suite)
-            if reg.path != test.path or reg.backend not in config.backends or not reg.enabled or suite is None or not suite.enabled:
+            if (
+                reg.path != test.path
+                or reg.backend not in config.backends
+                or not reg.enabled
+                or suite is None
+                or not suite.enabled
+            ):
                 continue
             placed.append(PlacedModelTest(test, suite, tuple(config.pools[name] for name in test.pools or suite.pools)))
     return tuple(placed)
@@ -160,7 +168,9 @@ def with_measured_setup(config: Config, setup_minutes_by_label: Mapping[str, flo
     its labels (the first label that has one), where there is one."""
     pools = {}
     for name, pool in config.pools.items():
-        measured = next((setup_minutes_by_label[label] for label in pool.labels if label in setup_minutes_by_label), None)
+        measured = next(
+            (setup_minutes_by_label[label] for label in pool.labels if label in setup_minutes_by_label), None
+        )
         pools[name] = pool if measured is None else dataclasses.replace(pool, setup_minutes=float(measured))
     return dataclasses.replace(config, pools=pools)
 

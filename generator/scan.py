@@ -64,7 +64,9 @@ class Marker:
         )
 
 
-def finding(line: int, code: str, message: str, help: str | None = None, severity: Severity = Severity.ERROR) -> Problem:
+def finding(
+    line: int, code: str, message: str, help: str | None = None, severity: Severity = Severity.ERROR
+) -> Problem:
     """A problem before it is tied to a path (`Problem.at` adds it)."""
     return Problem("", line, code, message, severity, help)
 
@@ -128,9 +130,7 @@ def _parse_marker(call: ast.Call, func: str, line: int) -> Marker:
                 )
             )
         if keyword.arg in values:
-            raise _BadCall(
-                finding(line, "duplicate-arg", f"{func}(): argument '{keyword.arg}' given twice")
-            )
+            raise _BadCall(finding(line, "duplicate-arg", f"{func}(): argument '{keyword.arg}' given twice"))
         values[keyword.arg] = _constant(keyword.value, keyword.arg, func, line)
 
     if "est_time" not in values:
@@ -144,9 +144,7 @@ def _parse_marker(call: ast.Call, func: str, line: int) -> Marker:
         )
     est_time = values["est_time"]
     if isinstance(est_time, bool) or not isinstance(est_time, (int, float)):
-        raise _BadCall(
-            finding(line, "bad-est-time", f"{func}(): est_time must be a number, got {est_time!r}")
-        )
+        raise _BadCall(finding(line, "bad-est-time", f"{func}(): est_time must be a number, got {est_time!r}"))
     if not math.isfinite(est_time) or est_time < 0:
         raise _BadCall(
             finding(
@@ -174,16 +172,16 @@ def _parse_marker(call: ast.Call, func: str, line: int) -> Marker:
     for name in ("suite", "stage", "runner_config"):
         if name in values and not isinstance(values[name], str):
             raise _BadCall(
-                finding(line, f"bad-{name.replace('_', '-')}", f"{func}(): {name} must be a string, got {values[name]!r}")
+                finding(
+                    line, f"bad-{name.replace('_', '-')}", f"{func}(): {name} must be a string, got {values[name]!r}"
+                )
             )
     nightly = values.get("nightly", False)
     if not isinstance(nightly, bool):
         raise _BadCall(finding(line, "bad-nightly", f"{func}(): nightly must be True or False, got {nightly!r}"))
     disabled = values.get("disabled")
     if disabled is not None and not isinstance(disabled, str):
-        raise _BadCall(
-            finding(line, "bad-disabled", f"{func}(): disabled must be a reason string, got {disabled!r}")
-        )
+        raise _BadCall(finding(line, "bad-disabled", f"{func}(): disabled must be a reason string, got {disabled!r}"))
 
     stage, runner_config = values.get("stage"), values.get("runner_config")
     suite = f"{stage}-test-{runner_config}" if has_stage else values["suite"]
@@ -273,7 +271,6 @@ def scan_module(text: str) -> FileScan:
 
 def _syntax_finding(error: SyntaxError, line_offset: int) -> Problem:
     return finding((error.lineno or 1) + line_offset, "syntax-error", f"invalid Python: {error.msg}")
-
 
 
 # --------------------------------------------------------------------------- fast path

@@ -98,7 +98,9 @@ def read_outputs(path: Path) -> dict:
     return outputs
 
 
-def run_action(with_inputs: dict, temp: Path, env: dict, workdir: Path = REPO, timeout_seconds: float = 300) -> ActionRun:
+def run_action(
+    with_inputs: dict, temp: Path, env: dict, workdir: Path = REPO, timeout_seconds: float = 300
+) -> ActionRun:
     """Every step of action.yml with `with_inputs`, run in `workdir` (the workspace) over `env`; RUNNER_TEMP is `temp`."""
     action = yaml.safe_load(ACTION.read_text())
     declared = action["inputs"]
@@ -129,7 +131,9 @@ def run_action(with_inputs: dict, temp: Path, env: dict, workdir: Path = REPO, t
         if "uses" in step:
             values = {key: substitute(value, inputs, steps_outputs) for key, value in step.get("with", {}).items()}
             folder = Path(values["path"])
-            files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+            files = (
+                sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+            )
             uploads.append({"uses": step["uses"], "with": values, "files": files})
             results.append(StepResult(name, "success"))
             continue
@@ -149,7 +153,9 @@ def run_action(with_inputs: dict, temp: Path, env: dict, workdir: Path = REPO, t
         status = "success" if completed.returncode == 0 else "failure"
         failed = failed or status == "failure"
         results.append(StepResult(name, status, completed.stdout + completed.stderr, outputs))
-    action_outputs = {name: substitute(spec["value"], inputs, steps_outputs) for name, spec in action["outputs"].items()}
+    action_outputs = {
+        name: substitute(spec["value"], inputs, steps_outputs) for name, spec in action["outputs"].items()
+    }
     summary = summary_file.read_text() if summary_file.is_file() else ""
     return ActionRun(results, action_outputs, summary, uploads)
 

@@ -46,7 +46,11 @@ def _stand_ins() -> dict[str, types.ModuleType]:
     common.kill_process_tree = _kill_process_tree
     register = types.ModuleType("sglang.test.ci.ci_register")
     register.CIRegistry = type("CIRegistry", (), {})
-    return {"sglang.srt.debug_utils": debug_utils, "sglang.srt.utils.common": common, "sglang.test.ci.ci_register": register}
+    return {
+        "sglang.srt.debug_utils": debug_utils,
+        "sglang.srt.utils.common": common,
+        "sglang.test.ci.ci_register": register,
+    }
 
 
 @cache

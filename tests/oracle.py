@@ -37,7 +37,5 @@ def sglang_files(root: Path) -> list[str]:
     return [
         f
         for f in glob.glob(os.path.join(root, "test", "registered", "**", "*.py"), recursive=True)
-        if not f.endswith("/conftest.py")
-        and not f.endswith("/__init__.py")
-        and not f.endswith("/cpu/utils.py")
+        if not f.endswith("/conftest.py") and not f.endswith("/__init__.py") and not f.endswith("/cpu/utils.py")
     ]

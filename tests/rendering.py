@@ -21,6 +21,7 @@ from generator.tree import TreeScan
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
+
 def render_tree(root: Path, github_dir: Path, config: Path | None = None, fresh: bool = False) -> dict[Path, str]:
     """Render `root` into `github_dir` (workflows/, cigen/, actionlint.yaml), as `cigen render --out` does."""
     rendered = render_files(root, config, True, None, github_dir, "nothing written", fresh)

@@ -20,9 +20,13 @@ FAIL = "import sys\nprint('exit 3, nothing else said')\nsys.exit(3)\n"
 ACCURACY_FAIL = "import sys\nprint('AssertionError: 0.61 not greater than 0.65 : accuracy too low')\nsys.exit(1)\n"
 HANG = "import time\ntime.sleep(60)\n"
 # Appends a line to attempts.log next to the file on every run, so a test can count its attempts.
-COUNTED = "import os\nopen(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'attempts.log'), 'a').write('x\\n')\n"
+COUNTED = (
+    "import os\nopen(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'attempts.log'), 'a').write('x\\n')\n"
+)
 # Fails its first attempt with sglang's accuracy pattern, then passes.
-FLAKY = COUNTED + """\
+FLAKY = (
+    COUNTED
+    + """\
 import sys
 runs = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'attempts.log')).read().count('x')
 if runs == 1:
@@ -30,6 +34,7 @@ if runs == 1:
     sys.exit(1)
 print('passed on run', runs)
 """
+)
 # Starts a child in its own process (like a model server), records its pid, exits 0.
 LEAVES_A_SERVER = """\
 import subprocess, sys
@@ -75,7 +80,10 @@ def write_plan(path: Path, suites: dict[str, list[list[tuple[str, float]]]]) -> 
             suite: {
                 "runner": "1-gpu",
                 "shards": [
-                    {"est_seconds": sum(s for _, s in shard), "files": [{"file": f, "est_seconds": s, "why": "x"} for f, s in shard]}
+                    {
+                        "est_seconds": sum(s for _, s in shard),
+                        "files": [{"file": f, "est_seconds": s, "why": "x"} for f, s in shard],
+                    }
                     for shard in shards
                 ],
             }

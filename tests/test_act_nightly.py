@@ -28,20 +28,40 @@ JOBS = ("gate", MODELS_5090, MODELS_H100, KERNEL, WEEKLY, STRESS)
 MODEL_STEP = f"{E2E} (Qwen3-0.6B, tp 1)"
 HANG = "test/registered/nightly/test_hang_with_server.py"
 E2E_ENV = {"CIGEN_E2E_LAUNCH": f"{sys.executable} tests/e2e/standin_server.py", "CIGEN_E2E_LAUNCH_TIMEOUT": "60"}
-ARTIFACT_FILES = ["gpu.json", "nvidia-smi-end.txt", "nvidia-smi-start.txt", "pgids", "plan.json", "result.json",
-                  "server.log", "summary.md", "test.log", "token"]
+ARTIFACT_FILES = [
+    "gpu.json",
+    "nvidia-smi-end.txt",
+    "nvidia-smi-start.txt",
+    "pgids",
+    "plan.json",
+    "result.json",
+    "server.log",
+    "summary.md",
+    "test.log",
+    "token",
+]
 RUN_SECONDS_LIMIT = 120  # the model tests start torch twice; far more means something hung
 
 
-def act(repo: FixtureRepo, event: str, payload: dict, work: Path, labels: list[str] | None = None,
-        gpu: str = "idle") -> ActRun:
+def act(
+    repo: FixtureRepo, event: str, payload: dict, work: Path, labels: list[str] | None = None, gpu: str = "idle"
+) -> ActRun:
     """The nightly workflow with `labels` served (default: every label it names), the fake GPU in
     state `gpu`, python3 with torch, and the stand-in server as the model server."""
     labels = labels or workflow_labels(repo.path / ".github/workflows" / WORKFLOW)
     bin_dirs = [venv_python_bin(work / "python-bin"), fake_gpu_bin(work / "gpu-bin")]
     env = {**E2E_ENV, "CIGEN_FAKE_GPU": gpu}
-    result = run_workflow(repo.path, WORKFLOW, event, payload, labels=labels, work=work / "act", bin_dirs=bin_dirs,
-                          env=env, timeout=RUN_SECONDS_LIMIT)
+    result = run_workflow(
+        repo.path,
+        WORKFLOW,
+        event,
+        payload,
+        labels=labels,
+        work=work / "act",
+        bin_dirs=bin_dirs,
+        env=env,
+        timeout=RUN_SECONDS_LIMIT,
+    )
     assert result.seconds < RUN_SECONDS_LIMIT, f"{event} took {result.seconds:.1f} s"
     return result
 
@@ -59,17 +79,31 @@ def repo(tmp_path_factory) -> FixtureRepo:
 @pytest.fixture(scope="module")
 def runs(repo, tmp_path_factory) -> Runs:
     root = tmp_path_factory.mktemp("nightly-runs")
-    return run_concurrently({
-        "nightly cron": lambda: act(repo, "schedule", schedule_event("0 2 * * *"), root / "nightly"),
-        "weekly cron": lambda: act(repo, "schedule", schedule_event("0 4 * * 0"), root / "weekly"),
-        # Only the 5090 pool's label has a runner (difference 7): the weekly suite must have asked for it.
-        "weekly on the 5090": lambda: act(repo, "workflow_dispatch", dispatch_event(
-            {"suite": WEEKLY, "pool": "1-gpu-5090"}), root / "moved", labels=["1-gpu-5090"]),
-        "manual suite": lambda: act(repo, "workflow_dispatch", dispatch_event({"suite": STRESS, "pool": "default"}),
-                                    root / "manual"),
-        "no fit": lambda: act(repo, "workflow_dispatch", dispatch_event({"suite": NIGHTLY, "pool": "default"}),
-                              root / "busy", labels=["1-gpu-5090"], gpu="busy"),
-    })
+    return run_concurrently(
+        {
+            "nightly cron": lambda: act(repo, "schedule", schedule_event("0 2 * * *"), root / "nightly"),
+            "weekly cron": lambda: act(repo, "schedule", schedule_event("0 4 * * 0"), root / "weekly"),
+            # Only the 5090 pool's label has a runner (difference 7): the weekly suite must have asked for it.
+            "weekly on the 5090": lambda: act(
+                repo,
+                "workflow_dispatch",
+                dispatch_event({"suite": WEEKLY, "pool": "1-gpu-5090"}),
+                root / "moved",
+                labels=["1-gpu-5090"],
+            ),
+            "manual suite": lambda: act(
+                repo, "workflow_dispatch", dispatch_event({"suite": STRESS, "pool": "default"}), root / "manual"
+            ),
+            "no fit": lambda: act(
+                repo,
+                "workflow_dispatch",
+                dispatch_event({"suite": NIGHTLY, "pool": "default"}),
+                root / "busy",
+                labels=["1-gpu-5090"],
+                gpu="busy",
+            ),
+        }
+    )
 
 
 def assert_clean(result: ActRun) -> None:
@@ -78,16 +112,25 @@ def assert_clean(result: ActRun) -> None:
 
 def summary_rows(summary: str) -> dict[str, str]:
     """file -> class, from a shard's step summary table."""
-    return {line.split("|")[1].strip(" `"): line.split("|")[2].strip() for line in summary.splitlines()
-            if line.startswith("| `")}
+    return {
+        line.split("|")[1].strip(" `"): line.split("|")[2].strip()
+        for line in summary.splitlines()
+        if line.startswith("| `")
+    }
 
 
 def test_the_nightly_schedule_runs_its_suites_and_not_the_weekly_or_manual_ones(runs, repo):
     """Scenario 5: with two crons, the gate reads the payload's `schedule` and runs only that cron's suites."""
     result = runs["nightly cron"]
     assert_clean(result)
-    assert result.results() == {"gate": "success", MODELS_5090: "success", MODELS_H100: "success", KERNEL: "failure",
-                                WEEKLY: "skipped", STRESS: "skipped"}
+    assert result.results() == {
+        "gate": "success",
+        MODELS_5090: "success",
+        MODELS_H100: "success",
+        KERNEL: "failure",
+        WEEKLY: "skipped",
+        STRESS: "skipped",
+    }
     assert actual_runs(result) == expected_runs(repo.path, [KERNEL])
 
 
@@ -96,10 +139,16 @@ def test_a_hanging_file_is_killed_with_its_server_at_the_per_file_timeout_and_la
     The runner's per-file timeout does it, as on GitHub: act ignores a job's timeout-minutes (difference 2)
     and would not end the server either (difference 4), so nothing left behind proves the group kill."""
     job = runs["nightly cron"].job(KERNEL, shard=0)
-    assert [run.file for run in job.files] == ["test/registered/nightly/test_accuracy.py", HANG,
-                                               "test/registered/nightly/test_perplexity.py"]
-    assert summary_rows(job.summary) == {"test/registered/nightly/test_accuracy.py": "passed", HANG: "timeout",
-                                         "test/registered/nightly/test_perplexity.py": "passed"}
+    assert [run.file for run in job.files] == [
+        "test/registered/nightly/test_accuracy.py",
+        HANG,
+        "test/registered/nightly/test_perplexity.py",
+    ]
+    assert summary_rows(job.summary) == {
+        "test/registered/nightly/test_accuracy.py": "passed",
+        HANG: "timeout",
+        "test/registered/nightly/test_perplexity.py": "passed",
+    }
     [hang] = [run for run in job.files if run.file == HANG]
     assert hang.pgid == hang.pid and hang.server_pid  # the file leads its own group; the server is in it
     assert not running(hang.pid) and not running(hang.server_pid)
@@ -110,8 +159,10 @@ def test_a_hanging_file_is_killed_with_its_server_at_the_per_file_timeout_and_la
 def test_the_model_test_runs_through_the_action_sized_for_each_card(runs):
     """Scenario 6: the chosen --mem-fraction-static is in the step summary; the logs are uploaded."""
     result = runs["nightly cron"]
-    for job_id, card, fraction in ((MODELS_5090, "NVIDIA GeForce RTX 5090", "0.79"),
-                                   (MODELS_H100, "NVIDIA H100 80GB HBM3", "0.83")):
+    for job_id, card, fraction in (
+        (MODELS_5090, "NVIDIA GeForce RTX 5090", "0.79"),
+        (MODELS_H100, "NVIDIA H100 80GB HBM3", "0.83"),
+    ):
         job = result.job(job_id)
         assert job.outcomes() == {"Check out": "success", "Set up": "success", MODEL_STEP: "success"}
         assert job.summary.startswith("### Weight-checker e2e: passed\n")
@@ -151,13 +202,21 @@ def test_the_action_refuses_a_card_that_cannot_fit_the_model_and_runs_nothing(ru
     """Scenario 6, refusal: the 5090 has 3000 MiB free; the H100 jobs have no runner (label not served)."""
     result = runs["no fit"]
     assert_clean(result)
-    assert result.results() == {"gate": "success", MODELS_5090: "failure", MODELS_H100: "no runner",
-                                KERNEL: "skipped", WEEKLY: "skipped", STRESS: "skipped"}
+    assert result.results() == {
+        "gate": "success",
+        MODELS_5090: "failure",
+        MODELS_H100: "no runner",
+        KERNEL: "skipped",
+        WEEKLY: "skipped",
+        STRESS: "skipped",
+    }
     job = result.job(MODELS_5090)
     assert job.summary.startswith("### Weight-checker e2e: refused\n")
-    refusal = ("Qwen3-0.6B cannot fit NVIDIA GeForce RTX 5090 (3000 of 32607 MiB free) at any --mem-fraction-static: "
-               "the pool needs 1137 MiB of weights plus KV cache, the test 2119 + 512 MiB margin outside it; "
-               "nothing was run")
+    refusal = (
+        "Qwen3-0.6B cannot fit NVIDIA GeForce RTX 5090 (3000 of 32607 MiB free) at any --mem-fraction-static: "
+        "the pool needs 1137 MiB of weights plus KV cache, the test 2119 + 512 MiB margin outside it; "
+        "nothing was run"
+    )
     assert ("error", refusal) in job.annotations
     [upload] = [call for call in job.actions if call.action == "actions/upload-artifact"]
     assert "test.log" not in upload.data["files"] and "gpu.json" in upload.data["files"]

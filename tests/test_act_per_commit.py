@@ -21,7 +21,11 @@ from tests.rerun_support import FakeGitHub
 
 WORKFLOW = "cigen-per-commit.yml"
 BASE_A, BASE_B_SMALL, BASE_B_LARGE, BASE_C = (
-    "base-a-test-1-gpu-small", "base-b-test-1-gpu-small", "base-b-test-1-gpu-large", "base-c-test-1-gpu-large")
+    "base-a-test-1-gpu-small",
+    "base-b-test-1-gpu-small",
+    "base-b-test-1-gpu-large",
+    "base-c-test-1-gpu-large",
+)
 EXTRA, KERNEL = "extra-a-test-1-gpu-large", "base-b-kernel-unit-test-1-gpu-large"
 SUITES = (BASE_A, BASE_B_SMALL, BASE_B_LARGE, BASE_C, EXTRA, KERNEL)
 UNGATED = (BASE_A, BASE_B_SMALL, BASE_B_LARGE, BASE_C)  # a labelled pull request touching no kernel runs these
@@ -34,14 +38,16 @@ def act(repo: FixtureRepo, event: str, payload: dict, work: Path, **options) -> 
     """The per-commit workflow with every label it names served and a fake idle GPU on PATH."""
     labels = workflow_labels(repo.path / ".github/workflows" / WORKFLOW)
     bin_dirs = [fake_gpu_bin(work / "gpu-bin")]
-    result = run_workflow(repo.path, WORKFLOW, event, payload, labels=labels, work=work / "act", bin_dirs=bin_dirs,
-                          **options)
+    result = run_workflow(
+        repo.path, WORKFLOW, event, payload, labels=labels, work=work / "act", bin_dirs=bin_dirs, **options
+    )
     assert result.seconds < RUN_SECONDS_LIMIT, f"{event} took {result.seconds:.1f} s"
     return result
 
 
-def pull_request(repo: FixtureRepo, work: Path, changes: dict, pull: dict, event_labels: list[str],
-                 draft: bool = False) -> ActRun:
+def pull_request(
+    repo: FixtureRepo, work: Path, changes: dict, pull: dict, event_labels: list[str], draft: bool = False
+) -> ActRun:
     """A pull request of `changes` on a clone; the fake API answers `pull` (labels, draft) for it.
     A clone each: act takes a pull request's GITHUB_SHA from the working copy, where the fixture
     checks out the merge commit GitHub would test (difference 6 in tests/act/harness.py)."""
@@ -69,20 +75,36 @@ def runs(repo, tmp_path_factory) -> Runs:
         return act(clone, "push", push_event(clone), root / "failing")
 
     kernel_change = {"python/sglang/jit_kernel/rmsnorm.py": "# faster\n"}
-    return run_concurrently({
-        "push": lambda: act(repo, "push", push_event(repo), root / "push", prefix=NO_NETWORK),
-        "live label": lambda: pull_request(repo, root / "live", {"python/sglang/srt/server.py": "# fix\n"},
-                                           {"labels": ("run-ci",)}, event_labels=[]),
-        "extra and kernel": lambda: pull_request(repo, root / "extra", kernel_change,
-                                                 {"labels": ("run-ci", "run-ci-extra")}, event_labels=["run-ci"]),
-        "label removed": lambda: pull_request(repo, root / "removed", kernel_change, {"labels": ()},
-                                              event_labels=["run-ci", "run-ci-extra"]),
-        "draft": lambda: pull_request(repo, root / "draft", kernel_change, {"labels": ("run-ci",), "draft": True},
-                                      event_labels=["run-ci"], draft=True),
-        "docs only": lambda: pull_request(repo, root / "docs", {"README.md": "# more docs\n"},
-                                          {"labels": ("run-ci",)}, event_labels=["run-ci"]),
-        "failing": push_failing,
-    })
+    return run_concurrently(
+        {
+            "push": lambda: act(repo, "push", push_event(repo), root / "push", prefix=NO_NETWORK),
+            "live label": lambda: pull_request(
+                repo,
+                root / "live",
+                {"python/sglang/srt/server.py": "# fix\n"},
+                {"labels": ("run-ci",)},
+                event_labels=[],
+            ),
+            "extra and kernel": lambda: pull_request(
+                repo, root / "extra", kernel_change, {"labels": ("run-ci", "run-ci-extra")}, event_labels=["run-ci"]
+            ),
+            "label removed": lambda: pull_request(
+                repo, root / "removed", kernel_change, {"labels": ()}, event_labels=["run-ci", "run-ci-extra"]
+            ),
+            "draft": lambda: pull_request(
+                repo,
+                root / "draft",
+                kernel_change,
+                {"labels": ("run-ci",), "draft": True},
+                event_labels=["run-ci"],
+                draft=True,
+            ),
+            "docs only": lambda: pull_request(
+                repo, root / "docs", {"README.md": "# more docs\n"}, {"labels": ("run-ci",)}, event_labels=["run-ci"]
+            ),
+            "failing": push_failing,
+        }
+    )
 
 
 def gate_reasons(result: ActRun) -> dict[str, str]:
@@ -119,8 +141,11 @@ def test_the_pull_requests_labels_are_read_live_not_from_the_event(runs, repo):
     assert_clean(result)
     assert result.results() == {**dict.fromkeys(JOBS, "success"), EXTRA: "skipped", KERNEL: "skipped"}
     assert actual_runs(result) == expected_runs(repo.path, UNGATED)
-    assert gate_reasons(result) == {**dict.fromkeys(UNGATED, "runs"), EXTRA: "needs the label 'run-ci-extra'",
-                                    KERNEL: "its paths did not change"}
+    assert gate_reasons(result) == {
+        **dict.fromkeys(UNGATED, "runs"),
+        EXTRA: "needs the label 'run-ci-extra'",
+        KERNEL: "its paths did not change",
+    }
     assert [(call.method, call.path) for call in result.api_calls] == [("GET", "/repos/octo/fixture/pulls/7")]
 
 
@@ -160,13 +185,20 @@ def test_a_failing_file_fails_its_shard_skips_what_needs_it_and_fails_the_run(ru
     stages after it are skipped; extra-a, which needs nothing, still runs; finish fails."""
     result = runs["failing"]
     assert_clean(result)
-    assert result.results() == {"gate": "success", BASE_A: "failure", BASE_B_SMALL: "skipped",
-                                BASE_B_LARGE: "skipped", BASE_C: "skipped", EXTRA: "success", KERNEL: "skipped",
-                                "finish": "failure"}
-    assert actual_runs(result) == Counter({("test/registered/core/test_import.py", BASE_A, "0"): 1,
-                                           (SMOKE, BASE_A, "0"): 1}) + expected_runs(repo.path, [EXTRA])
+    assert result.results() == {
+        "gate": "success",
+        BASE_A: "failure",
+        BASE_B_SMALL: "skipped",
+        BASE_B_LARGE: "skipped",
+        BASE_C: "skipped",
+        EXTRA: "success",
+        KERNEL: "skipped",
+        "finish": "failure",
+    }
+    assert actual_runs(result) == Counter(
+        {("test/registered/core/test_import.py", BASE_A, "0"): 1, (SMOKE, BASE_A, "0"): 1}
+    ) + expected_runs(repo.path, [EXTRA])
     assert result.job(BASE_A).step("Run shard").result == "failure"
-    assert result.job(BASE_A).annotations == [
-        ("error", f"{SMOKE}: no known failure pattern in the output")]
+    assert result.job(BASE_A).annotations == [("error", f"{SMOKE}: no known failure pattern in the output")]
     assert result.job("finish").annotations == [("error", f"{BASE_A} failure")]
     assert result.exit_code != 0

@@ -31,17 +31,38 @@ SMOKE = "test/registered/core/test_smoke.py"  # base-a: the 5090 pool
 MIXED = "test/registered/extra/test_mixed_chunk.py"  # extra-a: the H100 pool; fails in this fixture
 GPU_JOBS = ("run-1-gpu-5090", "run-1-gpu-h100")
 # The gate parses the file for the class and method a selector names (they must exist), so MIXED has them.
-MIXED_CLASS = "\nimport unittest\n\n\nclass TestMixedChunk(unittest.TestCase):\n    def test_mixed(self):\n        pass\n\n"
+MIXED_CLASS = (
+    "\nimport unittest\n\n\nclass TestMixedChunk(unittest.TestCase):\n    def test_mixed(self):\n        pass\n\n"
+)
 HOSTILE = {case["name"]: case for case in yaml.safe_load((REPO_ROOT / "tests/cases/rerun/hostile.yml").read_text())}
 # Comments GitHub never hands to the gate: the job's `if:` wants the body to start with '/rerun-test '
 # (compared ignoring case, on GitHub and in act alike). Cheap: act skips the gate at once.
-NOT_A_COMMAND = ("no slash", "plural", "underscore", "command on the second line", "no selector", "words before",
-                 "quoted reply", "Cyrillic ie in command", "byte order mark first", "command glued to ;",
-                 "command glued to $()")
+NOT_A_COMMAND = (
+    "no slash",
+    "plural",
+    "underscore",
+    "command on the second line",
+    "no selector",
+    "words before",
+    "quoted reply",
+    "Cyrillic ie in command",
+    "byte order mark first",
+    "command glued to ;",
+    "command glued to $()",
+)
 # Comments the gate reads and refuses, one or two of every category of the table. Each costs a venv
 # and a pip install (~10 s on 2 cores), which is why there are not more of them.
-REFUSED = ("$() as selector", "$() in test name", "bare CR inside the line", "zero-width space",
-           "leading ..", "pytest-style ::Class::method", "no such file", "the same selector twice", "branch name")
+REFUSED = (
+    "$() as selector",
+    "$() in test name",
+    "bare CR inside the line",
+    "zero-width space",
+    "leading ..",
+    "pytest-style ::Class::method",
+    "no such file",
+    "the same selector twice",
+    "branch name",
+)
 # GitHub's startsWith ignores case (in act too): '/RERUN-TEST' starts the gate, whose exact,
 # case-sensitive check ignores it before any API call: no reaction, no reply.
 IGNORED_BY_GATE = ("upper case",)
@@ -86,16 +107,32 @@ def pull(repo: FixtureRepo) -> PullState:
     return PullState(7, head, repo.head, "feature")
 
 
-def act(repo: FixtureRepo, wheels: Path, work: Path, body: str, login: str = "alice",
-        association: str = "MEMBER", earlier: tuple[dict, ...] = ()) -> tuple[ActRun, list]:
+def act(
+    repo: FixtureRepo,
+    wheels: Path,
+    work: Path,
+    body: str,
+    login: str = "alice",
+    association: str = "MEMBER",
+    earlier: tuple[dict, ...] = (),
+) -> tuple[ActRun, list]:
     """One comment on #7 by `login` (a writer: alice) through the rerun-test workflow, after the
     `earlier` answers of the gate; the run and its API calls."""
     labels = workflow_labels(repo.path / ".github/workflows" / WORKFLOW)
     with FakeGitHub() as api:
         serve_github(api, pull(repo), {"alice": "write"}, records=work / "act" / "records.jsonl", earlier=earlier)
-        result = run_workflow(repo.path, WORKFLOW, "issue_comment", issue_comment_event(7, body, login, association),
-                              labels=labels, work=work / "act", api=api, env=offline_pip_env(wheels),
-                              bin_dirs=[fake_gpu_bin(work / "gpu-bin")], timeout=RUN_SECONDS_LIMIT)
+        result = run_workflow(
+            repo.path,
+            WORKFLOW,
+            "issue_comment",
+            issue_comment_event(7, body, login, association),
+            labels=labels,
+            work=work / "act",
+            api=api,
+            env=offline_pip_env(wheels),
+            bin_dirs=[fake_gpu_bin(work / "gpu-bin")],
+            timeout=RUN_SECONDS_LIMIT,
+        )
     return result, result.api_calls
 
 
@@ -144,8 +181,12 @@ def gpu_results(result: ActRun) -> dict[str, str]:
 def test_a_writer_reruns_exactly_the_named_files_on_their_pools_and_gets_the_results(runs, repo):
     result = runs["writer"]
     assert result.errors == [] and result.leftovers == [], result.text
-    assert result.results() == {"gate": "success", "run-1-gpu-5090": "success", "run-1-gpu-h100": "failure",
-                                "report": "success"}
+    assert result.results() == {
+        "gate": "success",
+        "run-1-gpu-5090": "success",
+        "run-1-gpu-h100": "failure",
+        "report": "success",
+    }
     ran = sorted((run.file, run.job, tuple(run.data["argv"][1:])) for run in result.files)
     assert ran == [(SMOKE, "run-1-gpu-5090", ()), (MIXED, "run-1-gpu-h100", ("TestMixedChunk.test_mixed",))]
     head = pull(repo).head_sha
@@ -177,8 +218,10 @@ def test_a_stranger_is_refused_with_a_reply_and_no_gpu_job_runs(runs):
     ]
     assert bodies(result.api_calls, "POST", "/reactions") == [{"content": "-1"}]
     [reply] = bodies(result.api_calls, "POST", "/issues/7/comments")
-    assert reply["body"].endswith("@mallory: /rerun-test is limited to people with write permission or above on "
-                                  "this repository. Ask a maintainer to run it.")
+    assert reply["body"].endswith(
+        "@mallory: /rerun-test is limited to people with write permission or above on "
+        "this repository. Ask a maintainer to run it."
+    )
 
 
 @pytest.mark.parametrize("name", NOT_A_COMMAND)

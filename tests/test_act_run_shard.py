@@ -55,8 +55,13 @@ workflows:
 """
 # One shard, run in path order (every est_time fits one shard). The passing file takes 1.5 s: its
 # TIMINGS entry (whole seconds) is not 0, so the measured plan cannot equal the estimated one.
-FILES = {"test/test_a_server.py": "server", "test/test_b_hang.py": "hang", "test/test_c_fail.py": "fail",
-         "test/test_d_flaky.py": "flaky", "test/test_e_pass.py": "pass"}
+FILES = {
+    "test/test_a_server.py": "server",
+    "test/test_b_hang.py": "hang",
+    "test/test_c_fail.py": "fail",
+    "test/test_d_flaky.py": "flaky",
+    "test/test_e_pass.py": "pass",
+}
 PASS_SECONDS = 1.5
 MARK = 'register_cuda_ci(est_time=2, suite="nightly-1-gpu", nightly=True)'
 WORKFLOW = "cigen-nightly.yml"
@@ -83,12 +88,24 @@ def runs(repo, tmp_path_factory) -> Runs:
 
     def act(name: str, gpu: str) -> ActRun:
         work = root / name
-        return run_workflow(repo.path, WORKFLOW, "workflow_dispatch", dispatch_event({"suite": "all"}),
-                            labels=["1-gpu-h100"], bin_dirs=[fake_gpu_bin(work / "gpu-bin")], work=work / "act",
-                            env={"CIGEN_FAKE_GPU": gpu})
+        return run_workflow(
+            repo.path,
+            WORKFLOW,
+            "workflow_dispatch",
+            dispatch_event({"suite": "all"}),
+            labels=["1-gpu-h100"],
+            bin_dirs=[fake_gpu_bin(work / "gpu-bin")],
+            work=work / "act",
+            env={"CIGEN_FAKE_GPU": gpu},
+        )
 
-    return run_concurrently({"shard": lambda: act("shard", "idle"), "hung GPU": lambda: act("hung", "hang"),
-                             "no GPU": lambda: act("none", "none")})
+    return run_concurrently(
+        {
+            "shard": lambda: act("shard", "idle"),
+            "hung GPU": lambda: act("hung", "hang"),
+            "no GPU": lambda: act("none", "none"),
+        }
+    )
 
 
 def summary_rows(summary: str) -> dict[str, tuple[str, str]]:
@@ -108,7 +125,8 @@ def test_a_shard_retries_what_sglang_retries_kills_hangs_and_servers_and_keeps_g
     job = result.job(JOB, shard=0)
     # The hang (timeout) and the flaky file (flaky-accuracy) get their one retry; the failure (test) none.
     assert sorted((run.file, run.behavior) for run in job.files) == sorted(
-        [*FILES.items(), ("test/test_b_hang.py", "hang"), ("test/test_d_flaky.py", "flaky")])
+        [*FILES.items(), ("test/test_b_hang.py", "hang"), ("test/test_d_flaky.py", "flaky")]
+    )
     assert summary_rows(job.summary) == {
         "test/test_a_server.py": ("passed", "passed"),
         "test/test_b_hang.py": ("timeout", "timeout, timeout"),
@@ -127,8 +145,12 @@ def test_the_results_artifact_records_the_flaky_file_and_the_unretried_failure(r
     data = results_file(runs["shard"])
     files = {entry["path"]: entry for entry in data["files"]}
     assert {path: entry["class"] for path, entry in files.items()} == {
-        "test/test_a_server.py": "passed", "test/test_b_hang.py": "timeout", "test/test_c_fail.py": "test",
-        "test/test_d_flaky.py": "flaky", "test/test_e_pass.py": "passed"}
+        "test/test_a_server.py": "passed",
+        "test/test_b_hang.py": "timeout",
+        "test/test_c_fail.py": "test",
+        "test/test_d_flaky.py": "flaky",
+        "test/test_e_pass.py": "passed",
+    }
     flaky = files["test/test_d_flaky.py"]
     assert [attempt["class"] for attempt in flaky["attempts"]] == ["flaky-accuracy", "passed"]
     assert flaky["retried"] is True and FLAKY_LINE in flaky["attempts"][0]["reason"]
@@ -136,10 +158,13 @@ def test_the_results_artifact_records_the_flaky_file_and_the_unretried_failure(r
     assert (data["exit_status"], data["preflight"]["status"]) == (1, "passed")
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("hung GPU", f"nvidia-smi did not answer within {PREFLIGHT_DEFAULT_SECONDS:g} s"),
-    ("no GPU", "nvidia-smi exited 6: No devices were found"),
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("hung GPU", f"nvidia-smi did not answer within {PREFLIGHT_DEFAULT_SECONDS:g} s"),
+        ("no GPU", "nvidia-smi exited 6: No devices were found"),
+    ],
+)
 def test_a_dead_gpu_ends_the_shard_as_infra_within_the_preflight_timeout(runs, name, reason):
     result = runs[name]
     assert result.results() == {"gate": "success", JOB: "failure"}
@@ -156,7 +181,7 @@ def test_a_dead_gpu_ends_the_shard_as_infra_within_the_preflight_timeout(runs, n
 def timings_block(lines: list[str]) -> list[str]:
     """The TIMINGS block the runner printed in the job log, markers included."""
     start, end = lines.index(TIMINGS_BEGIN), lines.index(TIMINGS_END)
-    return lines[start:end + 1]
+    return lines[start : end + 1]
 
 
 def planned_seconds(repo: Path, timings: Path | None) -> list[float]:
@@ -177,8 +202,9 @@ def test_the_jobs_timings_round_trip_through_calibrate_into_the_plan(runs, repo,
     given = tmp_path / "given"
     given.write_text("\n".join(block) + "\n" if source == "--log" else json.dumps(results_file(result)))
     timings = tmp_path / "timings.json"
-    calibrate = CliRunner().invoke(cli, ["calibrate", "--root", str(repo.path), "--no-cache", source, str(given),
-                                         "-o", str(timings)])
+    calibrate = CliRunner().invoke(
+        cli, ["calibrate", "--root", str(repo.path), "--no-cache", source, str(given), "-o", str(timings)]
+    )
     assert calibrate.exit_code == 0, calibrate.output
     files = {entry["path"]: entry["seconds"] for entry in json.loads(timings.read_text())["files"]}
     assert files["test/test_e_pass.py"] >= 1.0 and "test/test_c_fail.py" not in files  # a failure is no timing
@@ -191,7 +217,10 @@ def test_adding_a_test_changes_the_plan_file_and_no_workflow(repo, tmp_path):
     copy = repo.clone(tmp_path / "copy")
     copy.commit({"test/test_f_new.py": recording_test("test/test_f_new.py", "pass", [MARK])}, "a new test")
     after = render_tree(copy.path, tmp_path / "after")
-    changed = sorted(path.relative_to(tmp_path / "after").as_posix() for path, text in after.items()
-                     if before.get(tmp_path / "before" / path.relative_to(tmp_path / "after")) != text)
+    changed = sorted(
+        path.relative_to(tmp_path / "after").as_posix()
+        for path, text in after.items()
+        if before.get(tmp_path / "before" / path.relative_to(tmp_path / "after")) != text
+    )
     assert changed == ["cigen/plan.json"]
     assert "test/test_f_new.py" in after[tmp_path / "after/cigen/plan.json"]

@@ -20,8 +20,10 @@ from tests.act.sglang_repo import actual_runs, expected_runs
 from tests.synth import render_call
 
 WORKFLOW = "cigen-per-commit.yml"
-SETUPS = ("setup: [bash scripts/ci/cuda/ci_install_dependency.sh]",
-          "setup: [bash scripts/ci/cuda/ci_install_deepep.sh]")
+SETUPS = (
+    "setup: [bash scripts/ci/cuda/ci_install_dependency.sh]",
+    "setup: [bash scripts/ci/cuda/ci_install_deepep.sh]",
+)
 RUN_SECONDS_LIMIT = 420
 
 
@@ -49,11 +51,20 @@ def repo(tmp_path_factory, corpus) -> FixtureRepo:
 def result(repo, tmp_path_factory) -> ActRun:
     work = tmp_path_factory.mktemp("scale-run")
     labels = workflow_labels(repo.path / ".github/workflows" / WORKFLOW)
-    run = run_workflow(repo.path, WORKFLOW, "push", push_event(repo), labels=labels, work=work / "act",
-                       bin_dirs=[fake_gpu_bin(work / "gpu-bin")], timeout=RUN_SECONDS_LIMIT)
+    run = run_workflow(
+        repo.path,
+        WORKFLOW,
+        "push",
+        push_event(repo),
+        labels=labels,
+        work=work / "act",
+        bin_dirs=[fake_gpu_bin(work / "gpu-bin")],
+        timeout=RUN_SECONDS_LIMIT,
+    )
     jobs = len([job for job in run.jobs if job.result != "skipped"])
-    print(f"act, sglang's per-commit workflow: {run.seconds:.1f} s, {jobs} jobs, {len(run.files)} files",
-          file=sys.stderr)
+    print(
+        f"act, sglang's per-commit workflow: {run.seconds:.1f} s, {jobs} jobs, {len(run.files)} files", file=sys.stderr
+    )
     return run
 
 

@@ -38,8 +38,10 @@ from tests.act.sglang_repo import actual_runs, expected_runs
 from tests.rendering import GOLDEN
 
 TREE = GOLDEN / "tree"
-GOLDEN_SETUP = {'setup: ["pip install -e ."]': 'setup: ["true"]',
-                'setup: ["bash scripts/install_rdma.sh"]': 'setup: ["true"]'}
+GOLDEN_SETUP = {
+    'setup: ["pip install -e ."]': 'setup: ["true"]',
+    'setup: ["bash scripts/install_rdma.sh"]': 'setup: ["true"]',
+}
 GOLDEN_PER_COMMIT = ("base-a", "base-b", "base-c", "extra", "kernel")
 PLAIN_CONFIG = """\
 # A plain project's CI: one GPU pool, two stages, the drift check on the hosted runner.
@@ -86,8 +88,11 @@ def golden_files() -> dict[str, str]:
 
 def plain_files() -> dict[str, str]:
     """pyproject, a package, recording tests registering register_cuda_ci, and the small cigen.yml."""
-    files = {"cigen.yml": PLAIN_CONFIG, "src/plain/__init__.py": "VERSION = '1.0'\n",
-             "pyproject.toml": '[project]\nname = "plain"\nversion = "1.0"\n'}
+    files = {
+        "cigen.yml": PLAIN_CONFIG,
+        "src/plain/__init__.py": "VERSION = '1.0'\n",
+        "pyproject.toml": '[project]\nname = "plain"\nversion = "1.0"\n',
+    }
     files.update({rel: recording_test(rel, "pass", [mark]) for rel, mark in PLAIN_TESTS.items()})
     return files
 
@@ -121,20 +126,22 @@ def trap_bin(folder: Path) -> Path:
     return folder
 
 
-def act(repo: FixtureRepo, workflow: str, event: str, payload: dict, work: Path, bins: list[Path],
-        **options) -> ActRun:
+def act(repo: FixtureRepo, workflow: str, event: str, payload: dict, work: Path, bins: list[Path], **options) -> ActRun:
     labels = workflow_labels(repo.path / ".github/workflows" / workflow)
     bin_dirs = [*bins, fake_gpu_bin(work / "gpu-bin")]
-    return run_workflow(repo.path, workflow, event, payload, labels=labels, work=work / "act", bin_dirs=bin_dirs,
-                        **options)
+    return run_workflow(
+        repo.path, workflow, event, payload, labels=labels, work=work / "act", bin_dirs=bin_dirs, **options
+    )
 
 
 @pytest.fixture(scope="module")
 def repos(tmp_path_factory) -> dict[str, FixtureRepo]:
     root = tmp_path_factory.mktemp("smoke")
-    return {"golden": render_and_commit(make_repo(root / "golden", golden_files())),
-            "plain": render_and_commit(make_repo(root / "plain", plain_files())),
-            "init": init_repo(root / "init")}
+    return {
+        "golden": render_and_commit(make_repo(root / "golden", golden_files())),
+        "plain": render_and_commit(make_repo(root / "plain", plain_files())),
+        "init": init_repo(root / "init"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -146,23 +153,58 @@ def runs(repos, tmp_path_factory) -> Runs:
 
     def stale() -> ActRun:
         clone = plain.clone(root / "stale" / "repo")
-        clone.commit({"cigen.yml": PLAIN_CONFIG.replace("step_timeout_minutes: 10", "step_timeout_minutes: 15")},
-                     "a longer smoke step, not rendered")
+        clone.commit(
+            {"cigen.yml": PLAIN_CONFIG.replace("step_timeout_minutes: 10", "step_timeout_minutes: 15")},
+            "a longer smoke step, not rendered",
+        )
         return act(clone, "cigen-cpu-tests.yml", "push", push_event(clone), root / "stale", [shim])
 
-    return run_concurrently({
-        "plain push": lambda: act(plain, "cigen-per-commit.yml", "push", push_event(plain), root / "plain",
-                                  [trap_bin(root / "trap")], prefix=NO_NETWORK),
-        "init push": lambda: act(init, "cigen-per-commit.yml", "push", push_event(init), root / "init",
-                                 [trap_bin(root / "init-trap")], prefix=NO_NETWORK),
-        "fresh check": lambda: act(plain, "cigen-cpu-tests.yml", "push", push_event(plain), root / "fresh", [shim]),
-        "stale check": stale,
-        "golden push": lambda: act(golden, "cigen-per-commit.yml", "push", push_event(golden), root / "golden-push",
-                                   [], prefix=NO_NETWORK, env=GOLDEN_ENV, secrets=GOLDEN_SECRETS),
-        "golden nightly": lambda: act(golden, "cigen-nightly.yml", "workflow_dispatch",
-                                      dispatch_event({"suite": "all", "pool": "default"}), root / "golden-nightly",
-                                      [], actions=pinned, env=GOLDEN_ENV, secrets=GOLDEN_SECRETS),
-    })
+    return run_concurrently(
+        {
+            "plain push": lambda: act(
+                plain,
+                "cigen-per-commit.yml",
+                "push",
+                push_event(plain),
+                root / "plain",
+                [trap_bin(root / "trap")],
+                prefix=NO_NETWORK,
+            ),
+            "init push": lambda: act(
+                init,
+                "cigen-per-commit.yml",
+                "push",
+                push_event(init),
+                root / "init",
+                [trap_bin(root / "init-trap")],
+                prefix=NO_NETWORK,
+            ),
+            "fresh check": lambda: act(plain, "cigen-cpu-tests.yml", "push", push_event(plain), root / "fresh", [shim]),
+            "stale check": stale,
+            "golden push": lambda: act(
+                golden,
+                "cigen-per-commit.yml",
+                "push",
+                push_event(golden),
+                root / "golden-push",
+                [],
+                prefix=NO_NETWORK,
+                env=GOLDEN_ENV,
+                secrets=GOLDEN_SECRETS,
+            ),
+            "golden nightly": lambda: act(
+                golden,
+                "cigen-nightly.yml",
+                "workflow_dispatch",
+                dispatch_event({"suite": "all", "pool": "default"}),
+                root / "golden-nightly",
+                [],
+                actions=pinned,
+                env=GOLDEN_ENV,
+                secrets=GOLDEN_SECRETS,
+            ),
+        }
+    )
 
 
 def test_a_plain_project_runs_green_offline_without_installing_cigen(runs, repos):
@@ -189,8 +231,10 @@ def test_a_plain_projects_jobs_call_only_the_files_cigen_wrote(repos):
     """Static side of the same claim: every run: line of the GPU workflow names .github/cigen/*.py."""
     workflow = yaml.safe_load((repos["plain"].path / ".github/workflows/cigen-per-commit.yml").read_text())
     commands = [step["run"].split()[:2] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
-    assert {tuple(command) for command in commands} == {("python3", ".github/cigen/ci_gate.py"),
-                                                        ("python3", ".github/cigen/run_shard.py")}
+    assert {tuple(command) for command in commands} == {
+        ("python3", ".github/cigen/ci_gate.py"),
+        ("python3", ".github/cigen/run_shard.py"),
+    }
     assert not (repos["plain"].path / "action.yml").exists() and "cigen_package" not in PLAIN_CONFIG
 
 
@@ -202,8 +246,11 @@ def test_the_drift_check_passes_on_fresh_workflows_and_fails_on_stale_ones(runs)
     lines = stale.job("cpu-tests").step("cigen check").lines
     assert lines[:2] == ("--- a/.github/workflows/cigen-per-commit.yml", "+++ b/.github/workflows/cigen-per-commit.yml")
     assert "-        timeout-minutes: 10" in lines and "+        timeout-minutes: 15" in lines
-    assert lines[-3:] == ("1 generated file out of date:", "  .github/workflows/cigen-per-commit.yml (differs)",
-                          "  fix: cigen render")
+    assert lines[-3:] == (
+        "1 generated file out of date:",
+        "  .github/workflows/cigen-per-commit.yml (differs)",
+        "  fix: cigen render",
+    )
 
 
 def test_the_golden_tree_runs_every_per_commit_file_once_offline(runs, repos):
@@ -231,5 +278,6 @@ def test_the_golden_nightly_runs_multi_pool_suites_on_each_pool_and_model_tests_
     # A suite's secret reaches its jobs only.
     assert (env["nightly-1-gpu"]["HF_TOKEN"], env["weekly-8-gpu"]["HF_TOKEN"]) == ("hf-secret", None)
     models = sorted((run.file, run.job) for run in result.files if run.shard is None)
-    assert models == [("test/nightly/test_model_server.py", f"nightly-1-gpu-models-{pool}")
-                      for pool in ("1-gpu-5090", "1-gpu-h100")]
+    assert models == [
+        ("test/nightly/test_model_server.py", f"nightly-1-gpu-models-{pool}") for pool in ("1-gpu-5090", "1-gpu-h100")
+    ]

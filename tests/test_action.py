@@ -25,7 +25,18 @@ TINY = "tests/e2e/tiny-qwen3"
 STANDIN = f"{sys.executable} tests/e2e/standin_server.py"
 RTX_5090 = (0, "NVIDIA GeForce RTX 5090", 32607, 32095)
 H100 = (0, "NVIDIA H100 80GB HBM3", 81559, 81047)
-ARTIFACT_FILES = ["gpu.json", "nvidia-smi-end.txt", "nvidia-smi-start.txt", "pgids", "plan.json", "result.json", "server.log", "summary.md", "test.log", "token"]
+ARTIFACT_FILES = [
+    "gpu.json",
+    "nvidia-smi-end.txt",
+    "nvidia-smi-start.txt",
+    "pgids",
+    "plan.json",
+    "result.json",
+    "server.log",
+    "summary.md",
+    "test.log",
+    "token",
+]
 
 
 def environment(tmp_path: Path, gpus, **extra: str) -> dict:
@@ -35,7 +46,14 @@ def environment(tmp_path: Path, gpus, **extra: str) -> dict:
 
 
 def inputs(**overrides: str) -> dict:
-    return {"test-file": E2E, "model": TINY, "model-config": "Qwen3-0.6B", "python": sys.executable, "timeout-minutes": "5", **overrides}
+    return {
+        "test-file": E2E,
+        "model": TINY,
+        "model-config": "Qwen3-0.6B",
+        "python": sys.executable,
+        "timeout-minutes": "5",
+        **overrides,
+    }
 
 
 def normalized(summary: str) -> str:
@@ -56,7 +74,9 @@ def test_passes_on_a_5090_with_the_advisors_fraction(tmp_path):
     ], run.step("Run the test").output
     assert run.outputs == {"mem-fraction-static": "0.79", "result": "passed"}
     folder = Path(run.step("Prepare").outputs["dir"])
-    assert "model_path=tests/e2e/tiny-qwen3 mem_fraction_static=0.79 other_args=[]" in (folder / "server.log").read_text()
+    assert (
+        "model_path=tests/e2e/tiny-qwen3 mem_fraction_static=0.79 other_args=[]" in (folder / "server.log").read_text()
+    )
     assert "Ran 6 tests" in (folder / "test.log").read_text() and "OK" in (folder / "test.log").read_text()
     # P = 32095 - 620 = 31475: the largest safe fraction for 2077 + 42 + 512 MiB is 0.795 -> 0.79 (test_memory.py)
     assert normalized(run.summary) == (
@@ -90,7 +110,11 @@ def test_h100_keeps_sglangs_default_and_explicit_values_win(tmp_path):
     run = run_action(inputs(), tmp_path / "a", environment(tmp_path, [H100]))
     assert run.outputs == {"mem-fraction-static": "0.83", "result": "passed"}
     # 0.85 pinned in server-args on a 5090: predicted to leave 893 MiB, so a warning; it still runs
-    run = run_action(inputs(**{"server-args": "--mem-fraction-static 0.85 --log-level debug"}), tmp_path / "b", environment(tmp_path, [RTX_5090]))
+    run = run_action(
+        inputs(**{"server-args": "--mem-fraction-static 0.85 --log-level debug"}),
+        tmp_path / "b",
+        environment(tmp_path, [RTX_5090]),
+    )
     assert run.outputs == {"mem-fraction-static": "0.85", "result": "passed"}
     assert (
         "::warning::--mem-fraction-static 0.85 leaves 893 MiB; the test needs 2119 + 512 MiB margin "
@@ -103,12 +127,27 @@ def test_h100_keeps_sglangs_default_and_explicit_values_win(tmp_path):
 def test_refuses_early_when_the_free_memory_cannot_fit(tmp_path):
     pip_log = tmp_path / "pip.log"
     wrapper = tmp_path / "python"  # records pip calls instead of installing; otherwise the real python
-    wrapper.write_text(f'#!/bin/sh\nif [ "$1 $2" = "-m pip" ]; then echo "$@" >> {pip_log}; exit 0; fi\nexec {sys.executable} "$@"\n')
+    wrapper.write_text(
+        f'#!/bin/sh\nif [ "$1 $2" = "-m pip" ]; then echo "$@" >> {pip_log}; exit 0; fi\nexec {sys.executable} "$@"\n'
+    )
     wrapper.chmod(0o755)
     busy = (0, "NVIDIA GeForce RTX 5090", 32607, 3000)
-    run = run_action(inputs(python=str(wrapper), install="sglang[all]==0.5.23 --no-cache-dir"), tmp_path / "r", environment(tmp_path, [busy]))
+    run = run_action(
+        inputs(python=str(wrapper), install="sglang[all]==0.5.23 --no-cache-dir"),
+        tmp_path / "r",
+        environment(tmp_path, [busy]),
+    )
     assert pip_log.read_text() == "-m pip install sglang[all]==0.5.23 --no-cache-dir\n"
-    assert [step.status for step in run.steps] == ["success", "success", "success", "failure", "skipped", "success", "success", "success"]
+    assert [step.status for step in run.steps] == [
+        "success",
+        "success",
+        "success",
+        "failure",
+        "skipped",
+        "success",
+        "success",
+        "success",
+    ]
     assert run.outputs == {"mem-fraction-static": "", "result": "refused"}
     refusal = (
         "Qwen3-0.6B cannot fit NVIDIA GeForce RTX 5090 (3000 of 32607 MiB free) at any --mem-fraction-static: "
@@ -124,7 +163,11 @@ def test_timeout_kills_only_what_the_action_started(tmp_path):
     bystander = subprocess.Popen(["sleep", "120"], start_new_session=True)  # not the action's: must survive
     try:
         hang = f"{STANDIN} --hang-before-ready"
-        run = run_action(inputs(**{"timeout-minutes": "0.1"}), tmp_path / "t", environment(tmp_path, [RTX_5090], CIGEN_E2E_LAUNCH=hang))
+        run = run_action(
+            inputs(**{"timeout-minutes": "0.1"}),
+            tmp_path / "t",
+            environment(tmp_path, [RTX_5090], CIGEN_E2E_LAUNCH=hang),
+        )
         assert run.outputs == {"mem-fraction-static": "0.79", "result": "timeout"}
         output = run.step("Run the test").output
         assert f"::error::{E2E} did not finish in 0.1 min; its processes were killed" in output
@@ -150,16 +193,24 @@ def test_a_server_that_dies_fails_the_test_with_its_log(tmp_path):
     log = (folder / "test.log").read_text()
     assert "RuntimeError: server exited with code 3 before it was ready" in log
     assert "no GPU for you" in log  # the server log's tail is in the failure message
-    assert f"::error::{E2E} failed (exit 1); server.log and test.log are in the artifact" in run.step("Run the test").output
+    assert (
+        f"::error::{E2E} failed (exit 1); server.log and test.log are in the artifact"
+        in run.step("Run the test").output
+    )
 
 
 def test_no_gpu_is_an_error_with_a_summary(tmp_path):
     run = run_action(inputs(), tmp_path / "n", environment(tmp_path, None))
     assert [step.status for step in run.steps][:3] == ["success", "failure", "skipped"]
     assert run.outputs == {"mem-fraction-static": "", "result": "error"}
-    assert "::error::nvidia-smi failed (exit 9): NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver." in run.step("Detect the GPU").output
+    assert (
+        "::error::nvidia-smi failed (exit 9): NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver."
+        in run.step("Detect the GPU").output
+    )
     assert "| GPU | not detected |" in run.summary
-    assert run.uploads[0]["with"]["name"] == "weight-checker-test_weight_checker_e2e-weight-checker-no-gpu-local-runner-1"
+    assert (
+        run.uploads[0]["with"]["name"] == "weight-checker-test_weight_checker_e2e-weight-checker-no-gpu-local-runner-1"
+    )
 
 
 def test_the_e2e_test_fails_instead_of_skipping_under_the_action(tmp_path):
@@ -190,11 +241,19 @@ def test_explicit_fraction_rules():
     assert action.explicit_fraction("auto", "--tp 1") is None
     assert action.explicit_fraction("auto", "--mem-fraction-static=0.7") == 0.7
     assert action.explicit_fraction("0.7", "--mem-fraction-static 0.7") == 0.7
-    assert action.strip_mem_flag("--a 1 --mem-fraction-static 0.7 --mem-fraction-static=0.6 'b c'") == ["--a", "1", "b c"]
+    assert action.strip_mem_flag("--a 1 --mem-fraction-static 0.7 --mem-fraction-static=0.6 'b c'") == [
+        "--a",
+        "1",
+        "b c",
+    ]
     for value, args, message in [
         ("lots", "", "mem-fraction-static must be 'auto' or a number between 0 and 1, got 'lots'"),
         ("1.5", "", "mem-fraction-static must be 'auto' or a number between 0 and 1, got '1.5'"),
-        ("0.7", "--mem-fraction-static 0.8", "mem-fraction-static is 0.7 but server-args pins --mem-fraction-static 0.8; give one of them"),
+        (
+            "0.7",
+            "--mem-fraction-static 0.8",
+            "mem-fraction-static is 0.7 but server-args pins --mem-fraction-static 0.8; give one of them",
+        ),
         ("auto", "--mem-fraction-static", "server-args: --mem-fraction-static needs a value"),
     ]:
         with pytest.raises(action.ActionError) as error:
@@ -233,8 +292,12 @@ def test_cleanup_kills_token_carrying_groups_and_spares_others(tmp_path, monkeyp
     folder = tmp_path / "state"
     folder.mkdir()
     (folder / "token").write_text("abc123\n")
-    ours = subprocess.Popen(["sleep", "120"], start_new_session=True, env={**os.environ, action.TOKEN_VARIABLE: "abc123"})
-    other = subprocess.Popen(["sleep", "120"], start_new_session=True, env={**os.environ, action.TOKEN_VARIABLE: "someone-else"})
+    ours = subprocess.Popen(
+        ["sleep", "120"], start_new_session=True, env={**os.environ, action.TOKEN_VARIABLE: "abc123"}
+    )
+    other = subprocess.Popen(
+        ["sleep", "120"], start_new_session=True, env={**os.environ, action.TOKEN_VARIABLE: "someone-else"}
+    )
     try:
         for process in (ours, other):  # until exec, /proc shows the parent's environment
             wait_for_exec(process.pid, b"sleep")
@@ -264,7 +327,9 @@ def test_a_line_break_in_an_input_cannot_forge_an_output(tmp_path):
 
 
 def test_a_line_break_inside_a_server_argument_is_refused(tmp_path):
-    run = run_action(inputs(**{"server-args": "--x 'a\nresult=passed'"}), tmp_path / "g", environment(tmp_path, [RTX_5090]))
+    run = run_action(
+        inputs(**{"server-args": "--x 'a\nresult=passed'"}), tmp_path / "g", environment(tmp_path, [RTX_5090])
+    )
     plan = run.step("Choose the server args")
     assert (plan.status, plan.outputs) == ("failure", {})
     assert "::error::server-args: an argument holds a line break or control character" in plan.output.splitlines()

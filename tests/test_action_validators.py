@@ -60,10 +60,14 @@ def test_actionlint_zero_findings(tmp_path):
 
 
 def test_actionlint_sees_the_action_inputs(tmp_path):
-    root = repo_with_action(tmp_path, ACTION.read_text(), CALLER.replace("python: python3", "python: python3\n          pyhton: typo"))
+    root = repo_with_action(
+        tmp_path, ACTION.read_text(), CALLER.replace("python: python3", "python: python3\n          pyhton: typo")
+    )
     result = tool("actionlint", "-oneline", "-shellcheck=", "-pyflakes=", cwd=root)
     assert result.returncode == 1
-    assert result.stdout.startswith('.github/workflows/weight-checker.yml:18:11: input "pyhton" is not defined in action "cigen weight-checker e2e"')
+    assert result.stdout.startswith(
+        '.github/workflows/weight-checker.yml:18:11: input "pyhton" is not defined in action "cigen weight-checker e2e"'
+    )
 
 
 def test_zizmor_zero_findings():
@@ -84,7 +88,9 @@ def test_zizmor_flags_an_input_in_a_run_script(tmp_path):
 
 
 def test_zizmor_flags_an_unpinned_action(tmp_path):
-    unpinned = ACTION.read_text().replace("actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2", "actions/upload-artifact@v4")
+    unpinned = ACTION.read_text().replace(
+        "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2", "actions/upload-artifact@v4"
+    )
     (tmp_path / "action.yml").write_text(unpinned)
     result = tool("zizmor", "--offline", "--no-progress", str(tmp_path / "action.yml"), cwd=tmp_path)
     assert result.returncode != 0
@@ -96,7 +102,9 @@ def test_check_jsonschema_github_actions_schema(tmp_path):
     assert (result.returncode, result.stdout.strip()) == (0, "ok -- validation done")
     broken = tmp_path / "action.yml"
     broken.write_text(ACTION.read_text().replace("using: composite", "using: compost"))
-    assert tool("check-jsonschema", "--builtin-schema", "vendor.github-actions", str(broken), cwd=tmp_path).returncode == 1
+    assert (
+        tool("check-jsonschema", "--builtin-schema", "vendor.github-actions", str(broken), cwd=tmp_path).returncode == 1
+    )
 
 
 def test_every_run_step_is_thin_and_input_free():

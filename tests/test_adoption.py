@@ -55,13 +55,15 @@ def test_render_touches_none_of_sglangs_workflows(sglang):
 
 def test_no_job_installs_a_mutable_reference(sglang, tmp_path):
     config = pinned_default_config(tmp_path)
-    result = CliRunner().invoke(cli, ["render", "--root", str(sglang), "--config", str(config), "--out", str(tmp_path / "gh")])
+    result = CliRunner().invoke(
+        cli, ["render", "--root", str(sglang), "--config", str(config), "--out", str(tmp_path / "gh")]
+    )
     assert result.exit_code == 0, result.output
     text = "".join(p.read_text() for p in (tmp_path / "gh" / "workflows").glob("*.yml"))
     installs = re.findall(r"pip\S* install [^\n]*", text)
     assert installs  # the /rerun-test gate and report
     assert set(installs) == {
-        "pip\" install --disable-pip-version-check --quiet "
+        'pip" install --disable-pip-version-check --quiet '
         "'cigen @ git+https://github.com/octo/cigen@0123456789abcdef0123456789abcdef01234567'"
     }
     assert "cigen==" not in text and "pip install ." not in text
@@ -80,7 +82,11 @@ def test_every_gpu_job_has_its_pools_setup_and_environment(sglang, tmp_path):
     for workflow in ("cigen-per-commit.yml", "cigen-nightly.yml"):
         for job_id, job in shard_jobs(load_yaml(tmp_path / "gh" / "workflows" / workflow)).items():
             suite = config.suites[job_suite(job)]
-            pool = config.pools[suite.pool] if len(suite.pools) == 1 else config.pools[job_id.removeprefix(f"{suite.name}-")]
+            pool = (
+                config.pools[suite.pool]
+                if len(suite.pools) == 1
+                else config.pools[job_id.removeprefix(f"{suite.name}-")]
+            )
             setup = next(step["run"] for step in job["steps"] if step["name"] == "Set up").splitlines()
             assert setup == list(config.setup_for(suite, pool)), job_id
             secrets = {name: f"${{{{ secrets.{secret} }}}}" for name, secret in suite.secrets.items()}

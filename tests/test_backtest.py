@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from benchmarks.backtest.forecast import score_estimators, speed_spread
-from benchmarks.backtest.replay import VARIANTS, Sharding, backtest, critical_path_seconds, floor_setup_share, sglang_figures, summarize
+from benchmarks.backtest.replay import (
+    VARIANTS,
+    Sharding,
+    backtest,
+    critical_path_seconds,
+    floor_setup_share,
+    sglang_figures,
+    summarize,
+)
 from benchmarks.backtest.report import noise_rows
 from generator.config import load_config, parse_config
 from generator.lint import planned_registrations
@@ -135,7 +143,11 @@ def test_sglangs_issue_figures_reproduce_from_the_shipped_history():
     figures = sglang_figures(runs, ["cuda"])
     assert figures.suite_runs == 88
     assert figures.jobs == 406
-    assert (round(figures.imbalance_median, 3), round(figures.imbalance_p90, 3), round(figures.imbalance_max, 3)) == (1.085, 1.187, 1.426)
+    assert (round(figures.imbalance_median, 3), round(figures.imbalance_p90, 3), round(figures.imbalance_max, 3)) == (
+        1.085,
+        1.187,
+        1.426,
+    )
     assert round(100 * figures.setup_share, 1) == 11.1
 
 
@@ -199,8 +211,13 @@ def test_speed_spread_finds_a_job_that_ran_slow_on_every_file(tmp_path):
     files = {f"t{i}.py": 100.0 + 10 * i for i in range(5)}
     for index in range(4):
         slow = 1.5 if index == 3 else 1.0
-        jobs = [job("x (0)", "10:00:00", "11:00:00", {f: s * slow for f, s in files.items()}), job("x (1)", "10:00:00", "11:00:00", {"u.py": 300})]
-        (tmp_path / f"{index}.json").write_text(json.dumps({"run_id": index, "started_at": f"2026-06-1{index}T10:00:00Z", "jobs": jobs}))
+        jobs = [
+            job("x (0)", "10:00:00", "11:00:00", {f: s * slow for f, s in files.items()}),
+            job("x (1)", "10:00:00", "11:00:00", {"u.py": 300}),
+        ]
+        (tmp_path / f"{index}.json").write_text(
+            json.dumps({"run_id": index, "started_at": f"2026-06-1{index}T10:00:00Z", "jobs": jobs})
+        )
     spread = speed_spread(read_history([tmp_path]), ["cuda"])
     # Job means: 0, 0, 0, log 1.5; no spread within a job.
     assert (spread.jobs, spread.files) == (4, 20)
@@ -213,8 +230,13 @@ def test_denoised_history_undoes_a_slow_runner(tmp_path):
     quick = {f"a{i}": 100.0 for i in range(4)}
     for index in range(4):
         slow = 1.5 if index == 2 else 1.0
-        jobs = [job("x (0)", "10:00:00", "11:00:00", {p: s * slow for p, s in quick.items()}), job("x (1)", "10:00:00", "11:00:00", {"b": 400.0})]
-        (tmp_path / f"{index}.json").write_text(json.dumps({"run_id": index, "started_at": f"2026-06-1{index}T10:00:00Z", "jobs": jobs}))
+        jobs = [
+            job("x (0)", "10:00:00", "11:00:00", {p: s * slow for p, s in quick.items()}),
+            job("x (1)", "10:00:00", "11:00:00", {"b": 400.0}),
+        ]
+        (tmp_path / f"{index}.json").write_text(
+            json.dumps({"run_id": index, "started_at": f"2026-06-1{index}T10:00:00Z", "jobs": jobs})
+        )
     runs = read_history([tmp_path])
     assert {s.job for s in history_measurements(runs[:1], ["cuda"]).samples} == {"0/x (0)", "0/x (1)"}
     regs = [Registration(p, 1, "cuda", 100, SUITE) for p in [*quick, "b"]]
@@ -232,7 +254,9 @@ def test_risk_balancing_changes_only_the_cigen_variant(corpus_inputs, corpus_bac
     risky = backtest(*corpus_inputs, risk_k=1.0)
     changed = 0
     for before, after in zip(plain.suite_runs, risky.suite_runs):
-        assert {v: s for v, s in before.shardings.items() if v != "cigen"} == {v: s for v, s in after.shardings.items() if v != "cigen"}
+        assert {v: s for v, s in before.shardings.items() if v != "cigen"} == {
+            v: s for v, s in after.shardings.items() if v != "cigen"
+        }
         assert after.shardings["cigen"].total_seconds == pytest.approx(before.shardings["cigen"].total_seconds)
         changed += after.shardings["cigen"] != before.shardings["cigen"]
     assert changed > 0

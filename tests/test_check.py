@@ -39,13 +39,19 @@ def test_fresh_render_passes(tmp_path):
     root = fixture_repo(tmp_path)
     result = invoke("check", "--root", str(root))
     assert len(generated(root)) == 9  # 5 workflows, the plan, runner and gate, actionlint.yaml
-    assert (result.exit_code, result.stdout, without_warnings(result.stderr)) == (0, "9 generated files up to date.\n", "")
+    assert (result.exit_code, result.stdout, without_warnings(result.stderr)) == (
+        0,
+        "9 generated files up to date.\n",
+        "",
+    )
 
 
 def test_edited_workflow_fails_with_a_unified_diff_and_the_fix(tmp_path):
     root = fixture_repo(tmp_path)
     path = root / ".github" / "workflows" / "cigen-per-commit.yml"
-    path.write_text(path.read_text().replace("timeout-minutes: 10\n    permissions:", "timeout-minutes: 15\n    permissions:", 1))
+    path.write_text(
+        path.read_text().replace("timeout-minutes: 10\n    permissions:", "timeout-minutes: 15\n    permissions:", 1)
+    )
     result = invoke("check", "--root", str(root))
     assert result.exit_code == 1
     assert result.stdout == (  # paths as git names them, relative to the repository root
@@ -61,7 +67,9 @@ def test_edited_workflow_fails_with_a_unified_diff_and_the_fix(tmp_path):
         "       contents: read  # the plan file, and the diff of a pull request's merge commit\n"
         "       pull-requests: read  # the pull request's labels and draft state, read live\n"
     )
-    assert without_warnings(result.stderr) == f"1 generated file out of date:\n  {path} (differs)\n  fix: cigen render\n"
+    assert (
+        without_warnings(result.stderr) == f"1 generated file out of date:\n  {path} (differs)\n  fix: cigen render\n"
+    )
 
 
 def test_missing_and_stale_files_are_drift_and_render_fixes_both(tmp_path):
@@ -79,7 +87,9 @@ def test_missing_and_stale_files_are_drift_and_render_fixes_both(tmp_path):
         "  fix: cigen render\n"
     )
     assert "--- /dev/null\n+++ b/.github/actionlint.yaml\n" in result.stdout
-    assert result.stdout.endswith(f"--- a/.github/workflows/old-suite.yml\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-{HEADER}-name: old\n")
+    assert result.stdout.endswith(
+        f"--- a/.github/workflows/old-suite.yml\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-{HEADER}-name: old\n"
+    )
 
     render = invoke("render", "--root", str(root))
     assert render.exit_code == 0
@@ -157,7 +167,9 @@ def test_this_repositorys_workflows_are_fresh():
     """What `make check-workflows` and this repo's CI run."""
     result = invoke("check", "--root", str(REPO_ROOT))
     assert len(generated(REPO_ROOT)) >= 3  # nightly, cpu-tests, actionlint.yaml
-    assert (result.exit_code, result.stdout) == (0, f"{len(generated(REPO_ROOT))} generated files up to date.\n"), result.stdout + result.stderr
+    assert (result.exit_code, result.stdout) == (0, f"{len(generated(REPO_ROOT))} generated files up to date.\n"), (
+        result.stdout + result.stderr
+    )
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])

@@ -41,7 +41,13 @@ PLAN = {"suites": {"base": {"shards": [{"files": []}, {"files": []}]}, "kernel":
 
 
 def git(cwd: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
 
 
@@ -203,7 +209,9 @@ def test_finish_fails_only_when_a_job_failed_or_was_cancelled(monkeypatch, capsy
 
 def test_the_gate_imports_only_the_standard_library_and_runs_as_a_plain_file(tmp_path):
     tree = ast.parse(GATE.read_text(), feature_version=(3, 9))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported - {"__future__"} <= sys.stdlib_module_names
     copy = tmp_path / "elsewhere" / "ci_gate.py"

@@ -77,7 +77,9 @@ def test_a_config_that_validated_before_is_neither_parsed_nor_validated_again(tm
     second = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.splitlines()
     assert (first[-1], second[-1]) == ("jsonschema,yaml", "")
     assert first[:-1] == second[:-1] and "1 registration in 1 file" in first
-    (tmp_path / "cigen.yml").write_text((tmp_path / "cigen.yml").read_text().replace("setup_minutes: 2", "setup_minutes: 3"))
+    (tmp_path / "cigen.yml").write_text(
+        (tmp_path / "cigen.yml").read_text().replace("setup_minutes: 2", "setup_minutes: 3")
+    )
     third = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.splitlines()
     assert third[-1] == "jsonschema,yaml"  # an edit is a new text: parsed and validated again
 
@@ -148,7 +150,10 @@ def test_bad_config_is_reported_without_traceback(tmp_path, monkeypatch):
 def test_missing_root_is_a_user_error(tmp_path):
     result = CliRunner().invoke(cli, ["scan", "--root", str(tmp_path / "nope")])
     assert result.exit_code == 2
-    assert result.stderr == f"{tmp_path / 'nope'}: no-root: not a directory\n  help: pass the repository root with --root\n"
+    assert (
+        result.stderr
+        == f"{tmp_path / 'nope'}: no-root: not a directory\n  help: pass the repository root with --root\n"
+    )
 
 
 # The embedded default runs sglang's weight-checker e2e as a model test: the tree must register it.

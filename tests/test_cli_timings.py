@@ -21,7 +21,10 @@ TREE = {
     "test/registered/c.py": 'register_cuda_ci(est_time=400, suite="base-c-test-4-gpu-h100")' + MAIN,
 }
 # The embedded default runs sglang's weight-checker e2e as a model test: lint needs it registered.
-WEIGHT_CHECKER = {"test/registered/rl/test_weight_checker_e2e.py": 'register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)' + MAIN}
+WEIGHT_CHECKER = {
+    "test/registered/rl/test_weight_checker_e2e.py": 'register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)'
+    + MAIN
+}
 
 
 def run(*args: str):
@@ -43,14 +46,22 @@ def history(folder: Path) -> Path:
         for day in (1, 2)
         for i, (minutes, timings) in enumerate(
             [
-                ("10", [{"file": "test/registered/a.py", "elapsed": 240 + 60 * day}, {"file": "test/registered/gone.py", "elapsed": 60}]),
+                (
+                    "10",
+                    [
+                        {"file": "test/registered/a.py", "elapsed": 240 + 60 * day},
+                        {"file": "test/registered/gone.py", "elapsed": 60},
+                    ],
+                ),
                 ("06", [{"file": "test/registered/b.py", "elapsed": 200}]),
             ]
         )
     ]
     for day in (1, 2):
         run_jobs = [j for j in jobs if j["started_at"].startswith(f"2026-06-1{day}")]
-        (folder / f"run{day}.json").write_text(json.dumps({"run_id": day, "started_at": f"2026-06-1{day}T09:59:00Z", "jobs": run_jobs}))
+        (folder / f"run{day}.json").write_text(
+            json.dumps({"run_id": day, "started_at": f"2026-06-1{day}T09:59:00Z", "jobs": run_jobs})
+        )
     return folder
 
 
@@ -71,18 +82,41 @@ def test_calibrate_writes_timings_and_reports_coverage(tmp_path):
         "4-gpu-h100  4     185           170       222",  # setups 240, 160, 180, 160
     ]
     data = json.loads(out.read_text())
-    assert data["files"][0] == {"suite": "base-c-test-4-gpu-h100", "path": "test/registered/a.py", "seconds": 330.0, "p90": 354.0, "samples": 2}
+    assert data["files"][0] == {
+        "suite": "base-c-test-4-gpu-h100",
+        "path": "test/registered/a.py",
+        "seconds": 330.0,
+        "p90": 354.0,
+        "samples": 2,
+    }
     assert data["suite_ratio"] == {"base-c-test-4-gpu-h100": 4.9833}  # median of 330/100 and 200/30
     first = out.read_bytes()
-    assert run("calibrate", "--root", str(root), "--history", str(runs), "--estimator", "median", "--out", str(out)).exit_code == 0
+    assert (
+        run(
+            "calibrate", "--root", str(root), "--history", str(runs), "--estimator", "median", "--out", str(out)
+        ).exit_code
+        == 0
+    )
     assert out.read_bytes() == first
 
 
 def test_calibrate_reports_all_bad_inputs_and_writes_nothing(tmp_path):
     root = write_files(tmp_path / "repo", TREE)
-    write_files(tmp_path, {"bad.xml": "<testsuite>\n<testcase time='-1'/>\n</testsuite>\n", "bad.log": "test/registered/a.py\n"})
+    write_files(
+        tmp_path, {"bad.xml": "<testsuite>\n<testcase time='-1'/>\n</testsuite>\n", "bad.log": "test/registered/a.py\n"}
+    )
     out = tmp_path / "timings.json"
-    result = run("calibrate", "--root", str(root), "--junit", str(tmp_path / "bad.xml"), "--durations", str(tmp_path / "bad.log"), "-o", str(out))
+    result = run(
+        "calibrate",
+        "--root",
+        str(root),
+        "--junit",
+        str(tmp_path / "bad.xml"),
+        "--durations",
+        str(tmp_path / "bad.log"),
+        "-o",
+        str(out),
+    )
     assert result.exit_code == 2
     assert result.output.splitlines() == [
         f"{tmp_path}/bad.log:1: durations-syntax: expected 'PATH SECONDS' or 'SUITE PATH SECONDS', got 1 fields",
@@ -107,7 +141,17 @@ def test_calibrate_from_junit_and_a_duration_log(tmp_path):
         },
     )
     out = tmp_path / "t.json"
-    args = ("calibrate", "--root", str(root), "--junit", str(tmp_path / "r1.xml"), "--durations", str(tmp_path / "d.log"), "-o", str(out))
+    args = (
+        "calibrate",
+        "--root",
+        str(root),
+        "--junit",
+        str(tmp_path / "r1.xml"),
+        "--durations",
+        str(tmp_path / "d.log"),
+        "-o",
+        str(out),
+    )
     assert run(*args, "--estimator", "mean").exit_code == 0
     files = {f["path"]: (f["seconds"], f["samples"]) for f in json.loads(out.read_text())["files"]}
     assert files == {"test/registered/b.py": (30.0, 2), "test/registered/c.py": (100.0, 1)}
@@ -116,10 +160,25 @@ def test_calibrate_from_junit_and_a_duration_log(tmp_path):
 def test_lint_warns_where_est_time_is_far_from_measured(tmp_path):
     root = write_files(tmp_path / "repo", {**TREE, **WEIGHT_CHECKER})
     out = tmp_path / "timings.json"
-    assert run("calibrate", "--root", str(root), "--history", str(history(tmp_path / "runs")), "--estimator", "median", "-o", str(out)).exit_code == 0
+    assert (
+        run(
+            "calibrate",
+            "--root",
+            str(root),
+            "--history",
+            str(history(tmp_path / "runs")),
+            "--estimator",
+            "median",
+            "-o",
+            str(out),
+        ).exit_code
+        == 0
+    )
     result = run("lint", "--root", str(root), "--timings", str(out))
     assert result.exit_code == 0
-    warnings = [line for line in result.output.splitlines() if ": warning: est-time-off: " in line or "help: set est" in line]
+    warnings = [
+        line for line in result.output.splitlines() if ": warning: est-time-off: " in line or "help: set est" in line
+    ]
     assert warnings == [
         f"test/registered/a.py:1: warning: est-time-off: est_time=100s but suite 'base-c-test-4-gpu-h100' measured 330s (3.3x, 2 samples, {out})",
         "  help: set est_time=330",
@@ -130,7 +189,10 @@ def test_lint_warns_where_est_time_is_far_from_measured(tmp_path):
     assert run("lint", "--root", str(root), "--timings", str(out), "--strict").exit_code == 2
     (tmp_path / "broken.json").write_text("{]")
     result = run("lint", "--root", str(root), "--timings", str(tmp_path / "broken.json"))
-    assert (result.exit_code, result.output) == (2, f"{tmp_path}/broken.json:1: timings-unreadable: invalid JSON: Expecting property name enclosed in double quotes (column 2)\n")
+    assert (result.exit_code, result.output) == (
+        2,
+        f"{tmp_path}/broken.json:1: timings-unreadable: invalid JSON: Expecting property name enclosed in double quotes (column 2)\n",
+    )
 
 
 def backtest(capsys, *args: str) -> tuple[int, str, str]:
@@ -160,7 +222,9 @@ def test_backtest_table_and_json(tmp_path, capsys):
         "files new in their run (est_time x suite ratio): 2, of which unregistered (suite median): 2",
         "history files not registered now (renamed or deleted): 6; registered files of these suites that never ran: 3",
     ]
-    data = json.loads(backtest(capsys, "--root", str(root), "--history", str(folder), "--estimator", "last", "--format", "json")[1])
+    data = json.loads(
+        backtest(capsys, "--root", str(root), "--history", str(folder), "--estimator", "last", "--format", "json")[1]
+    )
     assert data["summary"]["cigen"]["imbalance_median"] == round(950 / 925, 4)
     assert data["summary"]["sglang"]["imbalance_median"] == round(1050 / 925, 4)
     assert data["pipeline_seconds"]["sglang"] == {"2026-06-18T22:00:00Z": 1150.0}
@@ -177,7 +241,9 @@ def test_backtest_needs_more_runs_than_min_history(tmp_path, capsys):
 
 
 def test_backtest_on_the_shipped_history_reproduces_sglangs_figures(synth_tree, capsys):
-    status, output, _ = backtest(capsys, "--root", str(synth_tree.root), "--history", str(corpus_dir() / "sglang-ci-stats"))
+    status, output, _ = backtest(
+        capsys, "--root", str(synth_tree.root), "--history", str(corpus_dir() / "sglang-ci-stats")
+    )
     assert status == 0, output
     assert (
         "sglang's own shards, all 8 runs: 88 multi-shard suite-runs, imbalance median 1.085, p90 1.187, "
@@ -198,10 +264,15 @@ def test_backtest_with_nothing_to_compare_prints_dashes(tmp_path, capsys):
             "labels": ["4-gpu-h100"],
             "timings": [{"file": file, "elapsed": 100}],
         }
-        (folder / f"{day}.json").write_text(json.dumps({"run_id": day, "started_at": f"2026-06-1{day}T10:00:00Z", "jobs": [job]}))
+        (folder / f"{day}.json").write_text(
+            json.dumps({"run_id": day, "started_at": f"2026-06-1{day}T10:00:00Z", "jobs": [job]})
+        )
     status, output, _ = backtest(capsys, "--root", str(tmp_path), "--history", str(folder), "--estimator", "last")
     assert status == 0, output
     lines = output.splitlines()
     # b.py is new: its estimate is the median measured file, a.py's 100 s, which is exact.
     assert "last (default)  0      -           -                0.0%       -               -" in lines
-    assert "sglang's own shards, all 2 runs: 0 multi-shard suite-runs, imbalance median -, p90 -, worst -; setup 66.7% of 2 jobs' seconds" in lines
+    assert (
+        "sglang's own shards, all 2 runs: 0 multi-shard suite-runs, imbalance median -, p90 -, worst -; setup 66.7% of 2 jobs' seconds"
+        in lines
+    )

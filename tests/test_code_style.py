@@ -11,5 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_ruff_finds_nothing():
     ruff = Path(sys.executable).parent / "ruff"
-    result = subprocess.run([str(ruff), "check", "--no-cache", "--output-format", "concise", "."], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [str(ruff), "check", "--no-cache", "--output-format", "concise", "."], cwd=REPO, capture_output=True, text=True
+    )
     assert (result.returncode, result.stdout) == (0, "All checks passed!\n"), result.stdout + result.stderr

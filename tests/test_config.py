@@ -138,11 +138,15 @@ def test_schema_errors_point_at_the_offending_key():
 
 def test_runner_config_and_pools_are_exclusive():
     text = MINIMAL.replace("    pools: [1-gpu-h100]\n", "    pools: [1-gpu-h100]\n    runner_config: x\n")
-    assert messages(text) == ["cigen.yml:7: config-schema: suites.nightly-1-gpu: give either runner_config or pools, not both"]
+    assert messages(text) == [
+        "cigen.yml:7: config-schema: suites.nightly-1-gpu: give either runner_config or pools, not both"
+    ]
 
 
 def test_semantic_errors_are_all_reported_with_lines():
-    text = MINIMAL + """\
+    text = (
+        MINIMAL
+        + """\
   base-b:
     trigger: per-commit
     pools: [no-such-pool]
@@ -157,6 +161,7 @@ def test_semantic_errors_are_all_reported_with_lines():
     step_timeout_minutes: 10
     shard_budget_minutes: 5
 """
+    )
     assert messages(text) == [
         "cigen.yml:14: unknown-pool: suite 'base-b': unknown pool 'no-such-pool'",
         "cigen.yml:15: need-across-triggers: suite 'base-b' (per-commit) cannot wait for 'nightly-1-gpu' (nightly): they run in different workflows",
@@ -167,7 +172,9 @@ def test_semantic_errors_are_all_reported_with_lines():
 
 
 def test_needs_cycles_are_found():
-    text = MINIMAL + """\
+    text = (
+        MINIMAL
+        + """\
   a:
     trigger: per-commit
     pools: [1-gpu-h100]
@@ -181,17 +188,22 @@ def test_needs_cycles_are_found():
     step_timeout_minutes: 10
     shard_budget_minutes: 5
 """
+    )
     assert messages(text) == ["cigen.yml:15: needs-cycle: needs form a cycle: a -> b -> a"]
 
 
 def test_top_level_must_be_a_mapping():
-    assert messages("- a\n- b\n") == ["cigen.yml:1: config-schema: the config must be a mapping (version, pools, suites, ...)"]
+    assert messages("- a\n- b\n") == [
+        "cigen.yml:1: config-schema: the config must be a mapping (version, pools, suites, ...)"
+    ]
 
 
 def test_checks_that_once_fired_while_rendering_are_all_found_when_the_config_is_read():
     """`${{` anywhere, a job id two suites share or cigen uses: each with its own line, all in
     one pass."""
-    text = MINIMAL.replace("pools:\n", "pools:\n  1-gpu-h100b: {labels: [1-gpu-h100b], gpus: 1, setup_minutes: 2}\n") + """\
+    text = (
+        MINIMAL.replace("pools:\n", "pools:\n  1-gpu-h100b: {labels: [1-gpu-h100b], gpus: 1, setup_minutes: 2}\n")
+        + """\
   base.b:
     trigger: per-commit
     pools: [1-gpu-h100]
@@ -211,6 +223,7 @@ def test_checks_that_once_fired_while_rendering_are_all_found_when_the_config_is
 workflows:
   setup: ["pip install -e .", "echo ${{ secrets.TOKEN }}"]
 """
+    )
     assert [line for message in messages(text) for line in message.splitlines()] == [
         "cigen.yml:18: expression-in-config: suites.base.b.paths.1: '${{ github.head_ref }}' contains '${{'; "
         "GitHub would evaluate it where cigen places it",
@@ -242,7 +255,10 @@ def test_cigen_is_installed_only_from_an_immutable_reference(package):
 
 def test_pinned_package_and_dot_parse_but_package_and_requirements_together_do_not():
     pinned = "git+https://github.com/octo/cigen@0123456789abcdef0123456789abcdef01234567"
-    assert parse_config(MINIMAL + f"workflows:\n  cigen_package: {pinned}\n", "cigen.yml").workflows.cigen_package == pinned
+    assert (
+        parse_config(MINIMAL + f"workflows:\n  cigen_package: {pinned}\n", "cigen.yml").workflows.cigen_package
+        == pinned
+    )
     assert parse_config(MINIMAL + "workflows:\n  cigen_package: .\n", "cigen.yml").workflows.cigen_package == "."
     both = MINIMAL + f"workflows:\n  cigen_package: {pinned}\n  cigen_requirements: ci/cigen.txt\n"
     assert messages(both) == ["cigen.yml:14: cigen-installed-twice: give cigen_package or cigen_requirements, not both"]

@@ -6,7 +6,13 @@ import hashlib
 
 from tests.synth import SHARED_CORPUS, VENDORED_CORPUS, corpus_dir
 
-FILES = ["README.md", "sglang-registrations.json", "sglang-suites.json", "sglang-ci-stats/SUMMARY.txt", "sglang-ci-stats/model.json"]
+FILES = [
+    "README.md",
+    "sglang-registrations.json",
+    "sglang-suites.json",
+    "sglang-ci-stats/SUMMARY.txt",
+    "sglang-ci-stats/model.json",
+]
 
 
 def digests(root) -> dict[str, str]:

@@ -89,7 +89,9 @@ def test_each_rows_sample_line_classifies_to_its_class(row):
     assert any(anchor in line.lower() for anchor in row.prefilter)  # the prefilter lets it through
 
 
-@pytest.mark.parametrize("row", [pytest.param(row, id=row.regex) for row in FAILURE_PATTERNS if row.source.startswith("sglang")])
+@pytest.mark.parametrize(
+    "row", [pytest.param(row, id=row.regex) for row in FAILURE_PATTERNS if row.source.startswith("sglang")]
+)
 def test_sglang_agrees_on_whether_each_sample_is_retriable(row):
     retriable, _ = ci_utils().is_retriable_failure(SAMPLES[row.regex])
     assert retriable == (row.failure_class in RETRIABLE_CLASSES)
@@ -106,7 +108,10 @@ def test_the_table_holds_sglangs_three_lists_verbatim_in_order():
     assert 'if re.search(r"AssertionError", output):' in inspect.getsource(oracle.is_retriable_failure)
     # sglang checks its lists in this order: infra, non-retriable, retriable, then the fallback.
     order = [row.source.rsplit(" ", 1)[1] for row in FAILURE_PATTERNS if row.source.startswith("sglang")]
-    assert order == sorted(order, key=["INFRA_RETRIABLE_PATTERNS", "NON_RETRIABLE_PATTERNS", "RETRIABLE_PATTERNS", "is_retriable_failure"].index)
+    assert order == sorted(
+        order,
+        key=["INFRA_RETRIABLE_PATTERNS", "NON_RETRIABLE_PATTERNS", "RETRIABLE_PATTERNS", "is_retriable_failure"].index,
+    )
     assert all(row.source == "cigen" for row in FAILURE_PATTERNS[: len(FAILURE_PATTERNS) - len(order)])
 
 
@@ -121,7 +126,9 @@ def test_failures_with_no_known_pattern_are_test_failures():
 def test_the_first_row_in_table_order_wins_not_the_first_line():
     lines = ["gsm8k accuracy 0.71 below 0.74", "RuntimeError: CUDA error: initialization error"]
     assert classify_output(lines)[0] == "infra"
-    assert classify_output(["AssertionError: accuracy 0.5", "ImportError: x"])[0] == "test"  # as sglang: non-retriable first
+    assert (
+        classify_output(["AssertionError: accuracy 0.5", "ImportError: x"])[0] == "test"
+    )  # as sglang: non-retriable first
 
 
 def test_the_fallback_is_case_sensitive_as_sglangs():
@@ -138,7 +145,10 @@ def test_timeouts_are_infra_when_the_gpu_stopped_answering_or_the_output_says_so
     nccl = FAILURE_PATTERNS.index(next(r for r in FAILURE_PATTERNS if r.regex.startswith("Watchdog")))
     accuracy = FAILURE_PATTERNS.index(next(r for r in FAILURE_PATTERNS if r.regex == "accuracy"))
     assert failure_class({accuracy: "accuracy 0.5"}, timed_out=True, gpu_problem=None)[0] == "timeout"
-    assert failure_class({accuracy: "accuracy 0.5", nccl: "Watchdog caught collective operation timeout"}, True, None)[0] == "infra"
+    assert (
+        failure_class({accuracy: "accuracy 0.5", nccl: "Watchdog caught collective operation timeout"}, True, None)[0]
+        == "infra"
+    )
 
 
 def test_every_class_is_reachable_and_listed():
@@ -156,7 +166,10 @@ def test_defaults_match_sglang():
         assert settings.timeout_for(PlannedFile("a.py", est)) == oracle.derive_timeout_per_file(est)
     idle = gpu_idle_constants()
     assert idle["_GPU_IDLE_USED_MEMORY_THRESHOLD"] == SGLANG_IDLE_USED_MIB * 2**20
-    assert (idle["_GPU_IDLE_TIMEOUT_SECS"], idle["_GPU_IDLE_POLL_INTERVAL_SECS"]) == (SGLANG_IDLE_WAIT_SECONDS, SGLANG_IDLE_POLL_SECONDS)
+    assert (idle["_GPU_IDLE_TIMEOUT_SECS"], idle["_GPU_IDLE_POLL_INTERVAL_SECS"]) == (
+        SGLANG_IDLE_WAIT_SECONDS,
+        SGLANG_IDLE_POLL_SECONDS,
+    )
 
 
 def sglang_timings(tmp_path, monkeypatch, files: dict[str, str]) -> list[str]:
@@ -171,7 +184,9 @@ def sglang_timings(tmp_path, monkeypatch, files: dict[str, str]) -> list[str]:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        oracle.run_unittest_files([oracle.TestFile(name, 1) for name in files], timeout_per_file=30, continue_on_error=True)
+        oracle.run_unittest_files(
+            [oracle.TestFile(name, 1) for name in files], timeout_per_file=30, continue_on_error=True
+        )
     finally:
         logger.removeHandler(handler)
     return "\n".join(records).splitlines()
@@ -193,5 +208,9 @@ def test_our_timings_block_is_sglangs(tmp_path, monkeypatch):
 
 
 def test_timings_block_rounds_as_sglang():
-    results = [FileResult("a.py", "passed", (Attempt("passed", 0, seconds, 0.0),)) for seconds in (0.5, 1.5, 2.4999, 119.6)]
-    assert timings_block(results).splitlines()[1:-1] == [f'{{"file": "a.py", "passed": true, "elapsed": {n}}}' for n in (0, 2, 2, 120)]
+    results = [
+        FileResult("a.py", "passed", (Attempt("passed", 0, seconds, 0.0),)) for seconds in (0.5, 1.5, 2.4999, 119.6)
+    ]
+    assert timings_block(results).splitlines()[1:-1] == [
+        f'{{"file": "a.py", "passed": true, "elapsed": {n}}}' for n in (0, 2, 2, 120)
+    ]

@@ -13,7 +13,8 @@ from tests.conftest import write_files
 MAIN = '\n\nif __name__ == "__main__":\n    unittest.main()\n'
 TREE = {
     "tests/gpu/test_a.py": 'import unittest\nregister_cuda_ci(est_time=60, suite="per-commit-1-gpu")' + MAIN,
-    "tests/gpu/test_b.py": 'import unittest\nregister_cuda_ci(est_time=600, suite="nightly-1-gpu", nightly=True)' + MAIN,
+    "tests/gpu/test_b.py": 'import unittest\nregister_cuda_ci(est_time=600, suite="nightly-1-gpu", nightly=True)'
+    + MAIN,
     "tests/gpu/test_c.py": 'import unittest\nregister_cuda_ci(est_time=90, stage="base", runner_config="2-gpu")' + MAIN,
     "tests/cpu/test_d.py": 'import unittest\nregister_cpu_ci(est_time=5, suite="cpu")' + MAIN,
     "src/app.py": "print('not a test')\n",
@@ -28,8 +29,14 @@ def test_minimal_config_follows_the_tests_and_renders(tmp_path):
     root = write_files(tmp_path / "repo", TREE)
     result = run("init", "--root", str(root))
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0] == f"wrote {root / 'cigen.yml'} (minimal) for 4 registered test files under tests/**/*.py"
-    assert "  3. cigen render   writes .github/workflows/cigen-*.yml and .github/cigen/ (plan, runner, gate)" in result.stdout
+    assert (
+        result.stdout.splitlines()[0]
+        == f"wrote {root / 'cigen.yml'} (minimal) for 4 registered test files under tests/**/*.py"
+    )
+    assert (
+        "  3. cigen render   writes .github/workflows/cigen-*.yml and .github/cigen/ (plan, runner, gate)"
+        in result.stdout
+    )
     config = load_config(None, root)
     assert {name: (s.trigger, s.pools) for name, s in config.suites.items()} == {
         "base-test-2-gpu": ("per-commit", ("2-gpu",)),
@@ -40,7 +47,10 @@ def test_minimal_config_follows_the_tests_and_renders(tmp_path):
     lint = run("lint", "--root", str(root))
     assert lint.exit_code == 0 and "0 errors" in lint.stderr, lint.stderr
     assert run("render", "--root", str(root)).exit_code == 0
-    assert sorted(p.name for p in (root / ".github" / "workflows").iterdir()) == ["cigen-nightly.yml", "cigen-per-commit.yml"]
+    assert sorted(p.name for p in (root / ".github" / "workflows").iterdir()) == [
+        "cigen-nightly.yml",
+        "cigen-per-commit.yml",
+    ]
 
 
 def test_sglang_template_is_the_embedded_default(tmp_path):

@@ -88,10 +88,15 @@ def test_runner_config_must_agree_with_the_suite_pool(tmp_path):
     config = CONFIG.replace("runner_config: 1-gpu-small\n", "pools: [large]\n")
     root = write_files(
         tmp_path,
-        {"cigen.yml": config, "t/a.py": "register_cuda_ci(est_time=60, stage='base-b', runner_config='1-gpu-small')" + MAIN},
+        {
+            "cigen.yml": config,
+            "t/a.py": "register_cuda_ci(est_time=60, stage='base-b', runner_config='1-gpu-small')" + MAIN,
+        },
     )
     loaded = load_config(None, root)
-    problems = [p.format() for p in lint(loaded, scan_tree(root, loaded.include, loaded.exclude)) if p.code == "pool-mismatch"]
+    problems = [
+        p.format() for p in lint(loaded, scan_tree(root, loaded.include, loaded.exclude)) if p.code == "pool-mismatch"
+    ]
     assert problems == [
         "t/a.py:1: warning: pool-mismatch: runner_config '1-gpu-small' means pool 'small', but suite 'base-b-test-1-gpu-small' runs on large"
     ]
@@ -105,7 +110,9 @@ def test_corpus_nightly_mismatches_are_exactly_the_contradicting_registrations(s
     for entry in corpus["files"]:
         for call in entry["calls"]:
             kwargs = call["kwargs"]
-            suite = kwargs.get("suite") or (f"{kwargs['stage']}-test-{kwargs['runner_config']}" if "stage" in kwargs else None)
+            suite = kwargs.get("suite") or (
+                f"{kwargs['stage']}-test-{kwargs['runner_config']}" if "stage" in kwargs else None
+            )
             if call["func"] != "register_cuda_ci" or kwargs.get("disabled") or suite not in config.suites:
                 continue
             trigger = config.suites[suite].trigger
@@ -149,7 +156,9 @@ def install_problems(tmp_path: Path, monkeypatch, workflows: str, files: dict[st
     """The errors about where jobs get cigen from, in a repository that is not cigen (first lines)."""
     config = CONFIG.replace("    groups: [[t/a.py, t/missing.py]]\n", "") + "workflows:\n" + workflows
     test = "register_cuda_ci(est_time=60, suite='nightly-1-gpu', nightly=True)" + MAIN
-    write_files(tmp_path, {"pyproject.toml": '[project]\nname = "gpu-app"\n', "cigen.yml": config, "t/a.py": test, **files})
+    write_files(
+        tmp_path, {"pyproject.toml": '[project]\nname = "gpu-app"\n', "cigen.yml": config, "t/a.py": test, **files}
+    )
     monkeypatch.chdir(tmp_path)
     return [problem.format().splitlines()[0] for problem in build(read_inputs(Path("."), use_cache=False)).errors]
 
@@ -179,7 +188,9 @@ def test_every_requirement_of_cigen_requirements_carries_a_hash(tmp_path, monkey
         "# a comment\n"
         "pyyaml==6.0.2  # no hash either\n"
     )
-    found = install_problems(tmp_path, monkeypatch, "  cigen_requirements: ci/cigen.txt\n", {"ci/cigen.txt": requirements})
+    found = install_problems(
+        tmp_path, monkeypatch, "  cigen_requirements: ci/cigen.txt\n", {"ci/cigen.txt": requirements}
+    )
     assert found == [
         "ci/cigen.txt:4: requirement-unhashed: jinja2==3.1.4 has no --hash=sha256: (pip install --require-hashes refuses it)",
         "ci/cigen.txt:6: requirement-unhashed: pyyaml==6.0.2 has no --hash=sha256: (pip install --require-hashes refuses it)",

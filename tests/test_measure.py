@@ -36,7 +36,9 @@ def job(name: str, start: str, end: str, timings: list, suite: str = SUITE, **ex
 
 def write_run(folder: Path, run_id: int, started: str, jobs: list) -> Path:
     path = folder / f"{started.replace(':', '-')}__{run_id}.json"
-    path.write_text(json.dumps({"run_id": run_id, "started_at": f"2026-06-{started}Z", "event": "schedule", "jobs": jobs}, indent=1))
+    path.write_text(
+        json.dumps({"run_id": run_id, "started_at": f"2026-06-{started}Z", "event": "schedule", "jobs": jobs}, indent=1)
+    )
     return path
 
 
@@ -65,7 +67,10 @@ def test_retries_failures_and_failed_attempts(tmp_path):
     )
     [run] = read_history([tmp_path])
     kept = run.final_jobs(["cuda"])
-    assert [(j.name, j.test_seconds, j.setup_seconds) for j in kept] == [("s (0)", 510.0, 210.0), ("s (2)", 60.0, 120.0)]
+    assert [(j.name, j.test_seconds, j.setup_seconds) for j in kept] == [
+        ("s (0)", 510.0, 210.0),
+        ("s (2)", 60.0, 120.0),
+    ]
     assert is_partial(kept)  # shard 1 failed
     measured = history_measurements([run], ["cuda"])
     assert measured.samples == (Sample("t/a.py", 310.0, SUITE, "7/s (0)"), Sample("t/c.py", 60.0, SUITE, "7/s (2)"))
@@ -74,7 +79,12 @@ def test_retries_failures_and_failed_attempts(tmp_path):
 
 
 def test_jobs_with_impossible_clocks_give_no_setup(tmp_path):
-    write_run(tmp_path, 1, "18T10:00:00", [job("s (0)", "10:00:00", "10:01:00", [("t/a.py", 300, None)]), job("s (1)", "10:00:00", "10:01:00", [])])
+    write_run(
+        tmp_path,
+        1,
+        "18T10:00:00",
+        [job("s (0)", "10:00:00", "10:01:00", [("t/a.py", 300, None)]), job("s (1)", "10:00:00", "10:01:00", [])],
+    )
     measured = history_measurements(read_history([tmp_path]), ["cuda"])
     assert measured.setups == ()
     assert measured.skipped == (("jobs with no tests or tests longer than the job", 2),)
@@ -144,7 +154,10 @@ def test_junit_sums_cases_per_file_and_skips_failures(tmp_path):
         Sample("test/registered/a/test_x.py", 20.0, None),
         Sample("test/registered/b/test_y.py", 1234.5, SUITE),
     )
-    assert measured.skipped == (("test files with a failing case in a JUnit report", 1), ("JUnit test cases naming no known file", 1))
+    assert measured.skipped == (
+        ("test files with a failing case in a JUnit report", 1),
+        ("JUnit test cases naming no known file", 1),
+    )
 
 
 @pytest.mark.parametrize(
@@ -159,8 +172,14 @@ def test_junit_sums_cases_per_file_and_skips_failures(tmp_path):
             "2: junit-doctype: DOCTYPE and entity declarations are refused (JUnit XML needs none)",
         ),
         ("<testsuite>\n<testcase name='a' time='1'>\n</testsuite>\n", "3: junit-xml: invalid XML: mismatched tag"),
-        ("<testsuite>\n\n<testcase name='a' time='soon'/>\n</testsuite>\n", "3: junit-time: testcase needs a time in seconds (a number >= 0), got time='soon'"),
-        ("<testsuite>\n<testcase name='a'/>\n</testsuite>\n", "2: junit-time: testcase needs a time in seconds (a number >= 0), got no time attribute"),
+        (
+            "<testsuite>\n\n<testcase name='a' time='soon'/>\n</testsuite>\n",
+            "3: junit-time: testcase needs a time in seconds (a number >= 0), got time='soon'",
+        ),
+        (
+            "<testsuite>\n<testcase name='a'/>\n</testsuite>\n",
+            "2: junit-time: testcase needs a time in seconds (a number >= 0), got no time attribute",
+        ),
     ],
 )
 def test_bad_junit_is_a_user_error_at_its_line(tmp_path, text, expected):
@@ -173,8 +192,13 @@ def test_bad_junit_is_a_user_error_at_its_line(tmp_path, text, expected):
 
 def test_duration_log_lines(tmp_path):
     path = tmp_path / "durations.txt"
-    path.write_text("# file seconds\n\ntest/registered/a/test_x.py 12.5\nbase-b-test-1-gpu-large t/y.py 40  # retried\n")
-    assert read_duration_log(path).samples == (Sample("test/registered/a/test_x.py", 12.5, None), Sample("t/y.py", 40.0, SUITE))
+    path.write_text(
+        "# file seconds\n\ntest/registered/a/test_x.py 12.5\nbase-b-test-1-gpu-large t/y.py 40  # retried\n"
+    )
+    assert read_duration_log(path).samples == (
+        Sample("test/registered/a/test_x.py", 12.5, None),
+        Sample("t/y.py", 40.0, SUITE),
+    )
 
 
 def test_duration_log_errors_all_at_once(tmp_path):
@@ -195,7 +219,9 @@ def test_read_measurements_reports_every_input_at_once(tmp_path):
     (tmp_path / "bad.txt").write_text("only-a-path\n")
     (tmp_path / "good.txt").write_text("t/a.py 3\n")
     with pytest.raises(ProblemReport) as caught:
-        read_measurements({"junit": [tmp_path / "bad.xml"], "durations": [tmp_path / "good.txt", tmp_path / "bad.txt"]}, NOTHING)
+        read_measurements(
+            {"junit": [tmp_path / "bad.xml"], "durations": [tmp_path / "good.txt", tmp_path / "bad.txt"]}, NOTHING
+        )
     assert [p.format() for p in caught.value.problems] == [
         f"{tmp_path}/bad.txt:1: durations-syntax: expected 'PATH SECONDS' or 'SUITE PATH SECONDS', got 1 fields",
         f"{tmp_path}/bad.xml:2: junit-time: testcase needs a time in seconds (a number >= 0), got time='x'",
@@ -203,13 +229,18 @@ def test_read_measurements_reports_every_input_at_once(tmp_path):
     assert caught.value.summary == "2 errors in 2 input files; nothing written."
     with pytest.raises(UserError) as error:
         read_measurements({}, NOTHING)
-    assert str(error.value) == "calibrate-no-input: give at least one of --history, --junit, --durations, --results, --log, --partition-model"
+    assert (
+        str(error.value)
+        == "calibrate-no-input: give at least one of --history, --junit, --durations, --results, --log, --partition-model"
+    )
 
 
 def test_measurements_of_unplanned_suites_are_dropped_and_counted(tmp_path):
     (tmp_path / "d.log").write_text("base-a-test-cpu t/cpu.py 5\nt/any.py 6\nbase-b-test-1-gpu-large t/gpu.py 7\n")
     model = corpus_dir() / "sglang-ci-stats" / "model.json"
-    measured = read_measurements({"durations": [tmp_path / "d.log"], "partition-model": [model]}, Known(set(), {SUITE}, ["cuda"]))
+    measured = read_measurements(
+        {"durations": [tmp_path / "d.log"], "partition-model": [model]}, Known(set(), {SUITE}, ["cuda"])
+    )
     assert measured.samples == (Sample("t/any.py", 6.0, None), Sample("t/gpu.py", 7.0, SUITE))
     assert {i.suite for i in measured.imported} == {SUITE}
     assert len(measured.imported) == 96  # model.json's est table for this suite

@@ -25,7 +25,18 @@ def run(*args: str):
 
 
 def test_advisor_table_for_the_embedded_pools_and_a_24gb_card():
-    result = run("--model", "Qwen3-0.6B", "--pool", "1-gpu-5090", "--pool", "1-gpu-h100", "--pool", "8-gpu-h200", "--gpu-mem-gib", "24")
+    result = run(
+        "--model",
+        "Qwen3-0.6B",
+        "--pool",
+        "1-gpu-5090",
+        "--pool",
+        "1-gpu-h100",
+        "--pool",
+        "8-gpu-h200",
+        "--gpu-mem-gib",
+        "24",
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "Qwen3-0.6B (built-in), tp=1, sglang defaults fix-time; peak: weight checker (unchunked): compare of model.embed_tokens.weight [151936, 1024]",
@@ -58,7 +69,10 @@ def test_json_for_one_card_is_an_object_with_the_issue_keys():
     result = run("--model", "Qwen/Qwen3-0.6B", "--gpu-mem-gib", "31.84", "--format", "json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert {key: data[key] for key in ("default_mem_fraction", "fits_at_default", "recommended_mem_fraction", "headroom_mib")} == {
+    assert {
+        key: data[key]
+        for key in ("default_mem_fraction", "fits_at_default", "recommended_mem_fraction", "headroom_mib")
+    } == {
         "default_mem_fraction": 0.874,
         "fits_at_default": False,
         "recommended_mem_fraction": 0.79,
@@ -73,22 +87,37 @@ def test_validated_and_extrapolated_say_why():
         return data["validation"]["status"], data["validation"]["detail"]
 
     assert detail("--model", "Qwen3-8B", "--pool", "1-gpu-5090") == (
-        "validated", "unchunked compare: threshold measured 0.6154 on an H200 capped to 32607 MiB; predicted 0.6114")
+        "validated",
+        "unchunked compare: threshold measured 0.6154 on an H200 capped to 32607 MiB; predicted 0.6114",
+    )
     assert detail("--model", "Qwen3-8B", "--pool", "1-gpu-5090", "--checker", "chunked") == (
-        "validated", "chunked reset: threshold measured 0.8304 on an H200 capped to 32607 MiB; predicted 0.8255")
+        "validated",
+        "chunked reset: threshold measured 0.8304 on an H200 capped to 32607 MiB; predicted 0.8255",
+    )
     assert detail("--model", "Qwen3-8B", "--pool", "8-gpu-h200", "--tp", "2")[0] == "validated"
     assert detail("--model", "Qwen3-30B-A3B", "--pool", "1-gpu-5090") == (
-        "validated", "unchunked compare: no fraction fits, as measured on an H200 capped to 32607 MiB")
+        "validated",
+        "unchunked compare: no fraction fits, as measured on an H200 capped to 32607 MiB",
+    )
     assert detail("--model", "Qwen3-8B", "--pool", "8-gpu-h200", "--tp", "4") == (
-        "extrapolated", "tp=4 not measured for this model (measured: tp=1, 2)")
+        "extrapolated",
+        "tp=4 not measured for this model (measured: tp=1, 2)",
+    )
     assert detail("--model", "Qwen3-8B", "--gpu-mem-gib", "80") == (
-        "extrapolated", "no measured card of 81920 MiB for this model and tp (measured: 32607, 143771 MiB)")
+        "extrapolated",
+        "no measured card of 81920 MiB for this model and tp (measured: 32607, 143771 MiB)",
+    )
     assert detail("--model", "Qwen3-8B", "--pool", "1-gpu-5090", "--gpu-free-mib", "30000") == (
-        "extrapolated", "a card with 30000 MiB free; measured idle, on an H200 capped to 32607 MiB")
+        "extrapolated",
+        "a card with 30000 MiB free; measured idle, on an H200 capped to 32607 MiB",
+    )
     assert detail("--model", "tests/e2e/tiny-qwen3", "--root", str(REPO), "--gpu-mem-gib", "32")[1].startswith(
-        "no measured run of this model shape (measured: Llama-3.1-8B-Instruct, Qwen3-0.6B, Qwen3-30B-A3B, Qwen3-8B)")
+        "no measured run of this model shape (measured: Llama-3.1-8B-Instruct, Qwen3-0.6B, Qwen3-30B-A3B, Qwen3-8B)"
+    )
     assert detail("--model", "Qwen3-0.6B", "--pool", "1-gpu-5090", "--extra-peak", "300") == (
-        "validated", "model, tp and card measured on an H200 capped to 32607 MiB; the configured peak itself is not")
+        "validated",
+        "model, tp and card measured on an H200 capped to 32607 MiB; the configured peak itself is not",
+    )
 
 
 def test_same_shape_under_another_name_is_validated(tmp_path):
@@ -115,7 +144,18 @@ def test_tp_over_the_pools_gpus_warns():
 
 
 def test_json_for_several_cards_is_a_list_and_mem_fraction_is_evaluated():
-    result = run("--model", "Qwen3-0.6B", "--gpu-mem-gib", "31.84", "--gpu-mem-gib", "79.65", "--mem-fraction", "0.7", "--format", "json")
+    result = run(
+        "--model",
+        "Qwen3-0.6B",
+        "--gpu-mem-gib",
+        "31.84",
+        "--gpu-mem-gib",
+        "79.65",
+        "--mem-fraction",
+        "0.7",
+        "--format",
+        "json",
+    )
     data = json.loads(result.stdout)
     assert [(d["gpu"], d["mem_fraction"], d["fits"], d["fits_at_default"]) for d in data] == [
         ("31.84 GiB", 0.7, True, False),
@@ -143,16 +183,31 @@ def test_pool_from_a_user_config(tmp_path):
     result = run("--model", "Qwen3-0.6B", "--pool", "rtx", "--root", str(tmp_path), "--format", "json")
     assert json.loads(result.stdout)["gpu"] == "rtx (RTX 4090)"
     result = run("--model", "Qwen3-0.6B", "--pool", "unknown", "--root", str(tmp_path))
-    assert (result.exit_code, result.stderr) == (2, f"{tmp_path}/cigen.yml:4: mem-unknown-gpu: pool 'unknown' declares no gpu_mem_gib\n")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"{tmp_path}/cigen.yml:4: mem-unknown-gpu: pool 'unknown' declares no gpu_mem_gib\n",
+    )
 
 
 def test_user_errors_exit_2_with_one_line():
     cases = [
         (["--model", "Qwen3-0.6B"], "no-gpu: give --gpu-mem-gib N or --pool NAME (either may repeat)"),
-        (["--model", "Qwen3-0.6B", "--pool", "nope"], "--pool: unknown-pool: no pool 'nope' in <embedded default cigen.yml> (known: 1-gpu-5090, 1-gpu-h100, 2-gpu-h100, 4-gpu-b200, 4-gpu-gb300, 4-gpu-h100, 8-gpu-b200, 8-gpu-h20, 8-gpu-h200)"),
-        (["--model", "Qwen3-0.6B", "--gpu-mem-gib", "32", "--gpu-mem-gib", "80", "--gpu-free-mib", "100"], "--gpu-free-mib: free-needs-one-gpu: --gpu-free-mib describes one GPU; give one --gpu-mem-gib or --pool"),
-        (["--model", "Qwen3-0.6B", "--gpu-mem-gib", "32", "--extra-peak", "lots"], "--extra-peak: bad-extra-peak: --extra-peak must be 'weight-checker' or MiB >= 0, got 'lots'"),
-        (["--model", "Qwen3-0.6B", "--gpu-mem-gib", "32", "--mem-fraction", "0"], "--mem-fraction: bad-mem-fraction: --mem-fraction-static must be between 0 and 1, got 0"),
+        (
+            ["--model", "Qwen3-0.6B", "--pool", "nope"],
+            "--pool: unknown-pool: no pool 'nope' in <embedded default cigen.yml> (known: 1-gpu-5090, 1-gpu-h100, 2-gpu-h100, 4-gpu-b200, 4-gpu-gb300, 4-gpu-h100, 8-gpu-b200, 8-gpu-h20, 8-gpu-h200)",
+        ),
+        (
+            ["--model", "Qwen3-0.6B", "--gpu-mem-gib", "32", "--gpu-mem-gib", "80", "--gpu-free-mib", "100"],
+            "--gpu-free-mib: free-needs-one-gpu: --gpu-free-mib describes one GPU; give one --gpu-mem-gib or --pool",
+        ),
+        (
+            ["--model", "Qwen3-0.6B", "--gpu-mem-gib", "32", "--extra-peak", "lots"],
+            "--extra-peak: bad-extra-peak: --extra-peak must be 'weight-checker' or MiB >= 0, got 'lots'",
+        ),
+        (
+            ["--model", "Qwen3-0.6B", "--gpu-mem-gib", "32", "--mem-fraction", "0"],
+            "--mem-fraction: bad-mem-fraction: --mem-fraction-static must be between 0 and 1, got 0",
+        ),
     ]
     for args, message in cases:
         result = run(*args)

@@ -117,7 +117,10 @@ def test_context_length_as_sglang_reads_it():
     assert model_from_config({**base, "seq_length": 4096, "max_position_embeddings": 8}, "m", "t").context_len == 4096
     with pytest.raises(UserError) as error:
         model_from_config({**yarn, "rope_scaling": {"factor": "big"}}, "m", "cfg.json")
-    assert error.value.problem.format() == "cfg.json: bad-model-config: 'rope_scaling.factor' must be a positive number, got 'big'"
+    assert (
+        error.value.problem.format()
+        == "cfg.json: bad-model-config: 'rope_scaling.factor' must be a positive number, got 'big'"
+    )
 
 
 def test_server_pools_are_sglangs():
@@ -235,8 +238,14 @@ def test_fraction_raised_when_weights_need_more_than_the_default_pool():
     # -> the pool must be >= 131245.8 / 142639 = 0.92013 of P, above the 0.903 default.
     big = model_from_config(
         {
-            "vocab_size": 32000, "hidden_size": 8192, "intermediate_size": 8192, "num_hidden_layers": 185,
-            "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 128, "model_type": "llama",
+            "vocab_size": 32000,
+            "hidden_size": 8192,
+            "intermediate_size": 8192,
+            "num_hidden_layers": 185,
+            "num_attention_heads": 64,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "model_type": "llama",
         },
         name="big",
         source="test",
@@ -272,7 +281,13 @@ def test_bad_inputs_are_user_errors(tmp_path):
     (tmp_path / "config.json").write_text('{"hidden_size": "big"}')
     with pytest.raises(UserError) as error:
         load_model(str(tmp_path))
-    assert error.value.problem.format() == f"{tmp_path}/config.json: bad-model-config: 'num_attention_heads' must be a non-negative integer, got None"
+    assert (
+        error.value.problem.format()
+        == f"{tmp_path}/config.json: bad-model-config: 'num_attention_heads' must be a non-negative integer, got None"
+    )
     with pytest.raises(UserError) as error:
         advise(QWEN, Card("x", 32607), mem_fraction=1.5)
-    assert error.value.problem.format() == "--mem-fraction: bad-mem-fraction: --mem-fraction-static must be between 0 and 1, got 1.5"
+    assert (
+        error.value.problem.format()
+        == "--mem-fraction: bad-mem-fraction: --mem-fraction-static must be between 0 and 1, got 1.5"
+    )

@@ -54,8 +54,19 @@ workflows:
   action: octo/cigen@0123456789abcdef0123456789abcdef01234567
   action_version: v0.1.0
 """
-NIGHTLY = 'register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)\n\nif __name__ == "__main__":\n    main()\n'
-FILES = ["test_wc", "test_pinned", "test_tuned", "test_huge", "test_tp", "test_unknown_gpu", "test_bad_model", "test_bad_args"]
+NIGHTLY = (
+    'register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)\n\nif __name__ == "__main__":\n    main()\n'
+)
+FILES = [
+    "test_wc",
+    "test_pinned",
+    "test_tuned",
+    "test_huge",
+    "test_tp",
+    "test_unknown_gpu",
+    "test_bad_model",
+    "test_bad_args",
+]
 
 
 def test_memory_fit_problems(tmp_path, monkeypatch):
@@ -95,7 +106,10 @@ def test_memory_fit_problems(tmp_path, monkeypatch):
 
 
 def test_model_test_that_fits_everywhere_is_silent(tmp_path, monkeypatch):
-    config = CONFIG[: CONFIG.index("model_tests:")] + "model_tests:\n  t/test_wc.py: {model: Qwen3-0.6B, server_args: '--mem-fraction-static 0.7', pools: [small, large]}\n"
+    config = (
+        CONFIG[: CONFIG.index("model_tests:")]
+        + "model_tests:\n  t/test_wc.py: {model: Qwen3-0.6B, server_args: '--mem-fraction-static 0.7', pools: [small, large]}\n"
+    )
     config += CONFIG[CONFIG.index("workflows:") :]
     write_files(tmp_path, {"cigen.yml": config, "t/test_wc.py": NIGHTLY})
     monkeypatch.chdir(tmp_path)

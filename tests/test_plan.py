@@ -193,7 +193,14 @@ def test_previous_plan_keeps_files_in_place_within_the_tolerance(tree):
 
 def test_diff_shows_what_moved(tree, tmp_path):
     write_files(tmp_path, {"old.json": run("plan", "--format", "json").stdout})
-    write_files(tmp_path, {"t/e.py": BASE.format(40), "t/g.py": BASE.format(45), "t/n3.py": "register_cuda_ci(est_time=200, suite='nightly-big', nightly=True, disabled='x')" + MAIN})
+    write_files(
+        tmp_path,
+        {
+            "t/e.py": BASE.format(40),
+            "t/g.py": BASE.format(45),
+            "t/n3.py": "register_cuda_ci(est_time=200, suite='nightly-big', nightly=True, disabled='x')" + MAIN,
+        },
+    )
     result = run("plan", "--diff", "old.json")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
@@ -222,7 +229,10 @@ def test_bad_plan_files_are_user_errors(tree, tmp_path):
     ]
     missing = run("plan", "--diff", "nope.json")
     assert missing.exit_code == 2
-    assert missing.stderr == "nope.json: plan-unreadable: cannot read plan: [Errno 2] No such file or directory: 'nope.json'\n"
+    assert (
+        missing.stderr
+        == "nope.json: plan-unreadable: cannot read plan: [Errno 2] No such file or directory: 'nope.json'\n"
+    )
 
 
 def test_timings_replace_estimates_and_setup(tree, tmp_path):
@@ -272,13 +282,9 @@ def test_corpus_plan_places_every_enabled_registration_once(synth_tree):
     config = load_config(None, synth_tree.root)
     registrations = scan_tree(synth_tree.root, config.include, config.exclude).registrations
     result = plan(config, registrations)
-    planned = {
-        (sp.suite.name, path) for sp in result.suites for shard in sp.shards for path in shard.files
-    }
+    planned = {(sp.suite.name, path) for sp in result.suites for shard in sp.shards for path in shard.files}
     expected = {
-        (r.suite, r.path)
-        for r in registrations
-        if r.backend == "cuda" and r.enabled and config.suites[r.suite].enabled
+        (r.suite, r.path) for r in registrations if r.backend == "cuda" and r.enabled and config.suites[r.suite].enabled
     }
     assert planned == expected
     assert sum(len(shard.files) for sp in result.suites for shard in sp.shards) == len(expected)
@@ -299,10 +305,14 @@ def test_model_tests_get_jobs_of_their_own_through_cigens_action_else_shards(syn
     assert checker in [f for shard in document["suites"]["nightly-1-gpu"]["shards"] for f in shard["files"]]
     # With cigen's action pinned, it gets a job per pool and leaves the shards.
     config = pinned_default_config(tmp_path)
-    result = CliRunner().invoke(cli, ["plan", "--root", str(synth_tree.root), "--config", str(config), "--format", "json"])
+    result = CliRunner().invoke(
+        cli, ["plan", "--root", str(synth_tree.root), "--config", str(config), "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["model_tests"] == [{"file": checker, "suite": "nightly-1-gpu", "pools": ["1-gpu-5090", "1-gpu-h100"]}]
+    assert document["model_tests"] == [
+        {"file": checker, "suite": "nightly-1-gpu", "pools": ["1-gpu-5090", "1-gpu-h100"]}
+    ]
     shards = {f for suite in document["suites"].values() for shard in suite["shards"] for f in shard["files"]}
     assert checker not in shards
     nightly = [f for shard in document["suites"]["nightly-1-gpu"]["shards"] for f in shard["files"]]

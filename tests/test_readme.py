@@ -12,7 +12,13 @@ README = (REPO_ROOT / "README.md").read_text()
 USER_PATHS = (".github/", "workflows/", "cigen/", "test/", "scripts/ci/", "src/", "tests/**", "python/")
 
 
-GENERATED_NAMES = {"actionlint.yaml", "plan.json", "results.json", "cigen.yml", "model.json"}  # names of outputs and examples
+GENERATED_NAMES = {
+    "actionlint.yaml",
+    "plan.json",
+    "results.json",
+    "cigen.yml",
+    "model.json",
+}  # names of outputs and examples
 
 
 def test_every_cigen_command_the_readme_names_exists():
@@ -28,7 +34,9 @@ def test_every_cigen_command_the_readme_names_exists():
 
 
 def test_every_repository_path_the_readme_names_exists():
-    quoted = re.findall(r"`([A-Za-z0-9_.][A-Za-z0-9_./*-]*/[A-Za-z0-9_./*-]*|[A-Za-z0-9_-]+\.(?:py|yml|yaml|md|json|toml))`", README)
+    quoted = re.findall(
+        r"`([A-Za-z0-9_.][A-Za-z0-9_./*-]*/[A-Za-z0-9_./*-]*|[A-Za-z0-9_-]+\.(?:py|yml|yaml|md|json|toml))`", README
+    )
     checked = []
     for path in quoted:
         if path.startswith(USER_PATHS) or "<" in path or path.startswith("cigen-"):

@@ -130,7 +130,9 @@ def test_golden_gates_needs_and_pools():
     assert jobs["base-b"]["strategy"]["matrix"] == {
         "shard": "${{ fromJSON(needs.gate.outputs.shards || '{}')['base-b'] || fromJSON('[0]') }}"
     }
-    assert ".py" not in (EXPECTED / "workflows" / "cigen-per-commit.yml").read_text().replace("run_shard.py", "").replace("ci_gate.py", "")
+    assert ".py" not in (EXPECTED / "workflows" / "cigen-per-commit.yml").read_text().replace(
+        "run_shard.py", ""
+    ).replace("ci_gate.py", "")
     # Label and path gates are decided by the gate program, from the gates written here.
     assert gate_spec(per_commit) == {
         "workflow": "per-commit",
@@ -185,7 +187,10 @@ def test_golden_gates_needs_and_pools():
     }
     night = nightly["jobs"]
     assert night["gate"]["permissions"] == {"contents": "read"}
-    assert night["nightly-1-gpu"]["runs-on"] == "${{ inputs.pool == '1-gpu-5090' && fromJSON('[\"1-gpu-5090\"]') || fromJSON('[\"1-gpu-h100\"]') }}"
+    assert (
+        night["nightly-1-gpu"]["runs-on"]
+        == "${{ inputs.pool == '1-gpu-5090' && fromJSON('[\"1-gpu-5090\"]') || fromJSON('[\"1-gpu-h100\"]') }}"
+    )
     # Two pools: a job each, every shard on each; a dispatch override does not apply.
     assert night["nightly-8-gpu-8-gpu-h200"]["runs-on"] == ["8-gpu-h200", "rdma"]
     assert night["nightly-8-gpu-8-gpu-b200"]["runs-on"] == ["8-gpu-b200"]
@@ -233,7 +238,10 @@ def test_model_tests_run_through_the_action_on_each_pool_and_nowhere_else():
     nightly = load_yaml(EXPECTED / "workflows" / "cigen-nightly.yml")
     model = "test/nightly/test_model_server.py"
     assert model not in [path for _, _, path in plan_placements(EXPECTED)]
-    assert model_test_placements(nightly) == [("nightly-1-gpu-models-1-gpu-5090", model), ("nightly-1-gpu-models-1-gpu-h100", model)]
+    assert model_test_placements(nightly) == [
+        ("nightly-1-gpu-models-1-gpu-5090", model),
+        ("nightly-1-gpu-models-1-gpu-h100", model),
+    ]
     job = nightly["jobs"]["nightly-1-gpu-models-1-gpu-5090"]
     assert job["runs-on"] == ["1-gpu-5090"]
     assert job["steps"][0]["uses"] == CHECKOUT.split(" #")[0]
@@ -252,9 +260,10 @@ def test_model_tests_run_through_the_action_on_each_pool_and_nowhere_else():
             "timeout-minutes": "30",
         },
     }
-    assert "uses: octo/cigen@0123456789abcdef0123456789abcdef01234567 # v0.1.0\n" in (
-        EXPECTED / "workflows" / "cigen-nightly.yml"
-    ).read_text()
+    assert (
+        "uses: octo/cigen@0123456789abcdef0123456789abcdef01234567 # v0.1.0\n"
+        in (EXPECTED / "workflows" / "cigen-nightly.yml").read_text()
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -279,13 +288,21 @@ def test_every_enabled_cuda_registration_is_in_exactly_one_shard_of_its_suite(sy
     # sglang's registry counts the files its CI dispatches; cigen also runs the 4 whose
     # nightly= flag contradicts their suite (sglang never runs them; `cigen lint` warns).
     config = load_config(None, synth_tree.root)
-    mismatched = [p for p in lint(config, scan_tree(synth_tree.root, config.include, config.exclude)) if p.code == "nightly-mismatch"]
-    dispatched = sum(s["registry"]["files_enabled"] for s in sglang_suites["suites"].values() if s["trigger"] != "not-dispatched")
+    mismatched = [
+        p
+        for p in lint(config, scan_tree(synth_tree.root, config.include, config.exclude))
+        if p.code == "nightly-mismatch"
+    ]
+    dispatched = sum(
+        s["registry"]["files_enabled"] for s in sglang_suites["suites"].values() if s["trigger"] != "not-dispatched"
+    )
     assert (sum(expected.values()), dispatched, len(mismatched)) == (714, 710, 4)
     assert placed == expected
     assert set(placed.values()) == {1}
     # Every suite of the plan file has its job(s), in the workflow of its trigger.
-    workflows = {name: load_yaml(corpus_github / "workflows" / f"cigen-{name}.yml") for name in ("per-commit", "nightly")}
+    workflows = {
+        name: load_yaml(corpus_github / "workflows" / f"cigen-{name}.yml") for name in ("per-commit", "nightly")
+    }
     jobs_of = Counter(job_suite(job) for workflow in workflows.values() for job in shard_jobs(workflow).values())
     assert {suite for suite, _ in expected} == set(jobs_of)
     assert all(count == len(config.suites[suite].pools) for suite, count in jobs_of.items())
@@ -296,13 +313,19 @@ def test_each_shard_job_runs_on_its_pool_with_its_gpus(synth_tree, corpus_workfl
     for workflow in corpus_workflows.values():
         for name, job in shard_jobs(workflow).items():
             suite = config.suites[job_suite(job)]
-            pool = config.pools[suite.pool] if len(suite.pools) == 1 else config.pools[next(p for p in suite.pools if name.endswith(p))]
+            pool = (
+                config.pools[suite.pool]
+                if len(suite.pools) == 1
+                else config.pools[next(p for p in suite.pools if name.endswith(p))]
+            )
             assert default_labels(job) == [list(pool.labels)], name
             command = shlex.split(next(s["run"] for s in job["steps"] if "run_shard.py run" in s.get("run", "")))
             assert command[command.index("--gpus") + 1] == str(pool.gpus), name
             secrets = {name: f"${{{{ secrets.{secret} }}}}" for name, secret in suite.secrets.items()}
             assert job["env"] == {**config.env_for(suite, pool), **secrets}, name
-            assert next(s["run"] for s in job["steps"] if s["name"] == "Set up").splitlines() == list(config.setup_for(suite, pool))
+            assert next(s["run"] for s in job["steps"] if s["name"] == "Set up").splitlines() == list(
+                config.setup_for(suite, pool)
+            )
 
 
 def test_nightly_and_manual_suites_only_in_the_nightly_workflow(synth_tree, corpus_workflows):
@@ -324,14 +347,20 @@ def test_disabled_and_empty_suites_have_no_job(synth_tree, sglang_suites, corpus
     assert suites == set(config.suites) - disabled - empty
     assert len(suites) == 39
     # What sglang's own data says: the suites it does not dispatch, or with no enabled file.
-    no_job = {name for name, s in sglang_suites["suites"].items() if s["trigger"] == "not-dispatched" or s["registry"]["files_enabled"] == 0}
+    no_job = {
+        name
+        for name, s in sglang_suites["suites"].items()
+        if s["trigger"] == "not-dispatched" or s["registry"]["files_enabled"] == 0
+    }
     assert no_job == disabled | empty
 
 
 def test_disabled_registrations_appear_nowhere(synth_tree, corpus_github):
     config = load_config(None, synth_tree.root)
     scan = scan_tree(synth_tree.root, config.include, config.exclude)
-    enabled = {r.path for r in scan.registrations if r.backend == "cuda" and r.enabled and config.suites[r.suite].enabled}
+    enabled = {
+        r.path for r in scan.registrations if r.backend == "cuda" and r.enabled and config.suites[r.suite].enabled
+    }
     never = {r.path for r in scan.registrations if r.backend == "cuda"} - enabled
     assert never
     listed = {path for _, _, path in plan_placements(corpus_github)}
@@ -399,7 +428,9 @@ def test_timings_change_the_plan_through_render(tmp_path):
 
     assert sorted(len(files) for files in shards()) == [2, 2]
     timings = tmp_path / "timings.json"
-    timings.write_text(json.dumps({"files": [{"suite": "base-b", "path": "test/base/test_a.py", "seconds": 880, "samples": 5}]}))
+    timings.write_text(
+        json.dumps({"files": [{"suite": "base-b", "path": "test/base/test_a.py", "seconds": 880, "samples": 5}]})
+    )
     assert run("render", "--root", str(tree), "--timings", str(timings)).exit_code == 0
     # Measured at 880 s, test_a no longer fits beside another 300 s file in a 900 s budget.
     assert shards() == [["test/base/test_a.py"], ["test/base/test_b.py", "test/base/test_c.py", "test/base/test_d.py"]]
@@ -412,7 +443,11 @@ def test_timings_change_the_plan_through_render(tmp_path):
 
 
 def all_workflows(corpus_github) -> dict[str, dict]:
-    paths = [*(corpus_github / "workflows").glob("*.yml"), *(EXPECTED / "workflows").glob("*.yml"), *(REPO_ROOT / ".github" / "workflows").glob("*.yml")]
+    paths = [
+        *(corpus_github / "workflows").glob("*.yml"),
+        *(EXPECTED / "workflows").glob("*.yml"),
+        *(REPO_ROOT / ".github" / "workflows").glob("*.yml"),
+    ]
     return {str(p): load_yaml(p) for p in sorted(paths)}
 
 
@@ -425,7 +460,9 @@ GATE_PERMISSIONS = [{"contents": "read"}, {"contents": "read", "pull-requests": 
 def test_least_privilege_pins_and_no_expressions_in_run(corpus_github):
     pinned = re.compile(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}")
     workflows = all_workflows(corpus_github)
-    assert len([name for name in workflows if Path(name).name in READ_ONLY]) == 7  # sglang's 2, the golden 3, this repo's 2
+    assert (
+        len([name for name in workflows if Path(name).name in READ_ONLY]) == 7
+    )  # sglang's 2, the golden 3, this repo's 2
     for name, workflow in workflows.items():
         assert workflow["permissions"] == {}, name
         for job_id_, job in workflow["jobs"].items():
@@ -458,7 +495,9 @@ def test_a_need_declared_later_in_the_config_is_still_waited_for(tmp_path):
         "  base-a: {trigger: per-commit, pools: [1-gpu-h100], step_timeout_minutes: 20, shard_budget_minutes: 15}\n"
     )
     config = config.replace("max_parallel: 2}", "max_parallel: 2, needs: [base-a]}")
-    tree = write_files(tmp_path, {"cigen.yml": config, "test/test_a.py": GOOD, "test/test_b.py": GOOD.replace("base-a", "base-b")})
+    tree = write_files(
+        tmp_path, {"cigen.yml": config, "test/test_a.py": GOOD, "test/test_b.py": GOOD.replace("base-a", "base-b")}
+    )
     assert run("render", "--root", str(tree)).exit_code == 0
     jobs = load_yaml(tree / ".github" / "workflows" / "cigen-per-commit.yml")["jobs"]
     assert list(jobs) == ["gate", "base-b", "base-a", "finish"]
@@ -470,9 +509,20 @@ def line_of(text: str, line: str) -> int:
 
 
 def test_config_text_with_an_expression_is_refused_and_nothing_is_written(tmp_path):
-    config = (GOLDEN / "tree" / "cigen.yml").read_text().replace('paths: ["kernel/**"', 'paths: ["${{ github.head_ref }}/**"')
+    config = (
+        (GOLDEN / "tree" / "cigen.yml")
+        .read_text()
+        .replace('paths: ["kernel/**"', 'paths: ["${{ github.head_ref }}/**"')
+    )
     tree = write_files(tmp_path, {"cigen.yml": config, "test/kernel/test_k.py": GOOD.replace("base-a", "kernel")})
-    write_files(tree, {"test/nightly/test_model_server.py": GOOD.replace("base-a", "nightly-1-gpu").replace("60)", "60, nightly=True)")})
+    write_files(
+        tree,
+        {
+            "test/nightly/test_model_server.py": GOOD.replace("base-a", "nightly-1-gpu").replace(
+                "60)", "60, nightly=True)"
+            )
+        },
+    )
     result = CliRunner().invoke(cli, ["render", "--root", str(tree)])
     assert result.exit_code == 2
     line = line_of(config, '    paths: ["${{ github.head_ref }}/**", "test/kernel/**"]')
@@ -533,7 +583,18 @@ def test_job_ids_and_yaml_values():
 
 def test_templates_load_from_a_built_wheel(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps", "-w", str(tmp_path), str(REPO_ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "-w",
+            str(tmp_path),
+            str(REPO_ROOT),
+        ],
         check=True,
         capture_output=True,
     )
@@ -548,7 +609,8 @@ def test_templates_load_from_a_built_wheel(tmp_path):
     shipped = {
         p.relative_to(REPO_ROOT).as_posix()
         for p in source.rglob("*")
-        if p.is_file() and not any(part == "__pycache__" or part.startswith(".") for part in p.relative_to(source).parts)
+        if p.is_file()
+        and not any(part == "__pycache__" or part.startswith(".") for part in p.relative_to(source).parts)
     }
     assert shipped <= names, sorted(shipped - names)
     assert not [n for n in names if n.startswith(("generator/backtest", "benchmarks"))]  # research stays out
@@ -558,7 +620,12 @@ def test_templates_load_from_a_built_wheel(tmp_path):
         "print(r.environment().get_template('per-commit.yml.j2').filename)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, check=True, capture_output=True, text=True
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.splitlines()
     assert out[0] == str(tmp_path / "site" / "generator" / "render" / "templates.py")
     assert out[1] == str(tmp_path / "site" / "generator" / "templates" / "per-commit.yml.j2")

@@ -67,7 +67,9 @@ def test_only_a_plan_file_cigen_wrote_and_can_read_is_the_previous_plan(tmp_path
 
 
 def test_render_prints_the_planners_warnings_as_lint_does(synth_tree, tmp_path):
-    result = CliRunner().invoke(cli, ["render", "--root", str(synth_tree.root), "--out", str(tmp_path / "wf"), "--no-cache"])
+    result = CliRunner().invoke(
+        cli, ["render", "--root", str(synth_tree.root), "--out", str(tmp_path / "wf"), "--no-cache"]
+    )
     assert result.exit_code == 0, result.output
     lint = CliRunner().invoke(cli, ["lint", "--root", str(synth_tree.root)])
     findings = [line for line in lint.stderr.splitlines() if ": warning: " in line or line.startswith("  help: ")]

@@ -16,7 +16,14 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.config import load_config
-from generator.rerun.parse import MAX_STATUS_CONTEXT_CHARS, CommentLimits, RerunIndex, RerunRejected, Target, parse_comment
+from generator.rerun.parse import (
+    MAX_STATUS_CONTEXT_CHARS,
+    CommentLimits,
+    RerunIndex,
+    RerunRejected,
+    Target,
+    parse_comment,
+)
 from generator.tree import scan_tree
 from tests.rerun_support import E2E, write_rerun_tree
 
@@ -48,8 +55,19 @@ def test_the_hostile_table_is_big_and_covers_every_kind():
     categories = Counter(case["category"] for case in HOSTILE)
     assert len(HOSTILE) >= 200
     assert set(categories) == {
-        "command", "injection", "newline", "lines", "unicode", "path", "test-name", "unknown-test", "registry", "overlap",
-        "many", "budget", "pin",
+        "command",
+        "injection",
+        "newline",
+        "lines",
+        "unicode",
+        "path",
+        "test-name",
+        "unknown-test",
+        "registry",
+        "overlap",
+        "many",
+        "budget",
+        "pin",
     }
     assert len({case["comment"] for case in HOSTILE}) == len(HOSTILE)
 
@@ -71,8 +89,16 @@ def test_hostile_comment_is_rejected_with_its_reason_and_runs_nothing(case, tree
 @pytest.mark.parametrize(
     "comment, code, reason",
     [
-        ("/rerun-test " + E2E + "\n" + "x" * 65536, "comment-too-long", "the comment is 65594 characters; the limit is 65536"),
-        ("/rerun-test " + E2E + " " + "a/" * 480 + "t.py", "line-too-long", "the first line is 1022 characters; the limit is 1000"),
+        (
+            "/rerun-test " + E2E + "\n" + "x" * 65536,
+            "comment-too-long",
+            "the comment is 65594 characters; the limit is 65536",
+        ),
+        (
+            "/rerun-test " + E2E + " " + "a/" * 480 + "t.py",
+            "line-too-long",
+            "the first line is 1022 characters; the limit is 1000",
+        ),
         ("/rerun-test " + "a/" * 150 + "t.py", "selector-too-long", "a selector is 304 characters; the limit is 300"),
         (
             "/rerun-test " + E2E + "::T" + "x" * 150,
@@ -109,7 +135,9 @@ def test_injection_through_a_real_process_creates_no_file(template, channel, tre
     if channel == "env":
         command += ["--from-env", "RERUN_COMMENT"]
         env["RERUN_COMMENT"] = comment
-    done = subprocess.run(command, input=comment if channel == "stdin" else "", env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        command, input=comment if channel == "stdin" else "", env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     assert json.loads(done.stdout)["accepted"] is False
     assert not marker.exists()
@@ -177,10 +205,16 @@ def test_valid_comment_prints_the_whole_request(tree):
         # Registered in two suites on two pools: it runs on both, as CI runs it.
         (
             f"/rerun-test {FA3}",
-            [(FA3, "1-gpu-h100", ("base-b-test-1-gpu-large",), 30), (FA3, "4-gpu-b200", ("base-b-test-4-gpu-b200",), 20)],
+            [
+                (FA3, "1-gpu-h100", ("base-b-test-1-gpu-large",), 30),
+                (FA3, "4-gpu-b200", ("base-b-test-4-gpu-b200",), 20),
+            ],
         ),
         # One suite with two pools (nightly-8-gpu-common): both pools.
-        (f"/rerun-test {GLM}", [(GLM, "8-gpu-b200", ("nightly-8-gpu-common",), 300), (GLM, "8-gpu-h200", ("nightly-8-gpu-common",), 300)]),
+        (
+            f"/rerun-test {GLM}",
+            [(GLM, "8-gpu-b200", ("nightly-8-gpu-common",), 300), (GLM, "8-gpu-h200", ("nightly-8-gpu-common",), 300)],
+        ),
         # CUDA and AMD registrations: only the CUDA one's pool.
         (f"/rerun-test {KV}", [(KV, "1-gpu-5090", ("base-b-test-1-gpu-small",), 20)]),
         (
@@ -191,7 +225,15 @@ def test_valid_comment_prints_the_whole_request(tree):
             ],
         ),
     ],
-    ids=["one file", "blanks and tab", "class", "two suites", "suite with two pools", "cuda and amd", "class and method"],
+    ids=[
+        "one file",
+        "blanks and tab",
+        "class",
+        "two suites",
+        "suite with two pools",
+        "cuda and amd",
+        "class and method",
+    ],
 )
 def test_valid_comment_resolves_to_the_right_pools(parsed, comment, expected):
     request = parsed(comment)
@@ -232,7 +274,12 @@ def test_every_sglang_file_resolves_like_its_registrations_say(synth_tree, corpu
             suite = kwargs.get("suite", args[1] if len(args) > 1 else None)
             suite = suite or f"{kwargs.get('stage')}-test-{kwargs.get('runner_config')}"
             disabled = kwargs.get("disabled", args[3] if len(args) > 3 else None)
-            if call["func"] == "register_cuda_ci" and not disabled and suite in config.suites and config.suites[suite].enabled:
+            if (
+                call["func"] == "register_cuda_ci"
+                and not disabled
+                and suite in config.suites
+                and config.suites[suite].enabled
+            ):
                 expected |= set(config.suites[suite].pools)
         try:
             request = parse_comment(f"/rerun-test {entry['file']}", index, config)
@@ -248,7 +295,9 @@ def test_every_sglang_file_resolves_like_its_registrations_say(synth_tree, corpu
 
 
 def test_long_selectors_keep_status_contexts_short():
-    target = Target("test/" + "a" * 290 + ".py", "test/" + "a" * 290 + ".py", None, "8-gpu-h200", ("8-gpu-h200",), ("s",), 10)
+    target = Target(
+        "test/" + "a" * 290 + ".py", "test/" + "a" * 290 + ".py", None, "8-gpu-h200", ("8-gpu-h200",), ("s",), 10
+    )
     context = target.status_context
     assert len(context) == MAX_STATUS_CONTEXT_CHARS
     assert context.startswith("rerun-test test/aaa") and context.endswith(" (8-gpu-h200)")
@@ -279,7 +328,15 @@ INHERITED = "test/registered/custom/test_inherited.py"
 
 
 @pytest.mark.parametrize(
-    "test", ["TestChild", "TestChild.test_own", "TestChild.test_shared", "TestChild.test_alias", "Base.test_shared", "TestMixed"]
+    "test",
+    [
+        "TestChild",
+        "TestChild.test_own",
+        "TestChild.test_shared",
+        "TestChild.test_alias",
+        "Base.test_shared",
+        "TestMixed",
+    ],
 )
 def test_methods_of_the_class_or_of_a_base_class_in_the_same_file_are_found(parsed, test):
     """Own methods (async too), class attributes, and methods of base classes defined in the same file."""

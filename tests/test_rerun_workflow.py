@@ -85,7 +85,9 @@ def test_starts_with_the_generated_header_and_is_deterministic(text, config):
 
 
 def test_actionlint_finds_nothing(checkout):
-    done = run_tool("actionlint", "-config-file", "actionlint.yaml", "-no-color", ".github/workflows/rerun-test.yml", cwd=checkout)
+    done = run_tool(
+        "actionlint", "-config-file", "actionlint.yaml", "-no-color", ".github/workflows/rerun-test.yml", cwd=checkout
+    )
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
@@ -97,7 +99,16 @@ def test_actionlint_checks_the_runner_labels(checkout):
 
 
 def test_zizmor_finds_nothing_even_as_an_auditor(checkout):
-    done = run_tool("zizmor", "--offline", "--persona", "auditor", "--format", "json", ".github/workflows/rerun-test.yml", cwd=checkout)
+    done = run_tool(
+        "zizmor",
+        "--offline",
+        "--persona",
+        "auditor",
+        "--format",
+        "json",
+        ".github/workflows/rerun-test.yml",
+        cwd=checkout,
+    )
     assert done.returncode == 0, done.stdout
     assert json.loads(done.stdout) == []
 
@@ -105,18 +116,35 @@ def test_zizmor_finds_nothing_even_as_an_auditor(checkout):
 def test_the_one_zizmor_suppression_is_dangerous_triggers_on_issue_comment(checkout, text):
     """Ignoring no suppression, zizmor reports exactly one finding: the trigger it flags always."""
     done = run_tool(
-        "zizmor", "--offline", "--persona", "auditor", "--no-ignores", "--format", "json", ".github/workflows/rerun-test.yml", cwd=checkout
+        "zizmor",
+        "--offline",
+        "--persona",
+        "auditor",
+        "--no-ignores",
+        "--format",
+        "json",
+        ".github/workflows/rerun-test.yml",
+        cwd=checkout,
     )
     findings = json.loads(done.stdout)
     assert [f["ident"] for f in findings] == ["dangerous-triggers"]
     where = findings[0]["locations"][0]
     assert where["symbolic"]["route"]["route"] == [{"Key": "on"}]
-    assert where["concrete"]["feature"].splitlines()[-2:] == ["  issue_comment:  # zizmor: ignore[dangerous-triggers]", "    types: [created]"]
+    assert where["concrete"]["feature"].splitlines()[-2:] == [
+        "  issue_comment:  # zizmor: ignore[dangerous-triggers]",
+        "    types: [created]",
+    ]
     assert text.count("zizmor: ignore") == 1
 
 
 def test_check_jsonschema_accepts_it(checkout):
-    done = run_tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", ".github/workflows/rerun-test.yml", cwd=checkout)
+    done = run_tool(
+        "check-jsonschema",
+        "--builtin-schema",
+        "vendor.github-workflows",
+        ".github/workflows/rerun-test.yml",
+        cwd=checkout,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == "ok -- validation done"
 
@@ -127,10 +155,13 @@ def test_triggered_only_by_new_comments_with_no_default_permissions(workflow):
     # Only commenters with a history in the repository start the gate at all.
     assert workflow["jobs"]["gate"]["if"] == (
         "github.event.issue.pull_request && "
-        "contains(fromJSON('[\"OWNER\", \"MEMBER\", \"COLLABORATOR\", \"CONTRIBUTOR\"]'), "
+        'contains(fromJSON(\'["OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR"]\'), '
         "github.event.comment.author_association) && startsWith(github.event.comment.body, '/rerun-test ')"
     )
-    assert workflow["concurrency"] == {"group": "rerun-test-${{ github.event.issue.number }}", "cancel-in-progress": False}
+    assert workflow["concurrency"] == {
+        "group": "rerun-test-${{ github.event.issue.number }}",
+        "cancel-in-progress": False,
+    }
 
 
 def rerun_pools(config) -> list[str]:
@@ -141,7 +172,12 @@ def rerun_pools(config) -> list[str]:
 def test_each_job_gets_only_the_permissions_it_needs(workflow, config):
     jobs = workflow["jobs"]
     assert jobs["gate"]["permissions"] == {"contents": "read", "pull-requests": "write", "statuses": "write"}
-    assert jobs["report"]["permissions"] == {"actions": "read", "contents": "read", "pull-requests": "write", "statuses": "write"}
+    assert jobs["report"]["permissions"] == {
+        "actions": "read",
+        "contents": "read",
+        "pull-requests": "write",
+        "statuses": "write",
+    }
     assert set(jobs) == {"gate", "report"} | {rerun_job_id(pool) for pool in rerun_pools(config)}
     for pool in rerun_pools(config):
         assert jobs[rerun_job_id(pool)]["permissions"] == {"contents": "read"}
@@ -205,7 +241,11 @@ def test_the_run_step_execs_the_argv_and_no_shell_reads_it(workflow, tmp_path):
     hostile = [f"$(touch {marker})", f"`touch {marker}`", f"; touch {marker}", f"' && touch {marker} '", "${IFS}"]
     argv = [sys.executable, "-c", "import sys, json; print(json.dumps(sys.argv[1:]))", *hostile]
     done = subprocess.run(
-        ["bash", "-e", "-c", step["run"]], env={**os.environ, "RERUN_ARGV": json.dumps(argv)}, capture_output=True, text=True, timeout=60
+        ["bash", "-e", "-c", step["run"]],
+        env={**os.environ, "RERUN_ARGV": json.dumps(argv)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == hostile
@@ -242,12 +282,21 @@ def test_parsed_argv_through_the_run_step_runs_exactly_the_named_test(workflow, 
     root = write_files(tmp_path, {"test/registered/tiny/test_tiny.py": TINY_TEST})
     config = load_config(None, root)
     request = parse_comment(
-        f"/rerun-test test/registered/tiny/test_tiny.py::{selector}", RerunIndex.from_scan(scan_tree(root, config.include, config.exclude)), config
+        f"/rerun-test test/registered/tiny/test_tiny.py::{selector}",
+        RerunIndex.from_scan(scan_tree(root, config.include, config.exclude)),
+        config,
     )
     argv = request.targets_by_pool()["1-gpu-h100"][0]["argv"]
     assert argv == ["python3", "test/registered/tiny/test_tiny.py", selector]
     step = workflow["jobs"]["run-1-gpu-h100"]["steps"][-1]
-    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=root, env={**os.environ, "RERUN_ARGV": json.dumps(argv)}, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        cwd=root,
+        env={**os.environ, "RERUN_ARGV": json.dumps(argv)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == exit_code, done.stderr
     ran = 2 if selector == "TestTiny" else 1
     assert f"Ran {ran} test" in done.stderr
@@ -272,6 +321,6 @@ suites:
     assert [s["name"] for s in job["steps"]] == ["Check out the pinned head commit", "Set up", RERUN_TEST_STEP]
     assert (job["steps"][1]["run"], job["steps"][1]["timeout-minutes"]) == ("pip install -e '.[test]'\n", 20)
     assert workflow["jobs"]["gate"]["steps"][1]["run"].splitlines()[-1] == (
-        f'"$RUNNER_TEMP/cigen/bin/pip" install --disable-pip-version-check --quiet \'cigen @ {PINNED}\''
+        f"\"$RUNNER_TEMP/cigen/bin/pip\" install --disable-pip-version-check --quiet 'cigen @ {PINNED}'"
     )
     assert workflow["jobs"]["report"]["needs"] == ["gate", "run-a100"]

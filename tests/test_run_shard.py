@@ -37,7 +37,9 @@ from tests.run_shard_support import (
 def test_all_passing_shard_exits_0_with_summary_timings_and_results(tmp_path):
     root = write_files(tmp_path / "repo", {"t/test_a.py": PASS, "t/test_b.py": PASS})
     summary, results = tmp_path / "summary.md", tmp_path / "results.json"
-    run = run_runner(*shard_args(root, ["t/test_a.py", "t/test_b.py"], "--results", str(results), "--summary", str(summary)))
+    run = run_runner(
+        *shard_args(root, ["t/test_a.py", "t/test_b.py"], "--results", str(results), "--summary", str(summary))
+    )
     assert run.exit_code == 0, run.stdout + run.stderr
     assert run.stderr == "base-b shard 1: 2 of 2 files passed\n"
     assert masked(summary.read_text()).splitlines() == [
@@ -68,12 +70,23 @@ def test_all_passing_shard_exits_0_with_summary_timings_and_results(tmp_path):
     ]
     data = json.loads(results.read_text())
     assert (data["suite"], data["shard"], data["exit_status"], data["cancelled"]) == ("base-b", 1, 0, False)
-    assert data["preflight"] == {"status": "skipped", "reason": "no GPUs expected (--gpus 0)", "seconds": 0.0, "waited_seconds": 0.0, "gpus": []}
+    assert data["preflight"] == {
+        "status": "skipped",
+        "reason": "no GPUs expected (--gpus 0)",
+        "seconds": 0.0,
+        "waited_seconds": 0.0,
+        "gpus": [],
+    }
     assert data["started"] <= data["finished"]
     [first, _] = data["files"]
     assert (first["path"], first["class"], first["retried"]) == ("t/test_a.py", "passed", False)
     [attempt] = first["attempts"]
-    assert (attempt["class"], attempt["exit_status"], attempt["timed_out"], attempt["reason"]) == ("passed", 0, False, "")
+    assert (attempt["class"], attempt["exit_status"], attempt["timed_out"], attempt["reason"]) == (
+        "passed",
+        0,
+        False,
+        "",
+    )
     assert attempt["seconds"] == first["seconds"] < 3
     assert data["started"] <= attempt["started"] <= data["finished"]
 
@@ -98,9 +111,13 @@ def test_stops_at_the_first_failure_unless_keep_going(tmp_path):
         "**0 of 2 passed** (1 ran, N s; exit 1)",
     ]
     assert "::error title=test::t/test_a.py: no known failure pattern in the output" in run.stdout.splitlines()
-    assert masked("\n".join(timings_lines(run.stdout))).splitlines()[1:-1] == ['{"file": "t/test_a.py", "passed": false, "elapsed": N}']
+    assert masked("\n".join(timings_lines(run.stdout))).splitlines()[1:-1] == [
+        '{"file": "t/test_a.py", "passed": false, "elapsed": N}'
+    ]
     summary.unlink()
-    run = run_runner(*shard_args(root, ["t/test_a.py", "t/test_b.py", "t/test_gone.py"], "--keep-going", "--summary", str(summary)))
+    run = run_runner(
+        *shard_args(root, ["t/test_a.py", "t/test_b.py", "t/test_gone.py"], "--keep-going", "--summary", str(summary))
+    )
     assert run.exit_code == 1
     assert masked(summary.read_text()).splitlines()[4:9] == [
         "| `t/test_a.py` | test | test | N |",
@@ -117,8 +134,15 @@ def test_a_file_that_fails_once_then_passes_is_flaky_and_the_shard_passes(tmp_pa
     run = run_runner(*shard_args(root, ["t/test_flaky.py"], "--results", str(results), "--summary", str(summary)))
     assert run.exit_code == 0, run.stdout
     [entry] = json.loads(results.read_text())["files"]
-    assert (entry["class"], entry["retried"], [a["class"] for a in entry["attempts"]]) == ("flaky", True, ["flaky-accuracy", "passed"])
-    assert entry["attempts"][0]["reason"] == "'accuracy' (sglang 0.5.23 ci_utils.py RETRIABLE_PATTERNS) matched: accuracy 0.61 below 0.65"
+    assert (entry["class"], entry["retried"], [a["class"] for a in entry["attempts"]]) == (
+        "flaky",
+        True,
+        ["flaky-accuracy", "passed"],
+    )
+    assert (
+        entry["attempts"][0]["reason"]
+        == "'accuracy' (sglang 0.5.23 ci_utils.py RETRIABLE_PATTERNS) matched: accuracy 0.61 below 0.65"
+    )
     assert "::warning title=flaky::t/test_flaky.py passed on attempt 2" in run.stdout.splitlines()
     assert masked(summary.read_text()).splitlines()[4] == "| `t/test_flaky.py` | flaky | flaky-accuracy, passed | N |"
     assert masked(summary.read_text()).splitlines()[-4:-1] == [
@@ -130,12 +154,18 @@ def test_a_file_that_fails_once_then_passes_is_flaky_and_the_shard_passes(tmp_pa
 
 
 def test_a_real_failure_runs_once_whatever_the_retries(tmp_path):
-    root = write_files(tmp_path / "repo", {"t/test_a.py": COUNTED + FAIL, "u/test_b.py": COUNTED + "raise ImportError('no module x')\n"})
+    root = write_files(
+        tmp_path / "repo",
+        {"t/test_a.py": COUNTED + FAIL, "u/test_b.py": COUNTED + "raise ImportError('no module x')\n"},
+    )
     run = run_runner(*shard_args(root, ["t/test_a.py", "u/test_b.py"], "--retries", "3", "--keep-going"))
     assert run.exit_code == 1
     assert (root / "t/attempts.log").read_text() == "x\n"
     assert (root / "u/attempts.log").read_text() == "x\n"
-    assert "::error title=test::u/test_b.py: 'ImportError' (sglang 0.5.23 ci_utils.py NON_RETRIABLE_PATTERNS) matched: raise ImportError('no module x')" in run.stdout
+    assert (
+        "::error title=test::u/test_b.py: 'ImportError' (sglang 0.5.23 ci_utils.py NON_RETRIABLE_PATTERNS) matched: raise ImportError('no module x')"
+        in run.stdout
+    )
 
 
 def test_retriable_failures_get_retries_extra_attempts_and_no_more(tmp_path):
@@ -163,13 +193,18 @@ def test_infra_only_failures_exit_3_and_mixed_failures_exit_1(tmp_path):
     run = run_runner(*shard_args(root, ["t/test_infra.py"], "--retries", "0", "--results", str(results)))
     assert run.exit_code == 3
     assert json.loads(results.read_text())["files"][0]["class"] == "infra"
-    assert run_runner(*shard_args(root, ["t/test_infra.py", "t/test_real.py"], "--retries", "0", "--keep-going")).exit_code == 1
+    assert (
+        run_runner(*shard_args(root, ["t/test_infra.py", "t/test_real.py"], "--retries", "0", "--keep-going")).exit_code
+        == 1
+    )
 
 
 def test_a_timeout_kills_the_whole_process_group_including_a_server(tmp_path):
     root = write_files(tmp_path / "repo", {"t/test_hang.py": HANGS_WITH_A_SERVER, "t/test_b.py": PASS})
     results = tmp_path / "results.json"
-    args = shard_args(root, ["t/test_hang.py", "t/test_b.py"], "--keep-going", "--retries", "0", "--per-file-timeout", "1")
+    args = shard_args(
+        root, ["t/test_hang.py", "t/test_b.py"], "--keep-going", "--retries", "0", "--per-file-timeout", "1"
+    )
     run = run_runner(*args, "--results", str(results))
     assert run.seconds < 10
     assert run.exit_code == 1
@@ -178,7 +213,11 @@ def test_a_timeout_kills_the_whole_process_group_including_a_server(tmp_path):
     hang, passed = json.loads(results.read_text())["files"]
     assert (hang["class"], passed["class"]) == ("timeout", "passed")
     [attempt] = hang["attempts"]
-    assert (attempt["exit_status"], attempt["timed_out"], attempt["reason"]) == (None, True, "killed at the per-file timeout")
+    assert (attempt["exit_status"], attempt["timed_out"], attempt["reason"]) == (
+        None,
+        True,
+        "killed at the per-file timeout",
+    )
     assert 1 <= attempt["seconds"] < 3
 
 
@@ -199,8 +238,19 @@ def test_processes_a_passing_test_leaves_behind_are_stopped(tmp_path):
 def test_sigterm_stops_the_running_file_and_finishes_the_reports(tmp_path):
     root = write_files(tmp_path / "repo", {"t/test_hang.py": HANGS_WITH_A_SERVER, "t/test_b.py": PASS})
     results, summary = tmp_path / "results.json", tmp_path / "summary.md"
-    args = shard_args(root, ["t/test_hang.py", "t/test_b.py"], "--per-file-timeout", "60", "--results", str(results), "--summary", str(summary))
-    process = subprocess.Popen([sys.executable, str(RUNNER), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = shard_args(
+        root,
+        ["t/test_hang.py", "t/test_b.py"],
+        "--per-file-timeout",
+        "60",
+        "--results",
+        str(results),
+        "--summary",
+        str(summary),
+    )
+    process = subprocess.Popen(
+        [sys.executable, str(RUNNER), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 10
     while not (root / "server.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -231,11 +281,30 @@ def test_test_args_follow_the_file(tmp_path):
 
 def test_files_come_from_the_plan_with_sglangs_derived_timeout(tmp_path):
     root = write_files(tmp_path / "repo", {"test/registered/a/test_x.py": PASS, "test/registered/b/test_y.py": PASS})
-    plan = write_plan(tmp_path / "plan.json", {"base-b-test-1-gpu-small": [[("test/registered/a/test_x.py", 60.0)], [("test/registered/b/test_y.py", 1500.0)]]})
-    common = ["--plan", str(plan), "--suite", "base-b-test-1-gpu-small", "--root", str(root), "--python", sys.executable]
+    plan = write_plan(
+        tmp_path / "plan.json",
+        {
+            "base-b-test-1-gpu-small": [
+                [("test/registered/a/test_x.py", 60.0)],
+                [("test/registered/b/test_y.py", 1500.0)],
+            ]
+        },
+    )
+    common = [
+        "--plan",
+        str(plan),
+        "--suite",
+        "base-b-test-1-gpu-small",
+        "--root",
+        str(root),
+        "--python",
+        sys.executable,
+    ]
     run = run_runner("run", *common, "--shard", "1")
     assert run.exit_code == 0
-    assert run.stdout.splitlines()[0] == "[cigen] (1/1) test/registered/b/test_y.py: attempt 1, timeout 3300 s"  # 1500 + 1800
+    assert (
+        run.stdout.splitlines()[0] == "[cigen] (1/1) test/registered/b/test_y.py: attempt 1, timeout 3300 s"
+    )  # 1500 + 1800
     run = run_runner("run", *common, "--shard", "0", "--per-file-timeout", "5")
     assert run.stdout.splitlines()[0] == "[cigen] (1/1) test/registered/a/test_x.py: attempt 1, timeout 5 s"
 
@@ -243,7 +312,10 @@ def test_files_come_from_the_plan_with_sglangs_derived_timeout(tmp_path):
 def test_plan_mistakes_are_one_line_errors_naming_the_plan(tmp_path):
     plan = write_plan(tmp_path / "plan.json", {"suite-a": [[("t/a.py", 1.0)]], "suite-b": []})
     cases = [
-        (["--suite", "nope", "--shard", "0"], f"{plan}: plan-no-suite: suite 'nope' is not in the plan (suites: suite-a, suite-b)"),
+        (
+            ["--suite", "nope", "--shard", "0"],
+            f"{plan}: plan-no-suite: suite 'nope' is not in the plan (suites: suite-a, suite-b)",
+        ),
         (["--suite", "suite-a", "--shard", "1"], f"{plan}: plan-no-shard: suite 'suite-a' has 1 shard(s) (0-0), not 1"),
     ]
     for args, message in cases:
@@ -251,12 +323,21 @@ def test_plan_mistakes_are_one_line_errors_naming_the_plan(tmp_path):
         assert (run.exit_code, run.stderr, run.stdout) == (2, message + "\n", "")
     (tmp_path / "broken.json").write_text("{")
     run = run_runner("run", "--plan", str(tmp_path / "broken.json"), "--suite", "s", "--shard", "0")
-    assert (run.exit_code, run.stderr) == (2, f"{tmp_path}/broken.json: plan-json: invalid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)\n")
+    assert (run.exit_code, run.stderr) == (
+        2,
+        f"{tmp_path}/broken.json: plan-json: invalid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)\n",
+    )
     run = run_runner("run", "--plan", str(tmp_path / "absent.json"), "--suite", "s", "--shard", "0")
-    assert (run.exit_code, run.stderr) == (2, f"{tmp_path}/absent.json: plan-unreadable: cannot read: No such file or directory\n")
+    assert (run.exit_code, run.stderr) == (
+        2,
+        f"{tmp_path}/absent.json: plan-unreadable: cannot read: No such file or directory\n",
+    )
     (tmp_path / "odd.json").write_text('{"suites": {"s": {"shards": [{"files": [{"est_seconds": 3}]}]}}}')
     run = run_runner("run", "--plan", str(tmp_path / "odd.json"), "--suite", "s", "--shard", "0")
-    assert (run.exit_code, run.stderr) == (2, f"{tmp_path}/odd.json: plan-shape: suites.s.shards[0].files[0] must be a path or an object with a 'file' path\n")
+    assert (run.exit_code, run.stderr) == (
+        2,
+        f"{tmp_path}/odd.json: plan-shape: suites.s.shards[0].files[0] must be a path or an object with a 'file' path\n",
+    )
 
 
 def test_option_mistakes_are_one_line_errors(tmp_path):
@@ -296,14 +377,31 @@ def test_the_runner_runs_as_a_plain_file_outside_the_package(tmp_path):
     args = ["run", "--plan", str(plan), "--suite", "s", "--shard", "0", "--root", str(root)]
     run = run_runner(*args, runner=copy, python="python3", env={"PYTHONPATH": "", "PYTHONSAFEPATH": "1"})
     assert run.exit_code == 0, run.stderr
-    assert masked("\n".join(timings_lines(run.stdout))).splitlines()[1] == '{"file": "test/registered/a/test_x.py", "passed": true, "elapsed": N}'
+    assert (
+        masked("\n".join(timings_lines(run.stdout))).splitlines()[1]
+        == '{"file": "test/registered/a/test_x.py", "passed": true, "elapsed": N}'
+    )
 
 
 def test_cigen_run_shard_forwards_to_the_same_runner(tmp_path, monkeypatch):
     root = write_files(tmp_path / "repo", {"t/test_a.py": PASS})
     summary = tmp_path / "summary.md"
-    args = ["run-shard", "--suite", "base-b", "--shard", "1", "--per-file-timeout", "5", "--python", sys.executable, "--root", str(root)]
-    result = CliRunner(env={"GITHUB_STEP_SUMMARY": str(summary)}).invoke(cli, [*args, "--files-json", '["t/test_a.py"]'])
+    args = [
+        "run-shard",
+        "--suite",
+        "base-b",
+        "--shard",
+        "1",
+        "--per-file-timeout",
+        "5",
+        "--python",
+        sys.executable,
+        "--root",
+        str(root),
+    ]
+    result = CliRunner(env={"GITHUB_STEP_SUMMARY": str(summary)}).invoke(
+        cli, [*args, "--files-json", '["t/test_a.py"]']
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr == "base-b shard 1: 1 of 1 files passed\n"
     assert "ok" in result.stdout.splitlines()
@@ -315,7 +413,9 @@ def test_bad_file_lists_are_user_errors():
         ("[1, 2]", "--files-json: bad-files-json: expected a non-empty JSON list of file paths\n"),
         ("a.py", "--files-json: bad-files-json: not JSON: Expecting value: line 1 column 1 (char 0)\n"),
     ]:
-        result = CliRunner().invoke(cli, ["run-shard", "--suite", "s", "--shard", "0", "--per-file-timeout", "5", "--files-json", files_json])
+        result = CliRunner().invoke(
+            cli, ["run-shard", "--suite", "s", "--shard", "0", "--per-file-timeout", "5", "--files-json", files_json]
+        )
         assert (result.exit_code, result.stderr) == (2, message)
 
 
@@ -337,7 +437,10 @@ def test_output_is_matched_whole_while_memory_stays_bounded():
     assert len(watch.partial) <= 64 * 1024
     watch.close()
     assert sum(written) == len(first) + 400 * (14 * 7000 + 2000) + 500_000
-    assert sorted(FAILURE_PATTERNS[i].regex for i in watch.matches) == ["NCCL error|NCCL WARN .*(Cuda failure|NVLink|timeout)", "RuntimeError"]
+    assert sorted(FAILURE_PATTERNS[i].regex for i in watch.matches) == [
+        "NCCL error|NCCL WARN .*(Cuda failure|NVLink|timeout)",
+        "RuntimeError",
+    ]
     assert failure_class(watch.matches, timed_out=False, gpu_problem=None)[0] == "infra"
 
 

@@ -44,7 +44,17 @@ def run_shard_of_real_files(tmp_path):
     plan = write_plan(tmp_path / "plan.json", {SUITE: [files]})
     results = tmp_path / "results.json"
     args = ["run", "--plan", str(plan), "--suite", SUITE, "--shard", "0", "--root", str(root), "--workdir", "test"]
-    args += ["--keep-going", "--retry-wait", "0", "--per-file-timeout", "10", "--python", sys.executable, "--results", str(results)]
+    args += [
+        "--keep-going",
+        "--retry-wait",
+        "0",
+        "--per-file-timeout",
+        "10",
+        "--python",
+        sys.executable,
+        "--results",
+        str(results),
+    ]
     env = {"PYTHONPATH": str(stub), "GITHUB_RUN_ID": "777", "GITHUB_RUN_ATTEMPT": "2", "GITHUB_JOB": "shard"}
     run = run_runner(*args, env=env)
     assert run.exit_code == 1, run.stdout + run.stderr
@@ -67,14 +77,31 @@ def test_a_shards_log_and_results_read_back_as_samples_of_its_files(tmp_path):
     assert from_results.skipped == (("files that did not pass in runner results", 1),)
     from_log = read_timings_log(log)
     begin = log.read_text().splitlines().index("========== TIMINGS BEGIN ==========") + 1
-    assert from_log.samples == tuple(Sample(s.path, float(round(s.seconds)), None, f"{log}:{begin}") for s in from_results.samples)
+    assert from_log.samples == tuple(
+        Sample(s.path, float(round(s.seconds)), None, f"{log}:{begin}") for s in from_results.samples
+    )
     assert from_log.skipped == (("failed files in TIMINGS blocks", 1),)
 
 
 def test_calibrate_reads_results_files_and_logs(tmp_path):
     root, results, log = run_shard_of_real_files(tmp_path)
     out = tmp_path / "timings.json"
-    result = CliRunner().invoke(cli, ["calibrate", "--root", str(root), "--results", str(results), "--log", str(log), "--estimator", "mean", "-o", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "calibrate",
+            "--root",
+            str(root),
+            "--results",
+            str(results),
+            "--log",
+            str(log),
+            "--estimator",
+            "mean",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[:3] == [
         f"wrote {out}: 2 file estimates from 4 samples (mean)",
@@ -83,7 +110,10 @@ def test_calibrate_reads_results_files_and_logs(tmp_path):
     ]
     assert "  skipped: files that did not pass in runner results: 1" in result.output.splitlines()
     data = json.loads(out.read_text())
-    assert [(f["path"], f["samples"]) for f in data["files"]] == [("test/registered/a.py", 2), ("test/registered/b.py", 2)]
+    assert [(f["path"], f["samples"]) for f in data["files"]] == [
+        ("test/registered/a.py", 2),
+        ("test/registered/b.py", 2),
+    ]
     assert data["inputs"] == [str(results), str(log)]
 
 
@@ -145,7 +175,12 @@ def test_broken_blocks_are_problems_at_their_lines(tmp_path):
 
 def test_bad_results_files_are_problems_at_their_lines(tmp_path):
     path = tmp_path / "r.json"
-    path.write_text(json.dumps({"suite": "s", "shard": 0, "files": [{"path": "a.py", "class": "bogus", "attempts": [{"seconds": -1}]}]}, indent=1))
+    path.write_text(
+        json.dumps(
+            {"suite": "s", "shard": 0, "files": [{"path": "a.py", "class": "bogus", "attempts": [{"seconds": -1}]}]},
+            indent=1,
+        )
+    )
     with pytest.raises(ProblemReport) as report:
         read_run_results(path)
     assert [p.format() for p in report.value.problems] == [
@@ -155,13 +190,18 @@ def test_bad_results_files_are_problems_at_their_lines(tmp_path):
     path.write_text("{")
     with pytest.raises(UserError) as error:
         read_run_results(path)
-    assert str(error.value) == f"{path}:1: results-json: invalid JSON: Expecting property name enclosed in double quotes (column 2)"
+    assert (
+        str(error.value)
+        == f"{path}:1: results-json: invalid JSON: Expecting property name enclosed in double quotes (column 2)"
+    )
 
 
 def test_results_without_github_ids_name_the_file_as_the_job(tmp_path):
     path = tmp_path / "r.json"
     entry = {"path": "a.py", "class": "passed", "attempts": [{"class": "passed", "seconds": 12.5}]}
-    path.write_text(json.dumps({"suite": "s", "shard": 3, "files": [entry, {"path": "b.py", "class": "not-run", "attempts": []}]}))
+    path.write_text(
+        json.dumps({"suite": "s", "shard": 3, "files": [entry, {"path": "b.py", "class": "not-run", "attempts": []}]})
+    )
     measured = read_run_results(path)
     assert (measured.samples, measured.skipped) == ((Sample("a.py", 12.5, "s", str(path)),), ())
 
@@ -170,7 +210,9 @@ def test_read_measurements_reports_every_bad_input_at_once(tmp_path):
     (tmp_path / "r.json").write_text("[]")
     (tmp_path / "x.log").write_text("========== TIMINGS BEGIN ==========\n")
     with pytest.raises(ProblemReport) as report:
-        read_measurements({"results": [tmp_path / "r.json"], "log": [tmp_path / "x.log"]}, Known(set(), set(), ["cuda"]))
+        read_measurements(
+            {"results": [tmp_path / "r.json"], "log": [tmp_path / "x.log"]}, Known(set(), set(), ["cuda"])
+        )
     assert [p.format() for p in report.value.problems] == [
         f"{tmp_path}/r.json:1: results-schema: top level: [] is not of type 'object'",
         f"{tmp_path}/x.log:1: timings-unterminated: TIMINGS BEGIN without its END",

@@ -33,10 +33,23 @@ def test_every_scan_error_code_has_a_case():
         if not line.startswith("  help:")
     }
     assert codes >= {
-        "non-constant-arg", "starred-arg", "too-many-args", "unknown-arg", "duplicate-arg",
-        "missing-est-time", "bad-est-time", "suite-shape", "bad-suite", "bad-stage",
-        "bad-runner-config", "bad-nightly", "bad-disabled", "unknown-marker", "syntax-error",
-        "no-marker", "missing-main",
+        "non-constant-arg",
+        "starred-arg",
+        "too-many-args",
+        "unknown-arg",
+        "duplicate-arg",
+        "missing-est-time",
+        "bad-est-time",
+        "suite-shape",
+        "bad-suite",
+        "bad-stage",
+        "bad-runner-config",
+        "bad-nightly",
+        "bad-disabled",
+        "unknown-marker",
+        "syntax-error",
+        "no-marker",
+        "missing-main",
     }
 
 

@@ -8,11 +8,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generator.planning.partition import best_partition, simple_lower_bound
-from generator.planning.stability import _min_cost_assignment, align, churn, match_shards, moved_files, stable_split, warm_start
+from generator.planning.stability import (
+    _min_cost_assignment,
+    align,
+    churn,
+    match_shards,
+    moved_files,
+    stable_split,
+    warm_start,
+)
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(1, 5).flatmap(lambda n: st.lists(st.lists(st.integers(-20, 20), min_size=n, max_size=n), min_size=n, max_size=n)))
+@given(
+    st.integers(1, 5).flatmap(
+        lambda n: st.lists(st.lists(st.integers(-20, 20), min_size=n, max_size=n), min_size=n, max_size=n)
+    )
+)
 def test_assignment_is_a_cheapest_permutation(cost):
     n = len(cost)
     result = _min_cost_assignment(cost)
@@ -63,7 +75,9 @@ def test_warm_start_removing_a_file_moves_nothing_within_the_tolerance():
     shrunk = {p: s for p, s in durations.items() if p != "t/f00.py"}
     target = 1.03 * simple_lower_bound(list(shrunk.values()), 4)
     assert max(before.loads) <= target
-    assert warm_start(shrunk, 4, before.bins, target) == [[p for p in files if p != "t/f00.py"] for files in before.bins]
+    assert warm_start(shrunk, 4, before.bins, target) == [
+        [p for p in files if p != "t/f00.py"] for files in before.bins
+    ]
 
 
 def test_warm_start_moves_a_few_files_to_make_room_for_a_long_one():

@@ -20,7 +20,12 @@ def reg(path: str, suite: str, est: float) -> Registration:
 
 
 SUITE = "base-b-test-1-gpu-large"
-REGS = [reg("t/a.py", SUITE, 100), reg("t/b.py", SUITE, 50), reg("t/never.py", SUITE, 40), reg("t/a.py", "nightly-1-gpu", 300)]
+REGS = [
+    reg("t/a.py", SUITE, 100),
+    reg("t/b.py", SUITE, 50),
+    reg("t/never.py", SUITE, 40),
+    reg("t/a.py", "nightly-1-gpu", 300),
+]
 
 
 def test_nearest_rank_and_interpolated_percentiles():
@@ -53,7 +58,11 @@ def test_calibrate_estimates_ratios_setup_and_coverage():
             Sample("t/gone.py", 70.0, SUITE),  # measured, no longer registered
             Sample("t/unknown.py", 9.0, None),  # no suite and registered nowhere
         ),
-        setups=(SetupSample(SUITE, "1-gpu-h100", 100.0), SetupSample(SUITE, "1-gpu-h100", 140.0), SetupSample("other", "1-gpu-h100", 30.0)),
+        setups=(
+            SetupSample(SUITE, "1-gpu-h100", 100.0),
+            SetupSample(SUITE, "1-gpu-h100", 140.0),
+            SetupSample("other", "1-gpu-h100", 30.0),
+        ),
         skipped=(("failed or superseded job attempts", 2),),
     )
     timings, report = calibrate(measurements, REGS, "ewma-0.5", ["runs/"])
@@ -69,21 +78,30 @@ def test_calibrate_estimates_ratios_setup_and_coverage():
     assert report.measured == 3
     assert report.unregistered == ((SUITE, "t/gone.py"),)
     assert report.unmeasured == ((SUITE, "t/never.py"), ("nightly-1-gpu", "t/a.py"))
-    assert report.skipped == (("failed or superseded job attempts", 2), ("samples of files no planned suite registers", 1))
+    assert report.skipped == (
+        ("failed or superseded job attempts", 2),
+        ("samples of files no planned suite registers", 1),
+    )
 
 
 def test_calibrate_keeps_the_newest_samples_and_prefers_them_to_imports():
     samples = tuple(Sample("t/a.py", float(i), SUITE) for i in range(MAX_SAMPLES + 4))
     imported = (Imported(SUITE, "t/a.py", 999.0), Imported(SUITE, "t/b.py", 60.0))
     timings, _ = calibrate(Measurements(samples=samples, imported=imported), REGS, "median")
-    assert timings.files[(SUITE, "t/a.py")] == FileTiming(statistics.median(range(4, MAX_SAMPLES + 4)), MAX_SAMPLES, 17.5)
+    assert timings.files[(SUITE, "t/a.py")] == FileTiming(
+        statistics.median(range(4, MAX_SAMPLES + 4)), MAX_SAMPLES, 17.5
+    )
     assert timings.files[(SUITE, "t/b.py")] == FileTiming(60.0, 0, 60.0)
 
 
 def test_estimate_falls_back_from_measured_to_ratio_to_suite_median():
     timings = Timings(
         "t.json",
-        files={(SUITE, "t/a.py"): FileTiming(200, 3), (SUITE, "t/b.py"): FileTiming(40, 3), ("s2", "t/c.py"): FileTiming(10, 1)},
+        files={
+            (SUITE, "t/a.py"): FileTiming(200, 3),
+            (SUITE, "t/b.py"): FileTiming(40, 3),
+            ("s2", "t/c.py"): FileTiming(10, 1),
+        },
         suite_ratio={SUITE: 0.5},
     )
     assert timings.seconds_of(reg("t/a.py", SUITE, 100)) == 200
@@ -94,7 +112,9 @@ def test_estimate_falls_back_from_measured_to_ratio_to_suite_median():
 
 
 def test_setup_prefers_the_suites_own_measurement():
-    timings = Timings("t", setup_by_runner={"4-gpu-h100": SetupTiming(106, 40)}, setup_by_suite={"deepep": SetupTiming(250, 8)})
+    timings = Timings(
+        "t", setup_by_runner={"4-gpu-h100": SetupTiming(106, 40)}, setup_by_suite={"deepep": SetupTiming(250, 8)}
+    )
     assert timings.setup_seconds("deepep", "4-gpu-h100") == 250
     assert timings.setup_seconds("base-c", "4-gpu-h100") == 106
     assert timings.setup_seconds("base-c", "8-gpu-h20") is None
@@ -114,7 +134,9 @@ def test_timings_file_round_trips_byte_identically(tmp_path):
     assert timings_text(loaded) == text
     assert loaded.files[(SUITE, "t/a.py")] == FileTiming(200.0, 1, 200.0)
     assert loaded.estimator == "median" and loaded.inputs == ("runs/",)
-    assert json.loads(text)["setup"]["runners"] == {"1-gpu-h100": {"seconds": 100.0, "median": 100.0, "p90": 100.0, "samples": 1}}
+    assert json.loads(text)["setup"]["runners"] == {
+        "1-gpu-h100": {"seconds": 100.0, "median": 100.0, "p90": 100.0, "samples": 1}
+    }
 
 
 def test_the_provisional_format_still_loads(tmp_path):
@@ -136,7 +158,9 @@ def test_the_provisional_format_still_loads(tmp_path):
 
 def test_bad_timings_files_name_file_and_line(tmp_path):
     path = tmp_path / "t.json"
-    path.write_text('{\n  "files": [\n    {"suite": "s", "path": "p", "seconds": "fast", "samples": 1}\n  ],\n  "suite_ratio": {"s": 0}\n}\n')
+    path.write_text(
+        '{\n  "files": [\n    {"suite": "s", "path": "p", "seconds": "fast", "samples": 1}\n  ],\n  "suite_ratio": {"s": 0}\n}\n'
+    )
     with pytest.raises(ProblemReport) as caught:
         load_timings(path)
     assert [p.format() for p in caught.value.problems] == [
@@ -146,4 +170,7 @@ def test_bad_timings_files_name_file_and_line(tmp_path):
     path.write_text('{"files": [\n  {"suite": "s",}\n]}')
     with pytest.raises(UserError) as error:
         load_timings(path)
-    assert str(error.value) == f"{path}:2: timings-unreadable: invalid JSON: Expecting property name enclosed in double quotes (column 17)"
+    assert (
+        str(error.value)
+        == f"{path}:2: timings-unreadable: invalid JSON: Expecting property name enclosed in double quotes (column 17)"
+    )

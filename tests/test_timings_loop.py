@@ -39,7 +39,11 @@ def client(server: FakeGitHub) -> GitHub:
 
 
 def results(path: str, seconds: float, suite: str = "base-b") -> dict:
-    return {"suite": suite, "shard": 0, "files": [{"path": path, "class": "passed", "attempts": [{"seconds": seconds}]}]}
+    return {
+        "suite": suite,
+        "shard": 0,
+        "files": [{"path": path, "class": "passed", "attempts": [{"seconds": seconds}]}],
+    }
 
 
 def zipped(members: dict[str, str]) -> bytes:
@@ -59,7 +63,9 @@ def serve_artifacts(server: FakeGitHub, listed: list[dict], zips: dict[int, byte
     server.on("GET", f"/repos/{REPO}/actions/artifacts", {"total_count": len(listed), "artifacts": listed})
     for artifact_id, data in zips.items():
         storage = f"/storage/{artifact_id}.zip"
-        server.on("GET", f"/repos/{REPO}/actions/artifacts/{artifact_id}/zip", None, 302, {"Location": server.url + storage})
+        server.on(
+            "GET", f"/repos/{REPO}/actions/artifacts/{artifact_id}/zip", None, 302, {"Location": server.url + storage}
+        )
         server.on("GET", storage, data)
 
 
@@ -142,7 +148,10 @@ def test_propose_commits_only_the_changed_files_on_cigens_branch_and_opens_a_pul
     assert url == "https://github.com/octo/gpu/pull/77"
     assert github.bodies("POST", f"/repos/{REPO}/git/blobs") == [{"content": '{"new": 1}\n', "encoding": "utf-8"}]
     (tree,) = github.bodies("POST", f"/repos/{REPO}/git/trees")
-    assert tree == {"base_tree": "t" * 40, "tree": [{"path": TIMINGS, "mode": "100644", "type": "blob", "sha": "b" * 40}]}
+    assert tree == {
+        "base_tree": "t" * 40,
+        "tree": [{"path": TIMINGS, "mode": "100644", "type": "blob", "sha": "b" * 40}],
+    }
     (commit,) = github.bodies("POST", f"/repos/{REPO}/git/commits")
     assert commit["parents"] == [BASE] and commit["tree"] == "c" * 40
     assert github.bodies("POST", f"/repos/{REPO}/git/refs") == [{"ref": "refs/heads/cigen/timings", "sha": "d" * 40}]
@@ -174,7 +183,8 @@ def test_propose_nothing_when_the_base_branch_has_the_same_files(github, tmp_pat
 
 
 @pytest.mark.parametrize(
-    "path", [".github/workflows/cigen-per-commit.yml", ".github/cigen/../workflows/x.yml", "cigen.yml", "/.github/cigen/a"]
+    "path",
+    [".github/workflows/cigen-per-commit.yml", ".github/cigen/../workflows/x.yml", "cigen.yml", "/.github/cigen/a"],
 )
 def test_propose_refuses_anything_outside_the_cigen_folder_before_calling_the_api(github, tmp_path, monkeypatch, path):
     monkeypatch.setenv("GITHUB_TOKEN", "t0k")
@@ -197,12 +207,17 @@ def test_round_trip_fetched_results_calibrate_the_timings_and_move_the_plan(gith
     before = json.loads(plan_path.read_text())
     measured = {"test/base/test_batch.py": 2000.0, "test/base/test_generate.py": 40.0}  # est_time 400 and 500
     listed = [artifact(n, f"cigen-results-base-b-{n}-1", "2026-11-30T09:00:00Z") for n in (1, 2)]
-    zips = {n: zipped({"cigen-results.json": json.dumps(results(path, s))}) for n, (path, s) in enumerate(measured.items(), 1)}
+    zips = {
+        n: zipped({"cigen-results.json": json.dumps(results(path, s))})
+        for n, (path, s) in enumerate(measured.items(), 1)
+    }
     serve_artifacts(github, listed, zips)
     folder = tmp_path / "results"
     assert len(fetch_results(client(github), 14, folder, NOW)) == 2
 
-    calibrated = runner.invoke(cli, ["calibrate", "--root", str(root), "--results", str(folder), "--out", str(root / TIMINGS)])
+    calibrated = runner.invoke(
+        cli, ["calibrate", "--root", str(root), "--results", str(folder), "--out", str(root / TIMINGS)]
+    )
     assert calibrated.exit_code == 0, calibrated.output
     assert "2 file estimates from 2 samples" in calibrated.output
     assert runner.invoke(cli, ["render", "--root", str(root)]).exit_code == 0

@@ -64,7 +64,15 @@ def workflows(root: Path) -> list[str]:
 def test_actionlint_with_shellcheck_finds_nothing(repo, request):
     root = request.getfixturevalue(repo)
     result = tool(
-        "actionlint", "-shellcheck", str(BIN / "shellcheck"), "-config-file", ".github/actionlint.yaml", "-format", "{{json .}}", *workflows(root), cwd=root
+        "actionlint",
+        "-shellcheck",
+        str(BIN / "shellcheck"),
+        "-config-file",
+        ".github/actionlint.yaml",
+        "-format",
+        "{{json .}}",
+        *workflows(root),
+        cwd=root,
     )
     assert (result.returncode, json.loads(result.stdout), result.stderr) == (0, [], "")
 
@@ -79,17 +87,31 @@ def test_zizmor_auditor_persona_finds_nothing(repo, request):
 def test_zizmor_ignores_only_the_root_action_spelling(own_repo):
     """The one inline ignore render.py writes: `uses: ./` for the action at the root, which
     `$/` cannot name."""
-    ours = [w for w in workflows(own_repo) if Path(w).name in ("cigen-per-commit.yml", "cigen-nightly.yml", "cigen-cpu-tests.yml")]
-    result = tool("zizmor", "--offline", "--persona", "auditor", "--no-ignores", "--format", "json", *ours, cwd=own_repo)
+    ours = [
+        w
+        for w in workflows(own_repo)
+        if Path(w).name in ("cigen-per-commit.yml", "cigen-nightly.yml", "cigen-cpu-tests.yml")
+    ]
+    result = tool(
+        "zizmor", "--offline", "--persona", "auditor", "--no-ignores", "--format", "json", *ours, cwd=own_repo
+    )
     findings = json.loads(result.stdout)
     places = sorted(
-        (f["ident"], loc["symbolic"]["key"]["Local"]["verbatim_path"], loc["concrete"]["location"]["start_point"]["row"] + 1)
+        (
+            f["ident"],
+            loc["symbolic"]["key"]["Local"]["verbatim_path"],
+            loc["concrete"]["location"]["start_point"]["row"] + 1,
+        )
         for f in findings
         for loc in f["locations"]
         if loc["symbolic"]["kind"] == "Primary"
     )
     text = (own_repo / ".github" / "workflows" / "cigen-nightly.yml").read_text().splitlines()
-    root_action_lines = [i + 1 for i, line in enumerate(text) if re.fullmatch(r" +uses: \./ # zizmor: ignore\[self-repository\] .*", line)]
+    root_action_lines = [
+        i + 1
+        for i, line in enumerate(text)
+        if re.fullmatch(r" +uses: \./ # zizmor: ignore\[self-repository\] .*", line)
+    ]
     assert len(root_action_lines) == 2  # the weight checker on the 5090 and the H100 pools
     assert places == [("self-repository", ".github/workflows/cigen-nightly.yml", line) for line in root_action_lines]
 
@@ -103,7 +125,11 @@ def test_check_jsonschema_github_workflow_schema(repo, request):
 
 def test_every_rendered_workflow_is_validated(corpus_repo, golden_repo, own_repo):
     assert [workflows(r) for r in (corpus_repo, golden_repo, own_repo)] == [
-        [".github/workflows/cigen-nightly.yml", ".github/workflows/cigen-per-commit.yml", ".github/workflows/cigen-rerun-test.yml"],
+        [
+            ".github/workflows/cigen-nightly.yml",
+            ".github/workflows/cigen-per-commit.yml",
+            ".github/workflows/cigen-rerun-test.yml",
+        ],
         [
             ".github/workflows/cigen-calibrate.yml",
             ".github/workflows/cigen-cpu-tests.yml",
@@ -111,5 +137,9 @@ def test_every_rendered_workflow_is_validated(corpus_repo, golden_repo, own_repo
             ".github/workflows/cigen-per-commit.yml",
             ".github/workflows/cigen-rerun-test.yml",
         ],
-        [".github/workflows/cigen-cpu-tests.yml", ".github/workflows/cigen-nightly.yml", ".github/workflows/cigen-rerun-test.yml"],
+        [
+            ".github/workflows/cigen-cpu-tests.yml",
+            ".github/workflows/cigen-nightly.yml",
+            ".github/workflows/cigen-rerun-test.yml",
+        ],
     ]

@@ -174,7 +174,9 @@ def decide(gates: Mapping, event_name: str, event: Mapping) -> tuple[dict[str, b
             return decide_schedule(gates, str(event.get("schedule", "")))
         inputs = event.get("inputs") or {}
         return decide_dispatch(gates, str(inputs.get("suite", "all")))
-    return {name: True for name in gates["suites"]}, {name: f"a {event_name} runs every suite" for name in gates["suites"]}
+    return {name: True for name in gates["suites"]}, {
+        name: f"a {event_name} runs every suite" for name in gates["suites"]
+    }
 
 
 def write_output(name: str, value: str) -> None:
@@ -205,7 +207,9 @@ def decide_command(plan_path: str) -> int:
     shards = plan_shards(plan_path, list(gates["suites"]))
     write_output("run", json.dumps(run, separators=(",", ":"), sort_keys=True))
     write_output("shards", json.dumps(shards, separators=(",", ":"), sort_keys=True))
-    rows = [f"| `{name}` | {'yes' if run[name] else 'no'} | {len(shards[name])} | {why[name]} |" for name in sorted(run)]
+    rows = [
+        f"| `{name}` | {'yes' if run[name] else 'no'} | {len(shards[name])} | {why[name]} |" for name in sorted(run)
+    ]
     header = f"### Which suites run ({event_name})\n\n| suite | runs | shards | why |\n|---|---|---|---|\n"
     write_summary(header + "\n".join(rows) + "\n")
     return EXIT_OK

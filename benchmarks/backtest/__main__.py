@@ -30,11 +30,15 @@ from generator.timings.history import read_history
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.backtest", description=__doc__)
-    parser.add_argument("--history", action="append", type=Path, required=True, help="sglang-ci-stats runs (repeatable)")
+    parser.add_argument(
+        "--history", action="append", type=Path, required=True, help="sglang-ci-stats runs (repeatable)"
+    )
     parser.add_argument("--root", type=Path, default=Path("."), help="the test tree the runs are of")
     parser.add_argument("--config", type=Path, help="cigen.yml (default: ROOT/cigen.yml, else the embedded default)")
     parser.add_argument("--estimator", choices=list(ESTIMATORS), default=DEFAULT_ESTIMATOR)
-    parser.add_argument("--min-history", type=int, default=1, help="judge runs with at least this many runs before them")
+    parser.add_argument(
+        "--min-history", type=int, default=1, help="judge runs with at least this many runs before them"
+    )
     parser.add_argument("--format", choices=["json", "table"], default="table")
     args = parser.parse_args(argv)
     inputs = read_inputs(args.root, args.config)

@@ -33,7 +33,11 @@ class EstimatorScore:
 
 
 def score_estimators(
-    runs: Sequence[Run], config: Config, registrations: Sequence[Registration], estimators: Sequence[str], min_history: int = 1
+    runs: Sequence[Run],
+    config: Config,
+    registrations: Sequence[Registration],
+    estimators: Sequence[str],
+    min_history: int = 1,
 ) -> list[EstimatorScore]:
     est = registered_est(registrations)
     scores = []

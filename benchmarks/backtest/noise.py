@@ -31,7 +31,9 @@ PRIOR_FILES = 6.0
 ITERATIONS = 2
 
 
-def job_factors(samples: Sequence[Sample], prior_files: float = PRIOR_FILES, iterations: int = ITERATIONS) -> dict[str, float]:
+def job_factors(
+    samples: Sequence[Sample], prior_files: float = PRIOR_FILES, iterations: int = ITERATIONS
+) -> dict[str, float]:
     """Job -> its speed factor (> 1: ran slow), for every job that the samples name."""
     by_job: dict[str, list[int]] = defaultdict(list)
     by_file: dict[tuple[str | None, str], list[int]] = defaultdict(list)
@@ -70,13 +72,17 @@ def _shrunk(real: float, reference: float, squares: float, prior_files: float) -
 def denoise(measurements: Measurements, factors: Mapping[str, float]) -> Measurements:
     """Every sample of a job divided by the job's factor; samples naming no job as they are."""
     samples = tuple(
-        dataclasses.replace(s, seconds=s.seconds / factors[s.job]) if s.job in factors else s for s in measurements.samples
+        dataclasses.replace(s, seconds=s.seconds / factors[s.job]) if s.job in factors else s
+        for s in measurements.samples
     )
     return dataclasses.replace(measurements, samples=samples)
 
 
 def file_variances(
-    measurements: Measurements, estimates: Mapping[tuple[str, str], float], cv: float = FILE_CV, prior_samples: float = PRIOR_SAMPLES
+    measurements: Measurements,
+    estimates: Mapping[tuple[str, str], float],
+    cv: float = FILE_CV,
+    prior_samples: float = PRIOR_SAMPLES,
 ) -> dict[tuple[str, str], float]:
     """(suite, path) -> variance of its next duration: the sample variance of its newest
     samples, pooled with (cv x its estimate)^2 counted as `prior_samples` samples (one or

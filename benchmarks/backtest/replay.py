@@ -148,7 +148,13 @@ def mean_durations(runs: Sequence[Run], backends: Iterable[str]) -> dict[tuple[s
     return {key: statistics.fmean(values) for key, values in samples.items()}
 
 
-def count_with_setup(predicted: Mapping[str, float], budget_seconds: float, max_parallel: int, setup_seconds: float, partitioner: Partitioner) -> int:
+def count_with_setup(
+    predicted: Mapping[str, float],
+    budget_seconds: float,
+    max_parallel: int,
+    setup_seconds: float,
+    partitioner: Partitioner,
+) -> int:
     """The fewest shards whose predicted setup plus test time fits the budget (at most
     max_parallel): sglang's `target - bias` rule, on our estimates and partitioner."""
     for count in range(max(1, math.ceil(sum(predicted.values()) / budget_seconds)), max_parallel + 1):
@@ -197,7 +203,10 @@ def backtest(
             setup = statistics.fmean(job.setup_seconds for job in jobs)
             count = len(jobs)
             if risk_k:
-                spread = {path: variances.get((suite_name, path), (FILE_CV * seconds) ** 2) for path, seconds in predicted.items()}
+                spread = {
+                    path: variances.get((suite_name, path), (FILE_CV * seconds) ** 2)
+                    for path, seconds in predicted.items()
+                }
                 cigen_bins = risk_partition(predicted, spread, count, risk_k)
             else:
                 cigen_bins = partitioner(predicted, count)
@@ -216,7 +225,9 @@ def backtest(
                 setup_guess = timings.setup_seconds(suite_name, jobs[0].runner)
                 if setup_guess is None:
                     setup_guess = config.pools[suite.pool].setup_minutes * 60
-                own = min(count_with_setup(predicted, budget, suite.max_parallel, setup_guess, partitioner), len(actual))
+                own = min(
+                    count_with_setup(predicted, budget, suite.max_parallel, setup_guess, partitioner), len(actual)
+                )
                 shardings["cigen-own-setup"] = judge(partitioner(predicted, own), actual, setup)
             suite_runs.append(
                 SuiteRun(
@@ -274,7 +285,9 @@ def summarize(suite_runs: Sequence[SuiteRun], variant: str) -> Summary:
         imbalance_median=nearest_rank(imbalances, 0.5) if imbalances else None,
         imbalance_p90=nearest_rank(imbalances, 0.9) if imbalances else None,
         imbalance_max=max(imbalances) if imbalances else None,
-        makespan_over_bound=statistics.fmean(s.makespan_seconds / s.lower_bound_seconds for s in multi) if multi else 1.0,
+        makespan_over_bound=statistics.fmean(s.makespan_seconds / s.lower_bound_seconds for s in multi)
+        if multi
+        else 1.0,
         wall_seconds=sum(s.wall_seconds for s in shardings),
         job_seconds=sum(s.job_seconds for s in shardings),
         setup_seconds=sum(s.setup_total_seconds for s in shardings),

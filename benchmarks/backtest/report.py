@@ -8,7 +8,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
 from benchmarks.backtest.forecast import EstimatorScore, SpeedSpread
-from benchmarks.backtest.replay import OWN_COUNTS, VARIANTS, Backtest, SglangFigures, SuiteRun, floor_setup_share, pipeline_walls, summarize
+from benchmarks.backtest.replay import (
+    OWN_COUNTS,
+    VARIANTS,
+    Backtest,
+    SglangFigures,
+    SuiteRun,
+    floor_setup_share,
+    pipeline_walls,
+    summarize,
+)
 from generator.model import Config
 from generator.timings.estimators import nearest_rank
 
@@ -63,7 +72,18 @@ def suite_rows(result: Backtest) -> Rows:
 
 def overall_rows(result: Backtest) -> Rows:
     """Every variant over all complete held-out suite-runs; imbalance over multi-shard ones."""
-    header = ("sharding", "suite-runs", "multi-shard", "shards", "imb median", "imb p90", "imb max", "makespan/bound", "job-hours", "setup share")
+    header = (
+        "sharding",
+        "suite-runs",
+        "multi-shard",
+        "shards",
+        "imb median",
+        "imb p90",
+        "imb max",
+        "makespan/bound",
+        "job-hours",
+        "setup share",
+    )
     compared = result.compared()
     rows = []
     for variant in VARIANTS:
@@ -82,7 +102,9 @@ def overall_rows(result: Backtest) -> Rows:
                 _pct(s.setup_share),
             )
         )
-    rows.append(("floor (ceil(total/budget) perfect shards)", "", "", "", "", "", "", "", "", _pct(floor_setup_share(compared))))
+    rows.append(
+        ("floor (ceil(total/budget) perfect shards)", "", "", "", "", "", "", "", "", _pct(floor_setup_share(compared)))
+    )
     return header, rows
 
 
@@ -103,7 +125,11 @@ def pipeline_rows(result: Backtest, config: Config) -> Rows:
 
 
 def _multi_shard(result: Backtest, variant: str) -> dict[tuple[str, str], float]:
-    return {(s.run_id, s.suite): s.shardings[variant].imbalance for s in result.compared() if s.shardings[variant].shards > 1}
+    return {
+        (s.run_id, s.suite): s.shardings[variant].imbalance
+        for s in result.compared()
+        if s.shardings[variant].shards > 1
+    }
 
 
 def noise_rows(baseline: Backtest, experiments: Mapping[str, Backtest]) -> Rows:
@@ -214,7 +240,9 @@ def backtest_json(result: Backtest, config: Config, scores: Sequence[EstimatorSc
         "summary": {variant: summary(variant) for variant in VARIANTS},
         "floor_setup_share": round(floor_setup_share(result.compared()), 4),
         "wall_verdicts": {v: verdict_counts(result, v) for v in OWN_COUNTS},
-        "pipeline_seconds": {v: {k: round(x, 1) for k, x in pipeline_walls(result, config, v).items()} for v in VARIANTS},
+        "pipeline_seconds": {
+            v: {k: round(x, 1) for k, x in pipeline_walls(result, config, v).items()} for v in VARIANTS
+        },
         "estimators": [{k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(s).items()} for s in scores],
         "sglang_all_runs": {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(sglang).items()},
         "renamed_or_deleted": [{"suite": suite, "path": path} for suite, path in result.renamed_or_deleted],

@@ -20,7 +20,9 @@ def risk_score(means: float, variances: float, k: float) -> float:
     return means + k * math.sqrt(max(variances, 0.0))
 
 
-def risk_partition(durations: Mapping[str, float], variances: Mapping[str, float], shards: int, k: float) -> list[list[str]]:
+def risk_partition(
+    durations: Mapping[str, float], variances: Mapping[str, float], shards: int, k: float
+) -> list[list[str]]:
     """`partition`'s split, then single moves or swaps out of the riskiest shard while they
     lower its score without the other shard reaching it. k = 0 is `partition` itself."""
     bins = [sorted(b) for b in partition(durations, shards)]
@@ -40,7 +42,10 @@ def risk_partition(durations: Mapping[str, float], variances: Mapping[str, float
                 for back in (None, *bins[other]):
                     dm = durations[out] - (durations[back] if back is not None else 0.0)
                     dv = variances[out] - (variances[back] if back is not None else 0.0)
-                    worst = max(risk_score(means[top] - dm, risks[top] - dv, k), risk_score(means[other] + dm, risks[other] + dv, k))
+                    worst = max(
+                        risk_score(means[top] - dm, risks[top] - dv, k),
+                        risk_score(means[other] + dm, risks[other] + dv, k),
+                    )
                     candidate = (worst, other, out, back or "")
                     if worst < limit and (best is None or candidate < best[0]):
                         best = (candidate, other, out, back, dm, dv)

@@ -21,20 +21,50 @@ class LazyCommand:
 
 
 COMMANDS: dict[str, LazyCommand] = {
-    "init": LazyCommand("generator.cli.init_commands", "init_command", "Write a starter cigen.yml (never over an existing one) and print the next steps."),
-    "scan": LazyCommand("generator.cli.scan_commands", "scan", "List every CI registration in the tree (parsed, never imported)."),
-    "lint": LazyCommand("generator.cli.scan_commands", "lint_command", "Check registrations against the config: every finding, one verdict each."),
-    "plan": LazyCommand("generator.cli.plan_commands", "plan_command", "Split every suite into time-balanced shards: pools, shard counts, files, cost."),
-    "render": LazyCommand("generator.cli.render_commands", "render", "Write the CI workflows from the tests and the config."),
-    "check": LazyCommand("generator.cli.render_commands", "check", "Fail with a diff when the generated files are stale."),
+    "init": LazyCommand(
+        "generator.cli.init_commands",
+        "init_command",
+        "Write a starter cigen.yml (never over an existing one) and print the next steps.",
+    ),
+    "scan": LazyCommand(
+        "generator.cli.scan_commands", "scan", "List every CI registration in the tree (parsed, never imported)."
+    ),
+    "lint": LazyCommand(
+        "generator.cli.scan_commands",
+        "lint_command",
+        "Check registrations against the config: every finding, one verdict each.",
+    ),
+    "plan": LazyCommand(
+        "generator.cli.plan_commands",
+        "plan_command",
+        "Split every suite into time-balanced shards: pools, shard counts, files, cost.",
+    ),
+    "render": LazyCommand(
+        "generator.cli.render_commands", "render", "Write the CI workflows from the tests and the config."
+    ),
+    "check": LazyCommand(
+        "generator.cli.render_commands", "check", "Fail with a diff when the generated files are stale."
+    ),
     "run-shard": LazyCommand(
         "generator.cli.render_commands",
         "run_shard_command",
         "Run one CI shard's test files (cigen's runner).",
     ),
-    "calibrate": LazyCommand("generator.cli.timing_commands", "calibrate_command", "Write a timings file (for plan/lint --timings) from measured durations."),
-    "timings": LazyCommand("generator.cli.timing_commands", "timings", "The timings loop: recent shard results in, a pull request with new timings and plan out."),
-    "mem": LazyCommand("generator.cli.mem_commands", "mem_command", "GPU-memory advisor: does a model test fit a GPU, at which mem-fraction?"),
+    "calibrate": LazyCommand(
+        "generator.cli.timing_commands",
+        "calibrate_command",
+        "Write a timings file (for plan/lint --timings) from measured durations.",
+    ),
+    "timings": LazyCommand(
+        "generator.cli.timing_commands",
+        "timings",
+        "The timings loop: recent shard results in, a pull request with new timings and plan out.",
+    ),
+    "mem": LazyCommand(
+        "generator.cli.mem_commands",
+        "mem_command",
+        "GPU-memory advisor: does a model test fit a GPU, at which mem-fraction?",
+    ),
     "rerun": LazyCommand("generator.cli.rerun_commands", "rerun", "/rerun-test PR comments: parse, check, report."),
     "audit": LazyCommand(
         "generator.cli.audit_commands",

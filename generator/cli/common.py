@@ -79,9 +79,15 @@ API_URL = "https://api.github.com"  # the client's default, without importing re
 def github_options(command):
     """--repo and --api-url, defaulting to what GitHub Actions sets."""
     command = click.option(
-        "--api-url", envvar="GITHUB_API_URL", default=API_URL, show_default=True, help="GitHub REST API root ($GITHUB_API_URL)."
+        "--api-url",
+        envvar="GITHUB_API_URL",
+        default=API_URL,
+        show_default=True,
+        help="GitHub REST API root ($GITHUB_API_URL).",
     )(command)
-    return click.option("--repo", envvar="GITHUB_REPOSITORY", required=True, help="owner/name ($GITHUB_REPOSITORY).")(command)
+    return click.option("--repo", envvar="GITHUB_REPOSITORY", required=True, help="owner/name ($GITHUB_REPOSITORY).")(
+        command
+    )
 
 
 def github_client(repo: str, api_url: str):

@@ -38,7 +38,9 @@ next:
     show_default=True,
     help="minimal: suites and pools from the tests found; sglang: sglang's CUDA CI (the embedded default).",
 )
-@click.option("--tests", "include", metavar="GLOB", help="Where the test files are (default: the first common layout with tests).")
+@click.option(
+    "--tests", "include", metavar="GLOB", help="Where the test files are (default: the first common layout with tests)."
+)
 @reports_user_errors
 def init_command(root: Path, template: str, include: str | None) -> None:
     """Write a starter cigen.yml (never over an existing one) and print the next steps."""
@@ -48,7 +50,13 @@ def init_command(root: Path, template: str, include: str | None) -> None:
 
     config = root / "cigen.yml"
     if config.exists():
-        raise UserError(str(config), 0, "config-exists", "a cigen.yml is already here; init never replaces it", help="edit it, or remove it to start over")
+        raise UserError(
+            str(config),
+            0,
+            "config-exists",
+            "a cigen.yml is already here; init never replaces it",
+            help="edit it, or remove it to start over",
+        )
     if not root.is_dir():
         raise UserError(str(root), 0, "no-root", "not a directory", help="pass the repository root with --root")
     layouts = (include,) if include else TEST_LAYOUTS

@@ -34,19 +34,30 @@ def _extra_peak(value: str) -> str | float:
     except ValueError:
         peak = -1.0
     if peak < 0:
-        raise UserError("--extra-peak", 0, "bad-extra-peak", f"--extra-peak must be 'weight-checker' or MiB >= 0, got '{value}'")
+        raise UserError(
+            "--extra-peak", 0, "bad-extra-peak", f"--extra-peak must be 'weight-checker' or MiB >= 0, got '{value}'"
+        )
     return peak
 
 
 def _cards(
-    root: Path, config_path: Path | None, gpu_mem_gib: tuple[float, ...], pools: tuple[str, ...],
-    gpu_free_mib: float | None, tp: int,
+    root: Path,
+    config_path: Path | None,
+    gpu_mem_gib: tuple[float, ...],
+    pools: tuple[str, ...],
+    gpu_free_mib: float | None,
+    tp: int,
 ) -> tuple[list[Card], list[str]]:
     """--gpu-mem-gib values, then --pool names read from the config, in the order given; and warnings."""
     if not gpu_mem_gib and not pools:
         raise UserError("", 0, "no-gpu", "give --gpu-mem-gib N or --pool NAME (either may repeat)")
     if gpu_free_mib is not None and len(gpu_mem_gib) + len(pools) != 1:
-        raise UserError("--gpu-free-mib", 0, "free-needs-one-gpu", "--gpu-free-mib describes one GPU; give one --gpu-mem-gib or --pool")
+        raise UserError(
+            "--gpu-free-mib",
+            0,
+            "free-needs-one-gpu",
+            "--gpu-free-mib describes one GPU; give one --gpu-mem-gib or --pool",
+        )
     cards = [Card(f"{gib:g} GiB", gib * GIB_MIB, gpu_free_mib) for gib in gpu_mem_gib]
     warnings = []
     if pools:
@@ -56,10 +67,17 @@ def _cards(
         for name in pools:
             pool = config.pools.get(name)
             if pool is None:
-                raise UserError("--pool", 0, "unknown-pool", f"no pool '{name}' in {config.source} (known: {', '.join(sorted(config.pools))})")
+                raise UserError(
+                    "--pool",
+                    0,
+                    "unknown-pool",
+                    f"no pool '{name}' in {config.source} (known: {', '.join(sorted(config.pools))})",
+                )
             if pool.gpu_mem_gib is None:
                 raise UserError(config.source, pool.line, "mem-unknown-gpu", f"pool '{name}' declares no gpu_mem_gib")
-            cards.append(Card(f"{name} ({pool.gpu_model})" if pool.gpu_model else name, pool.gpu_mem_gib * GIB_MIB, gpu_free_mib))
+            cards.append(
+                Card(f"{name} ({pool.gpu_model})" if pool.gpu_model else name, pool.gpu_mem_gib * GIB_MIB, gpu_free_mib)
+            )
             warning = tp_over_pool(config, name, tp)
             if warning is not None:
                 warnings.append(warning.format())
@@ -85,18 +103,73 @@ def _mem_row(advice: Advice, data_status: str) -> tuple:
 
 
 @click.command("mem")
-@click.option("--model", "model_spec", required=True, help="Built-in model name (e.g. Qwen3-0.6B) or a Hugging Face config.json (or its folder).")
-@click.option("--gpu-mem-gib", type=click.FloatRange(min=1), multiple=True, help="GPU memory in GiB (nvidia-smi total / 1024); repeat for a table.")
+@click.option(
+    "--model",
+    "model_spec",
+    required=True,
+    help="Built-in model name (e.g. Qwen3-0.6B) or a Hugging Face config.json (or its folder).",
+)
+@click.option(
+    "--gpu-mem-gib",
+    type=click.FloatRange(min=1),
+    multiple=True,
+    help="GPU memory in GiB (nvidia-smi total / 1024); repeat for a table.",
+)
 @click.option("--pool", "pools", multiple=True, help="A pool name from the config, for its gpu_mem_gib; repeatable.")
-@click.option("--gpu-free-mib", type=click.FloatRange(min=0), help="Free MiB before the server starts (nvidia-smi memory.free); default: an idle card.")
-@click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True, help="Tensor parallelism: GPUs the model is split over.")
+@click.option(
+    "--gpu-free-mib",
+    type=click.FloatRange(min=0),
+    help="Free MiB before the server starts (nvidia-smi memory.free); default: an idle card.",
+)
+@click.option(
+    "--tp",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Tensor parallelism: GPUs the model is split over.",
+)
 @click.option("--mem-fraction", type=float, help="Also evaluate this --mem-fraction-static (default: sglang's own).")
-@click.option("--extra-peak", default="weight-checker", show_default=True, help="The test's own GPU peak: 'weight-checker' (from the model's largest tensor) or MiB.")
-@click.option("--checker", type=click.Choice(CHECKER_CODES), default=DEFAULT_CHECKER, show_default=True, help="Which weight-checker code allocates: unchunked (sglang at the fix) or chunked (later).")
-@click.option("--sglang", "sglang_defaults", type=click.Choice(sorted(SGLANG_DEFAULTS)), default=DEFAULT_SGLANG, show_default=True, help="Whose default-fraction tiers to apply.")
-@click.option("--margin-mib", type=click.FloatRange(min=0), default=MARGIN_MIB, show_default=True, help="Safety margin on top of the peak.")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True, help="Repository root (for --pool and relative config.json paths).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="cigen.yml for --pool (default: ROOT/cigen.yml, else the embedded default).")
+@click.option(
+    "--extra-peak",
+    default="weight-checker",
+    show_default=True,
+    help="The test's own GPU peak: 'weight-checker' (from the model's largest tensor) or MiB.",
+)
+@click.option(
+    "--checker",
+    type=click.Choice(CHECKER_CODES),
+    default=DEFAULT_CHECKER,
+    show_default=True,
+    help="Which weight-checker code allocates: unchunked (sglang at the fix) or chunked (later).",
+)
+@click.option(
+    "--sglang",
+    "sglang_defaults",
+    type=click.Choice(sorted(SGLANG_DEFAULTS)),
+    default=DEFAULT_SGLANG,
+    show_default=True,
+    help="Whose default-fraction tiers to apply.",
+)
+@click.option(
+    "--margin-mib",
+    type=click.FloatRange(min=0),
+    default=MARGIN_MIB,
+    show_default=True,
+    help="Safety margin on top of the peak.",
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Repository root (for --pool and relative config.json paths).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="cigen.yml for --pool (default: ROOT/cigen.yml, else the embedded default).",
+)
 @FORMAT
 @reports_user_errors
 def mem_command(
@@ -123,18 +196,32 @@ def mem_command(
     advice = [advise(model, card, tp, peak, checker, margin_mib, sglang_defaults, mem_fraction) for card in cards]
     checks = [validation(a, a.checker, a.peak_action) for a in advice]
     if fmt == "json":
-        payload = [{**a.to_json(), "validation": {"status": c.status, "detail": c.detail}}
-                   for a, c in zip(advice, checks)]
+        payload = [
+            {**a.to_json(), "validation": {"status": c.status, "detail": c.detail}} for a, c in zip(advice, checks)
+        ]
         click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
         return
-    header = ("gpu", "total_mib", "default_m", "m", "pool_mib", "headroom_mib", "peak_mib", "fits", "max_fit_m", "recommended_m")
+    header = (
+        "gpu",
+        "total_mib",
+        "default_m",
+        "m",
+        "pool_mib",
+        "headroom_mib",
+        "peak_mib",
+        "fits",
+        "max_fit_m",
+        "recommended_m",
+    )
     header += ("data",)
-    click.echo(f"{model.name} ({model.source}), tp={tp}, sglang defaults {sglang_defaults}; peak: {advice[0].peak_source}")
+    click.echo(
+        f"{model.name} ({model.source}), tp={tp}, sglang defaults {sglang_defaults}; peak: {advice[0].peak_source}"
+    )
     click.echo(format_table(header, [_mem_row(a, c.status) for a, c in zip(advice, checks)]))
     term = advice[0].allocator_mib
-    click.echo(f"fits: headroom >= peak + allocator term ({term:.0f} MiB) + {margin_mib:g} MiB margin; "
-               "recommended: sglang's default when it fits, else the largest safe value")
+    click.echo(
+        f"fits: headroom >= peak + allocator term ({term:.0f} MiB) + {margin_mib:g} MiB margin; "
+        "recommended: sglang's default when it fits, else the largest safe value"
+    )
     for a, check in zip(advice, checks):
         click.echo(f"{a.card.name}: {check.status}: {check.detail}")
-
-

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from generator.cli.common import FORMAT, format_table, input_options, reports_user_errors, stop_on_errors, timings_option
+from generator.cli.common import (
+    FORMAT,
+    format_table,
+    input_options,
+    reports_user_errors,
+    stop_on_errors,
+    timings_option,
+)
 from generator.errors import plural
 from generator.model import PlacedModelTest, Plan
 from generator.plan import DEFAULT_TOLERANCE, plan_to_json, pool_totals
@@ -20,7 +27,12 @@ PLAN_FILE = click.Path(dir_okay=False, path_type=Path)
 @input_options
 @FORMAT
 @timings_option
-@click.option("--previous", "previous_path", type=PLAN_FILE, help="An earlier plan JSON: keep files in their shards where the makespan allows.")
+@click.option(
+    "--previous",
+    "previous_path",
+    type=PLAN_FILE,
+    help="An earlier plan JSON: keep files in their shards where the makespan allows.",
+)
 @click.option(
     "--tolerance",
     type=click.FloatRange(min=0),
@@ -28,7 +40,9 @@ PLAN_FILE = click.Path(dir_okay=False, path_type=Path)
     show_default=True,
     help="With --previous: how far over the lower bound (fraction) a kept-in-place split may be.",
 )
-@click.option("--diff", "diff_path", type=PLAN_FILE, help="Show which files moved relative to this plan JSON instead of the plan.")
+@click.option(
+    "--diff", "diff_path", type=PLAN_FILE, help="Show which files moved relative to this plan JSON instead of the plan."
+)
 @reports_user_errors
 def plan_command(
     root: Path,
@@ -90,7 +104,20 @@ def format_plan_table(result: Plan) -> str:
         )
         for sp in result.suites
     ]
-    header = ("suite", "pool", "files", "shards", "makespan_min", "lpt_min", "bound_min", "vs_bound", "optimal", "wall_min", "runner_min", "gpu_min")
+    header = (
+        "suite",
+        "pool",
+        "files",
+        "shards",
+        "makespan_min",
+        "lpt_min",
+        "bound_min",
+        "vs_bound",
+        "optimal",
+        "wall_min",
+        "runner_min",
+        "gpu_min",
+    )
     totals = pool_totals(result)
     pools = [
         (t.pool.name, t.pool.gpus, t.jobs, f"{t.setup_minutes:.1f}", f"{t.runner_minutes:.1f}", f"{t.gpu_minutes:.1f}")
@@ -111,5 +138,3 @@ def format_plan_table(result: Plan) -> str:
             summary,
         ]
     )
-
-

@@ -48,7 +48,9 @@ def read_comment(env_name: str | None) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise UserError("comment", 1, "not-utf8", f"the comment is not UTF-8 text: {error.reason} at byte {error.start}") from None
+        raise UserError(
+            "comment", 1, "not-utf8", f"the comment is not UTF-8 text: {error.reason} at byte {error.start}"
+        ) from None
 
 
 def event_options(command):
@@ -64,7 +66,11 @@ def event_options(command):
     ):
         command = click.option(name, envvar=envvar, type=kind, required=True, help=help)(command)
     command = click.option(
-        "--server-url", envvar="GITHUB_SERVER_URL", default="https://github.com", show_default=True, help="($GITHUB_SERVER_URL)"
+        "--server-url",
+        envvar="GITHUB_SERVER_URL",
+        default="https://github.com",
+        show_default=True,
+        help="($GITHUB_SERVER_URL)",
     )(command)
     return command
 
@@ -158,8 +164,12 @@ def rerun_authorize(repo: str, api_url: str, policy_path: Path, user: str, user_
 @rerun.command("head")
 @github_options
 @POLICY
-@click.option("--pr", envvar="PR_NUMBER", type=click.IntRange(1), required=True, help="Pull request number ($PR_NUMBER).")
-@click.option("--commented-at", envvar="COMMENT_CREATED_AT", required=True, help="The comment's created_at ($COMMENT_CREATED_AT).")
+@click.option(
+    "--pr", envvar="PR_NUMBER", type=click.IntRange(1), required=True, help="Pull request number ($PR_NUMBER)."
+)
+@click.option(
+    "--commented-at", envvar="COMMENT_CREATED_AT", required=True, help="The comment's created_at ($COMMENT_CREATED_AT)."
+)
 @click.option("--pin", help="The full 40-hex SHA of the commit the comment names, if any.")
 @reports_user_errors
 def rerun_head(repo: str, api_url: str, policy_path: Path, pr: int, commented_at: str, pin: str | None) -> None:
@@ -168,7 +178,9 @@ def rerun_head(repo: str, api_url: str, policy_path: Path, pr: int, commented_at
         raise UserError("--pin", 0, "short-pin", "give the full 40-hex-digit commit SHA")
     github = github_client(repo, api_url)
     try:
-        head, sha = resolve_head(github, repo, pr, pin.lower() if pin else None, comment_time(commented_at), load_policy(policy_path))
+        head, sha = resolve_head(
+            github, repo, pr, pin.lower() if pin else None, comment_time(commented_at), load_policy(policy_path)
+        )
     except RerunRejected as rejected:
         raise ProblemReport(list(rejected.problems), "the head commit cannot be pinned.") from None
     click.echo(json.dumps({"head_sha": sha, "head_repo": head.repo, "fork": head.fork}, indent=2))
@@ -188,9 +200,27 @@ def rerun_head(repo: str, api_url: str, policy_path: Path, pr: int, commented_at
     required=True,
     help="The commenter's author_association ($COMMENT_AUTHOR_ASSOCIATION); NONE, FIRST_TIMER, ... are refused.",
 )
-@click.option("--body-env", default="COMMENT_BODY", show_default=True, metavar="NAME", help="Environment variable holding the comment.")
-@click.option("--output", "output_path", envvar="GITHUB_OUTPUT", type=click.Path(dir_okay=False, path_type=Path), help="($GITHUB_OUTPUT)")
-@click.option("--summary", "summary_path", envvar="GITHUB_STEP_SUMMARY", type=click.Path(dir_okay=False, path_type=Path), help="($GITHUB_STEP_SUMMARY)")
+@click.option(
+    "--body-env",
+    default="COMMENT_BODY",
+    show_default=True,
+    metavar="NAME",
+    help="Environment variable holding the comment.",
+)
+@click.option(
+    "--output",
+    "output_path",
+    envvar="GITHUB_OUTPUT",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="($GITHUB_OUTPUT)",
+)
+@click.option(
+    "--summary",
+    "summary_path",
+    envvar="GITHUB_STEP_SUMMARY",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="($GITHUB_STEP_SUMMARY)",
+)
 @reports_user_errors
 def rerun_gate(
     root: Path,
@@ -243,9 +273,18 @@ def rerun_gate(
 @rerun.command("report")
 @github_options
 @event_options
-@click.option("--run-attempt", envvar="GITHUB_RUN_ATTEMPT", type=click.IntRange(1), default=1, show_default=True, help="($GITHUB_RUN_ATTEMPT)")
+@click.option(
+    "--run-attempt",
+    envvar="GITHUB_RUN_ATTEMPT",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="($GITHUB_RUN_ATTEMPT)",
+)
 @click.option("--head-sha", envvar="HEAD_SHA", required=True, help="The commit the gate pinned ($HEAD_SHA).")
-@click.option("--targets", "targets_json", envvar="TARGETS", required=True, help="The gate's targets output ($TARGETS).")
+@click.option(
+    "--targets", "targets_json", envvar="TARGETS", required=True, help="The gate's targets output ($TARGETS)."
+)
 @click.option("--reply-id", envvar="REPLY_ID", default="", help="The gate's answer comment to update ($REPLY_ID).")
 @reports_user_errors
 def rerun_report(
@@ -271,6 +310,6 @@ def rerun_report(
     reply = int(reply_id) if reply_id.isdigit() else None
     results = run_report(github_client(repo, api_url), targets, head_sha, event, reply, run_id, run_attempt)
     for result in results:
-        click.echo(f"{result.target.selector} ({result.target.pool}): {result.words}, {format_duration(result.seconds)}")
-
-
+        click.echo(
+            f"{result.target.selector} ({result.target.pool}): {result.words}, {format_duration(result.seconds)}"
+        )

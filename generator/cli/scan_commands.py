@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from generator.cli.common import FORMAT, format_table, input_options, print_problems, reports_user_errors, stop_on_errors
+from generator.cli.common import (
+    FORMAT,
+    format_table,
+    input_options,
+    print_problems,
+    reports_user_errors,
+    stop_on_errors,
+)
 from generator.errors import EXIT_USER_ERROR, plural
 
 

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from generator.cli.common import format_table, github_client, github_options, input_options, reports_user_errors, stop_on_errors
+from generator.cli.common import (
+    format_table,
+    github_client,
+    github_options,
+    input_options,
+    reports_user_errors,
+    stop_on_errors,
+)
 from generator.errors import plural
 from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
 from generator.timings.measure import FORMATS
@@ -56,7 +63,9 @@ def calibrate_command(
     sources = [str(path) for fmt in FORMATS for path in by_option[fmt.option]]
     timings, report = calibrate(measurements, registrations, estimator, sources)
     write_text_atomic(out_path, timings_text(timings))
-    click.echo(f"wrote {out_path}: {plural(report.measured, 'file estimate')} from {plural(report.samples, 'sample')} ({estimator})")
+    click.echo(
+        f"wrote {out_path}: {plural(report.measured, 'file estimate')} from {plural(report.samples, 'sample')} ({estimator})"
+    )
     click.echo(f"  measured, not registered now (renamed or deleted): {len(report.unregistered)}")
     for suite, path in report.unregistered:
         click.echo(f"    {suite} {path}")
@@ -81,7 +90,9 @@ def timings() -> None:
 @timings.command("fetch")
 @github_options
 @click.option("--days", type=click.IntRange(1, 90), default=7, show_default=True, help="How far back to look.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write them to.")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write them to."
+)
 @click.option(
     "--github-output",
     type=INPUT_FILE,

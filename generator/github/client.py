@@ -127,7 +127,9 @@ class GitHub:
         if not self.token:
             raise UserError("", 0, "github-token", "no GitHub token: set GITHUB_TOKEN")
 
-    def _call(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None, missing_ok: bool = False):
+    def _call(
+        self, method: str, path: str, *, params: dict | None = None, body: dict | None = None, missing_ok: bool = False
+    ):
         url = self.api_url.rstrip("/") + path
         headers = {
             "Accept": "application/vnd.github+json",
@@ -275,10 +277,14 @@ class GitHub:
         path = f"/repos/{self.repo}/actions/artifacts/{_number(artifact_id, 'artifact')}/zip"
         headers = {"Authorization": f"Bearer {self.token}", "X-GitHub-Api-Version": API_VERSION, "User-Agent": "cigen"}
         try:
-            response = self.session.get(self.api_url.rstrip("/") + path, headers=headers, timeout=TIMEOUT_SECONDS, allow_redirects=False)
+            response = self.session.get(
+                self.api_url.rstrip("/") + path, headers=headers, timeout=TIMEOUT_SECONDS, allow_redirects=False
+            )
             if response.is_redirect and response.headers.get("Location"):
                 # a pre-signed storage URL: the token stays with the API
-                response = self.session.get(response.headers["Location"], headers={"User-Agent": "cigen"}, timeout=TIMEOUT_SECONDS)
+                response = self.session.get(
+                    response.headers["Location"], headers={"User-Agent": "cigen"}, timeout=TIMEOUT_SECONDS
+                )
         except requests.RequestException as error:
             raise GitHubApiError("GET", path, f"request failed: {type(error).__name__}") from None
         if response.status_code != 200:
@@ -322,21 +328,31 @@ class GitHub:
         tree_body = {"base_tree": self.commit_tree(parent), "tree": entries}
         tree = answer.string(self._object("POST", f"/repos/{self.repo}/git/trees", body=tree_body), "sha")
         commit_body = {"message": message, "tree": tree, "parents": [parent]}
-        return _check(_SHA, answer.string(self._object("POST", f"/repos/{self.repo}/git/commits", body=commit_body), "sha"), "commit")
+        return _check(
+            _SHA,
+            answer.string(self._object("POST", f"/repos/{self.repo}/git/commits", body=commit_body), "sha"),
+            "commit",
+        )
 
     def point_branch(self, branch: str, sha: str) -> None:
         """Make `branch` point at `sha`, creating it or moving it (it is cigen's own branch)."""
         if self.branch_head(branch) is None:
             self._call("POST", f"/repos/{self.repo}/git/refs", body={"ref": f"refs/heads/{branch}", "sha": sha})
         else:
-            self._call("PATCH", f"/repos/{self.repo}/git/refs/heads/{_check(_REF, branch, 'branch')}", body={"sha": sha, "force": True})
+            self._call(
+                "PATCH",
+                f"/repos/{self.repo}/git/refs/heads/{_check(_REF, branch, 'branch')}",
+                body={"sha": sha, "force": True},
+            )
 
     def open_pull(self, head: str, base: str, title: str, body: str) -> str:
         """The open pull request from `head` into `base` (created when there is none); its URL."""
         path = f"/repos/{self.repo}/pulls"
         owner = self.repo.split("/")[0]
         answer = Answer("GET", path)
-        existing = answer.objects(self._call("GET", path, params={"head": f"{owner}:{head}", "base": base, "state": "open"}))
+        existing = answer.objects(
+            self._call("GET", path, params={"head": f"{owner}:{head}", "base": base, "state": "open"})
+        )
         if existing:
             return answer.string(existing[0], "html_url", "answer[0]")
         created = self._object("POST", path, body={"title": title, "head": head, "base": base, "body": body})

@@ -274,7 +274,12 @@ def weight_checker_peak(model: ModelShape, tp: int = 1, code: str = DEFAULT_CHEC
         previous = 4 * c if n > CHECKER_CHUNK_NUMEL else 0
         compare, reset = (b + 12) * c + previous, b * n + (4 + b) * c
     else:
-        raise UserError("--checker", 0, "unknown-checker", f"unknown weight-checker code '{code}' (known: {', '.join(CHECKER_CODES)})")
+        raise UserError(
+            "--checker",
+            0,
+            "unknown-checker",
+            f"unknown weight-checker code '{code}' (known: {', '.join(CHECKER_CODES)})",
+        )
     return CheckerPeak(code, tensor, compare / MIB, reset / MIB)
 
 
@@ -500,9 +505,19 @@ def advise(
 ) -> Advice:
     """The verdict for `model` on `card`; `extra_peak` is 'weight-checker' or MiB."""
     if sglang not in SGLANG_DEFAULTS:
-        raise UserError("--sglang", 0, "unknown-sglang-defaults", f"unknown sglang defaults '{sglang}' (known: {', '.join(SGLANG_DEFAULTS)})")
+        raise UserError(
+            "--sglang",
+            0,
+            "unknown-sglang-defaults",
+            f"unknown sglang defaults '{sglang}' (known: {', '.join(SGLANG_DEFAULTS)})",
+        )
     if mem_fraction is not None and not 0 < mem_fraction < 1:
-        raise UserError("--mem-fraction", 0, "bad-mem-fraction", f"--mem-fraction-static must be between 0 and 1, got {mem_fraction:g}")
+        raise UserError(
+            "--mem-fraction",
+            0,
+            "bad-mem-fraction",
+            f"--mem-fraction-static must be between 0 and 1, got {mem_fraction:g}",
+        )
     return _advice(model, card, tp, runtime_fixed_mib(), extra_peak, checker, margin_mib, sglang, mem_fraction)
 
 

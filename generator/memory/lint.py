@@ -25,7 +25,9 @@ def check_memory_fit(config: Config, scan: TreeScan) -> list[Problem]:
     return problems
 
 
-def _check_model_test(config: Config, scan: TreeScan, test: ModelTest, registrations: list[Registration]) -> list[Problem]:
+def _check_model_test(
+    config: Config, scan: TreeScan, test: ModelTest, registrations: list[Registration]
+) -> list[Problem]:
     def config_error(code: str, message: str) -> Problem:
         return Problem(config.source, test.line, code, message)
 
@@ -49,13 +51,24 @@ def _check_model_test(config: Config, scan: TreeScan, test: ModelTest, registrat
     return problems
 
 
-def _check_pool(reg: Registration, suite: str, pool: Pool, test: ModelTest, model: ModelShape, pinned: float | None) -> Problem | None:
+def _check_pool(
+    reg: Registration, suite: str, pool: Pool, test: ModelTest, model: ModelShape, pinned: float | None
+) -> Problem | None:
     where = f"suite '{suite}' on pool '{pool.name}'"
     if pool.gpus < test.tp:
-        return Problem(reg.path, reg.line, "tp-over-pool-gpus", f"{where}: tp={test.tp} needs {test.tp} GPUs, the pool has {pool.gpus}")
+        return Problem(
+            reg.path,
+            reg.line,
+            "tp-over-pool-gpus",
+            f"{where}: tp={test.tp} needs {test.tp} GPUs, the pool has {pool.gpus}",
+        )
     if pool.gpu_mem_gib is None:
         return Problem(
-            reg.path, reg.line, "mem-unknown-gpu", f"{where}: the pool declares no gpu_mem_gib, so {model.name} cannot be checked", Severity.WARNING
+            reg.path,
+            reg.line,
+            "mem-unknown-gpu",
+            f"{where}: the pool declares no gpu_mem_gib, so {model.name} cannot be checked",
+            Severity.WARNING,
         )
     advice = advise(model, Card(pool.name, pool.gpu_mem_gib * GIB_MIB), test.tp, test.extra_peak, mem_fraction=pinned)
     need = f"the test needs {advice.need_mib:.0f} + {advice.margin_mib:.0f} MiB margin"

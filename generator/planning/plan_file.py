@@ -41,7 +41,11 @@ PLAN_FILE_SCHEMA = {
                                     "items": {
                                         "anyOf": [
                                             {"type": "string"},
-                                            {"type": "object", "required": ["file"], "properties": {"file": {"type": "string"}}},
+                                            {
+                                                "type": "object",
+                                                "required": ["file"],
+                                                "properties": {"file": {"type": "string"}},
+                                            },
                                         ]
                                     },
                                 },
@@ -65,7 +69,10 @@ def read_plan_file(path: Path) -> dict:
         raise UserError(str(path), 0, "plan-unreadable", f"cannot read plan: {error}") from None
     import jsonschema  # only commands that read a plan file pay for it
 
-    errors = sorted(jsonschema.Draft202012Validator(PLAN_FILE_SCHEMA).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(
+        jsonschema.Draft202012Validator(PLAN_FILE_SCHEMA).iter_errors(data),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
     if errors:
         problems = [
             Problem(str(path), 0, "bad-plan-file", f"{'.'.join(map(str, e.absolute_path)) or 'top level'}: {e.message}")
@@ -90,10 +97,12 @@ def shards_by_suite(document: Mapping) -> dict[str, list[list[str]]]:
 
 def plan_file_text(plan: Plan, regenerate: str) -> str:
     """The plan file: suites in config order, files by path, one a line, seconds rounded."""
-    header = json.dumps(f"written by cigen render from cigen.yml and the registered tests. DO NOT EDIT. Regenerate: {regenerate}")
+    header = json.dumps(
+        f"written by cigen render from cigen.yml and the registered tests. DO NOT EDIT. Regenerate: {regenerate}"
+    )
     lines = ["{", f'  "@generated": {header},', f'  "version": {FORMAT_VERSION},', '  "suites": {']
     for s_index, suite_plan in enumerate(plan.suites):
-        lines.append(f'    {json.dumps(suite_plan.suite.name)}: {{')
+        lines.append(f"    {json.dumps(suite_plan.suite.name)}: {{")
         lines.append('      "shards": [')
         for h_index, shard in enumerate(suite_plan.shards):
             lines.append(f'        {{"est_seconds": {_r(shard.est_seconds)}, "files": [')
@@ -170,7 +179,9 @@ def diff_plans(old: Mapping, new: Mapping) -> list[SuiteDiff]:
         before, after = old["suites"].get(name), new["suites"].get(name)
         was, now = _shard_of(before), _shard_of(after)
         moves = tuple(
-            FileMove(path, was.get(path), now.get(path)) for path in sorted(set(was) | set(now)) if was.get(path) != now.get(path)
+            FileMove(path, was.get(path), now.get(path))
+            for path in sorted(set(was) | set(now))
+            if was.get(path) != now.get(path)
         )
         count_before = len(before["shards"]) if before else 0
         count_after = len(after["shards"]) if after else 0
@@ -184,7 +195,9 @@ def format_diff(diffs: list[SuiteDiff]) -> list[str]:
     lines = []
     for diff in diffs:
         if not diff.old_shards:
-            lines.append(f"{diff.suite}: new suite, {plural(diff.new_shards, 'shard')}, makespan {diff.new_makespan:g}s")
+            lines.append(
+                f"{diff.suite}: new suite, {plural(diff.new_shards, 'shard')}, makespan {diff.new_makespan:g}s"
+            )
         elif not diff.new_shards:
             lines.append(f"{diff.suite}: no longer planned (had {plural(diff.old_shards, 'shard')})")
         else:

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from generator.planning.partition import improve, loads_of, make_items, rounding_slack, search, simple_lower_bound, split_oversized
+from generator.planning.partition import (
+    improve,
+    loads_of,
+    make_items,
+    rounding_slack,
+    search,
+    simple_lower_bound,
+    split_oversized,
+)
 
 
 def _min_cost_assignment(cost: list[list[int]]) -> list[int]:

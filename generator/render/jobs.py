@@ -110,7 +110,9 @@ def override_pools(config: Config, suite: Suite, pool: Pool, kind: WorkflowKind)
     return [
         p
         for p in config.pools.values()
-        if p.gpus == pool.gpus and p.name != pool.name and (config.env_for(suite, p), config.setup_for(suite, p)) == same
+        if p.gpus == pool.gpus
+        and p.name != pool.name
+        and (config.env_for(suite, p), config.setup_for(suite, p)) == same
     ]
 
 
@@ -134,7 +136,11 @@ def job_env(config: Config, suite: Suite, pool: Pool, kind: WorkflowKind) -> dic
     env = config.env_for(suite, pool)
     for name, secret in {**config.workflows.secrets, **suite.secrets}.items():
         value = f"secrets.{secret}"
-        env[name] = f"${{{{ {value} }}}}" if kind.trusted else f"${{{{ github.event_name != 'pull_request' && {value} || '' }}}}"
+        env[name] = (
+            f"${{{{ {value} }}}}"
+            if kind.trusted
+            else f"${{{{ github.event_name != 'pull_request' && {value} || '' }}}}"
+        )
     return env
 
 
@@ -272,7 +278,9 @@ def workflow_jobs(build: Build, kind: WorkflowKind) -> list[dict]:
     planned = {sp.suite.name: sp for sp in build.plan.suites}
     jobs = []
     for suite in workflow_suites(build, kind):
-        needs = [GATE_JOB] + [job for name in needed_suites(config, suite) for job in suite_job_ids(build, config.suites[name])]
+        needs = [GATE_JOB] + [
+            job for name in needed_suites(config, suite) for job in suite_job_ids(build, config.suites[name])
+        ]
         if suite.name in planned:
             jobs.extend(shard_jobs(config, planned[suite.name], needs, kind))
         for pool in model_test_pools(build, suite):

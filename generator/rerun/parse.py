@@ -244,7 +244,9 @@ def _check_path(selector: str, path: str) -> None:
     if shell:
         raise reject("shell-metacharacter", f"{quoted}: shell metacharacter {shell[0]!r} is not allowed")
     if path.startswith("/"):
-        raise reject("absolute-path", f"{quoted}: absolute paths are not allowed; use the path from the repository root")
+        raise reject(
+            "absolute-path", f"{quoted}: absolute paths are not allowed; use the path from the repository root"
+        )
     segments = path.split("/")
     if ".." in segments:
         raise reject("path-traversal", f"{quoted}: '..' is not allowed in a path")
@@ -262,7 +264,9 @@ def _check_path(selector: str, path: str) -> None:
 def _split_selector(selector: str) -> tuple[str, str | None]:
     quoted = ascii(selector)
     if len(selector) > MAX_SELECTOR_CHARS:
-        raise reject("selector-too-long", f"a selector is {len(selector)} characters; the limit is {MAX_SELECTOR_CHARS}")
+        raise reject(
+            "selector-too-long", f"a selector is {len(selector)} characters; the limit is {MAX_SELECTOR_CHARS}"
+        )
     path, separator, test = selector.partition("::")
     _check_path(selector, path)
     if not separator:
@@ -303,7 +307,9 @@ def _runnable_suites(path: str, index: RerunIndex, config: Config) -> list[Regis
         return runnable
     unknown = sorted({r.suite for r in enabled if r.suite not in config.suites})
     if unknown:
-        raise reject("unknown-suite", f"{quoted} is registered in suite {ascii(unknown[0])}, which the config does not define")
+        raise reject(
+            "unknown-suite", f"{quoted} is registered in suite {ascii(unknown[0])}, which the config does not define"
+        )
     disabled = ", ".join(sorted({r.suite for r in enabled}))
     raise reject("suite-disabled", f"{quoted} runs only in suite {disabled}, which the config disables")
 
@@ -386,9 +392,7 @@ def _overlaps(parsed: list[tuple[str, str, str | None]]) -> list[Problem]:
 
 def _est_seconds(path: str, suites: tuple[str, ...], registrations: list[Registration], index: RerunIndex) -> float:
     """The file's estimate on a pool: the longest of its suites there, measured where the plan says."""
-    estimates = [
-        index.measured.get((r.suite, path), r.est_seconds) for r in registrations if r.suite in suites
-    ]
+    estimates = [index.measured.get((r.suite, path), r.est_seconds) for r in registrations if r.suite in suites]
     return max(estimates, default=0.0)
 
 
@@ -460,8 +464,7 @@ def _take_pin(words: list[str]) -> str | None:
     if _SHORT_PIN.match(words[-1]):
         raise reject(
             "short-pin",
-            f"{ascii(words[-1])}: a short SHA is not accepted (another commit can share its first digits); "
-            f"{_PIN_HELP}",
+            f"{ascii(words[-1])}: a short SHA is not accepted (another commit can share its first digits); {_PIN_HELP}",
         )
     if not _PIN.match(words[-1]):
         raise reject("bad-pin", f"{ascii(words[-1])}: {_PIN_HELP}")
@@ -488,7 +491,9 @@ def parse_comment(body: str, index: RerunIndex, config: Config, limits: CommentL
     if misplaced:
         raise reject("bad-pin", f"{ascii(misplaced[0])}: the @commit comes last, after the selectors")
     if not words:
-        raise reject("no-selector", f"name at least one test: {COMMAND} test/registered/<dir>/test_<name>.py[::Class.method]")
+        raise reject(
+            "no-selector", f"name at least one test: {COMMAND} test/registered/<dir>/test_<name>.py[::Class.method]"
+        )
     if len(words) > limits.max_selectors:
         raise reject("too-many-selectors", f"{len(words)} selectors; at most {limits.max_selectors} per comment")
     repeated = sorted({w for w in words if words.count(w) > 1})

@@ -39,7 +39,9 @@ def read_duration_log(path: Path) -> Measurements:
         except ValueError:
             seconds = -1.0
         if not (math.isfinite(seconds) and seconds >= 0):
-            problems.append(Problem(str(path), number, "durations-seconds", f"seconds must be a number >= 0, got {seconds_text!r}"))
+            problems.append(
+                Problem(str(path), number, "durations-seconds", f"seconds must be a number >= 0, got {seconds_text!r}")
+            )
             continue
         suite, file = (None, where[0]) if len(where) == 1 else where
         samples.append(Sample(file, seconds, suite))

@@ -183,10 +183,14 @@ def read_history(paths: Sequence[Path]) -> list[Run]:
     seen: dict[str, str] = {}
     for run in runs:
         if run.run_id in seen:
-            problems.append(Problem(run.source, 1, "history-duplicate-run", f"run {run.run_id} is also in {seen[run.run_id]}"))
+            problems.append(
+                Problem(run.source, 1, "history-duplicate-run", f"run {run.run_id} is also in {seen[run.run_id]}")
+            )
         seen.setdefault(run.run_id, run.source)
     if problems:
-        raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {plural(len(files), 'history file')}; nothing done.")
+        raise ProblemReport(
+            problems, f"{plural(len(problems), 'error')} in {plural(len(files), 'history file')}; nothing done."
+        )
     return sorted(runs, key=lambda r: (r.started, r.run_id))
 
 
@@ -209,7 +213,6 @@ def _run(data: dict, source: str) -> Run:
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
 
 
 def history_measurements(runs: Sequence[Run], backends: Iterable[str]) -> Measurements:

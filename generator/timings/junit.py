@@ -72,7 +72,9 @@ class _Reader:
             seconds = None
         if seconds is None or not (math.isfinite(seconds) and seconds >= 0):
             got = "no time attribute" if text is None else f"time={text!r}"
-            raise UserError(self.source, line, "junit-time", f"testcase needs a time in seconds (a number >= 0), got {got}")
+            raise UserError(
+                self.source, line, "junit-time", f"testcase needs a time in seconds (a number >= 0), got {got}"
+            )
         return seconds
 
     def _path(self, attrs: dict[str, str]) -> str | None:
@@ -109,10 +111,15 @@ def read_junit(path: Path, known_paths: Collection[str], suites: Collection[str]
     except OSError as error:
         raise UserError(str(path), 0, "junit-unreadable", f"cannot read: {error}") from None
     except expat.ExpatError as error:
-        raise UserError(str(path), error.lineno, "junit-xml", f"invalid XML: {expat.errors.messages[error.code]}") from None
+        raise UserError(
+            str(path), error.lineno, "junit-xml", f"invalid XML: {expat.errors.messages[error.code]}"
+        ) from None
     except _Refused:
         raise UserError(
-            str(path), parser.CurrentLineNumber, "junit-doctype", "DOCTYPE and entity declarations are refused (JUnit XML needs none)"
+            str(path),
+            parser.CurrentLineNumber,
+            "junit-doctype",
+            "DOCTYPE and entity declarations are refused (JUnit XML needs none)",
         ) from None
     totals: dict[tuple[str | None, str], float] = {}
     failed: set[tuple[str | None, str]] = set()
@@ -122,5 +129,8 @@ def read_junit(path: Path, known_paths: Collection[str], suites: Collection[str]
         if case.failed:
             failed.add(key)
     samples = tuple(Sample(p, s, suite) for (suite, p), s in totals.items() if (suite, p) not in failed)
-    skipped = (("test files with a failing case in a JUnit report", len(failed)), ("JUnit test cases naming no known file", reader.unresolved))
+    skipped = (
+        ("test files with a failing case in a JUnit report", len(failed)),
+        ("JUnit test cases naming no known file", reader.unresolved),
+    )
     return Measurements(samples=samples, skipped=tuple((why, n) for why, n in skipped if n))

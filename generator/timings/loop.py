@@ -42,7 +42,9 @@ def propose(github: GitHub, root: Path, files: list[str], branch: str, base: str
     pull request; None when they are what `base` has already."""
     outside = [path for path in files if not path.startswith(PROPOSABLE) or ".." in Path(path).parts]
     if outside:
-        raise UserError(outside[0], 0, "not-proposable", f"a timings pull request changes only files under {PROPOSABLE}")
+        raise UserError(
+            outside[0], 0, "not-proposable", f"a timings pull request changes only files under {PROPOSABLE}"
+        )
     head = github.branch_head(base)
     if head is None:
         raise UserError("", 0, "no-base-branch", f"the base branch {base!r} does not exist")
@@ -51,7 +53,9 @@ def propose(github: GitHub, root: Path, files: list[str], branch: str, base: str
     if not changed:
         return None
     names = ", ".join(sorted(changed))
-    commit = github.commit_files(changed, head, f"Update shard timings and plan\n\ncigen calibrate and cigen render: {names}")
+    commit = github.commit_files(
+        changed, head, f"Update shard timings and plan\n\ncigen calibrate and cigen render: {names}"
+    )
     github.point_branch(branch, commit)
     body = (
         "Measured shard durations of the last runs, calibrated (`cigen calibrate --results`) and re-planned "

@@ -105,7 +105,9 @@ def read_measurements(inputs: Mapping[str, Sequence[Path]], known: Known) -> Mea
             problems.extend(report.problems)
     if problems:
         files = len({p.path for p in problems})
-        raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {plural(files, 'input file')}; nothing written.")
+        raise ProblemReport(
+            problems, f"{plural(len(problems), 'error')} in {plural(files, 'input file')}; nothing written."
+        )
     return known_suites_only(total, known.suites)
 
 

@@ -78,7 +78,9 @@ def _entry(line: str, source: str, number: int, problems: list[Problem]) -> tupl
         problems.append(Problem(source, number, "timings-entry", "'file' must be a non-empty path"))
     elif not isinstance(passed, bool):
         problems.append(Problem(source, number, "timings-entry", f"'passed' must be true or false, got {passed!r}"))
-    elif isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not math.isfinite(elapsed) or elapsed < 0:
+    elif (
+        isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not math.isfinite(elapsed) or elapsed < 0
+    ):
         problems.append(Problem(source, number, "timings-entry", f"'elapsed' must be seconds >= 0, got {elapsed!r}"))
     else:
         return file, passed, float(elapsed)

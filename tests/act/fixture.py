@@ -99,13 +99,17 @@ def registrations(source: str) -> list[str]:
     return [
         ast.get_source_segment(source, node)
         for node in tree.body
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
-        and node.value.func.id.startswith("register_") and node.value.func.id.endswith("_ci")
+        if isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id.startswith("register_")
+        and node.value.func.id.endswith("_ci")
     ]
 
 
-def recording_test(file: str, behavior: str = "pass", marks: list[str] | None = None, exit_code: int = 1,
-                   seconds: float = 0) -> str:
+def recording_test(
+    file: str, behavior: str = "pass", marks: list[str] | None = None, exit_code: int = 1, seconds: float = 0
+) -> str:
     """A test file that records its run and then behaves as BEHAVIORS says (a pass or a fail after `seconds`).
     `marks`: registration statements to keep (their functions are stubbed so the file runs)."""
     assert behavior in BEHAVIORS, behavior
@@ -113,8 +117,9 @@ def recording_test(file: str, behavior: str = "pass", marks: list[str] | None = 
     names = sorted({mark.split("(", 1)[0] for mark in marks})
     head = f'"""Recording test file (tests/act/fixture.py): {behavior}."""\n'
     stubs = "".join(STAND_IN.format(name=name) for name in names)
-    body = RECORDING_BODY.format(file=file, behavior=behavior, exit_code=exit_code, flaky_line=FLAKY_LINE,
-                                 seconds=seconds)
+    body = RECORDING_BODY.format(
+        file=file, behavior=behavior, exit_code=exit_code, flaky_line=FLAKY_LINE, seconds=seconds
+    )
     return head + stubs + "\n" + "".join(f"{mark}\n" for mark in marks) + body
 
 
@@ -188,8 +193,12 @@ class FixtureRepo:
     def clone(self, path: Path) -> FixtureRepo:
         """A copy at `path` with the same commits, origin and identity, on the default branch: one
         per concurrent act run, since a pull request checks out its merge commit in the working copy."""
-        done = subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(self.path), str(path)], capture_output=True,
-                              text=True, check=False)
+        done = subprocess.run(
+            ["git", "clone", "-q", "--no-hardlinks", str(self.path), str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         git(path, "remote", "set-url", "origin", f"https://github.com/{REPOSITORY}.git")
         for key in ("user.name", "user.email", "commit.gpgsign"):
@@ -220,8 +229,12 @@ def render_and_commit(repo: FixtureRepo) -> FixtureRepo:
 
 
 def repository_payload() -> dict:
-    return {"full_name": REPOSITORY, "name": REPOSITORY.split("/")[1], "default_branch": DEFAULT_BRANCH,
-            "owner": {"login": REPOSITORY.split("/")[0]}}
+    return {
+        "full_name": REPOSITORY,
+        "name": REPOSITORY.split("/")[1],
+        "default_branch": DEFAULT_BRANCH,
+        "owner": {"login": REPOSITORY.split("/")[0]},
+    }
 
 
 def push_event(repo: FixtureRepo, branch: str = DEFAULT_BRANCH) -> dict:
@@ -229,17 +242,29 @@ def push_event(repo: FixtureRepo, branch: str = DEFAULT_BRANCH) -> dict:
     after = git(repo.path, "rev-parse", branch)
     first = git(repo.path, "rev-list", "--count", after) == "1"
     before = "0" * 40 if first else git(repo.path, "rev-parse", f"{after}^")
-    return {"ref": f"refs/heads/{branch}", "before": before, "after": after, "deleted": False, "created": False,
-            "repository": repository_payload(), "sender": {"login": "octocat"}}
+    return {
+        "ref": f"refs/heads/{branch}",
+        "before": before,
+        "after": after,
+        "deleted": False,
+        "created": False,
+        "repository": repository_payload(),
+        "sender": {"login": "octocat"},
+    }
 
 
 def dispatch_event(inputs: Mapping[str, str], branch: str = DEFAULT_BRANCH) -> dict:
-    return {"ref": f"refs/heads/{branch}", "inputs": dict(inputs), "repository": repository_payload(),
-            "sender": {"login": "octocat"}}
+    return {
+        "ref": f"refs/heads/{branch}",
+        "inputs": dict(inputs),
+        "repository": repository_payload(),
+        "sender": {"login": "octocat"},
+    }
 
 
-def pull_request_event(pr: PullRequest, labels: list[str] | None = None, action: str = "synchronize",
-                       draft: bool = False) -> dict:
+def pull_request_event(
+    pr: PullRequest, labels: list[str] | None = None, action: str = "synchronize", draft: bool = False
+) -> dict:
     """The event as GitHub sends it; `labels` and `draft` as they were when it was sent."""
     pull = {
         "number": pr.number,
@@ -250,16 +275,32 @@ def pull_request_event(pr: PullRequest, labels: list[str] | None = None, action:
         "base": {"ref": DEFAULT_BRANCH, "sha": pr.base_sha, "repo": {"full_name": REPOSITORY}},
         "merge_commit_sha": pr.merge_sha,
     }
-    return {"action": action, "number": pr.number, "pull_request": pull, "repository": repository_payload(),
-            "sender": {"login": "octocat"}}
+    return {
+        "action": action,
+        "number": pr.number,
+        "pull_request": pull,
+        "repository": repository_payload(),
+        "sender": {"login": "octocat"},
+    }
 
 
-def issue_comment_event(number: int, body: str, login: str, association: str, comment_id: int = 101,
-                        created_at: str = "2026-07-20T10:00:00Z") -> dict:
+def issue_comment_event(
+    number: int,
+    body: str,
+    login: str,
+    association: str,
+    comment_id: int = 101,
+    created_at: str = "2026-07-20T10:00:00Z",
+) -> dict:
     """A new comment on pull request `number` (an issue with a `pull_request` key)."""
     user = {"login": login, "id": 7, "type": "User"}
-    comment = {"id": comment_id, "body": body, "user": user, "author_association": association,
-               "created_at": created_at}
+    comment = {
+        "id": comment_id,
+        "body": body,
+        "user": user,
+        "author_association": association,
+        "created_at": created_at,
+    }
     pull = {"url": f"https://api.github.com/repos/{REPOSITORY}/pulls/{number}"}
     issue = {"number": number, "state": "open", "pull_request": pull}
     return {"action": "created", "issue": issue, "comment": comment, "repository": repository_payload(), "sender": user}

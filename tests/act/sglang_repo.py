@@ -93,16 +93,26 @@ FILES: dict[str, tuple[str, str]] = {
     "test/registered/models/test_lora.py": (f'register_cuda_ci(est_time=300, stage="base-b", {LARGE})', "server"),
     "test/registered/models/test_long_context.py": (f'register_cuda_ci(est_time=600, stage="base-c", {LARGE})', "pass"),
     "test/registered/extra/test_mixed_chunk.py": (f'register_cuda_ci(est_time=300, stage="extra-a", {LARGE})', "pass"),
-    "test/registered/jit/test_rmsnorm.py":
-        ('register_cuda_ci(est_time=120, suite="base-b-kernel-unit-test-1-gpu-large")', "pass"),
-    "test/registered/nightly/test_accuracy.py":
-        ('register_cuda_ci(est_time=600, suite="nightly-kernel-1-gpu", nightly=True)', "pass"),
-    "test/registered/nightly/test_hang_with_server.py":
-        ('register_cuda_ci(est_time=300, suite="nightly-kernel-1-gpu", nightly=True)', "server-hang"),
-    "test/registered/nightly/test_perplexity.py":
-        ('register_cuda_ci(est_time=600, suite="nightly-kernel-1-gpu", nightly=True)', "pass"),
-    "test/registered/nightly/test_weekly_eval.py":
-        ('register_cuda_ci(est_time=3600, suite="weekly-1-gpu", nightly=True)', "pass"),
+    "test/registered/jit/test_rmsnorm.py": (
+        'register_cuda_ci(est_time=120, suite="base-b-kernel-unit-test-1-gpu-large")',
+        "pass",
+    ),
+    "test/registered/nightly/test_accuracy.py": (
+        'register_cuda_ci(est_time=600, suite="nightly-kernel-1-gpu", nightly=True)',
+        "pass",
+    ),
+    "test/registered/nightly/test_hang_with_server.py": (
+        'register_cuda_ci(est_time=300, suite="nightly-kernel-1-gpu", nightly=True)',
+        "server-hang",
+    ),
+    "test/registered/nightly/test_perplexity.py": (
+        'register_cuda_ci(est_time=600, suite="nightly-kernel-1-gpu", nightly=True)',
+        "pass",
+    ),
+    "test/registered/nightly/test_weekly_eval.py": (
+        'register_cuda_ci(est_time=3600, suite="weekly-1-gpu", nightly=True)',
+        "pass",
+    ),
     "test/registered/stress/test_soak.py": ('register_cuda_ci(est_time=1800, suite="stress-1-gpu")', "pass"),
 }
 # The cigen-shaped part: the action, the package it runs, the stand-in server and its model config.
@@ -117,8 +127,12 @@ def recording_file(path: str, behavior: str | None = None) -> str:
 
 def fixture_files() -> dict[str, str]:
     """Every file of the fixture but cigen's parts: config, sources, recording test files and the e2e test."""
-    files = {"cigen.yml": CONFIG, "python/sglang/srt/server.py": "# the server\n",
-             "python/sglang/jit_kernel/rmsnorm.py": "# a JIT kernel\n", "README.md": "# fixture\n"}
+    files = {
+        "cigen.yml": CONFIG,
+        "python/sglang/srt/server.py": "# the server\n",
+        "python/sglang/jit_kernel/rmsnorm.py": "# a JIT kernel\n",
+        "README.md": "# fixture\n",
+    }
     files.update({path: recording_file(path) for path in FILES})
     files[E2E] = (REPO_ROOT / "tests/e2e/test_weight_checker_e2e.py").read_text()
     return files
@@ -146,8 +160,10 @@ def make_sglang_repo(path: Path, files: Mapping[str, str] | None = None) -> Fixt
 def plan(repo: Path) -> dict[str, list[list[str]]]:
     """suite -> its shards' files, from the committed .github/cigen/plan.json."""
     data = json.loads((repo / ".github/cigen/plan.json").read_text())
-    return {suite: [[entry["file"] for entry in shard["files"]] for shard in spec["shards"]]
-            for suite, spec in data["suites"].items()}
+    return {
+        suite: [[entry["file"] for entry in shard["files"]] for shard in spec["shards"]]
+        for suite, spec in data["suites"].items()
+    }
 
 
 def expected_runs(repo: Path, suites: Iterable[str]) -> Counter:

@@ -50,7 +50,9 @@ class Model:
         self.q_rows, self.kv_rows = shape.num_heads * shape.head_dim, shape.num_kv_heads * shape.head_dim
         generator = torch.Generator().manual_seed(0)
         self.tensors = {t.name: torch.randn(t.shape, generator=generator).to(torch.bfloat16) for t in shape.tensors()}
-        self.tensors["model.layers.0.self_attn.rotary_emb.cos_sin_cache"] = torch.randn((64, shape.head_dim), generator=generator)
+        self.tensors["model.layers.0.self_attn.rotary_emb.cos_sin_cache"] = torch.randn(
+            (64, shape.head_dim), generator=generator
+        )
         self.snapshot: dict[str, torch.Tensor] | None = None
 
     def target(self, name: str) -> torch.Tensor:
@@ -89,7 +91,11 @@ class Model:
                     tensor.copy_(torch.rand(tensor.shape))
             return None
         if action == "checksum":
-            checksums = {name: hashlib.sha256(_raw_bytes(t)).hexdigest()[:16] for name, t in self.tensors.items() if not _non_persistent(name)}
+            checksums = {
+                name: hashlib.sha256(_raw_bytes(t)).hexdigest()[:16]
+                for name, t in self.tensors.items()
+                if not _non_persistent(name)
+            }
             overall = hashlib.sha256("".join(name + checksums[name] for name in sorted(checksums)).encode()).hexdigest()
             placement = dict(tp_rank=0, tp_size=1, dp_rank=0, dp_size=1, pp_rank=0, pp_size=1, rank=0, size=1)
             return {"checksums": checksums, "per_gpu_checksum": overall, "parallelism_info": placement}
@@ -117,7 +123,9 @@ class Model:
         for name, tensor in named_tensors:
             target = self.target(name)
             if tuple(target.shape) != tuple(tensor.shape):
-                raise ValueError(f"shape mismatch for {name}: param {tuple(target.shape)}, loaded {tuple(tensor.shape)}")
+                raise ValueError(
+                    f"shape mismatch for {name}: param {tuple(target.shape)}, loaded {tuple(tensor.shape)}"
+                )
             target.copy_(tensor.to(device="cpu", dtype=target.dtype))
 
 

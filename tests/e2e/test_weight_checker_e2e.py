@@ -37,6 +37,7 @@ from pathlib import Path
 try:
     from sglang.test.ci.ci_register import register_cuda_ci
 except Exception:  # collected on machines without sglang: the marker is a no-op anyway
+
     def register_cuda_ci(*args, **kwargs):
         return None
 
@@ -136,7 +137,9 @@ class ServerProcess:
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with code {self.process.returncode} before it was ready\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"server exited with code {self.process.returncode} before it was ready\n{self.log_tail()}"
+                )
             try:
                 if requests.get(f"{self.base_url}/health", timeout=5).status_code == 200:
                     return
