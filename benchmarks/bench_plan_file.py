@@ -14,7 +14,10 @@ from generator.render.files import write_generated
 from tests.synth import write_tree
 
 NEW_FILE = "test/registered/core/test_new_feature.py"
-NEW_SOURCE = 'register_cuda_ci(est_time=300, stage="base-b", runner_config="1-gpu-large")\n\nif __name__ == "__main__":\n    main()\n'
+NEW_SOURCE = (
+    'register_cuda_ci(est_time=300, stage="base-b", runner_config="1-gpu-large")\n'
+    '\nif __name__ == "__main__":\n    main()\n'
+)
 EDITED = "test/registered/reasoning/test_reasoning.py"  # base-b-test-1-gpu-large, est_time=9
 
 

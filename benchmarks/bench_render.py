@@ -49,7 +49,8 @@ def main(targets: Targets) -> None:
             ),
         )
     print(
-        f"## Render: {len(tree.paths):,} files -> {len(built.plan.suites)} suites, {lines:,} lines of YAML (best of 3-5 runs)\n"
+        f"## Render: {len(tree.paths):,} files -> {len(built.plan.suites)} suites, "
+        f"{lines:,} lines of YAML (best of 3-5 runs)\n"
     )
     print(
         table(

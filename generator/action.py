@@ -230,9 +230,9 @@ def plan() -> None:
     recommended = advice.recommended_mem_fraction if advice else None
     if advice is not None and recommended is None:
         message = (
-            f"{model.name} cannot fit {gpu['name']} ({gpu['free_mib']:.0f} of {gpu['total_mib']:.0f} MiB free) at any {MEM_FLAG}: "
-            f"the pool needs {advice.weights_mib:.0f} MiB of weights plus KV cache, the test {advice.need_mib:.0f} + "
-            f"{advice.margin_mib:.0f} MiB margin outside it; nothing was run"
+            f"{model.name} cannot fit {gpu['name']} ({gpu['free_mib']:.0f} of {gpu['total_mib']:.0f} MiB free) "
+            f"at any {MEM_FLAG}: the pool needs {advice.weights_mib:.0f} MiB of weights plus KV cache, "
+            f"the test {advice.need_mib:.0f} + {advice.margin_mib:.0f} MiB margin outside it; nothing was run"
         )
         write_json(folder / "plan.json", {**record, "refused": message, "advice": advice.to_json()})
         raise ActionError(message)
@@ -452,7 +452,8 @@ def render_summary(test_file: str, result: str, gpu: dict | None, planned: dict 
         rows.append(
             (
                 "result",
-                f"{outcome['result']} (exit {outcome['exit_code']}) in {outcome['duration_seconds']:.1f} s (timeout {outcome['timeout_minutes']:g} min)",
+                f"{outcome['result']} (exit {outcome['exit_code']}) in {outcome['duration_seconds']:.1f} s "
+                f"(timeout {outcome['timeout_minutes']:g} min)",
             )
         )
     else:

@@ -501,7 +501,8 @@ def _needs_problems(doc: _Document, suites: dict[str, Suite], declared: set[str]
                     doc.problem(
                         where,
                         "need-across-triggers",
-                        f"suite '{suite.name}' ({suite.trigger}) cannot wait for '{need}' ({other.trigger}): they run in different workflows",
+                        f"suite '{suite.name}' ({suite.trigger}) cannot wait for '{need}' ({other.trigger}): "
+                        "they run in different workflows",
                     )
                 )
     visiting: set[str] = set()

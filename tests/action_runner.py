@@ -101,7 +101,10 @@ def read_outputs(path: Path) -> dict:
 def run_action(
     with_inputs: dict, temp: Path, env: dict, workdir: Path = REPO, timeout_seconds: float = 300
 ) -> ActionRun:
-    """Every step of action.yml with `with_inputs`, run in `workdir` (the workspace) over `env`; RUNNER_TEMP is `temp`."""
+    """Every step of action.yml with `with_inputs`, run in `workdir` (the workspace) over `env`.
+
+    RUNNER_TEMP is `temp`.
+    """
     action = yaml.safe_load(ACTION.read_text())
     declared = action["inputs"]
     unknown = set(with_inputs) - set(declared)
@@ -169,7 +172,10 @@ def fake_nvidia_smi(bin_dir: Path, gpus: list[tuple[int, str, int, int]] | None)
     else:
         csv = "\\n".join(f"{i}, {name}, {total}, {free}" for i, name, total, free in gpus)
         table = "\\n".join(f"| {i}  {name:<30} | {total - free}MiB / {total}MiB |" for i, name, total, free in gpus)
-        body = f'case "$1" in\n  --query-gpu=*) printf "{csv}\\n" ;;\n  *) printf "fake nvidia-smi\\n{table}\\n" ;;\nesac\n'
+        body = (
+            f'case "$1" in\n  --query-gpu=*) printf "{csv}\\n" ;;\n'
+            f'  *) printf "fake nvidia-smi\\n{table}\\n" ;;\nesac\n'
+        )
     script.write_text("#!/bin/sh\n" + body)
     script.chmod(0o755)
     return bin_dir

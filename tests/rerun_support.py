@@ -29,15 +29,19 @@ MAIN = '\n\nif __name__ == "__main__":\n    unittest.main()\n'
 LINK_OUT = "test/registered/custom/test_link_out.py"  # a link to a file outside the tree
 OUTSIDE_SECRET = "hunter2-outside-the-tree"
 CUSTOM_FILES = {
-    "test/registered/custom/test_unknown_suite.py": 'import unittest\nregister_cuda_ci(est_time=10, suite="nightly-unknown")'
-    + MAIN,
+    "test/registered/custom/test_unknown_suite.py": (
+        'import unittest\nregister_cuda_ci(est_time=10, suite="nightly-unknown")' + MAIN
+    ),
     "test/registered/custom/test_no_marker.py": "import unittest" + MAIN,
-    "test/registered/custom/test_bad_est_time.py": "import unittest\nregister_cuda_ci(est_time='fast', suite='nightly-1-gpu')"
-    + MAIN,
+    "test/registered/custom/test_bad_est_time.py": (
+        "import unittest\nregister_cuda_ci(est_time='fast', suite='nightly-1-gpu')" + MAIN
+    ),
     # Eight classes on nightly-8-gpu-common (two 8-GPU pools): `::T0 ... ::T7` is 16 jobs.
-    "test/registered/custom/test_eight_gpu_classes.py": "import unittest\nregister_cuda_ci(est_time=60, suite='nightly-8-gpu-common')\n"
-    + "".join(f"\n\nclass T{n}(unittest.TestCase):\n    def test_a(self):\n        pass\n" for n in range(8))
-    + MAIN,
+    "test/registered/custom/test_eight_gpu_classes.py": (
+        "import unittest\nregister_cuda_ci(est_time=60, suite='nightly-8-gpu-common')\n"
+        + "".join(f"\n\nclass T{n}(unittest.TestCase):\n    def test_a(self):\n        pass\n" for n in range(8))
+        + MAIN
+    ),
     # Methods of its own, of a base class in the same file, assigned, and of an imported mixin.
     "test/registered/custom/test_inherited.py": "import unittest\n\nfrom helpers import SharedMixin\n"
     "register_cuda_ci(est_time=10, suite='nightly-1-gpu')\n\n\n"
@@ -45,8 +49,9 @@ CUSTOM_FILES = {
     "class TestChild(Base):\n    test_alias = Base.test_shared\n\n    async def test_own(self):\n        pass\n\n\n"
     "class TestMixed(SharedMixin, unittest.TestCase):\n    pass\n" + MAIN,
     # One file whose estimate alone is over the per-comment GPU-minutes: 2 pools x 8 GPUs x 5500 s.
-    "test/registered/custom/test_huge_8gpu.py": "import unittest\nregister_cuda_ci(est_time=5500, suite='nightly-8-gpu-common')\n"
-    + MAIN,
+    "test/registered/custom/test_huge_8gpu.py": (
+        "import unittest\nregister_cuda_ci(est_time=5500, suite='nightly-8-gpu-common')\n" + MAIN
+    ),
     "test/registered/custom/__init__.py": "",
     "test/registered/custom/conftest.py": "import pytest\n",
 }

@@ -70,7 +70,8 @@ IGNORED_BY_GATE = ("upper case",)
 CORE = "test/registered/core"
 OVER_BUDGET = {
     "over the comment's budget": (
-        f"/rerun-test {CORE}/test_import.py {SMOKE} {CORE}/test_batch.py {CORE}/test_generate.py {CORE}/test_sampling.py",
+        f"/rerun-test {CORE}/test_import.py {SMOKE} {CORE}/test_batch.py "
+        f"{CORE}/test_generate.py {CORE}/test_sampling.py",
         (),
         "5 test jobs (5 selectors on their pools); at most 4 per comment",
     ),

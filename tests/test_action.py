@@ -204,7 +204,8 @@ def test_no_gpu_is_an_error_with_a_summary(tmp_path):
     assert [step.status for step in run.steps][:3] == ["success", "failure", "skipped"]
     assert run.outputs == {"mem-fraction-static": "", "result": "error"}
     assert (
-        "::error::nvidia-smi failed (exit 9): NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver."
+        "::error::nvidia-smi failed (exit 9): "
+        "NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver."
         in run.step("Detect the GPU").output
     )
     assert "| GPU | not detected |" in run.summary
@@ -275,8 +276,9 @@ def test_annotations_escape_newlines(capsys):
 
 def test_action_file_runs_from_any_directory(tmp_path):
     """action.yml runs generator/action.py as a file, with the workspace (not the repo) as cwd."""
-    result = subprocess.run([sys.executable, str(REPO / "generator" / "action.py"), "prepare"], cwd=tmp_path, capture_output=True, text=True,
-                            env={**os.environ, "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(tmp_path / "out")})  # fmt: skip
+    prepare = [sys.executable, str(REPO / "generator" / "action.py"), "prepare"]
+    env = {**os.environ, "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(tmp_path / "out")}
+    result = subprocess.run(prepare, cwd=tmp_path, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out").read_text().startswith(f"dir={tmp_path}/cigen-weight-checker-")
 

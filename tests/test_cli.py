@@ -129,7 +129,8 @@ def test_scan_errors_list_every_file_and_exit_2_without_output(tmp_path):
     assert result.stderr.splitlines() == [
         "test/registered/a.py:1: bad-est-time: register_cuda_ci(): est_time must be a number, got 'fast'",
         "test/registered/b.py:1: no-marker: no register_<backend>_ci(...) call at top level",
-        "  help: register the file, e.g. register_cuda_ci(est_time=60, suite=...), or exclude it under tests.exclude in cigen.yml",
+        "  help: register the file, e.g. register_cuda_ci(est_time=60, suite=...), "
+        "or exclude it under tests.exclude in cigen.yml",
         "2 errors in 3 files; nothing printed.",
     ]
 

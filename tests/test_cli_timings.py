@@ -22,8 +22,9 @@ TREE = {
 }
 # The embedded default runs sglang's weight-checker e2e as a model test: lint needs it registered.
 WEIGHT_CHECKER = {
-    "test/registered/rl/test_weight_checker_e2e.py": 'register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)'
-    + MAIN
+    "test/registered/rl/test_weight_checker_e2e.py": (
+        'register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)' + MAIN
+    )
 }
 
 
@@ -127,7 +128,8 @@ def test_calibrate_reports_all_bad_inputs_and_writes_nothing(tmp_path):
     result = run("calibrate", "--root", str(root), "-o", str(out))
     assert (result.exit_code, result.output) == (
         2,
-        "calibrate-no-input: give at least one of --history, --junit, --durations, --results, --log, --partition-model\n",
+        "calibrate-no-input: give at least one of "
+        "--history, --junit, --durations, --results, --log, --partition-model\n",
     )
 
 
@@ -180,9 +182,11 @@ def test_lint_warns_where_est_time_is_far_from_measured(tmp_path):
         line for line in result.output.splitlines() if ": warning: est-time-off: " in line or "help: set est" in line
     ]
     assert warnings == [
-        f"test/registered/a.py:1: warning: est-time-off: est_time=100s but suite 'base-c-test-4-gpu-h100' measured 330s (3.3x, 2 samples, {out})",
+        "test/registered/a.py:1: warning: est-time-off: "
+        f"est_time=100s but suite 'base-c-test-4-gpu-h100' measured 330s (3.3x, 2 samples, {out})",
         "  help: set est_time=330",
-        f"test/registered/b.py:1: warning: est-time-off: est_time=30s but suite 'base-c-test-4-gpu-h100' measured 200s (6.7x, 2 samples, {out})",
+        "test/registered/b.py:1: warning: est-time-off: "
+        f"est_time=30s but suite 'base-c-test-4-gpu-h100' measured 200s (6.7x, 2 samples, {out})",
         "  help: set est_time=200",
     ]
     assert "      2  warning est-time-off" in result.output.splitlines()
@@ -191,7 +195,8 @@ def test_lint_warns_where_est_time_is_far_from_measured(tmp_path):
     result = run("lint", "--root", str(root), "--timings", str(tmp_path / "broken.json"))
     assert (result.exit_code, result.output) == (
         2,
-        f"{tmp_path}/broken.json:1: timings-unreadable: invalid JSON: Expecting property name enclosed in double quotes (column 2)\n",
+        f"{tmp_path}/broken.json:1: timings-unreadable: "
+        "invalid JSON: Expecting property name enclosed in double quotes (column 2)\n",
     )
 
 
@@ -273,6 +278,6 @@ def test_backtest_with_nothing_to_compare_prints_dashes(tmp_path, capsys):
     # b.py is new: its estimate is the median measured file, a.py's 100 s, which is exact.
     assert "last (default)  0      -           -                0.0%       -               -" in lines
     assert (
-        "sglang's own shards, all 2 runs: 0 multi-shard suite-runs, imbalance median -, p90 -, worst -; setup 66.7% of 2 jobs' seconds"
-        in lines
-    )
+        "sglang's own shards, all 2 runs: 0 multi-shard suite-runs, imbalance median -, p90 -, worst -; "
+        "setup 66.7% of 2 jobs' seconds"
+    ) in lines

@@ -131,8 +131,10 @@ def test_schema_errors_point_at_the_offending_key():
         "trigger: nightly", "trigger: hourly"
     )
     assert messages(text) == [
-        "cigen.yml:5: config-schema: pools.1-gpu-h100: unknown key 'colour' (known: env, gpu, gpu_mem_gib, gpus, labels, setup, setup_minutes)",
-        "cigen.yml:8: config-schema: suites.nightly-1-gpu.trigger: 'hourly' is not one of ['per-commit', 'nightly', 'manual']",
+        "cigen.yml:5: config-schema: pools.1-gpu-h100: unknown key 'colour' "
+        "(known: env, gpu, gpu_mem_gib, gpus, labels, setup, setup_minutes)",
+        "cigen.yml:8: config-schema: suites.nightly-1-gpu.trigger: "
+        "'hourly' is not one of ['per-commit', 'nightly', 'manual']",
     ]
 
 
@@ -164,8 +166,10 @@ def test_semantic_errors_are_all_reported_with_lines():
     )
     assert messages(text) == [
         "cigen.yml:14: unknown-pool: suite 'base-b': unknown pool 'no-such-pool'",
-        "cigen.yml:15: need-across-triggers: suite 'base-b' (per-commit) cannot wait for 'nightly-1-gpu' (nightly): they run in different workflows",
-        "cigen.yml:17: budget-over-timeout: suite 'base-b': shard_budget_minutes (20) is above step_timeout_minutes (10); a full shard would time out",
+        "cigen.yml:15: need-across-triggers: suite 'base-b' (per-commit) cannot wait for 'nightly-1-gpu' (nightly): "
+        "they run in different workflows",
+        "cigen.yml:17: budget-over-timeout: suite 'base-b': "
+        "shard_budget_minutes (20) is above step_timeout_minutes (10); a full shard would time out",
         "cigen.yml:18: option-for-trigger: suite 'base-b': cron does not apply to trigger 'per-commit'",
         "cigen.yml:21: unknown-runner-config: suite 'base-c': runner_config '1-gpu-huge' is not under runner_configs",
     ]
@@ -267,7 +271,7 @@ def test_pinned_package_and_dot_parse_but_package_and_requirements_together_do_n
 def test_a_calibrate_loop_needs_a_timings_file_and_two_outputs_cannot_share_a_file():
     text = MINIMAL + "workflows:\n  calibrate: {cron: '0 6 * * 1'}\n  files: {nightly: ci.yml, per-commit: ci.yml}\n"
     assert [m.splitlines()[0] for m in messages(text)] == [
-        "cigen.yml:13: calibrate-needs-timings: workflows.calibrate writes a timings file: name it in workflows.timings "
-        "(render plans with it)",
+        "cigen.yml:13: calibrate-needs-timings: workflows.calibrate writes a timings file: "
+        "name it in workflows.timings (render plans with it)",
         "cigen.yml:14: workflow-file-clash: workflows.files: 'nightly' and 'per-commit' are both written to ci.yml",
     ]

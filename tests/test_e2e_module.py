@@ -17,8 +17,9 @@ def clean_env(**extra: str) -> dict:
 
 
 def test_collected_and_skipped_with_a_reason_without_sglang():
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", E2E],
-                            cwd=REPO, env=clean_env(CIGEN_COLLECT_E2E="1"), capture_output=True, text=True, timeout=120)  # fmt: skip
+    pytest = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", E2E]
+    env = clean_env(CIGEN_COLLECT_E2E="1")
+    result = subprocess.run(pytest, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout
     assert "6 skipped" in result.stdout
     assert "needs sglang and a CUDA GPU: import sglang failed" in result.stdout

@@ -30,18 +30,34 @@ from tests.run_shard_support import run_runner, shard_args, timings_lines
 
 # One output line per row, which that row (and no row above it) must match.
 SAMPLES = {
-    r"CUDA error: initialization error|cudaErrorInitializationError": "torch.AcceleratorError: CUDA error: initialization error",
-    r"CUDA driver initialization failed|CUDA driver version is insufficient": "CUDA driver initialization failed, you might not have a CUDA gpu.",
+    r"CUDA error: initialization error|cudaErrorInitializationError": (
+        "torch.AcceleratorError: CUDA error: initialization error"
+    ),
+    r"CUDA driver initialization failed|CUDA driver version is insufficient": (
+        "CUDA driver initialization failed, you might not have a CUDA gpu."
+    ),
     r"no CUDA-capable device is detected|No CUDA GPUs are available": "RuntimeError: No CUDA GPUs are available",
     r"OOM @ set_device": "[rank0] OOM @ set_device(0): 1.20 GiB free of 79.10 GiB",
     r"CUDA error: out of memory": "torch.AcceleratorError: CUDA error: out of memory",
-    r"ncclSystemError|ncclUnhandledCudaError|ncclInternalError|ncclRemoteError": "ncclUnhandledCudaError: Call to CUDA function failed.",
-    r"NCCL error|NCCL WARN .*(Cuda failure|NVLink|timeout)": "node-1:2291:2291 [0] transport/p2p.cc:275 NCCL WARN Cuda failure 'peer access'",
-    r"Watchdog caught collective operation timeout": "[Rank 1] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=5) ran for 600000 ms",
-    r"Failed to initialize NVML|Driver/library version mismatch|NVIDIA-SMI has failed": "Failed to initialize NVML: Driver/library version mismatch",
-    r"GPU is lost|Unable to determine the device handle|uncorrectable ECC error": "Unable to determine the device handle for GPU0000:17:00.0: Unknown Error",
+    r"ncclSystemError|ncclUnhandledCudaError|ncclInternalError|ncclRemoteError": (
+        "ncclUnhandledCudaError: Call to CUDA function failed."
+    ),
+    r"NCCL error|NCCL WARN .*(Cuda failure|NVLink|timeout)": (
+        "node-1:2291:2291 [0] transport/p2p.cc:275 NCCL WARN Cuda failure 'peer access'"
+    ),
+    r"Watchdog caught collective operation timeout": (
+        "[Rank 1] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=5) ran for 600000 ms"
+    ),
+    r"Failed to initialize NVML|Driver/library version mismatch|NVIDIA-SMI has failed": (
+        "Failed to initialize NVML: Driver/library version mismatch"
+    ),
+    r"GPU is lost|Unable to determine the device handle|uncorrectable ECC error": (
+        "Unable to determine the device handle for GPU0000:17:00.0: Unknown Error"
+    ),
     r"nvidia-smi.*timed out": "subprocess.TimeoutExpired: Command '['nvidia-smi']' timed out after 30 seconds",
-    r"GPU\(s\) still not idle after waiting": "RuntimeError: GPU(s) still not idle after waiting 30s before setUpClass: GPU 0 uses 40.0 GiB",
+    r"GPU\(s\) still not idle after waiting": (
+        "RuntimeError: GPU(s) still not idle after waiting 30s before setUpClass: GPU 0 uses 40.0 GiB"
+    ),
     r"UR_RESULT_ERROR_OUT_OF_RESOURCES": "level_zero backend failed with error: 40 (UR_RESULT_ERROR_OUT_OF_RESOURCES)",
     r"XPU out of memory": "torch.OutOfMemoryError: XPU out of memory. Tried to allocate 2.00 GiB",
     r"Server failed to start within the timeout": "Exception: Server failed to start within the timeout period.",

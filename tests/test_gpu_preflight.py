@@ -178,7 +178,10 @@ def test_a_timeout_with_a_healthy_gpu_is_a_timeout(tmp_path):
 
 def test_real_nvidia_smi_output_parses():
     """Printed by the runner's query on a 2 x H200 host, verbatim."""
-    text = "0, GPU-f83c7cd7-3093-163a-622a-113e3e13cbe5, 0, 143156, 143771\n1, GPU-dde0cf30-1929-5304-c51f-f4ee6ed7e123, 0, 143156, 143771\n"
+    text = (
+        "0, GPU-f83c7cd7-3093-163a-622a-113e3e13cbe5, 0, 143156, 143771\n"
+        "1, GPU-dde0cf30-1929-5304-c51f-f4ee6ed7e123, 0, 143156, 143771\n"
+    )
     assert parse_gpus(text.strip()) == [
         Gpu(0, "GPU-f83c7cd7-3093-163a-622a-113e3e13cbe5", 0, 143156, 143771),
         Gpu(1, "GPU-dde0cf30-1929-5304-c51f-f4ee6ed7e123", 0, 143156, 143771),

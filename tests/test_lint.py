@@ -70,14 +70,17 @@ def test_each_model_check(tmp_path, monkeypatch):
         monkeypatch,
     )
     assert reported == [
-        "cigen.yml:11: group-member-missing: suite 'base-b-test-1-gpu-small': group member 't/missing.py' is not an enabled registration of this suite",
+        "cigen.yml:11: group-member-missing: suite 'base-b-test-1-gpu-small': "
+        "group member 't/missing.py' is not an enabled registration of this suite",
         "cigen.yml:28: warning: empty-suite: suite 'nobody' has no enabled registrations; no job is generated",
-        "t/flag.py:1: warning: nightly-mismatch: nightly=False but suite 'nightly-1-gpu' runs nightly; sglang's run_suite.py would never run it (cigen runs it by its suite)",
+        "t/flag.py:1: warning: nightly-mismatch: nightly=False but suite 'nightly-1-gpu' runs nightly; "
+        "sglang's run_suite.py would never run it (cigen runs it by its suite)",
         "  help: set nightly=True",
         "t/long.py:1: warning: over-shard-budget: 900s is longer than suite 'base-b-test-1-gpu-small' allows one shard "
         "(5 min = 300s); planned alone in shard 1",
         "  help: split the file, or raise shard_budget_minutes (and step_timeout_minutes) for the suite",
-        "t/old.py:1: warning: suite-not-run: suite 'retired' has no job: it is disabled in the config; this registration never runs",
+        "t/old.py:1: warning: suite-not-run: suite 'retired' has no job: it is disabled in the config; "
+        "this registration never runs",
         "t/twice.py:2: duplicate-registration: cuda suite 'nightly-1-gpu' is registered more than once in this file",
         "t/typo.py:1: unknown-suite: cuda suite 'nightly-1-gpus' is not in cigen.yml",
         "  help: did you mean 'nightly-1-gpu'?",
@@ -98,7 +101,8 @@ def test_runner_config_must_agree_with_the_suite_pool(tmp_path):
         p.format() for p in lint(loaded, scan_tree(root, loaded.include, loaded.exclude)) if p.code == "pool-mismatch"
     ]
     assert problems == [
-        "t/a.py:1: warning: pool-mismatch: runner_config '1-gpu-small' means pool 'small', but suite 'base-b-test-1-gpu-small' runs on large"
+        "t/a.py:1: warning: pool-mismatch: runner_config '1-gpu-small' means pool 'small', "
+        "but suite 'base-b-test-1-gpu-small' runs on large"
     ]
 
 
@@ -173,7 +177,8 @@ def test_dot_and_a_local_action_are_only_for_cigens_own_repository(tmp_path, mon
     assert found == [
         f"cigen.yml:{config_line('  cigen_package: .')}: mutable-cigen-package: workflows.cigen_package '.' installs "
         "this repository, which is not cigen",
-        f"cigen.yml:{config_line('  action: ./')}: action-not-found: workflows.action './': there is no action.yml there in {Path('.')}",
+        f"cigen.yml:{config_line('  action: ./')}: action-not-found: "
+        f"workflows.action './': there is no action.yml there in {Path('.')}",
     ]
     write_files(tmp_path, {"action.yml": "name: local\nruns: {using: composite, steps: []}\n"})
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "cigen"\n')
@@ -192,8 +197,10 @@ def test_every_requirement_of_cigen_requirements_carries_a_hash(tmp_path, monkey
         tmp_path, monkeypatch, "  cigen_requirements: ci/cigen.txt\n", {"ci/cigen.txt": requirements}
     )
     assert found == [
-        "ci/cigen.txt:4: requirement-unhashed: jinja2==3.1.4 has no --hash=sha256: (pip install --require-hashes refuses it)",
-        "ci/cigen.txt:6: requirement-unhashed: pyyaml==6.0.2 has no --hash=sha256: (pip install --require-hashes refuses it)",
+        "ci/cigen.txt:4: requirement-unhashed: jinja2==3.1.4 has no --hash=sha256: "
+        "(pip install --require-hashes refuses it)",
+        "ci/cigen.txt:6: requirement-unhashed: pyyaml==6.0.2 has no --hash=sha256: "
+        "(pip install --require-hashes refuses it)",
     ]
     (tmp_path / "ci" / "cigen.txt").unlink()
     (missing,) = [p.format() for p in build(read_inputs(Path("."), use_cache=False)).errors]

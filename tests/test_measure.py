@@ -102,8 +102,10 @@ def test_bad_history_files_are_all_reported_with_lines(tmp_path):
         read_history([tmp_path])
     assert [p.format() for p in caught.value.problems] == [
         f"{tmp_path}/18T11-00-00__3.json:23: history-schema: jobs[1]: 'labels' is a required property",
-        f"{tmp_path}/18T11-00-00__3.json:28: history-schema: jobs[1].started_at: '2026-06-18 10:00' is not a time like 2026-06-18T12:09:58Z",
-        f"{tmp_path}/18T11-00-00__3.json:33: history-schema: jobs[1].timings[0].elapsed: -4 is less than the minimum of 0",
+        f"{tmp_path}/18T11-00-00__3.json:28: history-schema: "
+        "jobs[1].started_at: '2026-06-18 10:00' is not a time like 2026-06-18T12:09:58Z",
+        f"{tmp_path}/18T11-00-00__3.json:33: history-schema: "
+        "jobs[1].timings[0].elapsed: -4 is less than the minimum of 0",
         f"{tmp_path}/19T10-00-00__2.json:2: history-json: invalid JSON: Expecting value (column 11)",
         f"{tmp_path}/20T10-00-00__1.json:1: history-duplicate-run: run 1 is also in {tmp_path}/18T10-00-00__1.json",
     ]
@@ -164,7 +166,8 @@ def test_junit_sums_cases_per_file_and_skips_failures(tmp_path):
     ("text", "expected"),
     [
         (
-            '<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n <!ENTITY lol2 "&lol;&lol;&lol;&lol;">\n]>\n<testsuite>&lol2;</testsuite>\n',
+            '<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
+            ' <!ENTITY lol2 "&lol;&lol;&lol;&lol;">\n]>\n<testsuite>&lol2;</testsuite>\n',
             "2: junit-doctype: DOCTYPE and entity declarations are refused (JUnit XML needs none)",
         ),
         (
@@ -229,9 +232,8 @@ def test_read_measurements_reports_every_input_at_once(tmp_path):
     assert caught.value.summary == "2 errors in 2 input files; nothing written."
     with pytest.raises(UserError) as error:
         read_measurements({}, NOTHING)
-    assert (
-        str(error.value)
-        == "calibrate-no-input: give at least one of --history, --junit, --durations, --results, --log, --partition-model"
+    assert str(error.value) == (
+        "calibrate-no-input: give at least one of --history, --junit, --durations, --results, --log, --partition-model"
     )
 
 

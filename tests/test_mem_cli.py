@@ -39,7 +39,8 @@ def test_advisor_table_for_the_embedded_pools_and_a_24gb_card():
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "Qwen3-0.6B (built-in), tp=1, sglang defaults fix-time; peak: weight checker (unchunked): compare of model.embed_tokens.weight [151936, 1024]",
+        "Qwen3-0.6B (built-in), tp=1, sglang defaults fix-time; "
+        "peak: weight checker (unchunked): compare of model.embed_tokens.weight [151936, 1024]",
         "gpu                           total_mib  default_m  m      pool_mib  headroom_mib  peak_mib  fits  "
         "max_fit_m  recommended_m  data",
         "----------------------------  ---------  ---------  -----  --------  ------------  --------  ----  "
@@ -194,7 +195,8 @@ def test_user_errors_exit_2_with_one_line():
         (["--model", "Qwen3-0.6B"], "no-gpu: give --gpu-mem-gib N or --pool NAME (either may repeat)"),
         (
             ["--model", "Qwen3-0.6B", "--pool", "nope"],
-            "--pool: unknown-pool: no pool 'nope' in <embedded default cigen.yml> (known: 1-gpu-5090, 1-gpu-h100, 2-gpu-h100, 4-gpu-b200, 4-gpu-gb300, 4-gpu-h100, 8-gpu-b200, 8-gpu-h20, 8-gpu-h200)",
+            "--pool: unknown-pool: no pool 'nope' in <embedded default cigen.yml> (known: 1-gpu-5090, 1-gpu-h100, "
+            "2-gpu-h100, 4-gpu-b200, 4-gpu-gb300, 4-gpu-h100, 8-gpu-b200, 8-gpu-h20, 8-gpu-h200)",
         ),
         (
             ["--model", "Qwen3-0.6B", "--gpu-mem-gib", "32", "--gpu-mem-gib", "80", "--gpu-free-mib", "100"],

@@ -276,7 +276,8 @@ def test_bad_inputs_are_user_errors(tmp_path):
         load_model("Nope-1B")
     assert error.value.problem.format() == (
         "Nope-1B: unknown-model: no config.json at 'Nope-1B' and no built-in model of that name\n"
-        "  help: built-in: Llama-3.1-8B-Instruct, Qwen3-0.6B, Qwen3-30B-A3B, Qwen3-8B; or pass a Hugging Face config.json"
+        "  help: built-in: Llama-3.1-8B-Instruct, Qwen3-0.6B, Qwen3-30B-A3B, Qwen3-8B; "
+        "or pass a Hugging Face config.json"
     )
     (tmp_path / "config.json").write_text('{"hidden_size": "big"}')
     with pytest.raises(UserError) as error:

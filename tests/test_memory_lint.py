@@ -78,8 +78,10 @@ def test_memory_fit_problems(tmp_path, monkeypatch):
     # free (test_memory.py derives the 207); at 0.85, 890. The need: the unchunked compare (2077)
     # + the allocation slack (42) = 2119; 70000 + 42 for a configured peak.
     assert result.stderr.splitlines() == [
-        "cigen.yml:35: unknown-model: model test 't/test_bad_model.py': no config.json at 'models/missing.json' and no built-in model of that name",
-        "cigen.yml:37: bad-server-args: model test 't/test_bad_args.py': --mem-fraction-static must be a number between 0 and 1, got 'lots'",
+        "cigen.yml:35: unknown-model: model test 't/test_bad_model.py': "
+        "no config.json at 'models/missing.json' and no built-in model of that name",
+        "cigen.yml:37: bad-server-args: model test 't/test_bad_args.py': "
+        "--mem-fraction-static must be a number between 0 and 1, got 'lots'",
         "cigen.yml:40: model-test-unregistered: model test 't/test_nobody.py' is not a registered test file",
         '  help: register it, e.g. register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)',
         "t/test_huge.py:1: mem-never-fits: suite 'nightly-1-gpu' on pool 'large': Qwen3-8B does not fit a 79.65 GiB "
@@ -89,7 +91,8 @@ def test_memory_fit_problems(tmp_path, monkeypatch):
         "890 MiB free; the test needs 2119 + 512 MiB margin",
         "  help: use --mem-fraction-static 0.79 (cigen mem --model Qwen3-0.6B --pool small)",
         "t/test_tp.py:1: tp-over-pool-gpus: suite 'nightly-1-gpu' on pool 'large': tp=2 needs 2 GPUs, the pool has 1",
-        "t/test_unknown_gpu.py:1: warning: mem-unknown-gpu: suite 'nightly-1-gpu' on pool 'mystery': the pool declares no gpu_mem_gib, so Qwen3-0.6B cannot be checked",
+        "t/test_unknown_gpu.py:1: warning: mem-unknown-gpu: suite 'nightly-1-gpu' on pool 'mystery': "
+        "the pool declares no gpu_mem_gib, so Qwen3-0.6B cannot be checked",
         "t/test_wc.py:1: warning: mem-default-no-fit: suite 'nightly-1-gpu' on pool 'small': sglang's default "
         "--mem-fraction-static 0.874 leaves 206 MiB free; the test needs 2119 + 512 MiB margin; action.yml passes 0.79",
         "  help: a run without action.yml needs --mem-fraction-static 0.79 in the test's server args",
@@ -108,7 +111,8 @@ def test_memory_fit_problems(tmp_path, monkeypatch):
 def test_model_test_that_fits_everywhere_is_silent(tmp_path, monkeypatch):
     config = (
         CONFIG[: CONFIG.index("model_tests:")]
-        + "model_tests:\n  t/test_wc.py: {model: Qwen3-0.6B, server_args: '--mem-fraction-static 0.7', pools: [small, large]}\n"
+        + "model_tests:\n"
+        + "  t/test_wc.py: {model: Qwen3-0.6B, server_args: '--mem-fraction-static 0.7', pools: [small, large]}\n"
     )
     config += CONFIG[CONFIG.index("workflows:") :]
     write_files(tmp_path, {"cigen.yml": config, "t/test_wc.py": NIGHTLY})

@@ -77,7 +77,8 @@ OVER_BUDGET = [
 WARNINGS = [
     "cigen.yml:23: warning: empty-suite: suite 'nobody' has no enabled registrations; no job is generated",
     *OVER_BUDGET,
-    "t/r.py:1: warning: suite-not-run: suite 'retired' has no job: it is disabled in the config; this registration never runs",
+    "t/r.py:1: warning: suite-not-run: suite 'retired' has no job: it is disabled in the config; "
+    "this registration never runs",
 ]
 
 
@@ -153,10 +154,14 @@ def test_plan_table(tree):
     result = run("plan")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        "suite                    pool   files  shards  makespan_min  lpt_min  bound_min  vs_bound  optimal  wall_min  runner_min  gpu_min",
-        "-----------------------  -----  -----  ------  ------------  -------  ---------  --------  -------  --------  ----------  -------",
-        "base-b-test-1-gpu-small  small  5      2       5.0           5.0      4.6        1.0909    yes      7.0       13.2        13.2",
-        "nightly-big              big    3      2       15.0          15.0     15.0       1.0000    yes      18.0      27.7        221.3",
+        "suite                    pool   files  shards  makespan_min  lpt_min  bound_min  vs_bound  "
+        "optimal  wall_min  runner_min  gpu_min",
+        "-----------------------  -----  -----  ------  ------------  -------  ---------  --------  "
+        "-------  --------  ----------  -------",
+        "base-b-test-1-gpu-small  small  5      2       5.0           5.0      4.6        1.0909    "
+        "yes      7.0       13.2        13.2",
+        "nightly-big              big    3      2       15.0          15.0     15.0       1.0000    "
+        "yes      18.0      27.7        221.3",
         "",
         "pool   gpus  jobs  setup_min  runner_min  gpu_min",
         "-----  ----  ----  ---------  ----------  -------",

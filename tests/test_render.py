@@ -409,7 +409,8 @@ tests: {include: ["test/**/*.py"]}
 pools:
   1-gpu-h100: {labels: [1-gpu-h100], gpus: 1, setup_minutes: 2}
 suites:
-  base-b: {trigger: per-commit, pools: [1-gpu-h100], step_timeout_minutes: 20, shard_budget_minutes: 15, max_parallel: 2}
+  base-b: {trigger: per-commit, pools: [1-gpu-h100], step_timeout_minutes: 20, shard_budget_minutes: 15, \
+max_parallel: 2}
 """
 
 
@@ -540,8 +541,10 @@ def test_a_model_test_must_be_registered(tmp_path):
     tree = write_files(tmp_path, {"cigen.yml": config, "test/base/test_a.py": GOOD})
     result = CliRunner().invoke(cli, ["render", "--root", str(tree)])
     assert result.exit_code == 2
+    where = f"{tree / 'cigen.yml'}:{line_of(config, '  test/nightly/test_model_server.py:')}"
     assert without_warnings(result.stderr) == (
-        f"{tree / 'cigen.yml'}:{line_of(config, '  test/nightly/test_model_server.py:')}: model-test-unregistered: model test 'test/nightly/test_model_server.py' is not a registered test file\n"
+        f"{where}: model-test-unregistered: "
+        "model test 'test/nightly/test_model_server.py' is not a registered test file\n"
         '  help: register it, e.g. register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)\n'
         "1 error in 1 file; nothing written.\n"
     )
@@ -553,8 +556,8 @@ def test_registrations_no_job_would_run_stop_the_render(tmp_path):
     result = CliRunner().invoke(cli, ["render", "--root", str(tree)])
     assert result.exit_code == 2
     assert without_warnings(result.stderr).splitlines() == [
-        "<embedded default cigen.yml>:92: model-test-unregistered: model test 'test/registered/rl/test_weight_checker_e2e.py' "
-        "is not a registered test file",
+        "<embedded default cigen.yml>:92: model-test-unregistered: "
+        "model test 'test/registered/rl/test_weight_checker_e2e.py' is not a registered test file",
         '  help: register it, e.g. register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)',
         "test/registered/test_a.py:1: unknown-suite: cuda suite 'base-z' is not in <embedded default cigen.yml>",
         "  help: add it under suites: in cigen.yml",

@@ -15,7 +15,10 @@ from generator.planning.plan_file import committed_shards
 from tests.rendering import render_tree
 
 NEW_FILE = "test/registered/core/test_new_feature.py"
-NEW_SOURCE = 'register_cuda_ci(est_time=300, stage="base-b", runner_config="1-gpu-large")\n\nif __name__ == "__main__":\n    main()\n'
+NEW_SOURCE = (
+    'register_cuda_ci(est_time=300, stage="base-b", runner_config="1-gpu-large")\n'
+    '\nif __name__ == "__main__":\n    main()\n'
+)
 
 
 def shards_of(github_dir: Path, suite: str) -> list[set[str]]:
@@ -77,8 +80,8 @@ def test_render_prints_the_planners_warnings_as_lint_does(synth_tree, tmp_path):
     warnings = [line for line in result.stderr.splitlines() if "budget: " in line]
     base_a = load_config(None, synth_tree.root).suites["base-a-test-1-gpu-small"].line
     assert warnings == [
-        f"<embedded default cigen.yml>:{base_a}: warning: shards-over-budget: suite 'base-a-test-1-gpu-small': shard 0 takes 590s, "
-        "over the 450s budget, with 1 shard (max_parallel 1)",
+        f"<embedded default cigen.yml>:{base_a}: warning: shards-over-budget: "
+        "suite 'base-a-test-1-gpu-small': shard 0 takes 590s, over the 450s budget, with 1 shard (max_parallel 1)",
         "test/registered/perf/test_text_models_perf.py:12: warning: over-shard-budget: 3600s is longer than suite "
         "'nightly-perf-text-2-gpu' allows one shard (30 min = 1800s); planned alone in shard 0",
         "test/registered/perf/test_vlms_perf.py:14: warning: over-shard-budget: 7200s is longer than suite "

@@ -103,7 +103,8 @@ def test_hostile_comment_is_rejected_with_its_reason_and_runs_nothing(case, tree
         (
             "/rerun-test " + E2E + "::T" + "x" * 150,
             "bad-test-name",
-            f"'{E2E}::T{'x' * 150}': after '::' give Class or Class.method (Python identifiers, at most 150 characters)",
+            f"'{E2E}::T{'x' * 150}': after '::' give Class or Class.method "
+            "(Python identifiers, at most 150 characters)",
         ),
     ],
     ids=["comment-too-long", "line-too-long", "selector-too-long", "test-name-too-long"],
@@ -359,5 +360,7 @@ def test_the_policy_file_sets_the_per_comment_limits_of_rerun_parse(tree, tmp_pa
     assert json.loads(result.stdout) == {
         "accepted": False,
         "code": "too-many-gpu-minutes",
-        "reason": "an estimated 128 GPU-minutes (each file's estimated time x its pool's GPUs); at most 127 per comment",
+        "reason": (
+            "an estimated 128 GPU-minutes (each file's estimated time x its pool's GPUs); at most 127 per comment"
+        ),
     }

@@ -158,7 +158,10 @@ def test_a_policy_file_is_read_whole():
 
 
 def test_policy_mistakes_are_reported_with_their_lines():
-    text = "version: 1\npermission: read\nusers: ['bad name', alice]\nteams: [octo/ci]\nfork: true\nbudget: {per_day: {}}\n"
+    text = (
+        "version: 1\npermission: read\nusers: ['bad name', alice]\nteams: [octo/ci]\n"
+        "fork: true\nbudget: {per_day: {}}\n"
+    )
     with pytest.raises(ProblemReport) as report:
         parse_policy(text, "p.yml")
     assert [p.format() for p in report.value.problems] == [
@@ -276,23 +279,33 @@ UNPROVEN = (
     f"no push record shows when 0123456789ab became the head of {REPO}:feature; "
     "nothing runs on a head that cannot be shown to predate the comment"
 )
+PUSHED_AFTER = "0123456789ab was pushed at 2026-07-20T10:00:05Z, after the comment: review it and comment again"
+SAME_SECOND = (
+    "0123456789ab was pushed at 2026-07-20T10:00:00Z, the same second as the comment, "
+    "so which came first cannot be told: review it and comment again"
+)
 
 
 @pytest.mark.parametrize(
     "head, pin, activity, policy, code, reason",
     [
-        (HEAD, OLD, pushes("2026-07-20T09:00:00Z"), POLICY, "head-moved", "the head is now 0123456789ab, not @fedcba987654: review the new commits and comment again"),
-        (HEAD, None, pushes("2026-07-20T10:00:05Z"), POLICY, "head-moved", "0123456789ab was pushed at 2026-07-20T10:00:05Z, after the comment: review it and comment again"),
-        (HEAD, None, pushes("2026-07-20T10:00:00Z"), POLICY, "same-second-push", "0123456789ab was pushed at 2026-07-20T10:00:00Z, the same second as the comment, so which came first cannot be told: review it and comment again"),
-        (HEAD, SHA, pushes("2026-07-20T10:00:00Z"), POLICY, "same-second-push", "0123456789ab was pushed at 2026-07-20T10:00:00Z, the same second as the comment, so which came first cannot be told: review it and comment again"),
-        (HEAD, SHA, pushes("2026-07-20T10:00:05Z"), POLICY, "head-moved", "0123456789ab was pushed at 2026-07-20T10:00:05Z, after the comment: review it and comment again"),
-        (HEAD, None, pushes("2026-07-20T09:00:00Z", after=OLD), POLICY, "head-moved", f"the last push to {REPO}:feature is not the head 0123456789ab: review the new commits and comment again"),
+        (HEAD, OLD, pushes("2026-07-20T09:00:00Z"), POLICY, "head-moved",
+         "the head is now 0123456789ab, not @fedcba987654: review the new commits and comment again"),
+        (HEAD, None, pushes("2026-07-20T10:00:05Z"), POLICY, "head-moved", PUSHED_AFTER),
+        (HEAD, None, pushes("2026-07-20T10:00:00Z"), POLICY, "same-second-push", SAME_SECOND),
+        (HEAD, SHA, pushes("2026-07-20T10:00:00Z"), POLICY, "same-second-push", SAME_SECOND),
+        (HEAD, SHA, pushes("2026-07-20T10:00:05Z"), POLICY, "head-moved", PUSHED_AFTER),
+        (HEAD, None, pushes("2026-07-20T09:00:00Z", after=OLD), POLICY, "head-moved",
+         f"the last push to {REPO}:feature is not the head 0123456789ab: review the new commits and comment again"),
         (HEAD, None, [], POLICY, "head-unproven", UNPROVEN),
         (HEAD, SHA, None, POLICY, "head-unproven", UNPROVEN),
-        (HEAD, None, pushes("2026-07-20T09:00:00Z"), RerunPolicy("policy.yml", require_commit=True), "commit-required", "policy.yml requires naming the commit you reviewed: /rerun-test FILE @<sha>"),
-        (PullHead(SHA, "mallory/gpu", "feature", True), SHA, None, POLICY, "fork", "the pull request comes from the fork mallory/gpu, and policy.yml does not allow forks"),
+        (HEAD, None, pushes("2026-07-20T09:00:00Z"), RerunPolicy("policy.yml", require_commit=True), "commit-required",
+         "policy.yml requires naming the commit you reviewed: /rerun-test FILE @<sha>"),
+        (PullHead(SHA, "mallory/gpu", "feature", True), SHA, None, POLICY, "fork",
+         "the pull request comes from the fork mallory/gpu, and policy.yml does not allow forks"),
     ],
-    ids=["pin differs", "pushed after the comment", "pushed in the same second", "pinned, pushed in the same second", "pinned, pushed after", "log disagrees", "no log", "pinned, no log", "pin required", "fork"],
+    ids=["pin differs", "pushed after the comment", "pushed in the same second", "pinned, pushed in the same second",
+         "pinned, pushed after", "log disagrees", "no log", "pinned, no log", "pin required", "fork"],
 )  # fmt: skip
 def test_a_head_that_moved_or_cannot_be_proven_is_refused(head, pin, activity, policy, code, reason):
     with pytest.raises(RerunRejected) as rejected:
@@ -331,7 +344,9 @@ def test_the_live_pull_request_must_be_open_and_ours(answer, code, reason):
 
 def _commit_body(tree: str, message: str) -> bytes:
     stamp = "1784541600 +0000"
-    return f"tree {tree}\nauthor Dev <dev@x.invalid> {stamp}\ncommitter Dev <dev@x.invalid> {stamp}\n\n{message}\n".encode()
+    return (
+        f"tree {tree}\nauthor Dev <dev@x.invalid> {stamp}\ncommitter Dev <dev@x.invalid> {stamp}\n\n{message}\n"
+    ).encode()
 
 
 def _git_sha(body: bytes) -> str:
@@ -634,9 +649,9 @@ def test_gate_refuses_forks_unless_the_policy_allows_them(github, tree, tmp_path
     github.on(*PULL, pull(fork=True))
     github.on("GET", "/repos/mallory/gpu/activity", pushed("2026-07-20T09:00:00Z"))
     result, _ = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
-    assert (
-        result.stdout
-        == "rejected: the pull request comes from the fork mallory/gpu, and <default /rerun-test policy> does not allow forks\n"
+    assert result.stdout == (
+        "rejected: the pull request comes from the fork mallory/gpu, "
+        "and <default /rerun-test policy> does not allow forks\n"
     )
     (tmp_path / "policy.yml").write_text("version: 1\nforks: true\n")
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
@@ -686,7 +701,10 @@ def test_gate_never_echoes_a_linked_file_from_outside_the_tree(github, tree, tmp
     serve_happy_path(github)
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {LINK_OUT}")
     assert outputs == "accepted=false\n"
-    reason = f"'{LINK_OUT}' has a registration error: line 1: a link that leads outside the scanned tree; the file is not read"
+    reason = (
+        f"'{LINK_OUT}' has a registration error: "
+        "line 1: a link that leads outside the scanned tree; the file is not read"
+    )
     assert replies(github) == [rejection(reason)]
     assert OUTSIDE_SECRET not in result.output and "outside.py" not in json.dumps(github.bodies(*REPLY))
 
@@ -722,7 +740,8 @@ def used(jobs: int, minutes: int) -> str:
         (
             [comment(12, used(1, 2878))],
             "pull-request-budget",
-            "pull request #12: 2878 estimated GPU-minutes in the last 24 hours plus 3 is more than 2880; try again later",
+            "pull request #12: 2878 estimated GPU-minutes in the last 24 hours plus 3 is more than 2880; "
+            "try again later",
         ),
         (
             [comment(n, used(4, 10)) for n in range(20, 36)],
@@ -732,7 +751,8 @@ def used(jobs: int, minutes: int) -> str:
         (
             [comment(30, used(1, 11518))],
             "repository-budget",
-            "this repository: 11518 estimated GPU-minutes in the last 24 hours plus 3 is more than 11520; try again later",
+            "this repository: 11518 estimated GPU-minutes in the last 24 hours plus 3 is more than 11520; "
+            "try again later",
         ),
     ],
     ids=["pr jobs", "pr gpu-minutes", "repository jobs", "repository gpu-minutes"],
@@ -824,7 +844,8 @@ def test_measured_seconds_from_the_plan_file_set_the_estimate(github, tmp_path, 
 
 def failure(detail: str) -> str:
     return (
-        "<!-- cigen:rerun-test -->\n@alice: nothing was run: a GitHub API call failed or answered something unexpected, "
+        "<!-- cigen:rerun-test -->\n"
+        "@alice: nothing was run: a GitHub API call failed or answered something unexpected, "
         f"so the request could not be checked.\n\n```text\n{detail}\n```\n\n"
         "Comment again later; if it persists, a maintainer can look at the workflow run."
     )
@@ -843,26 +864,31 @@ PERM = f"GET /repos/{REPO}/collaborators/alice/permission: github-answer: unexpe
         (ACTIVITY, [pushed("2026-07-20T09:00:00Z")[0], 7], ACT + "answer[1] is an integer, not an object"),
         (ACTIVITY, pushed("2026-07-20T09:00:00"), ACT + "answer[0].timestamp is not an ISO 8601 time with a timezone"),
         (ACTIVITY, pushed("yesterday"), ACT + "answer[0].timestamp is not an ISO 8601 time with a timezone"),
-        (ACTIVITY, [{"after": None, "timestamp": "2026-07-20T09:00:00Z"}], ACT + "answer[0].after is null, not a string"),
+        (ACTIVITY, [{"after": None, "timestamp": "2026-07-20T09:00:00Z"}],
+         ACT + "answer[0].after is null, not a string"),
         (ACTIVITY, {"after": SHA}, ACT + "answer is an object, not a list"),
-        (PULL, {**pull(), "head": {"ref": "feature", "repo": {"id": 1, "full_name": REPO}}}, PR + "answer.head.sha is missing"),
+        (PULL, {**pull(), "head": {"ref": "feature", "repo": {"id": 1, "full_name": REPO}}},
+         PR + "answer.head.sha is missing"),
         (PULL, {**pull(), "base": []}, PR + "answer.base is a list, not an object"),
         (PULL, {**pull(), "head": "feature"}, PR + "answer.head is a string, not an object"),
         (PULL, {**pull(), "number": "12"}, PR + "answer.number is a string, not an integer"),
         (PULL, {**pull(), "state": None}, PR + "answer.state is null, not a string"),
-        (PULL, [pull()], f"GET /repos/{REPO}/pulls/12: github-answer: unexpected answer: the answer is not a JSON object"),
+        (PULL, [pull()], PR + "the answer is not a JSON object"),
         (PERMISSION, {"permission": "admin", "user": []}, PERM + "answer.user is a list, not an object"),
         (PERMISSION, {"permission": "admin", "user": "alice"}, PERM + "answer.user is a string, not an object"),
         (PERMISSION, {"permission": "admin", "user": {"login": "alice"}}, PERM + "answer.user.id is missing"),
-        (PERMISSION, {"permission": None, "user": {"login": "alice", "id": 7}}, PERM + "answer.permission is null, not a string"),
-        (PERMISSION, {"permission": "admin", "role_name": 5, "user": {"login": "alice", "id": 7}}, PERM + "answer.role_name is an integer, not a string"),
-        (PERMISSION, {"permission": "write", "user": {"login": "alice", "id": True}}, PERM + "answer.user.id is true or false, not an integer"),
+        (PERMISSION, {"permission": None, "user": {"login": "alice", "id": 7}},
+         PERM + "answer.permission is null, not a string"),
+        (PERMISSION, {"permission": "admin", "role_name": 5, "user": {"login": "alice", "id": 7}},
+         PERM + "answer.role_name is an integer, not a string"),
+        (PERMISSION, {"permission": "write", "user": {"login": "alice", "id": True}},
+         PERM + "answer.user.id is true or false, not an integer"),
     ],
     ids=[
-        "activity: no timestamp", "activity: entry not an object", "activity: a later entry not an object", "activity: naive time",
-        "activity: not a time", "activity: after null", "activity: not a list", "pull: no head sha", "pull: base a list",
-        "pull: head a string", "pull: number a string", "pull: state null", "pull: a list", "permission: user a list",
-        "permission: user a string", "permission: no user id",
+        "activity: no timestamp", "activity: entry not an object", "activity: a later entry not an object",
+        "activity: naive time", "activity: not a time", "activity: after null", "activity: not a list",
+        "pull: no head sha", "pull: base a list", "pull: head a string", "pull: number a string", "pull: state null",
+        "pull: a list", "permission: user a list", "permission: user a string", "permission: no user id",
         "permission: null", "permission: role a number", "permission: id a boolean",
     ],
 )  # fmt: skip
@@ -909,7 +935,10 @@ def test_gate_refuses_a_reply_id_that_is_not_a_comment_id(github, tree, tmp_path
     github.on(*REPLY, {"id": "555"}, status=201)
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
     assert (result.exit_code, outputs) == (2, "accepted=false\n")
-    message = f"POST /repos/{REPO}/issues/12/comments: github-answer: unexpected answer: answer.id is a string, not an integer\n"
+    message = (
+        f"POST /repos/{REPO}/issues/12/comments: github-answer: unexpected answer: "
+        "answer.id is a string, not an integer\n"
+    )
     assert result.stderr == message
     assert STATUS not in github.calls()
 
@@ -1089,7 +1118,8 @@ def test_report_counts_unreadable_outcomes_as_errors_never_as_passed(github, ans
     ]
     [body] = github.bodies("PATCH", f"/repos/{REPO}/issues/comments/555")
     assert body["body"].endswith(
-        f"```text\nthe test jobs' outcomes could not be read: {JOBS[0]} {JOBS[1]}: github-answer: unexpected answer: {detail}\n```"
+        f"```text\nthe test jobs' outcomes could not be read: {JOBS[0]} {JOBS[1]}: "
+        f"github-answer: unexpected answer: {detail}\n```"
     )
     assert github.bodies(*REACT) == [{"content": "-1"}]
 
@@ -1132,7 +1162,8 @@ def test_head_command_prints_the_pinned_commit_or_why_not(github, tmp_path):
     late = CliRunner().invoke(cli, [*args, "--commented-at", "2026-07-20T08:00:00Z"], env=api_env(github))
     assert late.exit_code == 2
     assert late.stderr == (
-        "comment:1: head-moved: 0123456789ab was pushed at 2026-07-20T09:00:00Z, after the comment: review it and comment again\n"
+        "comment:1: head-moved: "
+        "0123456789ab was pushed at 2026-07-20T09:00:00Z, after the comment: review it and comment again\n"
         "the head commit cannot be pinned.\n"
     )
     bad = CliRunner().invoke(cli, [*args, "--commented-at", "yesterday"], env=api_env(github))

@@ -309,7 +309,8 @@ version: 1
 pools:
   a100: {labels: [self-hosted, a100], gpus: 1, setup_minutes: 1}
 suites:
-  gpu-tests: {trigger: per-commit, pools: [a100], step_timeout_minutes: 20, shard_budget_minutes: 10, job_timeout_minutes: 45}
+  gpu-tests: {trigger: per-commit, pools: [a100], step_timeout_minutes: 20, shard_budget_minutes: 10, \
+job_timeout_minutes: 45}
 """,
         "cigen.yml",
     )

@@ -163,9 +163,9 @@ def test_a_real_failure_runs_once_whatever_the_retries(tmp_path):
     assert (root / "t/attempts.log").read_text() == "x\n"
     assert (root / "u/attempts.log").read_text() == "x\n"
     assert (
-        "::error title=test::u/test_b.py: 'ImportError' (sglang 0.5.23 ci_utils.py NON_RETRIABLE_PATTERNS) matched: raise ImportError('no module x')"
-        in run.stdout
-    )
+        "::error title=test::u/test_b.py: 'ImportError' (sglang 0.5.23 ci_utils.py NON_RETRIABLE_PATTERNS) matched: "
+        "raise ImportError('no module x')"
+    ) in run.stdout
 
 
 def test_retriable_failures_get_retries_extra_attempts_and_no_more(tmp_path):
@@ -325,7 +325,8 @@ def test_plan_mistakes_are_one_line_errors_naming_the_plan(tmp_path):
     run = run_runner("run", "--plan", str(tmp_path / "broken.json"), "--suite", "s", "--shard", "0")
     assert (run.exit_code, run.stderr) == (
         2,
-        f"{tmp_path}/broken.json: plan-json: invalid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)\n",
+        f"{tmp_path}/broken.json: plan-json: "
+        "invalid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)\n",
     )
     run = run_runner("run", "--plan", str(tmp_path / "absent.json"), "--suite", "s", "--shard", "0")
     assert (run.exit_code, run.stderr) == (
@@ -336,17 +337,22 @@ def test_plan_mistakes_are_one_line_errors_naming_the_plan(tmp_path):
     run = run_runner("run", "--plan", str(tmp_path / "odd.json"), "--suite", "s", "--shard", "0")
     assert (run.exit_code, run.stderr) == (
         2,
-        f"{tmp_path}/odd.json: plan-shape: suites.s.shards[0].files[0] must be a path or an object with a 'file' path\n",
+        f"{tmp_path}/odd.json: plan-shape: "
+        "suites.s.shards[0].files[0] must be a path or an object with a 'file' path\n",
     )
 
 
 def test_option_mistakes_are_one_line_errors(tmp_path):
     cases = [
         ([], "run_shard.py: the following arguments are required: command"),
-        (["run", "--suite", "s", "--shard", "0"], "run_shard.py run: one of the arguments --plan --files-json is required"),
-        (["run", "--suite", "s", "--shard", "-1", "--files-json", '["a.py"]'], "run_shard.py run: argument --shard: must be at least 0, got '-1'"),
-        (["run", "--suite", "s", "--shard", "0", "--files-json", '["a.py"]'], "--per-file-timeout: missing-timeout: required when a file has no est_seconds (a.py)"),
-        (["run", "--suite", "s", "--shard", "0", "--files-json", '["a.py"]', "--per-file-timeout", "0"], "run_shard.py run: argument --per-file-timeout: must be at least 0.1, got '0'"),
+        (["run", "--suite", "s", "--shard", "0"],
+         "run_shard.py run: one of the arguments --plan --files-json is required"),
+        (["run", "--suite", "s", "--shard", "-1", "--files-json", '["a.py"]'],
+         "run_shard.py run: argument --shard: must be at least 0, got '-1'"),
+        (["run", "--suite", "s", "--shard", "0", "--files-json", '["a.py"]'],
+         "--per-file-timeout: missing-timeout: required when a file has no est_seconds (a.py)"),
+        (["run", "--suite", "s", "--shard", "0", "--files-json", '["a.py"]', "--per-file-timeout", "0"],
+         "run_shard.py run: argument --per-file-timeout: must be at least 0.1, got '0'"),
     ]  # fmt: skip
     for args, message in cases:
         run = run_runner(*args)

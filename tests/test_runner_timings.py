@@ -184,7 +184,8 @@ def test_bad_results_files_are_problems_at_their_lines(tmp_path):
     with pytest.raises(ProblemReport) as report:
         read_run_results(path)
     assert [p.format() for p in report.value.problems] == [
-        f"{path}:7: results-schema: files[0].class: 'bogus' is not one of passed, flaky, test, flaky-accuracy, infra, timeout, not-run, missing",
+        f"{path}:7: results-schema: files[0].class: "
+        "'bogus' is not one of passed, flaky, test, flaky-accuracy, infra, timeout, not-run, missing",
         f"{path}:10: results-schema: files[0].attempts[0].seconds: -1 is not a number of seconds >= 0",
     ]
     path.write_text("{")

@@ -91,9 +91,12 @@ def test_links_out_of_the_tree_are_refused_and_never_read(tmp_path: Path):
     for cache in (None, ScanCache(tmp_path / "cache")):
         scan = scan_tree(root, ("test/registered/**/*.py",), (), cache)
         assert [p.format() for p in scan.problems] == [
-            "test/registered/linked_folder: outside-root: a folder link that leads outside the scanned tree; nothing under it is scanned",
-            "test/registered/test_dangling.py:1: outside-root: a link that leads outside the scanned tree; the file is not read",
-            "test/registered/test_link.py:1: outside-root: a link that leads outside the scanned tree; the file is not read",
+            "test/registered/linked_folder: outside-root: "
+            "a folder link that leads outside the scanned tree; nothing under it is scanned",
+            "test/registered/test_dangling.py:1: outside-root: "
+            "a link that leads outside the scanned tree; the file is not read",
+            "test/registered/test_link.py:1: outside-root: "
+            "a link that leads outside the scanned tree; the file is not read",
         ]
         assert [(r.path, r.est_seconds) for r in scan.registrations] == [
             ("test/registered/ok/inside_link.py", 1.0),

@@ -159,7 +159,8 @@ def test_the_provisional_format_still_loads(tmp_path):
 def test_bad_timings_files_name_file_and_line(tmp_path):
     path = tmp_path / "t.json"
     path.write_text(
-        '{\n  "files": [\n    {"suite": "s", "path": "p", "seconds": "fast", "samples": 1}\n  ],\n  "suite_ratio": {"s": 0}\n}\n'
+        '{\n  "files": [\n    {"suite": "s", "path": "p", "seconds": "fast", "samples": 1}\n  ],\n'
+        '  "suite_ratio": {"s": 0}\n}\n'
     )
     with pytest.raises(ProblemReport) as caught:
         load_timings(path)

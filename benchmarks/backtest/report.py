@@ -187,7 +187,8 @@ def sglang_note(figures: SglangFigures, runs: int) -> str:
     """sglang's own shards over the whole history, as the issue states its figures."""
     return (
         f"sglang's own shards, all {runs} runs: {figures.suite_runs} multi-shard suite-runs, imbalance median "
-        f"{_ratio(figures.imbalance_median)}, p90 {_ratio(figures.imbalance_p90)}, worst {_ratio(figures.imbalance_max)}; "
+        f"{_ratio(figures.imbalance_median)}, p90 {_ratio(figures.imbalance_p90)}, "
+        f"worst {_ratio(figures.imbalance_max)}; "
         f"setup {_pct(figures.setup_share)} of {figures.jobs} jobs' seconds"
     )
 
@@ -197,7 +198,8 @@ def speed_note(spread: SpeedSpread | None) -> str:
         return "per-job speed factor: too few repeated files to tell"
     return (
         f"per-job speed factor (all files of one job faster or slower together, which no plan made before the run "
-        f"can balance): sd {_pct(spread.job_sd)} over {spread.jobs} jobs; per-file noise around it: sd {_pct(spread.file_sd)}"
+        f"can balance): sd {_pct(spread.job_sd)} over {spread.jobs} jobs; "
+        f"per-file noise around it: sd {_pct(spread.file_sd)}"
     )
 
 
@@ -207,7 +209,8 @@ def data_notes(result: Backtest) -> list[str]:
     new = sum(s.new_files for s in result.suite_runs)
     unregistered = sum(s.unregistered_new_files for s in result.suite_runs)
     return [
-        f"held-out runs: {len({s.run_id for s in result.suite_runs})}; not judged (no earlier run): {len(result.cold_runs)}",
+        f"held-out runs: {len({s.run_id for s in result.suite_runs})}; "
+        f"not judged (no earlier run): {len(result.cold_runs)}",
         f"suite-runs judged: {len(result.compared())}; excluded as partial (a failed shard is missing): {len(partial)}"
         + (f" ({', '.join(f'{s.started[:13]} {s.suite}' for s in partial)})" if partial else ""),
         f"files new in their run (est_time x suite ratio): {new}, of which unregistered (suite median): {unregistered}",

@@ -125,9 +125,10 @@ def format_plan_table(result: Plan) -> str:
     ]
     runner = sum(t.runner_minutes for t in totals)
     setup = sum(t.setup_minutes for t in totals)
+    gpu = sum(t.gpu_minutes for t in totals)
     summary = (
         f"{plural(len(result.suites), 'suite')}, {plural(sum(t.jobs for t in totals), 'job')}: "
-        f"{runner:,.1f} runner-minutes ({setup:,.1f} of them setup), {sum(t.gpu_minutes for t in totals):,.1f} GPU-minutes"
+        f"{runner:,.1f} runner-minutes ({setup:,.1f} of them setup), {gpu:,.1f} GPU-minutes"
     )
     return "\n".join(
         [

@@ -64,7 +64,8 @@ def calibrate_command(
     timings, report = calibrate(measurements, registrations, estimator, sources)
     write_text_atomic(out_path, timings_text(timings))
     click.echo(
-        f"wrote {out_path}: {plural(report.measured, 'file estimate')} from {plural(report.samples, 'sample')} ({estimator})"
+        f"wrote {out_path}: {plural(report.measured, 'file estimate')} "
+        f"from {plural(report.samples, 'sample')} ({estimator})"
     )
     click.echo(f"  measured, not registered now (renamed or deleted): {len(report.unregistered)}")
     for suite, path in report.unregistered:

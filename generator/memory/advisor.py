@@ -435,7 +435,10 @@ class Advice:
 
     @property
     def recommended_mem_fraction(self) -> float | None:
-        """sglang's default when it fits, else the safe value nearest to it in 0.01 (or 0.001) steps; None if none fits."""
+        """sglang's default when it fits, else the safe value nearest to it in 0.01 (or 0.001) steps.
+
+        None if none fits.
+        """
         low, high = self.min_mem_fraction, self.max_safe_mem_fraction
         if low <= self.default_mem_fraction <= high:
             return self.default_mem_fraction

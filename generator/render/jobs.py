@@ -203,7 +203,9 @@ def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wo
                 "setup_timeout_minutes": config.workflows.setup_timeout_minutes,
                 "step_timeout_minutes": suite.step_timeout_minutes,
                 "command": shard_command(suite, pool),
-                "artifact": f"{RESULTS_ARTIFACT}-${{{{ github.job }}}}-${{{{ matrix.shard }}}}-${{{{ github.run_attempt }}}}",
+                "artifact": (
+                    f"{RESULTS_ARTIFACT}-${{{{ github.job }}}}-${{{{ matrix.shard }}}}-${{{{ github.run_attempt }}}}"
+                ),
                 "results_path": f"${{{{ runner.temp }}}}/{RESULTS_FILE}",
             }
         )

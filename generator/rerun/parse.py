@@ -274,7 +274,8 @@ def _split_selector(selector: str) -> tuple[str, str | None]:
     if not _TEST_NAME.match(test) or len(test) > MAX_TEST_NAME_CHARS:
         raise reject(
             "bad-test-name",
-            f"{quoted}: after '::' give Class or Class.method (Python identifiers, at most {MAX_TEST_NAME_CHARS} characters)",
+            f"{quoted}: after '::' give Class or Class.method "
+            f"(Python identifiers, at most {MAX_TEST_NAME_CHARS} characters)",
         )
     return path, test
 

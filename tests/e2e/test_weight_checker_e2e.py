@@ -57,7 +57,10 @@ def skip_reason():
     try:
         import sglang  # noqa: F401
     except Exception as error:
-        return f"needs sglang and a CUDA GPU: import sglang failed ({type(error).__name__}: {error}); set CIGEN_E2E_LAUNCH to use another server"
+        return (
+            f"needs sglang and a CUDA GPU: import sglang failed ({type(error).__name__}: {error}); "
+            "set CIGEN_E2E_LAUNCH to use another server"
+        )
     try:
         import torch
     except Exception as error:
