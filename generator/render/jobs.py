@@ -125,9 +125,14 @@ def runs_on(pool: Pool, others: Sequence[Pool]) -> list[str] | str:
     return f"${{{{ {picks} || fromJSON({literal(labels_json(pool))}) }}}}"
 
 
-def secrets_environment(config: Config, suite: Suite) -> str | None:
-    """The deployment environment a job with secrets runs in (where the secrets are kept)."""
-    return config.workflows.secrets_environment if {**config.workflows.secrets, **suite.secrets} else None
+def secrets_environment(config: Config, suite: Suite, kind: WorkflowKind) -> str | None:
+    """The deployment environment a job with secrets runs in (where the secrets are kept). A pull
+    request gets none (GitHub ignores an empty name): it gets no secrets, and the environment's
+    protection rules (required reviewers) must not hold back every pull request's GPU jobs."""
+    if not {**config.workflows.secrets, **suite.secrets}:
+        return None
+    name = config.workflows.secrets_environment
+    return name if kind.trusted else f"${{{{ github.event_name != 'pull_request' && {literal(name)} || '' }}}}"
 
 
 def job_env(config: Config, suite: Suite, pool: Pool, kind: WorkflowKind) -> dict[str, str]:
@@ -196,7 +201,7 @@ def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wo
                 "runs_on": runs_on(pool, overrides),
                 "override_pools": [p.name for p in overrides],
                 "timeout_minutes": suite.job_timeout_minutes,
-                "environment": secrets_environment(config, suite),
+                "environment": secrets_environment(config, suite, kind),
                 "env": job_env(config, suite, pool, kind),
                 "shards": shard_matrix(suite),
                 "setup": list(config.setup_for(suite, pool)),
@@ -239,7 +244,7 @@ def model_test_job(
         "if": job_condition(suite, len(needs) > 1),
         "runs_on": list(pool.labels),
         "timeout_minutes": suite.job_timeout_minutes,
-        "environment": secrets_environment(config, suite),
+        "environment": secrets_environment(config, suite, kind),
         "env": job_env(config, suite, pool, kind),
         "uses": action_uses(config),
         "setup": list(config.setup_for(suite, pool)),
