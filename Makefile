@@ -42,7 +42,7 @@ check-workflows: $(VENV)/.base
 	$(CIGEN) check
 
 bench: $(VENV)/.test
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --update-readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
