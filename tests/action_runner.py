@@ -17,6 +17,20 @@ from pathlib import Path
 
 import yaml
 
+# What action.yml's logs artifact holds after a run, sorted.
+ARTIFACT_FILES = [
+    "gpu.json",
+    "nvidia-smi-end.txt",
+    "nvidia-smi-start.txt",
+    "pgids",
+    "plan.json",
+    "result.json",
+    "server.log",
+    "summary.md",
+    "test.log",
+    "token",
+]
+
 REPO = Path(__file__).resolve().parent.parent
 ACTION = REPO / "action.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")

@@ -20,6 +20,7 @@ from tests.act.concurrent import Runs, run_concurrently
 from tests.act.fixture import FixtureRepo, dispatch_event, fake_gpu_bin, repository_payload, venv_python_bin
 from tests.act.harness import ActRun, run_workflow, running, workflow_labels
 from tests.act.sglang_repo import E2E, actual_runs, expected_runs, make_sglang_repo
+from tests.action_runner import ARTIFACT_FILES
 
 WORKFLOW = "cigen-nightly.yml"
 NIGHTLY, KERNEL, WEEKLY, STRESS = "nightly-1-gpu", "nightly-kernel-1-gpu", "weekly-1-gpu", "stress-1-gpu"
@@ -28,18 +29,6 @@ JOBS = ("gate", MODELS_5090, MODELS_H100, KERNEL, WEEKLY, STRESS)
 MODEL_STEP = f"{E2E} (Qwen3-0.6B, tp 1)"
 HANG = "test/registered/nightly/test_hang_with_server.py"
 E2E_ENV = {"CIGEN_E2E_LAUNCH": f"{sys.executable} tests/e2e/standin_server.py", "CIGEN_E2E_LAUNCH_TIMEOUT": "60"}
-ARTIFACT_FILES = [
-    "gpu.json",
-    "nvidia-smi-end.txt",
-    "nvidia-smi-start.txt",
-    "pgids",
-    "plan.json",
-    "result.json",
-    "server.log",
-    "summary.md",
-    "test.log",
-    "token",
-]
 RUN_SECONDS_LIMIT = 120  # the model tests start torch twice; far more means something hung
 
 

@@ -18,25 +18,13 @@ from pathlib import Path
 import pytest
 
 from generator import action, step_files
-from tests.action_runner import REPO, fake_nvidia_smi, processes_with, run_action
+from tests.action_runner import ARTIFACT_FILES, REPO, fake_nvidia_smi, processes_with, run_action
 
 E2E = "tests/e2e/test_weight_checker_e2e.py"
 TINY = "tests/e2e/tiny-qwen3"
 STANDIN = f"{sys.executable} tests/e2e/standin_server.py"
 RTX_5090 = (0, "NVIDIA GeForce RTX 5090", 32607, 32095)
 H100 = (0, "NVIDIA H100 80GB HBM3", 81559, 81047)
-ARTIFACT_FILES = [
-    "gpu.json",
-    "nvidia-smi-end.txt",
-    "nvidia-smi-start.txt",
-    "pgids",
-    "plan.json",
-    "result.json",
-    "server.log",
-    "summary.md",
-    "test.log",
-    "token",
-]
 
 
 def environment(tmp_path: Path, gpus, **extra: str) -> dict:
