@@ -46,7 +46,8 @@ def repo(tmp_path_factory) -> tuple[FixtureRepo, Path]:
 
 def results_zip(path: str, seconds: float) -> bytes:
     """A shard's results artifact: the runner's results file, zipped as upload-artifact stores it."""
-    results = {"suite": SUITE, "shard": 0, "files": [{"path": path, "class": "passed", "attempts": [{"seconds": seconds}]}]}
+    passed = {"path": path, "class": "passed", "attempts": [{"seconds": seconds}]}
+    results = {"suite": SUITE, "shard": 0, "files": [passed]}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("cigen-results.json", json.dumps(results))
