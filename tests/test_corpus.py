@@ -10,6 +10,7 @@ FILES = [
     "README.md",
     "sglang-registrations.json",
     "sglang-suites.json",
+    "sglang-ci-env.json",
     "sglang-ci-stats/SUMMARY.txt",
     "sglang-ci-stats/model.json",
 ]
