@@ -218,6 +218,19 @@ def test_diff_shows_what_moved(tree, tmp_path):
     assert run("plan", "--diff", "old.json", "--format", "json").exit_code == 0
 
 
+def test_diff_reads_the_committed_plan_file_too(tree, tmp_path):
+    """The README's review command: `cigen plan --diff .github/cigen/plan.json` (files with their seconds)."""
+    assert run("render").exit_code == 0
+    write_files(tmp_path, {"t/g.py": BASE.format(45)})
+    result = run("plan", "--diff", ".github/cigen/plan.json")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "base-b-test-1-gpu-small: 2 -> 2 shards, makespan 300s -> 300s",
+        "  added    t/g.py  -> shard 0",
+        "1 suite changed: 0 files moved, 1 added, 0 removed",
+    ]
+
+
 def test_diff_against_itself_is_no_changes(tree, tmp_path):
     write_files(tmp_path, {"old.json": run("plan", "--format", "json").stdout})
     assert run("plan", "--diff", "old.json").stdout == "no changes\n"

@@ -160,14 +160,19 @@ class SuiteDiff:
     moves: tuple[FileMove, ...]  # by path
 
 
+def _shard_seconds(shard: Mapping) -> float:
+    """A shard's planned seconds: `est_time` in plan JSON, `est_seconds` in the plan file."""
+    return float(shard.get("est_time", shard.get("est_seconds", 0.0)))
+
+
 def _shard_of(spec: Mapping | None) -> dict[str, int]:
     if spec is None:
         return {}
-    return {path: index for index, shard in enumerate(spec["shards"]) for path in shard["files"]}
+    return {_path(entry): index for index, shard in enumerate(spec["shards"]) for entry in shard["files"]}
 
 
 def _makespan(spec: Mapping | None) -> float:
-    return max((float(shard["est_time"]) for shard in spec["shards"]), default=0.0) if spec else 0.0
+    return max((_shard_seconds(shard) for shard in spec["shards"]), default=0.0) if spec else 0.0
 
 
 def diff_plans(old: Mapping, new: Mapping) -> list[SuiteDiff]:
