@@ -31,10 +31,10 @@ def est_time_check(timings: Timings) -> LintCheck:
                     reg.path,
                     reg.line,
                     "est-time-off",
-                    f"est_time={reg.est_seconds:g}s but suite '{reg.suite}' measured {measured.seconds:.0f}s "
+                    f"est_time={reg.est_seconds:g}s but suite '{reg.suite}' measured {round(measured.seconds, 1):g}s "
                     f"({factor}, {basis}, {timings.source})",
                     Severity.WARNING,
-                    help=f"set est_time={measured.seconds:.0f}",
+                    help=f"set est_time={max(1, round(measured.seconds))}",  # sglang's est_time is whole seconds
                 )
             )
         return problems
