@@ -137,9 +137,12 @@ def _compose(text: str, source: str, loader_class: type) -> _Document:
 
 @cache
 def schema() -> dict:
-    """cigen.schema.json, with the backend names filled in from generator/backends.py."""
+    """cigen.schema.json, with the backend names filled in from generator/backends.py and the
+    workflow outputs whose file names may be set from OUTPUT_NAMES."""
     loaded = json.loads(_schema_text())
     loaded["$defs"]["backend"]["enum"] = [backend.name for backend in BACKENDS]
+    files = loaded["properties"]["workflows"]["properties"]["files"]
+    files["properties"] = {name: {"$ref": "#/$defs/workflow_file"} for name in OUTPUT_NAMES}
     return loaded
 
 

@@ -634,3 +634,14 @@ def test_templates_load_from_a_built_wheel(tmp_path):
     ).stdout.splitlines()
     assert out[0] == str(tmp_path / "site" / "generator" / "render" / "templates.py")
     assert out[1] == str(tmp_path / "site" / "generator" / "templates" / "per-commit.yml.j2")
+
+
+def test_every_rendered_workflow_has_a_configurable_file_name(tmp_path):
+    """A workflow output is one OUTPUTS entry plus its name in OUTPUT_NAMES (which the schema's
+    `workflows.files` is filled from): the two lists agree."""
+    from generator.model import OUTPUT_NAMES
+    from generator.render.outputs import OUTPUTS
+
+    config = load_config(None, tmp_path)  # the embedded default: default file names
+    workflows = [o.name for o in OUTPUTS if o.path(config).startswith("workflows/")]
+    assert sorted(workflows) == sorted(OUTPUT_NAMES)
