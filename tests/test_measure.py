@@ -13,7 +13,7 @@ from generator.timings.history import history_measurements, is_partial, read_his
 from generator.timings.junit import read_junit
 from generator.timings.measure import Known, read_measurements
 from generator.timings.model_json import read_partition_model
-from generator.timings.samples import Sample, SetupSample
+from generator.timings.samples import Measurements, Sample, SetupSample
 from tests.synth import corpus_dir
 
 SUITE = "base-b-test-1-gpu-large"
@@ -247,3 +247,14 @@ def test_measurements_of_unplanned_suites_are_dropped_and_counted(tmp_path):
     assert {i.suite for i in measured.imported} == {SUITE}
     assert len(measured.imported) == 96  # model.json's est table for this suite
     assert measured.skipped == (("measurements of suites not in the config", 1 + 613 - 96),)
+
+
+def test_skipped_reasons_are_summed_over_inputs_not_repeated():
+    """Two results files that each hold a failed file report one line with 2, not two lines."""
+    not_passed = "files that did not pass in runner results"
+    one = Measurements(skipped=((not_passed, 1),))
+    other = Measurements(skipped=(("failed files in TIMINGS blocks", 3), (not_passed, 1)))
+    assert (one + other).skipped == (
+        (not_passed, 2),
+        ("failed files in TIMINGS blocks", 3),
+    )

@@ -47,5 +47,13 @@ class Measurements:
             self.samples + other.samples,
             self.setups + other.setups,
             self.imported + other.imported,
-            self.skipped + other.skipped,
+            _merged_counts(self.skipped + other.skipped),
         )
+
+
+def _merged_counts(counts: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    """One (reason, count) per reason, summed over every input, in first-seen order."""
+    merged: dict[str, int] = {}
+    for reason, count in counts:
+        merged[reason] = merged.get(reason, 0) + count
+    return tuple(merged.items())
