@@ -690,6 +690,8 @@ def summary_header(suite: str, shard: int, count: int, preflight: Preflight) -> 
     if preflight.status != "skipped":
         waited = f", waited {preflight.waited_seconds:.0f} s for memory" if preflight.waited_seconds else ""
         text += f"GPU preflight {preflight.status} in {preflight.seconds:.1f} s{waited}: {preflight.reason}\n\n"
+        if preflight.status == "failed":
+            text += f"The shard ends as `infra` (exit {EXIT_INFRA}): no file ran.\n\n"
     return text + "| file | class | attempts | seconds |\n|---|---|---|---|\n"
 
 
@@ -780,7 +782,7 @@ def run_shard(
     except Cancelled:
         report.cancelled = True
     if report.preflight.status == "failed":
-        print(f"::error title=GPU preflight failed::{report.preflight.reason}", flush=True)
+        print(f"::error title=GPU preflight failed (infra)::{report.preflight.reason}", flush=True)
     write_results(results_path, report)
     summary.write(summary_header(suite, shard, len(files), report.preflight))
     stop = report.preflight.status == "failed"

@@ -49,7 +49,8 @@ def test_a_hanging_nvidia_smi_ends_the_shard_as_infra_within_the_preflight_timeo
     assert [(f["path"], f["class"], f["attempts"]) for f in results["files"]] == [("t/test_a.py", "not-run", [])]
     assert summary.splitlines()[2].startswith("GPU preflight failed in 1.")
     assert summary.splitlines()[2].endswith(" s: nvidia-smi did not answer within 1 s")
-    assert "::error title=GPU preflight failed::nvidia-smi did not answer within 1 s" in run.stdout.splitlines()
+    assert summary.splitlines()[4] == "The shard ends as `infra` (exit 3): no file ran."
+    assert "::error title=GPU preflight failed (infra)::nvidia-smi did not answer within 1 s" in run.stdout.splitlines()
     assert "[cigen] (1/1)" not in run.stdout  # no test file ran
 
 
