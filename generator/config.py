@@ -28,6 +28,7 @@ from generator.model import (
     CalibrateLoop,
     Config,
     CpuTests,
+    GpuPreflight,
     ModelTest,
     Pool,
     PullRequestGate,
@@ -182,6 +183,7 @@ def _build(doc: _Document) -> Config:
             gpu_mem_gib=spec.get("gpu_mem_gib"),
             setup=tuple(spec["setup"]) if "setup" in spec else None,
             env=_env(spec.get("env", {})),
+            preflight=GpuPreflight(**spec.get("preflight", {})),
             line=doc.line(("pools", name)),
         )
         for name, spec in data["pools"].items()

@@ -51,6 +51,16 @@ class Registration:
 
 
 @dataclass(frozen=True)
+class GpuPreflight:
+    """A pool's GPU check before a shard's first file; None: the shard runner's default."""
+
+    timeout_seconds: float | None = None  # nvidia-smi must answer within this (runner: 15)
+    max_used_mib: int | None = None  # a GPU is busy at this much used memory (runner: 2048, sglang's)
+    min_free_mib: int | None = None  # a GPU is busy below this much free memory (runner: 0)
+    wait_seconds: float | None = None  # how long busy memory may take to be released (runner: 30)
+
+
+@dataclass(frozen=True)
 class Pool:
     """A set of interchangeable self-hosted runners, addressed by their labels."""
 
@@ -62,6 +72,7 @@ class Pool:
     gpu_mem_gib: float | None = None
     setup: tuple[str, ...] | None = None  # None: the workflows' setup
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    preflight: GpuPreflight = field(default_factory=GpuPreflight)
     line: int = 0
 
 

@@ -6,8 +6,9 @@ hangs, or sees no GPU) ends the shard as `infra` before any file runs; the TIMIN
 log and the uploaded results file both feed `cigen calibrate`, whose timings change the plan; and
 adding a test changes the plan file, never a workflow.
 
-The run step has no option for the preflight's nvidia-smi timeout: the dead-GPU scenario measures
-the runner's default, 15 s (--preflight-timeout), which bounds the run's wall time.
+The pool sets the preflight's nvidia-smi timeout (`preflight: {timeout_seconds: 3}`, the runner's
+default is 15 s): the dead-GPU scenario shows the key reaching the rendered run step, and the
+timeout bounds the run's wall time.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ backends: [cuda]
 schedule:
   nightly_cron: "0 2 * * *"
 pools:
-  1-gpu-h100: {labels: [1-gpu-h100], gpus: 1, setup_minutes: 1}
+  1-gpu-h100: {labels: [1-gpu-h100], gpus: 1, setup_minutes: 1, preflight: {timeout_seconds: 3}}
 defaults:
   job_timeout_minutes: 10
   per_file_timeout_seconds: 2
@@ -67,9 +68,8 @@ MARK = 'register_cuda_ci(est_time=2, suite="nightly-1-gpu", nightly=True)'
 WORKFLOW = "cigen-nightly.yml"
 JOB = "nightly-1-gpu"
 ARTIFACT = "cigen-results-nightly-1-gpu-0-1"
-# The runner's --preflight-timeout default: the rendered run step does not set it.
+PREFLIGHT_SECONDS = 3  # the pool's preflight.timeout_seconds
 RUN_ARGS = ["run", "--suite", JOB, "--shard", "0", "--files-json", '["t.py"]']
-PREFLIGHT_DEFAULT_SECONDS = build_parser().parse_args(RUN_ARGS).preflight_timeout
 
 
 def fixture_files(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -161,11 +161,12 @@ def test_the_results_artifact_records_the_flaky_file_and_the_unretried_failure(r
 @pytest.mark.parametrize(
     "name, reason",
     [
-        ("hung GPU", f"nvidia-smi did not answer within {PREFLIGHT_DEFAULT_SECONDS:g} s"),
+        ("hung GPU", f"nvidia-smi did not answer within {PREFLIGHT_SECONDS} s"),
         ("no GPU", "nvidia-smi exited 6: No devices were found"),
     ],
 )
 def test_a_dead_gpu_ends_the_shard_as_infra_within_the_preflight_timeout(runs, name, reason):
+    assert build_parser().parse_args(RUN_ARGS).preflight_timeout > PREFLIGHT_SECONDS  # the pool's key, not the default
     result = runs[name]
     assert result.results() == {"gate": "success", JOB: "failure"}
     assert result.files == []  # no file ran on a dead GPU
@@ -174,8 +175,8 @@ def test_a_dead_gpu_ends_the_shard_as_infra_within_the_preflight_timeout(runs, n
     assert {entry["class"] for entry in data["files"]} == {"not-run"}
     job = result.job(JOB, shard=0)
     assert job.annotations[0] == ("error", reason)
-    assert data["preflight"]["seconds"] < PREFLIGHT_DEFAULT_SECONDS + 2
-    assert result.seconds < PREFLIGHT_DEFAULT_SECONDS + 30  # the whole act run, set-up included
+    assert data["preflight"]["seconds"] < PREFLIGHT_SECONDS + 2
+    assert result.seconds < PREFLIGHT_SECONDS + 30  # the whole act run, set-up included
 
 
 def timings_block(lines: list[str]) -> list[str]:

@@ -132,7 +132,7 @@ def test_schema_errors_point_at_the_offending_key():
     )
     assert messages(text) == [
         "cigen.yml:5: config-schema: pools.1-gpu-h100: unknown key 'colour' "
-        "(known: env, gpu, gpu_mem_gib, gpus, labels, setup, setup_minutes)",
+        "(known: env, gpu, gpu_mem_gib, gpus, labels, preflight, setup, setup_minutes)",
         "cigen.yml:8: config-schema: suites.nightly-1-gpu.trigger: "
         "'hourly' is not one of ['per-commit', 'nightly', 'manual']",
     ]
@@ -289,3 +289,14 @@ def test_workflow_file_names_follow_the_outputs_table():
     assert "unknown key 'weekly' (known: calibrate, cpu-tests, nightly, per-commit, rerun-test)" in unknown[0]
     outside = messages(MINIMAL + "workflows:\n  files: {nightly: ../evil.yml}\n")
     assert [m.split(": ")[:2] for m in outside] == [["cigen.yml:13", "config-schema"]]
+
+
+def test_a_pools_preflight_keys_are_typed_and_checked():
+    keys = "preflight: {timeout_seconds: 5, max_used_mib: 4096}"
+    text = MINIMAL.replace("setup_minutes: 2}", f"setup_minutes: 2, {keys}}}")
+    assert text != MINIMAL
+    pool = next(iter(parse_config(text, "cigen.yml").pools.values()))
+    assert (pool.preflight.timeout_seconds, pool.preflight.max_used_mib, pool.preflight.wait_seconds) == (5, 4096, None)
+    for bad in ("{timeout_seconds: 0}", "{timeout_seconds: 900}", "{min_free_mib: -1}", "{retries: 2}"):
+        problems = messages(MINIMAL.replace("setup_minutes: 2}", f"setup_minutes: 2, preflight: {bad}}}"))
+        assert [p.split(": ")[1] for p in problems] == ["config-schema"], (bad, problems)

@@ -231,6 +231,12 @@ def test_golden_setup_environment_and_secrets_by_level():
         "--workdir", "test", "--test-arg=-f", "--results", "$RUNNER_TEMP/cigen-results.json",
     ]  # fmt: skip
     assert "--keep-going" in shlex.split(h200["steps"][2]["run"]) and "--gpus" in shlex.split(h200["steps"][2]["run"])
+    # A pool's preflight keys reach its jobs' runner; a pool without them keeps the runner's defaults.
+    h200_options = shlex.split(h200["steps"][2]["run"])
+    preflight = h200_options[h200_options.index("--gpus") + 2 : h200_options.index("--workdir")]
+    assert preflight == ["--preflight-timeout", "10", "--min-free-mib", "40000", "--gpu-wait-seconds", "60"]
+    b200_options = shlex.split(b200["steps"][2]["run"])
+    assert b200_options[b200_options.index("--gpus") + 2] == "--workdir"
     upload = per_commit["base-a"]["steps"][3]
     assert upload["uses"] == UPLOAD_ARTIFACT.split(" #")[0] and upload["if"] == "${{ !cancelled() }}"
     assert upload["with"]["name"] == "cigen-results-${{ github.job }}-${{ matrix.shard }}-${{ github.run_attempt }}"

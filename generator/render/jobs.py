@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generator.backends import BY_NAME
-from generator.model import Config, ModelTest, Pool, Suite, SuitePlan
+from generator.model import Config, GpuPreflight, ModelTest, Pool, Suite, SuitePlan
 from generator.names import (
     FINISH_JOB,
     GATE_FILE,
@@ -164,11 +164,28 @@ def shard_command(suite: Suite, pool: Pool) -> str:
         lines.append("--keep-going")
     if BY_NAME[suite.backend].gpu_check == "nvidia-smi" and pool.gpus:
         lines.append(f"--gpus {pool.gpus}")
+        lines += preflight_options(pool.preflight)
     if suite.working_directory:
         lines.append(f"--workdir {shlex.quote(suite.working_directory)}")
     lines += [f"--test-arg={shlex.quote(arg)}" for arg in suite.test_args]
     lines.append(f'--results "$RUNNER_TEMP/{RESULTS_FILE}"')
     return "\n".join(lines)
+
+
+def preflight_options(preflight: GpuPreflight) -> list[str]:
+    """The runner's GPU-check options a pool sets; what it leaves out keeps the runner's default."""
+    options = {
+        "--preflight-timeout": preflight.timeout_seconds,
+        "--max-used-mib": preflight.max_used_mib,
+        "--min-free-mib": preflight.min_free_mib,
+        "--gpu-wait-seconds": preflight.wait_seconds,
+    }
+    return [f"{option} {_plain_number(value)}" for option, value in options.items() if value is not None]
+
+
+def _plain_number(value: float) -> str:
+    """3.0 -> 3, 2.5 -> 2.5: never an exponent an int option would refuse."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def action_uses(config: Config) -> str:
