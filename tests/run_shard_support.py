@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import generator.run_shard
+import generator.shipped.run_shard
 
-RUNNER = Path(generator.run_shard.__file__)
+RUNNER = Path(generator.shipped.run_shard.__file__)
 
 PASS = "print('ok')\n"
 FAIL = "import sys\nprint('exit 3, nothing else said')\nsys.exit(3)\n"
@@ -133,5 +133,5 @@ def masked(text: str) -> str:
 def timings_lines(stdout: str) -> list[str]:
     """The TIMINGS block of a log, markers included."""
     lines = stdout.splitlines()
-    begin = lines.index(generator.run_shard.TIMINGS_BEGIN)
-    return lines[begin : lines.index(generator.run_shard.TIMINGS_END) + 1]
+    begin = lines.index(generator.shipped.run_shard.TIMINGS_BEGIN)
+    return lines[begin : lines.index(generator.shipped.run_shard.TIMINGS_END) + 1]

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.run_shard import TIMINGS_BEGIN, TIMINGS_END, build_parser
+from generator.shipped.run_shard import TIMINGS_BEGIN, TIMINGS_END, build_parser
 from tests.act.concurrent import Runs, run_concurrently
 from tests.act.fixture import (
     FLAKY_LINE,

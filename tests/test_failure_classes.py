@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from generator.run_shard import (
+from generator.shipped.run_shard import (
     FAILURE_CLASSES,
     FAILURE_PATTERNS,
     RETRIABLE_CLASSES,

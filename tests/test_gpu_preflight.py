@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from generator.run_shard import Gpu, build_parser, parse_gpus, visible_gpus
+from generator.shipped.run_shard import Gpu, build_parser, parse_gpus, visible_gpus
 from tests.conftest import write_files
 from tests.run_shard_support import PASS, fake_nvidia_smi, gpu_line, run_runner, shard_args
 

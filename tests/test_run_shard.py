@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import shutil
 import signal
@@ -13,7 +12,7 @@ import time
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.run_shard import FAILURE_PATTERNS, OutputWatch, failure_class, main
+from generator.shipped.run_shard import FAILURE_PATTERNS, OutputWatch, failure_class, main
 from tests.conftest import write_files
 from tests.run_shard_support import (
     ACCURACY_FAIL,
@@ -359,21 +358,6 @@ def test_option_mistakes_are_one_line_errors(tmp_path):
         assert (run.exit_code, run.stderr) == (2, message + "\n")
 
 
-def test_the_runner_imports_only_the_standard_library_and_parses_as_python_3_9():
-    tree = ast.parse(RUNNER.read_text(), feature_version=(3, 9))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative import"
-            imported.add(node.module.split(".")[0])
-    assert imported - {"__future__"} <= sys.stdlib_module_names, imported - sys.stdlib_module_names
-    assert "generator" not in imported
-    first = tree.body[1]
-    assert isinstance(first, ast.ImportFrom) and first.module == "__future__"  # annotations stay strings on 3.9
-
-
 def test_the_runner_runs_as_a_plain_file_outside_the_package(tmp_path):
     copy = tmp_path / "elsewhere" / "copy.py"
     copy.parent.mkdir()
@@ -451,7 +435,7 @@ def test_output_is_matched_whole_while_memory_stays_bounded():
 
 
 def test_a_file_name_cannot_break_the_summary_table():
-    from generator.run_shard import code_cell
+    from generator.shipped.run_shard import code_cell
 
     assert code_cell("test/a.py") == "`test/a.py`"
     assert code_cell("test/a|b`c\nd.py") == "`test/a\\|b'c d.py`"

@@ -148,9 +148,9 @@ def run_shard_command(args: tuple[str, ...]) -> None:
     """Run one CI shard's test files (cigen's runner).
 
     `run-shard [run] ARGS`: the runner generated jobs call as `.github/cigen/run_shard.py`
-    (generator/run_shard.py, standard library only). `run-shard run --help` lists its options.
+    (generator/shipped/run_shard.py, standard library only). `run-shard run --help` lists its options.
     """
-    from generator.run_shard import main as run_shard_main
+    from generator.shipped.run_shard import main as run_shard_main
 
     forwarded = list(args) if args and args[0] in ("run", "-h", "--help") else ["run", *args]
     sys.exit(run_shard_main(forwarded))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from generator.errors import ProblemReport, plural
 from generator.jsonpos import read_json, schema_problems
-from generator.run_shard import FAILURE_CLASSES, PASSING_CLASSES
+from generator.shipped.run_shard import FAILURE_CLASSES, PASSING_CLASSES
 from generator.timings.samples import Measurements, Sample
 
 _SECONDS = {"type": "number", "minimum": 0, "description": "a number of seconds >= 0"}

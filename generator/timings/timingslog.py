@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from generator.errors import Problem, ProblemReport, UserError, plural
-from generator.run_shard import TIMINGS_BEGIN, TIMINGS_END
+from generator.shipped.run_shard import TIMINGS_BEGIN, TIMINGS_END
 from generator.timings.samples import Measurements, Sample
 
 _GITHUB_TIMESTAMP = re.compile(r"^\ufeff?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z )?")

@@ -50,7 +50,9 @@ TIMINGS_END = "========== TIMINGS END =========="
 PASSING_CLASSES = ("passed", "flaky")
 RETRIABLE_CLASSES = ("flaky-accuracy", "infra", "timeout")
 KILL_GRACE_SECONDS = 10.0  # SIGTERM, then this long, then SIGKILL
-CANCEL_GRACE_SECONDS = 2.0  # GitHub sends SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that
+CANCEL_GRACE_SECONDS = (
+    2.0  # GitHub sends SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that
+)
 MAX_MATCH_LINE = 64 * 1024  # longer lines are matched in pieces (bounded regex work)
 READER_GRACE_SECONDS = 5.0  # an escaped grandchild may hold the output pipe open
 # sglang's GPU-idle gate before each setUpClass (test_utils.py): used < 2 GiB, 30 s, polled every 2 s.
@@ -58,7 +60,11 @@ SGLANG_IDLE_USED_MIB = 2048
 SGLANG_IDLE_WAIT_SECONDS = 30.0
 SGLANG_IDLE_POLL_SECONDS = 2.0
 SGLANG_RETRY_WAIT_SECONDS = 60.0
-GITHUB_IDS = ("GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_JOB")  # recorded as run_id, run_attempt, job
+GITHUB_IDS = (
+    "GITHUB_RUN_ID",
+    "GITHUB_RUN_ATTEMPT",
+    "GITHUB_JOB",
+)  # recorded as run_id, run_attempt, job
 NVIDIA_SMI_QUERY = [
     "nvidia-smi",
     "--query-gpu=index,uuid,memory.used,memory.free,memory.total",
@@ -82,27 +88,34 @@ class FailurePattern:
     source: str  # where the pattern comes from
     why: str
     ignore_case: bool = True
-    anchors: tuple[str, ...] = ()  # lowercase text every match contains one of; derived for literal regexes
+    # lowercase text every match contains one of; derived for literal regexes
+    anchors: tuple[str, ...] = ()
 
     @property
     def prefilter(self) -> tuple[str, ...]:
         """What a line must contain (lowercased) to be worth the regex: `anchors`, or a literal regex's
-        alternatives. A plain substring search over the output is ~50x faster than 40 regexes per line."""
+        alternatives. A plain substring search over the output is ~50x faster than 40 regexes per line.
+        """
         if self.anchors or any(c in _REGEX_SYNTAX for c in self.regex):
             return self.anchors
         return tuple(alternative.lower() for alternative in self.regex.split("|"))
 
 
-SGLANG_LISTS = {  # sglang 0.5.23 ci_utils.py's pattern lists and the class each means here
+# sglang 0.5.23 ci_utils.py's pattern lists and the class each means here
+SGLANG_LISTS = {
     "INFRA_RETRIABLE_PATTERNS": "infra",
     "NON_RETRIABLE_PATTERNS": "test",
     "RETRIABLE_PATTERNS": "flaky-accuracy",
 }
 
 
-def _sglang(sglang_list: str, regex: str, why: str, anchors: tuple[str, ...] = ()) -> FailurePattern:
+def _sglang(
+    sglang_list: str, regex: str, why: str, anchors: tuple[str, ...] = ()
+) -> FailurePattern:
     source = f"sglang 0.5.23 ci_utils.py {sglang_list}"
-    return FailurePattern(regex, SGLANG_LISTS[sglang_list], source, why, anchors=anchors)
+    return FailurePattern(
+        regex, SGLANG_LISTS[sglang_list], source, why, anchors=anchors
+    )
 
 
 def _cigen(regex: str, why: str, anchors: tuple[str, ...] = ()) -> FailurePattern:
@@ -118,21 +131,64 @@ _ASSERT = ("assertionerror:",)
 # then sglang's three lists verbatim, with sglang's flags (IGNORECASE; its AssertionError fallback is
 # case-sensitive). sglang's broad words ("OOM", "timeout", "score") are kept for parity.
 FAILURE_PATTERNS: tuple[FailurePattern, ...] = (
-    _cigen(r"CUDA error: initialization error|cudaErrorInitializationError", "CUDA could not set up the device"),
-    _cigen(r"CUDA driver initialization failed|CUDA driver version is insufficient", "driver missing or too old"),
-    _cigen(r"no CUDA-capable device is detected|No CUDA GPUs are available", "the job sees no GPU"),
-    _cigen(r"OOM @ set_device", "out of memory setting the device: another process holds the GPU"),
-    _cigen(r"CUDA error: out of memory", "driver OOM creating the context at device set-up (not the allocator's)"),
-    _cigen(r"ncclSystemError|ncclUnhandledCudaError|ncclInternalError|ncclRemoteError", "NCCL transport failure"),
-    _cigen(r"NCCL error|NCCL WARN .*(Cuda failure|NVLink|timeout)", "NCCL failure", ("nccl error", "nccl warn")),
-    _cigen(r"Watchdog caught collective operation timeout", "a collective hung across ranks (link or peer)"),
-    _cigen(r"Failed to initialize NVML|Driver/library version mismatch|NVIDIA-SMI has failed", "NVML or driver broken"),
-    _cigen(r"GPU is lost|Unable to determine the device handle|uncorrectable ECC error", "GPU off the bus or ECC"),
-    _cigen(r"nvidia-smi.*timed out", "nvidia-smi hung: the driver is unresponsive", ("nvidia-smi",)),
-    _cigen(r"GPU\(s\) still not idle after waiting", "sglang's GPU-idle gate timed out", ("still not idle after",)),
+    _cigen(
+        r"CUDA error: initialization error|cudaErrorInitializationError",
+        "CUDA could not set up the device",
+    ),
+    _cigen(
+        r"CUDA driver initialization failed|CUDA driver version is insufficient",
+        "driver missing or too old",
+    ),
+    _cigen(
+        r"no CUDA-capable device is detected|No CUDA GPUs are available",
+        "the job sees no GPU",
+    ),
+    _cigen(
+        r"OOM @ set_device",
+        "out of memory setting the device: another process holds the GPU",
+    ),
+    _cigen(
+        r"CUDA error: out of memory",
+        "driver OOM creating the context at device set-up (not the allocator's)",
+    ),
+    _cigen(
+        r"ncclSystemError|ncclUnhandledCudaError|ncclInternalError|ncclRemoteError",
+        "NCCL transport failure",
+    ),
+    _cigen(
+        r"NCCL error|NCCL WARN .*(Cuda failure|NVLink|timeout)",
+        "NCCL failure",
+        ("nccl error", "nccl warn"),
+    ),
+    _cigen(
+        r"Watchdog caught collective operation timeout",
+        "a collective hung across ranks (link or peer)",
+    ),
+    _cigen(
+        r"Failed to initialize NVML|Driver/library version mismatch|NVIDIA-SMI has failed",
+        "NVML or driver broken",
+    ),
+    _cigen(
+        r"GPU is lost|Unable to determine the device handle|uncorrectable ECC error",
+        "GPU off the bus or ECC",
+    ),
+    _cigen(
+        r"nvidia-smi.*timed out",
+        "nvidia-smi hung: the driver is unresponsive",
+        ("nvidia-smi",),
+    ),
+    _cigen(
+        r"GPU\(s\) still not idle after waiting",
+        "sglang's GPU-idle gate timed out",
+        ("still not idle after",),
+    ),
     _sglang(_INFRA, r"UR_RESULT_ERROR_OUT_OF_RESOURCES", "XPU out of resources"),
     _sglang(_INFRA, r"XPU out of memory", "XPU transient OOM"),
-    _sglang(_INFRA, r"Server failed to start within the timeout", "slow cold-cache server start"),
+    _sglang(
+        _INFRA,
+        r"Server failed to start within the timeout",
+        "slow cold-cache server start",
+    ),
     _sglang(_NON_RETRIABLE, r"SyntaxError", "code error"),
     _sglang(_NON_RETRIABLE, r"ImportError", "code error"),
     _sglang(_NON_RETRIABLE, r"ModuleNotFoundError", "code error"),
@@ -140,16 +196,29 @@ FAILURE_PATTERNS: tuple[FailurePattern, ...] = (
     _sglang(_NON_RETRIABLE, r"TypeError", "code error"),
     _sglang(_NON_RETRIABLE, r"AttributeError", "code error"),
     _sglang(_NON_RETRIABLE, r"RuntimeError", "code error"),
-    _sglang(_NON_RETRIABLE, r"CUDA out of memory", "the test's own allocations do not fit"),
+    _sglang(
+        _NON_RETRIABLE, r"CUDA out of memory", "the test's own allocations do not fit"
+    ),
     _sglang(_NON_RETRIABLE, r"OOM", "out of memory (any case: also matches 'room')"),
     _sglang(_NON_RETRIABLE, r"Segmentation fault", "crash"),
     _sglang(_NON_RETRIABLE, r"core dumped", "crash"),
     _sglang(_NON_RETRIABLE, r"ConnectionRefusedError", "the server died"),
     _sglang(_NON_RETRIABLE, r"FileNotFoundError", "code or data error"),
-    _sglang(_RETRIABLE, r"AssertionError:.*not greater than", "metric below its bar", _ASSERT),
-    _sglang(_RETRIABLE, r"AssertionError:.*not less than", "metric above its bar", _ASSERT),
-    _sglang(_RETRIABLE, r"AssertionError:.*not equal to", "metric off its value", _ASSERT),
-    _sglang(_RETRIABLE, r"AssertionError:.*!=.*expected", "metric off its value", _ASSERT),
+    _sglang(
+        _RETRIABLE,
+        r"AssertionError:.*not greater than",
+        "metric below its bar",
+        _ASSERT,
+    ),
+    _sglang(
+        _RETRIABLE, r"AssertionError:.*not less than", "metric above its bar", _ASSERT
+    ),
+    _sglang(
+        _RETRIABLE, r"AssertionError:.*not equal to", "metric off its value", _ASSERT
+    ),
+    _sglang(
+        _RETRIABLE, r"AssertionError:.*!=.*expected", "metric off its value", _ASSERT
+    ),
     _sglang(_RETRIABLE, r"accuracy", "accuracy check"),
     _sglang(_RETRIABLE, r"score", "score check"),
     _sglang(_RETRIABLE, r"latency", "performance check"),
@@ -163,19 +232,34 @@ FAILURE_PATTERNS: tuple[FailurePattern, ...] = (
         ignore_case=False,
     ),  # fmt: skip
 )
-FAILURE_CLASSES = ("passed", "flaky", "test", "flaky-accuracy", "infra", "timeout", "not-run", "missing")
-_COMPILED = tuple(re.compile(p.regex, re.IGNORECASE if p.ignore_case else 0) for p in FAILURE_PATTERNS)
-_PREFILTERS = tuple(tuple(anchor.encode() for anchor in p.prefilter) for p in FAILURE_PATTERNS)
+FAILURE_CLASSES = (
+    "passed",
+    "flaky",
+    "test",
+    "flaky-accuracy",
+    "infra",
+    "timeout",
+    "not-run",
+    "missing",
+)
+_COMPILED = tuple(
+    re.compile(p.regex, re.IGNORECASE if p.ignore_case else 0) for p in FAILURE_PATTERNS
+)
+_PREFILTERS = tuple(
+    tuple(anchor.encode() for anchor in p.prefilter) for p in FAILURE_PATTERNS
+)
 
 
 class OutputWatch:
     """A test's output on its way to the job log: written through at once and searched for the failure
-    patterns as it passes; only the first line matching each pattern is kept, so memory stays bounded."""
+    patterns as it passes; only the first line matching each pattern is kept, so memory stays bounded.
+    """
 
     def __init__(self, sink: Callable[[bytes], None]):
         self.sink = sink
         self.partial = b""  # the unfinished last line
-        self.matches: dict[int, str] = {}  # FAILURE_PATTERNS index -> first matching line
+        # FAILURE_PATTERNS index -> first matching line
+        self.matches: dict[int, str] = {}
 
     def feed(self, chunk: bytes) -> None:
         self.sink(chunk)
@@ -204,7 +288,9 @@ class OutputWatch:
                     self.matches[index] = line.strip()[:300]
 
 
-def first_matching_line(lines: bytes, lowered: bytes, anchors: Sequence[bytes], regex: re.Pattern) -> str | None:
+def first_matching_line(
+    lines: bytes, lowered: bytes, anchors: Sequence[bytes], regex: re.Pattern
+) -> str | None:
     for anchor in anchors:
         position = lowered.find(anchor)
         while position != -1:
@@ -225,12 +311,16 @@ def classify_output(lines: Sequence[str]) -> tuple[str, str]:
     return failure_class(watch.matches, timed_out=False, gpu_problem=None)
 
 
-def failure_class(matches: dict[int, str], timed_out: bool, gpu_problem: str | None) -> tuple[str, str]:
+def failure_class(
+    matches: dict[int, str], timed_out: bool, gpu_problem: str | None
+) -> tuple[str, str]:
     """(class, reason) of a failed attempt from the patterns its output matched and how it ended."""
     if timed_out:
         if gpu_problem:
             return "infra", f"timed out with the GPU unresponsive: {gpu_problem}"
-        infra = [i for i in sorted(matches) if FAILURE_PATTERNS[i].failure_class == "infra"]
+        infra = [
+            i for i in sorted(matches) if FAILURE_PATTERNS[i].failure_class == "infra"
+        ]
         if infra:
             return "infra", f"timed out after {describe_match(infra[0], matches)}"
         return "timeout", "killed at the per-file timeout"
@@ -254,7 +344,9 @@ class ProcessEnd:
     matches: dict[int, str]
 
 
-def end_process_group(process: subprocess.Popen, grace_seconds: float = KILL_GRACE_SECONDS) -> None:
+def end_process_group(
+    process: subprocess.Popen, grace_seconds: float = KILL_GRACE_SECONDS
+) -> None:
     """SIGTERM the process group (the test and any server it started), then SIGKILL what is left."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -329,20 +421,26 @@ def run_process(command: Sequence[str], cwd: str, timeout_seconds: float) -> Pro
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    reader = threading.Thread(target=pump, args=(process.stdout.fileno(), watch), daemon=True)
+    reader = threading.Thread(
+        target=pump, args=(process.stdout.fileno(), watch), daemon=True
+    )
     reader.start()
     exit_status: int | None = None
     try:
         exit_status = process.wait(timeout=timeout_seconds)
     except subprocess.TimeoutExpired:
         pass
-    except BaseException:  # cancelled: the job has seconds left, not a full grace period
+    except (
+        BaseException
+    ):  # cancelled: the job has seconds left, not a full grace period
         end_process_group(process, CANCEL_GRACE_SECONDS)
         raise
     seconds = time.monotonic() - start
     end_process_group(process)
     reader.join(READER_GRACE_SECONDS)
-    if not reader.is_alive():  # else a process that left the group still holds the pipe: leave it open
+    if (
+        not reader.is_alive()
+    ):  # else a process that left the group still holds the pipe: leave it open
         process.stdout.close()
     return ProcessEnd(exit_status, seconds, dict(watch.matches))
 
@@ -382,7 +480,9 @@ def query_gpus(timeout_seconds: float) -> list[Gpu]:
     except subprocess.TimeoutExpired:
         end_process_group(process, grace_seconds=1.0)
         process.communicate()
-        raise GpuProblem(f"nvidia-smi did not answer within {timeout_seconds:g} s") from None
+        raise GpuProblem(
+            f"nvidia-smi did not answer within {timeout_seconds:g} s"
+        ) from None
     text = output.decode("utf-8", "replace").strip()
     if process.returncode != 0:
         first_line = text.splitlines()[0] if text else "no output"
@@ -396,7 +496,15 @@ def parse_gpus(text: str) -> list[Gpu]:
         fields = [f.strip() for f in line.split(",")]
         if len(fields) != 5 or not all(f.isdigit() for f in (fields[0], *fields[2:])):
             raise GpuProblem(f"unexpected nvidia-smi output: {line.strip()[:200]!r}")
-        gpus.append(Gpu(int(fields[0]), fields[1], int(fields[2]), int(fields[3]), int(fields[4])))
+        gpus.append(
+            Gpu(
+                int(fields[0]),
+                fields[1],
+                int(fields[2]),
+                int(fields[3]),
+                int(fields[4]),
+            )
+        )
     return gpus
 
 
@@ -407,7 +515,11 @@ def visible_gpus(gpus: list[Gpu], visible: str | None) -> list[Gpu]:
     entries = [e.strip() for e in visible.split(",") if e.strip()]
     if not entries:
         return []
-    chosen = [g for g in gpus if str(g.index) in entries or any(g.uuid.startswith(e) for e in entries)]
+    chosen = [
+        g
+        for g in gpus
+        if str(g.index) in entries or any(g.uuid.startswith(e) for e in entries)
+    ]
     return chosen or gpus
 
 
@@ -423,7 +535,11 @@ class PreflightSettings:
     poll_seconds: float
 
     def busy(self, gpus: Sequence[Gpu]) -> list[Gpu]:
-        return [g for g in gpus if g.used_mib >= self.max_used_mib or g.free_mib < self.min_free_mib]
+        return [
+            g
+            for g in gpus
+            if g.used_mib >= self.max_used_mib or g.free_mib < self.min_free_mib
+        ]
 
 
 @dataclass(frozen=True)
@@ -455,7 +571,9 @@ def run_preflight(settings: PreflightSettings) -> Preflight:
     start = time.monotonic()
 
     def failed(reason: str, gpus: Sequence[Gpu] = (), waited: float = 0.0) -> Preflight:
-        return Preflight("failed", reason, time.monotonic() - start, waited, tuple(gpus))
+        return Preflight(
+            "failed", reason, time.monotonic() - start, waited, tuple(gpus)
+        )
 
     try:
         gpus = query_gpus(settings.timeout_seconds)
@@ -463,27 +581,44 @@ def run_preflight(settings: PreflightSettings) -> Preflight:
         return failed(str(problem))
     if len(gpus) < settings.gpus:
         shown = "; ".join(g.describe() for g in gpus) or "none"
-        return failed(f"expected {settings.gpus} GPU(s), nvidia-smi shows {len(gpus)} ({shown})", gpus)
+        return failed(
+            f"expected {settings.gpus} GPU(s), nvidia-smi shows {len(gpus)} ({shown})",
+            gpus,
+        )
     wait_start = time.monotonic()
     deadline = wait_start + settings.wait_seconds
     waited = 0.0
     while settings.busy(gpus):
         busy = "; ".join(g.describe() for g in settings.busy(gpus))
         if time.monotonic() >= deadline:
-            return failed(f"GPU memory still in use after waiting {settings.wait_seconds:g} s: {busy}", gpus, waited)
+            return failed(
+                f"GPU memory still in use after waiting {settings.wait_seconds:g} s: {busy}",
+                gpus,
+                waited,
+            )
         say(f"waiting for GPU memory ({memory_rule(settings)}): {busy}")
         time.sleep(max(0.0, min(settings.poll_seconds, deadline - time.monotonic())))
         try:
-            gpus = query_gpus(max(1.0, min(settings.timeout_seconds, deadline - time.monotonic())))
+            gpus = query_gpus(
+                max(1.0, min(settings.timeout_seconds, deadline - time.monotonic()))
+            )
         except GpuProblem as problem:
             return failed(str(problem), gpus, time.monotonic() - wait_start)
         waited = time.monotonic() - wait_start
-    return Preflight("passed", "; ".join(g.describe() for g in gpus), time.monotonic() - start, waited, tuple(gpus))
+    return Preflight(
+        "passed",
+        "; ".join(g.describe() for g in gpus),
+        time.monotonic() - start,
+        waited,
+        tuple(gpus),
+    )
 
 
 def memory_rule(settings: PreflightSettings) -> str:
     rule = f"used < {settings.max_used_mib} MiB"
-    return rule + (f", free >= {settings.min_free_mib} MiB" if settings.min_free_mib else "")
+    return rule + (
+        f", free >= {settings.min_free_mib} MiB" if settings.min_free_mib else ""
+    )
 
 
 @dataclass(frozen=True)
@@ -571,8 +706,16 @@ class RunSettings:
 def run_attempt(planned: PlannedFile, settings: RunSettings) -> Attempt:
     """`python FILE [ARGS]` from the workdir, classified when it fails."""
     started = time.time()
-    command = [settings.python, os.path.abspath(os.path.join(settings.root, planned.path)), *settings.test_args]
-    end = run_process(command, os.path.join(settings.root, settings.workdir), settings.timeout_for(planned))
+    command = [
+        settings.python,
+        os.path.abspath(os.path.join(settings.root, planned.path)),
+        *settings.test_args,
+    ]
+    end = run_process(
+        command,
+        os.path.join(settings.root, settings.workdir),
+        settings.timeout_for(planned),
+    )
     if end.exit_status == 0:
         return Attempt("passed", 0, end.seconds, started)
     gpu_problem = None
@@ -598,12 +741,19 @@ def run_file(planned: PlannedFile, position: str, settings: RunSettings) -> File
         return FileResult(planned.path, "missing")
     attempts: list[Attempt] = []
     while True:
-        say(f"{position} {planned.path}: attempt {len(attempts) + 1}, timeout {settings.timeout_for(planned):g} s")
+        say(
+            f"{position} {planned.path}: attempt {len(attempts) + 1}, timeout {settings.timeout_for(planned):g} s"
+        )
         attempt = run_attempt(planned, settings)
         attempts.append(attempt)
-        verdict = attempt.failure_class + (f" ({attempt.reason})" if attempt.reason else "")
+        verdict = attempt.failure_class + (
+            f" ({attempt.reason})" if attempt.reason else ""
+        )
         say(f"{position} {planned.path}: {verdict} in {attempt.seconds:.0f} s")
-        if attempt.failure_class not in RETRIABLE_CLASSES or len(attempts) > settings.retries:
+        if (
+            attempt.failure_class not in RETRIABLE_CLASSES
+            or len(attempts) > settings.retries
+        ):
             break
         say(f"{planned.path}: retrying in {settings.retry_wait_seconds:g} s")
         time.sleep(settings.retry_wait_seconds)
@@ -618,7 +768,12 @@ def say(message: str) -> None:
 
 
 def iso_time(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return (
+        datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S.%f"
+        )[:-3]
+        + "Z"
+    )
 
 
 @dataclass
@@ -635,14 +790,20 @@ class ShardReport:
 
     @property
     def exit_status(self) -> int:
-        failed = [r for r in self.results if not r.passed and r.result_class != "not-run"]
+        failed = [
+            r for r in self.results if not r.passed and r.result_class != "not-run"
+        ]
         if self.preflight.status == "failed":
             return EXIT_INFRA
         if self.cancelled:
             return EXIT_FAILED
         if not failed:
             return EXIT_PASSED
-        return EXIT_INFRA if all(r.result_class == "infra" for r in failed) else EXIT_FAILED
+        return (
+            EXIT_INFRA
+            if all(r.result_class == "infra" for r in failed)
+            else EXIT_FAILED
+        )
 
     def as_json(self) -> dict:
         data = {
@@ -656,7 +817,11 @@ class ShardReport:
             "preflight": self.preflight.as_json(),
             "files": [r.as_json() for r in self.results],
         }
-        github = {key[len("GITHUB_") :].lower(): os.environ[key] for key in GITHUB_IDS if key in os.environ}
+        github = {
+            key[len("GITHUB_") :].lower(): os.environ[key]
+            for key in GITHUB_IDS
+            if key in os.environ
+        }
         if github:
             data["github"] = github
         return data
@@ -678,7 +843,11 @@ def timings_block(results: Sequence[FileResult]) -> str:
     lines = [TIMINGS_BEGIN]
     for result in results:
         if result.attempts:
-            entry = {"file": result.path, "passed": result.passed, "elapsed": round(result.attempts[-1].seconds)}
+            entry = {
+                "file": result.path,
+                "passed": result.passed,
+                "elapsed": round(result.attempts[-1].seconds),
+            }
             lines.append(json.dumps(entry))
     lines.append(TIMINGS_END)
     return "\n".join(lines) + "\n"
@@ -688,7 +857,11 @@ def summary_header(suite: str, shard: int, count: int, preflight: Preflight) -> 
     files = f"{count} file{'' if count == 1 else 's'}"
     text = f"### {suite}, shard {shard}: {files}\n\n"
     if preflight.status != "skipped":
-        waited = f", waited {preflight.waited_seconds:.0f} s for memory" if preflight.waited_seconds else ""
+        waited = (
+            f", waited {preflight.waited_seconds:.0f} s for memory"
+            if preflight.waited_seconds
+            else ""
+        )
         text += f"GPU preflight {preflight.status} in {preflight.seconds:.1f} s{waited}: {preflight.reason}\n\n"
         if preflight.status == "failed":
             text += f"The shard ends as `infra` (exit {EXIT_INFRA}): no file ran.\n\n"
@@ -697,7 +870,9 @@ def summary_header(suite: str, shard: int, count: int, preflight: Preflight) -> 
 
 def code_cell(text: str) -> str:
     """Text as an inline-code table cell: no line break, pipe or backtick can end it early."""
-    return "`" + re.sub(r"[\r\n]+", " ", text).replace("`", "'").replace("|", "\\|") + "`"
+    return (
+        "`" + re.sub(r"[\r\n]+", " ", text).replace("`", "'").replace("|", "\\|") + "`"
+    )
 
 
 def summary_row(result: FileResult) -> str:
@@ -720,7 +895,11 @@ def summary_footer(report: ShardReport) -> str:
 
 def gantt(report: ShardReport) -> str:
     """A mermaid Gantt chart of every attempt, on the clock of the viewer's time zone."""
-    attempts = [(r.path, n, a) for r in report.results for n, a in enumerate(r.attempts, start=1)]
+    attempts = [
+        (r.path, n, a)
+        for r in report.results
+        for n, a in enumerate(r.attempts, start=1)
+    ]
     if not attempts:
         return ""
     lines = [
@@ -733,10 +912,14 @@ def gantt(report: ShardReport) -> str:
     ]
     lines.append("    section files")
     for path, number, attempt in attempts:
-        name = re.sub(r"[:;#]", "_", path) + (f" (attempt {number}, " if number > 1 else " (")
+        name = re.sub(r"[:;#]", "_", path) + (
+            f" (attempt {number}, " if number > 1 else " ("
+        )
         status = "done" if attempt.failure_class == "passed" else "crit"
         seconds = max(1, round(attempt.seconds))  # a zero-length bar is not drawn
-        lines.append(f"    {name}{attempt.failure_class}) :{status}, {int(attempt.started)}, {seconds}s")
+        lines.append(
+            f"    {name}{attempt.failure_class}) :{status}, {int(attempt.started)}, {seconds}s"
+        )
     lines.append("```")
     return "\n".join(lines) + "\n"
 
@@ -782,7 +965,10 @@ def run_shard(
     except Cancelled:
         report.cancelled = True
     if report.preflight.status == "failed":
-        print(f"::error title=GPU preflight failed (infra)::{report.preflight.reason}", flush=True)
+        print(
+            f"::error title=GPU preflight failed (infra)::{report.preflight.reason}",
+            flush=True,
+        )
     write_results(results_path, report)
     summary.write(summary_header(suite, shard, len(files), report.preflight))
     stop = report.preflight.status == "failed"
@@ -809,10 +995,17 @@ def run_shard(
 def annotate(result: FileResult) -> None:
     """A GitHub annotation for a failed or flaky file, so it shows on the run's page."""
     if result.result_class == "flaky":
-        print(f"::warning title=flaky::{result.path} passed on attempt {len(result.attempts)}", flush=True)
+        print(
+            f"::warning title=flaky::{result.path} passed on attempt {len(result.attempts)}",
+            flush=True,
+        )
     elif not result.passed:
-        reason = result.attempts[-1].reason if result.attempts else "the file does not exist"
-        print(f"::error title={result.result_class}::{result.path}: {reason}", flush=True)
+        reason = (
+            result.attempts[-1].reason if result.attempts else "the file does not exist"
+        )
+        print(
+            f"::error title={result.result_class}::{result.path}: {reason}", flush=True
+        )
 
 
 def load_plan(path: str) -> dict:
@@ -820,11 +1013,15 @@ def load_plan(path: str) -> dict:
         with open(path, encoding="utf-8") as handle:
             plan = json.load(handle)
     except OSError as error:
-        raise UsageError(f"{path}: plan-unreadable: cannot read: {error.strerror or error}") from None
+        raise UsageError(
+            f"{path}: plan-unreadable: cannot read: {error.strerror or error}"
+        ) from None
     except ValueError as error:
         raise UsageError(f"{path}: plan-json: invalid JSON: {error}") from None
     if not isinstance(plan, dict) or not isinstance(plan.get("suites"), dict):
-        raise UsageError(f"{path}: plan-shape: expected an object with a 'suites' object")
+        raise UsageError(
+            f"{path}: plan-shape: expected an object with a 'suites' object"
+        )
     return plan
 
 
@@ -832,7 +1029,9 @@ def plan_shards(plan: dict, path: str, suite: str) -> list:
     suites = plan["suites"]
     if suite not in suites:
         known = ", ".join(sorted(suites)) or "none"
-        raise UsageError(f"{path}: plan-no-suite: suite {suite!r} is not in the plan (suites: {known})")
+        raise UsageError(
+            f"{path}: plan-no-suite: suite {suite!r} is not in the plan (suites: {known})"
+        )
     shards = suites[suite].get("shards") if isinstance(suites[suite], dict) else None
     if not isinstance(shards, list):
         raise UsageError(f"{path}: plan-shape: suites.{suite}.shards must be a list")
@@ -848,9 +1047,13 @@ def plan_files(path: str, suite: str, shard: int) -> list[PlannedFile]:
         )
     files = shards[shard].get("files") if isinstance(shards[shard], dict) else None
     if not isinstance(files, list):
-        raise UsageError(f"{path}: plan-shape: suites.{suite}.shards[{shard}].files must be a list")
+        raise UsageError(
+            f"{path}: plan-shape: suites.{suite}.shards[{shard}].files must be a list"
+        )
     return [
-        planned_file(entry, f"{path}: plan-shape: suites.{suite}.shards[{shard}].files[{i}]")
+        planned_file(
+            entry, f"{path}: plan-shape: suites.{suite}.shards[{shard}].files[{i}]"
+        )
         for i, entry in enumerate(files)
     ]
 
@@ -858,10 +1061,16 @@ def plan_files(path: str, suite: str, shard: int) -> list[PlannedFile]:
 def planned_file(entry: object, where: str) -> PlannedFile:
     if isinstance(entry, str) and entry:
         return PlannedFile(entry)
-    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not entry["file"]:
+    if (
+        not isinstance(entry, dict)
+        or not isinstance(entry.get("file"), str)
+        or not entry["file"]
+    ):
         raise UsageError(f"{where} must be a path or an object with a 'file' path")
     est = entry.get("est_seconds")
-    if est is not None and (isinstance(est, bool) or not isinstance(est, (int, float)) or est < 0):
+    if est is not None and (
+        isinstance(est, bool) or not isinstance(est, (int, float)) or est < 0
+    ):
         raise UsageError(f"{where}.est_seconds must be a number >= 0, got {est!r}")
     return PlannedFile(entry["file"], float(est) if est is not None else None)
 
@@ -871,8 +1080,14 @@ def json_files(text: str) -> list[PlannedFile]:
         files = json.loads(text)
     except ValueError as error:
         raise UsageError(f"--files-json: bad-files-json: not JSON: {error}") from None
-    if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
-        raise UsageError("--files-json: bad-files-json: expected a non-empty JSON list of file paths")
+    if (
+        not isinstance(files, list)
+        or not files
+        or not all(isinstance(f, str) and f for f in files)
+    ):
+        raise UsageError(
+            "--files-json: bad-files-json: expected a non-empty JSON list of file paths"
+        )
     return [PlannedFile(f) for f in files]
 
 
@@ -893,9 +1108,13 @@ def number(kind: Callable[[str], float], minimum: float) -> Callable[[str], floa
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a number, got {text!r}"
+            ) from None
         if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"must be at least {minimum:g}, got {text!r}"
+            )
         return value
 
     parse.__name__ = kind.__name__
@@ -910,14 +1129,27 @@ SECONDS = number(float, 0.1)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="run_shard.py", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="run_shard.py",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="Run one shard's files.")
     run.add_argument("--suite", required=True, help="The suite.")
-    run.add_argument("--shard", required=True, type=non_negative(int), help="The shard's index in its suite.")
+    run.add_argument(
+        "--shard",
+        required=True,
+        type=non_negative(int),
+        help="The shard's index in its suite.",
+    )
     source = run.add_mutually_exclusive_group(required=True)
-    source.add_argument("--plan", help="Plan file: runs suites[SUITE].shards[SHARD].files.")
-    source.add_argument("--files-json", help="The files as a JSON list, e.g. '[\"test/a.py\"]'.")
+    source.add_argument(
+        "--plan", help="Plan file: runs suites[SUITE].shards[SHARD].files."
+    )
+    source.add_argument(
+        "--files-json", help="The files as a JSON list, e.g. '[\"test/a.py\"]'."
+    )
     run.add_argument(
         "--per-file-timeout",
         type=SECONDS,
@@ -935,21 +1167,50 @@ def build_parser() -> argparse.ArgumentParser:
         default=SGLANG_RETRY_WAIT_SECONDS,
         help="Seconds between attempts (default 60, as sglang).",
     )
-    run.add_argument("--keep-going", action="store_true", help="Run every file even after one fails (default: stop).")
-    run.add_argument("--python", default="python3", help="Interpreter that runs each file (default python3).")
     run.add_argument(
-        "--test-arg", action="append", default=[], help="Argument after the file, repeatable (sglang passes -f)."
+        "--keep-going",
+        action="store_true",
+        help="Run every file even after one fails (default: stop).",
     )
-    run.add_argument("--root", default=".", help="Folder the files are relative to (default .).")
-    run.add_argument("--workdir", default=".", help="Folder each test runs in, relative to --root (sglang: test).")
-    run.add_argument("--results", help="Results JSON to write (rewritten after each file).")
-    run.add_argument("--summary", default=os.environ.get("GITHUB_STEP_SUMMARY"), help="Markdown summary to append to.")
+    run.add_argument(
+        "--python",
+        default="python3",
+        help="Interpreter that runs each file (default python3).",
+    )
+    run.add_argument(
+        "--test-arg",
+        action="append",
+        default=[],
+        help="Argument after the file, repeatable (sglang passes -f).",
+    )
+    run.add_argument(
+        "--root", default=".", help="Folder the files are relative to (default .)."
+    )
+    run.add_argument(
+        "--workdir",
+        default=".",
+        help="Folder each test runs in, relative to --root (sglang: test).",
+    )
+    run.add_argument(
+        "--results", help="Results JSON to write (rewritten after each file)."
+    )
+    run.add_argument(
+        "--summary",
+        default=os.environ.get("GITHUB_STEP_SUMMARY"),
+        help="Markdown summary to append to.",
+    )
     gpu = run.add_argument_group("GPU preflight (only with --gpus N > 0)")
     gpu.add_argument(
-        "--gpus", type=non_negative(int), default=0, help="GPUs the job needs (default 0: CPU job, no preflight)."
+        "--gpus",
+        type=non_negative(int),
+        default=0,
+        help="GPUs the job needs (default 0: CPU job, no preflight).",
     )
     gpu.add_argument(
-        "--preflight-timeout", type=SECONDS, default=15.0, help="Seconds nvidia-smi may take (default 15)."
+        "--preflight-timeout",
+        type=SECONDS,
+        default=15.0,
+        help="Seconds nvidia-smi may take (default 15).",
     )
     gpu.add_argument(
         "--max-used-mib",
@@ -979,7 +1240,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_command(options: argparse.Namespace) -> int:
-    files = plan_files(options.plan, options.suite, options.shard) if options.plan else json_files(options.files_json)
+    files = (
+        plan_files(options.plan, options.suite, options.shard)
+        if options.plan
+        else json_files(options.files_json)
+    )
     if options.per_file_timeout is None:
         unestimated = [f.path for f in files if f.est_seconds is None]
         if unestimated:
@@ -987,7 +1252,9 @@ def run_command(options: argparse.Namespace) -> int:
                 f"--per-file-timeout: missing-timeout: required when a file has no est_seconds ({unestimated[0]})"
             )
     if not os.path.isdir(os.path.join(options.root, options.workdir)):
-        raise UsageError(f"--workdir: no-workdir: {os.path.join(options.root, options.workdir)} is not a folder")
+        raise UsageError(
+            f"--workdir: no-workdir: {os.path.join(options.root, options.workdir)} is not a folder"
+        )
     preflight = PreflightSettings(
         options.gpus,
         options.preflight_timeout,
@@ -1008,9 +1275,20 @@ def run_command(options: argparse.Namespace) -> int:
         preflight,
     )
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = {sig: signal.signal(sig, raise_cancelled) for sig in CANCEL_SIGNALS} if in_main_thread else {}
+    previous = (
+        {sig: signal.signal(sig, raise_cancelled) for sig in CANCEL_SIGNALS}
+        if in_main_thread
+        else {}
+    )
     try:
-        report = run_shard(options.suite, options.shard, files, settings, options.results, Summary(options.summary))
+        report = run_shard(
+            options.suite,
+            options.shard,
+            files,
+            settings,
+            options.results,
+            Summary(options.summary),
+        )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -1027,7 +1305,9 @@ def run_command(options: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line (`run`); usage mistakes print one line and return 2."""
     try:
-        options = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        options = build_parser().parse_args(
+            list(sys.argv[1:] if argv is None else argv)
+        )
         return run_command(options)
     except UsageError as error:
         print(error, file=sys.stderr, flush=True)

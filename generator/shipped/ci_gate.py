@@ -66,7 +66,11 @@ def plan_shards(plan_path: str, suites: Sequence[str]) -> dict[str, list[int]]:
     shards = {}
     for suite in suites:
         entry = planned.get(suite)
-        count = len(entry["shards"]) if isinstance(entry, dict) and isinstance(entry.get("shards"), list) else 0
+        count = (
+            len(entry["shards"])
+            if isinstance(entry, dict) and isinstance(entry.get("shards"), list)
+            else 0
+        )
         shards[suite] = list(range(count))
     return shards
 
@@ -77,7 +81,9 @@ def live_pull_request(number: int) -> dict:
     repo = os.environ.get("GITHUB_REPOSITORY", "")
     token = os.environ.get("GITHUB_TOKEN", "")
     if not repo or not token:
-        raise GateError("GITHUB_REPOSITORY and GITHUB_TOKEN are needed to read the pull request")
+        raise GateError(
+            "GITHUB_REPOSITORY and GITHUB_TOKEN are needed to read the pull request"
+        )
     request = urllib.request.Request(
         f"{api}/repos/{repo}/pulls/{number}",
         headers={
@@ -92,24 +98,37 @@ def live_pull_request(number: int) -> dict:
             pull = json.loads(response.read().decode("utf-8"))
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise GateError(f"cannot read pull request #{number}: {error}") from None
-    if not isinstance(pull, dict) or pull.get("number") != number or not isinstance(pull.get("labels"), list):
+    if (
+        not isinstance(pull, dict)
+        or pull.get("number") != number
+        or not isinstance(pull.get("labels"), list)
+    ):
         raise GateError(f"the API's answer is not pull request #{number}")
     return pull
 
 
 def pull_labels(pull: Mapping) -> set[str]:
-    return {label["name"] for label in pull["labels"] if isinstance(label, dict) and isinstance(label.get("name"), str)}
+    return {
+        label["name"]
+        for label in pull["labels"]
+        if isinstance(label, dict) and isinstance(label.get("name"), str)
+    }
 
 
 def touches(pathspecs: Sequence[str]) -> bool:
     """Whether the checked-out merge commit changes a file under `pathspecs` (git `:(glob)`,
-    `**` as in cigen.yml) against its first parent, the base branch. A diff that fails says yes."""
+    `**` as in cigen.yml) against its first parent, the base branch. A diff that fails says yes.
+    """
     specs = [":(glob)" + spec for spec in pathspecs]
-    diff = subprocess.run(["git", "diff", "--quiet", "HEAD^1", "HEAD", "--", *specs], capture_output=True)
+    diff = subprocess.run(
+        ["git", "diff", "--quiet", "HEAD^1", "HEAD", "--", *specs], capture_output=True
+    )
     return diff.returncode != 0
 
 
-def decide_pull_request(gates: Mapping, pull: Mapping) -> tuple[dict[str, bool], dict[str, str]]:
+def decide_pull_request(
+    gates: Mapping, pull: Mapping
+) -> tuple[dict[str, bool], dict[str, str]]:
     """Per suite: runs or not on this pull request, and why."""
     suites = gates["suites"]
     pr = gates.get("pull_request") or {}
@@ -134,7 +153,9 @@ def decide_pull_request(gates: Mapping, pull: Mapping) -> tuple[dict[str, bool],
     return run, why
 
 
-def decide_schedule(gates: Mapping, schedule: str) -> tuple[dict[str, bool], dict[str, str]]:
+def decide_schedule(
+    gates: Mapping, schedule: str
+) -> tuple[dict[str, bool], dict[str, str]]:
     crons = gates.get("crons") or []
     run, why = {}, {}
     for name, suite in gates["suites"].items():
@@ -148,19 +169,26 @@ def decide_schedule(gates: Mapping, schedule: str) -> tuple[dict[str, bool], dic
     return run, why
 
 
-def decide_dispatch(gates: Mapping, picked: str) -> tuple[dict[str, bool], dict[str, str]]:
+def decide_dispatch(
+    gates: Mapping, picked: str
+) -> tuple[dict[str, bool], dict[str, str]]:
     run, why = {}, {}
     for name, suite in gates["suites"].items():
         if picked == name:
             run[name], why[name] = True, "picked"
         elif picked in ("", "all") and suite.get("trigger") != "manual":
-            run[name], why[name] = True, "every suite was picked" if picked else "dispatched"
+            run[name], why[name] = (
+                True,
+                "every suite was picked" if picked else "dispatched",
+            )
         else:
             run[name], why[name] = False, f"not picked ({picked})"
     return run, why
 
 
-def decide(gates: Mapping, event_name: str, event: Mapping) -> tuple[dict[str, bool], dict[str, str]]:
+def decide(
+    gates: Mapping, event_name: str, event: Mapping
+) -> tuple[dict[str, bool], dict[str, str]]:
     """Per suite: whether this run starts it, and why."""
     if event_name == "pull_request":
         number = (event.get("pull_request") or {}).get("number")
@@ -198,15 +226,22 @@ def write_summary(text: str) -> None:
 def decide_command(plan_path: str) -> int:
     gates = json.loads(os.environ.get("CIGEN_GATES") or "null")
     if not isinstance(gates, dict) or not isinstance(gates.get("suites"), dict):
-        raise UsageError("CIGEN_GATES must hold the workflow's gates as JSON (cigen render writes it)")
+        raise UsageError(
+            "CIGEN_GATES must hold the workflow's gates as JSON (cigen render writes it)"
+        )
     event_name = os.environ.get("GITHUB_EVENT_NAME", "")
-    event = read_json_file(os.environ["GITHUB_EVENT_PATH"], "the event") if os.environ.get("GITHUB_EVENT_PATH") else {}
+    event = (
+        read_json_file(os.environ["GITHUB_EVENT_PATH"], "the event")
+        if os.environ.get("GITHUB_EVENT_PATH")
+        else {}
+    )
     run, why = decide(gates, event_name, event if isinstance(event, dict) else {})
     shards = plan_shards(plan_path, list(gates["suites"]))
     write_output("run", json.dumps(run, separators=(",", ":"), sort_keys=True))
     write_output("shards", json.dumps(shards, separators=(",", ":"), sort_keys=True))
     rows = [
-        f"| `{name}` | {'yes' if run[name] else 'no'} | {len(shards[name])} | {why[name]} |" for name in sorted(run)
+        f"| `{name}` | {'yes' if run[name] else 'no'} | {len(shards[name])} | {why[name]} |"
+        for name in sorted(run)
     ]
     header = f"### Which suites run ({event_name})\n\n| suite | runs | shards | why |\n|---|---|---|---|\n"
     write_summary(header + "\n".join(rows) + "\n")
@@ -217,10 +252,16 @@ def finish_command() -> int:
     needs = json.loads(os.environ.get("NEEDS") or "null")
     if not isinstance(needs, dict):
         raise UsageError("NEEDS must hold toJSON(needs) of the jobs this one waits for")
-    results = {job: (entry or {}).get("result", "unknown") for job, entry in needs.items()}
+    results = {
+        job: (entry or {}).get("result", "unknown") for job, entry in needs.items()
+    }
     failed = sorted(job for job, result in results.items() if result in FAILED_RESULTS)
-    rows = "\n".join(f"| `{job}` | {result} |" for job, result in sorted(results.items()))
-    write_summary(f"### Result: {'failed' if failed else 'passed'}\n\n| job | result |\n|---|---|\n{rows}\n")
+    rows = "\n".join(
+        f"| `{job}` | {result} |" for job, result in sorted(results.items())
+    )
+    write_summary(
+        f"### Result: {'failed' if failed else 'passed'}\n\n| job | result |\n|---|---|\n{rows}\n"
+    )
     for job in failed:
         print(f"::error title={results[job]}::{job} {results[job]}", flush=True)
     return EXIT_FAILED if failed else EXIT_OK
@@ -231,14 +272,27 @@ class UsageError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ci_gate.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="ci_gate.py", description=__doc__.split("\n\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    decide_parser = commands.add_parser("decide", help="Which suites this run starts (the gate job).")
-    decide_parser.add_argument("--plan", required=True, help="The plan file (.github/cigen/plan.json).")
-    commands.add_parser("finish", help="Fail when a needed job failed or was cancelled (the finish job).")
+    decide_parser = commands.add_parser(
+        "decide", help="Which suites this run starts (the gate job)."
+    )
+    decide_parser.add_argument(
+        "--plan", required=True, help="The plan file (.github/cigen/plan.json)."
+    )
+    commands.add_parser(
+        "finish",
+        help="Fail when a needed job failed or was cancelled (the finish job).",
+    )
     options = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        return decide_command(options.plan) if options.command == "decide" else finish_command()
+        return (
+            decide_command(options.plan)
+            if options.command == "decide"
+            else finish_command()
+        )
     except UsageError as error:
         print(f"ci_gate.py: {error}", file=sys.stderr, flush=True)
         return EXIT_USAGE
