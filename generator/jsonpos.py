@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from json.decoder import scanstring
 from pathlib import Path
@@ -11,6 +12,9 @@ from generator.errors import Problem, UserError
 
 _DECODER = json.JSONDecoder()
 _SPACE = " \t\n\r"
+MAX_DEPTH = 64  # nesting of arrays and objects: cigen's JSON inputs need a handful; more is hostile
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 Pointer = Sequence[str | int]  # keys and list indexes from the top of the document
 
@@ -21,10 +25,39 @@ def read_json(path: Path, code: str) -> tuple[object, str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(str(path), 0, code, f"cannot read: {error}") from None
+    return parse_json(text, str(path), code), text
+
+
+def parse_json(text: str, source: str, code: str) -> object:
+    """Strict JSON: NaN and Infinity (which Python accepts, JSON does not) and nesting deeper than
+    MAX_DEPTH are refused before any number reaches arithmetic or the parser recurses."""
+    depth = nesting_depth(text)
+    if depth > MAX_DEPTH:
+        raise UserError(source, 0, code, f"nested {depth} levels deep; at most {MAX_DEPTH} are read")
     try:
-        return json.loads(text), text
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
-        raise UserError(str(path), error.lineno, code, f"invalid JSON: {error.msg} (column {error.colno})") from None
+        raise UserError(source, error.lineno, code, f"invalid JSON: {error.msg} (column {error.colno})") from None
+    except _NonFinite as error:
+        message = f"{error.args[0]} is not a finite number (JSON has no NaN or Infinity)"
+        raise UserError(source, 0, code, message) from None
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> object:
+    raise _NonFinite(name)
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects outside strings (the text need not be valid JSON)."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def line_of(text: str, pointer: Pointer) -> int:

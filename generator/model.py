@@ -149,12 +149,28 @@ class PullRequestGate:
 
 
 @dataclass(frozen=True)
+class PlausibilityBounds:
+    """How far measured timings may move a file on few samples: further is held back, not applied."""
+
+    max_factor: float = 3.0  # new / old (or old / new) above this is a jump
+    min_seconds: float = 1.0  # a new estimate below this is a jump too (a 0 s file is a lie or a skip)
+    min_samples: int = 5  # with this many samples a jump is believed and applied
+
+
+@dataclass(frozen=True)
 class CalibrateLoop:
-    """The scheduled workflow that turns recent shard results into a timings-and-plan pull request."""
+    """The scheduled workflow that turns recent shard results into a timings-and-plan branch."""
 
     cron: str
     days: int = 7  # how far back results are downloaded
     branch: str = "cigen/timings"  # the branch the pull request comes from
+    max_factor: float = PlausibilityBounds.max_factor
+    min_seconds: float = PlausibilityBounds.min_seconds
+    min_samples: int = PlausibilityBounds.min_samples
+
+    @property
+    def bounds(self) -> PlausibilityBounds:
+        return PlausibilityBounds(self.max_factor, self.min_seconds, self.min_samples)
 
 
 OUTPUT_NAMES = ("per-commit", "nightly", "rerun-test", "cpu-tests", "calibrate")

@@ -20,7 +20,18 @@ import requests
 from generator.errors import UserError
 from generator.github.answers import Answer, GitHubApiError
 
-__all__ = ["Artifact", "GitHub", "GitHubApiError", "Permission", "Push", "IssueComment", "Job", "Step"]
+__all__ = [
+    "Artifact",
+    "ArtifactListing",
+    "GitHub",
+    "GitHubApiError",
+    "IssueComment",
+    "Job",
+    "Permission",
+    "Push",
+    "Step",
+    "WorkflowRun",
+]
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -108,6 +119,31 @@ class Artifact:
     name: str
     created_at: datetime
     expired: bool
+    run_id: int | None = None  # the workflow run that uploaded it (answer.workflow_run.id), where GitHub says
+
+
+@dataclass(frozen=True)
+class ArtifactListing:
+    """The artifacts a listing read, and whether it read every one it was asked for."""
+
+    artifacts: tuple[Artifact, ...]
+    total_count: int  # what GitHub says the repository has, of every name and age
+    read: int  # entries read
+    complete: bool  # False: it stopped at MAX_PAGES before reaching `since`
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    """Where a workflow run came from: what the timings loop decides trust by."""
+
+    run_id: int
+    event: str  # push, schedule, pull_request, ...
+    path: str  # the workflow file, .github/workflows/NAME.yml
+    head_branch: str | None
+    repository: str  # owner/name the run belongs to
+    head_repository: str | None  # owner/name its code came from (a fork's for fork pull requests)
+    run_attempt: int
+    started_at: datetime
 
 
 MAX_DOWNLOAD_BYTES = 64 * 2**20  # an artifact zip larger than this is not a results file
@@ -262,15 +298,38 @@ class GitHub:
         body = {"state": state, "context": context, "description": description[:140], "target_url": target_url}
         self._call("POST", f"/repos/{self.repo}/statuses/{_check(_SHA, sha, 'commit')}", body=body)
 
-    def artifacts(self, prefix: str, since: datetime) -> list[Artifact]:
-        """Unexpired artifacts whose name starts with `prefix`, created at or after `since`, newest first."""
+    def artifacts(self, prefix: str, since: datetime) -> ArtifactListing:
+        """Unexpired artifacts whose name starts with `prefix`, created at or after `since`, newest
+        first; `complete` is False when the listing had more than MAX_PAGES pages since then."""
         found: list[Artifact] = []
-        for answer, entries in self._pages(f"/repos/{self.repo}/actions/artifacts", "artifacts"):
+        read, total, complete = 0, 0, False
+        for answer, entries, total in self._pages(f"/repos/{self.repo}/actions/artifacts", "artifacts", counted=True):
             listed = [_artifact(answer, entry, where) for where, entry in entries]
+            read += len(listed)
             found += [a for a in listed if a.name.startswith(prefix) and not a.expired and a.created_at >= since]
-            if any(a.created_at < since for a in listed):
-                break  # the listing is newest first: the rest is older still
-        return sorted(found, key=lambda a: (a.created_at, a.artifact_id), reverse=True)
+            if any(a.created_at < since for a in listed) or len(listed) < 100 or read >= total:
+                complete = True  # the listing is newest first: the rest is older still, or there is no rest
+                break
+        ordered = sorted(found, key=lambda a: (a.created_at, a.artifact_id), reverse=True)
+        return ArtifactListing(tuple(ordered), total, read, complete)
+
+    def workflow_run(self, run_id: int) -> WorkflowRun:
+        """One workflow run: its event, workflow file, branch, and the repositories it belongs to and came from."""
+        path = f"/repos/{self.repo}/actions/runs/{_number(run_id, 'run')}"
+        answer = Answer("GET", path)
+        data = answer.object(self._object("GET", path))
+        head = answer.child(data, "head_repository", optional=True)
+        started = answer.time(data, "run_started_at", optional=True) or answer.time(data, "created_at")
+        return WorkflowRun(
+            run_id=answer.integer(data, "id"),
+            event=answer.string(data, "event"),
+            path=answer.string(data, "path"),
+            head_branch=answer.optional_string(data, "head_branch"),
+            repository=answer.string(answer.child(data, "repository"), "full_name", "answer.repository"),
+            head_repository=None if head is None else answer.string(head, "full_name", "answer.head_repository"),
+            run_attempt=answer.integer(data, "run_attempt"),
+            started_at=started,
+        )
 
     def download_artifact(self, artifact_id: int) -> bytes:
         """The artifact's zip. GitHub answers with a redirect to its storage, which gets no token."""
@@ -363,27 +422,32 @@ class GitHub:
         path = f"/repos/{self.repo}/actions/runs/{_number(run_id, 'run')}/attempts/{_number(attempt, 'attempt')}/jobs"
         return [_job(answer, job, where) for answer, entries in self._pages(path, "jobs") for where, job in entries]
 
-    def _pages(self, path: str, key: str) -> Iterator[tuple[Answer, list[tuple[str, dict]]]]:
+    def _pages(self, path: str, key: str, counted: bool = False) -> Iterator[tuple]:
         """A listing's entries under `key`, a page of 100 at a time (at most MAX_PAGES), each with its
-        place for error messages; stops at a short page or when `total_count` entries have come."""
+        place for error messages (and `total_count`, when `counted`); stops at a short page or when
+        `total_count` entries have come."""
         answer = Answer("GET", path)
         seen = 0
         for page in range(1, MAX_PAGES + 1):
             data = answer.object(self._object("GET", path, params={"per_page": 100, "page": page}))
             batch = answer.objects(data.get(key), f"answer.{key}")
             total = answer.integer(data, "total_count")
-            yield answer, [(f"{key}[{seen + index}]", entry) for index, entry in enumerate(batch)]
+            entries = [(f"{key}[{seen + index}]", entry) for index, entry in enumerate(batch)]
+            yield (answer, entries, total) if counted else (answer, entries)
             seen += len(batch)
             if len(batch) < 100 or seen >= total:
                 return
 
 
 def _artifact(answer: Answer, entry: dict, where: str) -> Artifact:
+    run = answer.child(entry, "workflow_run", where, optional=True)
+    run_id = None if run is None or run.get("id") is None else answer.integer(run, "id", f"{where}.workflow_run")
     return Artifact(
         artifact_id=answer.integer(entry, "id", where),
         name=answer.string(entry, "name", where),
         created_at=answer.time(entry, "created_at", where),
         expired=answer.boolean(entry, "expired", where),
+        run_id=run_id,
     )
 
 

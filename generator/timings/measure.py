@@ -6,8 +6,10 @@ reader behind it. Adding a format is a reader module and one entry here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from generator.errors import Problem, ProblemReport, UserError, plural
@@ -108,7 +110,24 @@ def read_measurements(inputs: Mapping[str, Sequence[Path]], known: Known) -> Mea
         raise ProblemReport(
             problems, f"{plural(len(problems), 'error')} in {plural(files, 'input file')}; nothing written."
         )
-    return known_suites_only(total, known.suites)
+    return known_suites_only(by_run_time(total), known.suites)
+
+
+def by_run_time(measurements: Measurements) -> Measurements:
+    """Samples whose run time is known (results the loop fetched) after the others, oldest run first;
+    the others keep their order (the order of the inputs). Stable, so equal times keep input order."""
+    times = [_run_time(sample.run_time) for sample in measurements.samples]
+    order = sorted(range(len(times)), key=lambda i: (times[i] is not None, times[i] or 0.0))
+    samples = [measurements.samples[i] for i in order]
+    return dataclasses.replace(measurements, samples=tuple(samples))
+
+
+def _run_time(text: str | None) -> float | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+    return None if moment is None or moment.tzinfo is None else moment.timestamp()
 
 
 def known_suites_only(measurements: Measurements, suites: Collection[str]) -> Measurements:

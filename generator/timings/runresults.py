@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.errors import ProblemReport, plural
-from generator.jsonpos import read_json, schema_problems
+from generator.errors import ProblemReport, UserError, plural
+from generator.jsonpos import parse_json, schema_problems
 from generator.shipped.run_shard import FAILURE_CLASSES, PASSING_CLASSES
 from generator.timings.samples import Measurements, Sample
 
-_SECONDS = {"type": "number", "minimum": 0, "description": "a number of seconds >= 0"}
+MAX_SECONDS = 7 * 24 * 3600  # a test file that runs longer than a week is not a measurement
+_SECONDS = {"type": "number", "minimum": 0, "maximum": MAX_SECONDS, "description": "a number of seconds, 0 to a week"}
 RESULTS_SCHEMA = {
     "type": "object",
     "required": ["suite", "shard", "files"],
@@ -40,20 +41,33 @@ RESULTS_SCHEMA = {
 }
 
 
+def results_document(text: str, source: str) -> dict:
+    """A schema-valid results document (strict JSON: finite numbers, bounded nesting); every problem at its line."""
+    data = parse_json(text, source, "results-json")
+    problems = schema_problems(data, text, RESULTS_SCHEMA, source, "results-schema")
+    if problems:
+        raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {source}; nothing done.")
+    return data
+
+
 def read_run_results(path: Path) -> Measurements:
     """Samples of the passed and flaky files, for the results' suite; the job is the GitHub run's, when known."""
-    data, text = read_json(path, "results-json")
-    problems = schema_problems(data, text, RESULTS_SCHEMA, str(path), "results-schema")
-    if problems:
-        raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {path}; nothing done.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(str(path), 0, "results-json", f"cannot read: {error}") from None
+    data = results_document(text, str(path))
     suite, shard = data["suite"], data["shard"]
     github = data.get("github", {})
     job = f"{github['run_id']}/{github.get('run_attempt', '1')}/{suite} ({shard})" if "run_id" in github else str(path)
+    run_id = int(github["run_id"]) if github.get("run_id", "").isdigit() else None
+    run_time = github.get("run_started_at")
     samples = []
     not_passed = 0
     for entry in data["files"]:
         if entry["class"] in PASSING_CLASSES and entry["attempts"]:
-            samples.append(Sample(entry["path"], float(entry["attempts"][-1]["seconds"]), suite, job))
+            seconds = float(entry["attempts"][-1]["seconds"])
+            samples.append(Sample(entry["path"], seconds, suite, job, run_id, run_time))
         elif entry["attempts"]:
             not_passed += 1
     skipped = (("files that did not pass in runner results", not_passed),) if not_passed else ()

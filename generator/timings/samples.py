@@ -13,6 +13,8 @@ class Sample:
     seconds: float
     suite: str | None = None  # None: the input does not say; every suite registering the file
     job: str | None = None  # the job (one runner) that ran it, where the input says: run id/job name
+    run_id: int | None = None  # the workflow run, where the input says (the timings loop's fetch does)
+    run_time: str | None = None  # when that run started, ISO 8601 UTC: samples are ordered by it
 
 
 @dataclass(frozen=True)
