@@ -1,5 +1,6 @@
-"""The timings loop against a local fake GitHub API: results artifacts in, a pull request that
-changes only .github/cigen/ out; and the round trip fetch -> calibrate -> render moves the plan."""
+"""The timings loop against a local fake GitHub API: results artifacts of trusted runs in, a
+branch that changes only .github/cigen/ and a compare link out (no pull request: issue 22, F4);
+the round trip fetch -> calibrate -> render moves the plan; bad numbers never reach render."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from generator.cli import cli
 from generator.errors import UserError
 from generator.github.client import GitHub
 from generator.timings.loop import fetch_results, propose
+from generator.timings.provenance import TrustedRuns
 from tests.rerun_support import FakeGitHub
 
 REPO = "octo/gpu"
@@ -26,6 +28,8 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 GOLDEN_TREE = Path(__file__).parent / "golden" / "tree"
 TIMINGS = ".github/cigen/timings.json"
 PLAN = ".github/cigen/plan.json"
+PER_COMMIT = ".github/workflows/cigen-per-commit.yml"
+TRUST = TrustedRuns(REPO, frozenset({PER_COMMIT}), frozenset({"main"}))
 
 
 @pytest.fixture
@@ -54,13 +58,32 @@ def zipped(members: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def artifact(artifact_id: int, name: str, created: str, expired: bool = False) -> dict:
-    return {"id": artifact_id, "name": name, "created_at": created, "expired": expired}
+def artifact(artifact_id: int, name: str, created: str, expired: bool = False, run_id: int = 11) -> dict:
+    run = {"id": run_id, "repository_id": 1, "head_repository_id": 1, "head_branch": "main", "head_sha": "a" * 40}
+    return {"id": artifact_id, "name": name, "created_at": created, "expired": expired, "workflow_run": run}
 
 
-def serve_artifacts(server: FakeGitHub, listed: list[dict], zips: dict[int, bytes]) -> None:
-    """Artifacts listed on one page; each zip behind a redirect to the fake's 'storage' path, as GitHub does."""
+def run_answer(run_id: int, event: str = "push", head: str = REPO, started: str = "2026-11-30T09:00:00Z") -> dict:
+    """GET /actions/runs/{id}, as far as the loop reads it."""
+    return {
+        "id": run_id,
+        "event": event,
+        "path": PER_COMMIT,
+        "head_branch": "main",
+        "repository": {"full_name": REPO},
+        "head_repository": {"full_name": head},
+        "run_attempt": 1,
+        "run_started_at": started,
+        "created_at": started,
+    }
+
+
+def serve_artifacts(server: FakeGitHub, listed: list[dict], zips: dict[int, bytes], runs: dict | None = None) -> None:
+    """Artifacts listed on one page, their runs (default: run 11, a push on main), each zip behind
+    a redirect to the fake's 'storage' path, as GitHub does."""
     server.on("GET", f"/repos/{REPO}/actions/artifacts", {"total_count": len(listed), "artifacts": listed})
+    for run_id, answer in (runs or {11: run_answer(11)}).items():
+        server.on("GET", f"/repos/{REPO}/actions/runs/{run_id}", answer)
     for artifact_id, data in zips.items():
         storage = f"/storage/{artifact_id}.zip"
         server.on(
@@ -69,7 +92,7 @@ def serve_artifacts(server: FakeGitHub, listed: list[dict], zips: dict[int, byte
         server.on("GET", storage, data)
 
 
-def test_fetch_keeps_only_recent_unexpired_results_artifacts_newest_first(github, tmp_path):
+def test_fetch_keeps_recent_unexpired_results_artifacts_in_run_time_order(github, tmp_path):
     listed = [
         artifact(1, "cigen-results-base-b-0-1", "2026-11-29T10:00:00Z"),
         artifact(2, "cigen-results-base-b-1-1", "2026-11-30T09:00:00Z"),
@@ -85,10 +108,14 @@ def test_fetch_keeps_only_recent_unexpired_results_artifacts_newest_first(github
     }
     serve_artifacts(github, listed, zips)
 
-    written = fetch_results(client(github), 7, tmp_path / "results", NOW)
+    fetched = fetch_results(client(github), TRUST, 7, tmp_path / "results", NOW)
 
-    assert [path.name for path in written] == ["cigen-results-base-b-1-1.json", "cigen-results-base-b-0-1.json"]
-    assert json.loads(written[1].read_text())["files"][0]["path"] == "test/base/test_batch.py"
+    names = ["2026-11-30T090000Z-11-1.json", "2026-11-30T090000Z-11-2.json"]
+    assert [path.name for path in fetched.written] == names
+    assert json.loads(fetched.written[0].read_text())["files"][0]["path"] == "test/base/test_batch.py"
+    assert [p.format() for p in fetched.problems] == [
+        "artifact 6: warning: results-missing: the artifact holds no cigen-results.json"
+    ]
     downloaded = [r.path for r in github.requests if r.path.endswith(".zip") or r.path.endswith("/zip")]
     assert "/repos/octo/gpu/actions/artifacts/3/zip" not in downloaded  # expired: never asked for
     assert "/repos/octo/gpu/actions/artifacts/4/zip" not in downloaded  # too old
@@ -104,11 +131,18 @@ def test_fetch_cli_counts_for_later_steps_and_an_api_failure_is_an_error(github,
     monkeypatch.setenv("GITHUB_TOKEN", "t0k")
     output = tmp_path / "github_output"
     output.write_text("earlier=1\n")
-    args = ["timings", "fetch", "--repo", REPO, "--api-url", github.url, "--out", str(tmp_path / "r")]
-    result = CliRunner().invoke(cli, [*args, "--github-output", str(output)])
+    args = ["timings", "fetch", "--repo", REPO, "--api-url", github.url, "--root", str(GOLDEN_TREE)]
+    args += ["--out", str(tmp_path / "r")]
+    summary = tmp_path / "summary.md"
+    result = CliRunner().invoke(cli, [*args, "--github-output", str(output), "--summary", str(summary)])
     assert result.exit_code == 0, result.output
-    assert "0 results files from the last 7 days" in result.output
+    assert "0 results files of trusted runs from the last 7 days" in result.output
     assert output.read_text() == "earlier=1\nresults=0\n"
+    assert summary.read_text().splitlines()[2] == (
+        "0 results files of trusted runs from the last 7 days. Trusted: push, schedule, workflow_dispatch runs of "
+        ".github/workflows/cigen-nightly.yml, .github/workflows/cigen-per-commit.yml on main, release, "
+        "of octo/gpu's own code."
+    )
 
     github.on("GET", f"/repos/{REPO}/actions/artifacts", {"message": "Bad credentials"}, 401)
     failed = CliRunner().invoke(cli, args)
@@ -139,39 +173,57 @@ def write_files(root: Path, files: dict[str, str]) -> None:
         (root / path).write_text(text)
 
 
-def test_propose_commits_only_the_changed_files_on_cigens_branch_and_opens_a_pull_request(github, tmp_path):
+PULLS_FORBIDDEN = {"message": "GitHub Actions is not permitted to create or approve pull requests."}
+
+
+def test_propose_pushes_only_the_changed_files_to_cigens_branch_and_opens_no_pull_request(github, tmp_path):
+    """F4: with "Allow GitHub Actions to create and approve pull requests" off (what `cigen audit`
+    asks for), POST /pulls answers 403; the loop never calls it, and still ends with a link."""
     write_files(tmp_path, {TIMINGS: '{"new": 1}\n', PLAN: '{"plan": "same"}\n'})
     serve_repository(github, {TIMINGS: '{"old": 1}\n', PLAN: '{"plan": "same"}\n'})
+    github.on("POST", f"/repos/{REPO}/pulls", PULLS_FORBIDDEN, 403)
 
-    url = propose(client(github), tmp_path, [TIMINGS, PLAN], "cigen/timings", "main", "Update shard timings and plan")
+    commit = propose(client(github), tmp_path, [TIMINGS, PLAN], "cigen/timings", "main", "| a | table |")
 
-    assert url == "https://github.com/octo/gpu/pull/77"
+    assert commit == "d" * 40
     assert github.bodies("POST", f"/repos/{REPO}/git/blobs") == [{"content": '{"new": 1}\n', "encoding": "utf-8"}]
     (tree,) = github.bodies("POST", f"/repos/{REPO}/git/trees")
     assert tree == {
         "base_tree": "t" * 40,
         "tree": [{"path": TIMINGS, "mode": "100644", "type": "blob", "sha": "b" * 40}],
     }
-    (commit,) = github.bodies("POST", f"/repos/{REPO}/git/commits")
-    assert commit["parents"] == [BASE] and commit["tree"] == "c" * 40
+    (posted,) = github.bodies("POST", f"/repos/{REPO}/git/commits")
+    assert posted == {
+        "message": "Update shard timings and plan\n\n"
+        f"cigen calibrate and cigen render changed {TIMINGS}.\n\n| a | table |\n",
+        "tree": "c" * 40,
+        "parents": [BASE],
+    }
     assert github.bodies("POST", f"/repos/{REPO}/git/refs") == [{"ref": "refs/heads/cigen/timings", "sha": "d" * 40}]
-    (opened,) = github.bodies("POST", f"/repos/{REPO}/pulls")
-    assert opened["head"] == "cigen/timings" and opened["base"] == "main"
-    assert TIMINGS in opened["body"] and PLAN not in opened["body"]
+    assert [path for _, path in github.calls() if "/pulls" in path] == []
 
 
-def test_propose_moves_an_existing_branch_and_reuses_its_open_pull_request(github, tmp_path):
+def test_propose_cli_prints_and_summarises_the_compare_link(github, tmp_path, monkeypatch):
     write_files(tmp_path, {TIMINGS: '{"new": 2}\n'})
     serve_repository(github, {}, branch_exists=True)  # the file is new on the base branch
-    github.on("GET", f"/repos/{REPO}/pulls", [{"html_url": "https://github.com/octo/gpu/pull/70"}])
+    github.on("POST", f"/repos/{REPO}/pulls", PULLS_FORBIDDEN, 403)
+    monkeypatch.setenv("GITHUB_TOKEN", "t0k")
+    report, summary = tmp_path / "report.md", tmp_path / "summary.md"
+    report.write_text("1 file estimate changed, 0 held back, from 1 sample.\n")
+    args = ["timings", "propose", "--repo", REPO, "--api-url", github.url, "--root", str(tmp_path), "--base", "main"]
+    args += ["--server-url", "https://github.example", "--report", str(report), "--summary", str(summary), TIMINGS]
 
-    url = propose(client(github), tmp_path, [TIMINGS], "cigen/timings", "main", "Update shard timings and plan")
+    result = CliRunner().invoke(cli, args)
 
-    assert url == "https://github.com/octo/gpu/pull/70"
+    assert result.exit_code == 0, result.output
+    link = "https://github.example/octo/gpu/compare/main...cigen/timings?expand=1"
+    assert result.output == f"pushed cigen/timings at {'d' * 40}; open the pull request: {link}\n"
+    assert summary.read_text() == (
+        f"### Timings\n\nPushed `cigen/timings` at {'d' * 40}. [Open the pull request]({link}) after reading it.\n\n"
+        "1 file estimate changed, 0 held back, from 1 sample.\n"
+    )
     assert github.bodies("PATCH", f"/repos/{REPO}/git/refs/heads/cigen/timings") == [{"sha": "d" * 40, "force": True}]
-    assert github.calls("POST") == [(m, p) for m, p in github.calls("POST") if "/pulls" not in p]
-    (listed,) = [r for r in github.requests if r.method == "GET" and r.path.endswith("/pulls")]
-    assert listed.query == {"head": "octo:cigen/timings", "base": "main", "state": "open"}
+    assert [path for _, path in github.calls() if "/pulls" in path] == []
 
 
 def test_propose_nothing_when_the_base_branch_has_the_same_files(github, tmp_path):
@@ -213,11 +265,11 @@ def test_round_trip_fetched_results_calibrate_the_timings_and_move_the_plan(gith
     }
     serve_artifacts(github, listed, zips)
     folder = tmp_path / "results"
-    assert len(fetch_results(client(github), 14, folder, NOW)) == 2
+    assert len(fetch_results(client(github), TRUST, 14, folder, NOW).written) == 2
 
     calibrated = runner.invoke(
         cli, ["calibrate", "--root", str(root), "--results", str(folder), "--out", str(root / TIMINGS)]
-    )
+    )  # without --previous: no bounds, as a maintainer calibrating by hand
     assert calibrated.exit_code == 0, calibrated.output
     assert "2 file estimates from 2 samples" in calibrated.output
     assert runner.invoke(cli, ["render", "--root", str(root)]).exit_code == 0
@@ -227,3 +279,78 @@ def test_round_trip_fetched_results_calibrate_the_timings_and_move_the_plan(gith
     shards = [shard for suite in after["suites"].values() for shard in suite["shards"]]
     seconds_after = {entry["file"]: entry["est_seconds"] for shard in shards for entry in shard["files"]}
     assert seconds_after["test/base/test_batch.py"] > 1000 > seconds_after["test/base/test_generate.py"]
+
+
+def test_a_truncated_listing_is_a_warning_that_says_how_much_was_not_read(github, tmp_path, monkeypatch):
+    """F1c: 5,321 recent artifacts, of which the client reads 10 pages of 100; the old loop read
+    1,000 without a word and exited 0 with whatever they held."""
+    flood = [artifact(n, f"cigen-results-flood-{n}-1", "2026-11-30T11:00:00Z", run_id=13) for n in range(1, 1001)]
+
+    def pages(request):
+        first = (int(request.query["page"]) - 1) * 100
+        return {"total_count": 5321, "artifacts": flood[first : first + 100]}
+
+    github.on("GET", f"/repos/{REPO}/actions/artifacts", pages)
+    github.on("GET", f"/repos/{REPO}/actions/runs/13", run_answer(13, event="pull_request"))
+    monkeypatch.setenv("GITHUB_TOKEN", "t0k")
+    args = ["timings", "fetch", "--repo", REPO, "--api-url", github.url, "--root", str(GOLDEN_TREE)]
+
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "r")])
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "warning: artifacts-truncated: read the newest 1,000 of 5,321 artifacts (at most 1,000); "
+        "the older ones of the last 7 days were not read\n"
+    )
+    assert result.stdout.splitlines()[1:] == ["skipped 1,000 artifacts from pull_request runs"]
+    assert [r.query["page"] for r in github.requests if r.path.endswith("/artifacts")] == [str(n) for n in range(1, 11)]
+    assert len([r for r in github.requests if r.path.endswith("/runs/13")]) == 1  # one run, read once
+
+
+NAN_RESULTS = '{"suite": "base-b", "shard": 0, "files": [{"path": "test/base/test_batch.py", "class": "passed", '
+NAN_RESULTS += '"attempts": [{"seconds": NaN}]}]}'
+
+
+def test_non_finite_seconds_never_reach_the_timings_file_or_render(tmp_path):
+    """F2: NaN passed the results schema, calibrate wrote it into timings.json, render died with a traceback."""
+    root = tmp_path / "tree"
+    shutil.copytree(GOLDEN_TREE, root)
+    (tmp_path / "nan.json").write_text(NAN_RESULTS)
+    runner = CliRunner()
+
+    calibrated = runner.invoke(
+        cli, ["calibrate", "--root", str(root), "--results", str(tmp_path / "nan.json"), "--out", str(root / TIMINGS)]
+    )
+
+    assert calibrated.exit_code == 2
+    assert calibrated.stderr.splitlines() == [
+        f"{tmp_path / 'nan.json'}: results-json: NaN is not a finite number (JSON has no NaN or Infinity)",
+        "1 error in 1 input file; nothing written.",
+    ]
+    assert not (root / TIMINGS).exists()
+    (root / TIMINGS).parent.mkdir(parents=True, exist_ok=True)
+    (root / TIMINGS).write_text(
+        '{"version": 1, "files": [{"suite": "base-b", "path": "test/base/test_batch.py", '
+        '"seconds": NaN, "samples": 1}]}\n'
+    )  # a timings file written by the old loop
+    rendered = runner.invoke(cli, ["render", "--root", str(root)])
+    assert rendered.exit_code == 2 and isinstance(rendered.exception, SystemExit)
+    assert rendered.stderr == (
+        f"{root / TIMINGS}: timings-unreadable: NaN is not a finite number (JSON has no NaN or Infinity)\n"
+    )
+
+
+def test_a_file_measured_near_zero_leaves_a_timings_file_render_accepts(tmp_path):
+    """F2: 0.001 s against est_time 400 made a suite ratio that rounded to 0.0, which the timings
+    schema refuses: calibrate wrote a file render could not read."""
+    root = tmp_path / "tree"
+    shutil.copytree(GOLDEN_TREE, root)
+    (tmp_path / "tiny.json").write_text(json.dumps(results("test/base/test_batch.py", 0.001)))
+    runner = CliRunner()
+    calibrated = runner.invoke(
+        cli, ["calibrate", "--root", str(root), "--results", str(tmp_path / "tiny.json"), "--out", str(root / TIMINGS)]
+    )
+    assert calibrated.exit_code == 0, calibrated.output
+    assert json.loads((root / TIMINGS).read_text())["suite_ratio"] == {"base-b": 0.0001}
+    rendered = runner.invoke(cli, ["render", "--root", str(root)])
+    assert rendered.exit_code == 0, rendered.output

@@ -122,7 +122,7 @@ def fetch_results(github: GitHub, trust: TrustedRuns, days: int, out: Path, now:
     for artifact in listing.artifacts:
         where = f"artifact {artifact.artifact_id}"
         if not _ARTIFACT_NAME.match(artifact.name) or ".." in artifact.name:
-            message = f"refused: the name {_one_line(artifact.name, 80)!r} is not a plain file name"
+            message = f"refused: the name {ascii(artifact.name[:80])} is not a plain file name"
             problems.append(warning(where, 0, "artifact-name", message))
             continue
         if artifact.run_id is None:

@@ -19,6 +19,7 @@ from generator.jsonpos import read_json, schema_problems
 from generator.model import Registration
 
 FORMAT_VERSION = 1
+RATIO_FLOOR = 0.0001  # the smallest suite ratio the file's 4 decimals can hold
 
 _NUMBER = {"type": "number", "minimum": 0}
 _SETUP = {
@@ -142,6 +143,11 @@ def _setup_json(timing: SetupTiming) -> dict:
     return data
 
 
+def _ratio(value: float) -> float:
+    """Rounded, but never to 0: the schema (and so render) refuses a ratio of 0."""
+    return max(round(value, 4), RATIO_FLOOR)
+
+
 def timings_to_json(timings: Timings) -> dict:
     files = []
     for (suite, path), timing in sorted(timings.files.items()):
@@ -154,7 +160,7 @@ def timings_to_json(timings: Timings) -> dict:
         "estimator": timings.estimator,
         "inputs": list(timings.inputs),
         "files": files,
-        "suite_ratio": {suite: round(ratio, 4) for suite, ratio in sorted(timings.suite_ratio.items())},
+        "suite_ratio": {suite: _ratio(ratio) for suite, ratio in sorted(timings.suite_ratio.items())},
         "setup": {
             "runners": {runner: _setup_json(t) for runner, t in sorted(timings.setup_by_runner.items())},
             "suites": {suite: _setup_json(t) for suite, t in sorted(timings.setup_by_suite.items())},
@@ -163,7 +169,7 @@ def timings_to_json(timings: Timings) -> dict:
 
 
 def timings_text(timings: Timings) -> str:
-    return json.dumps(timings_to_json(timings), indent=2, sort_keys=True) + "\n"
+    return json.dumps(timings_to_json(timings), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def _setup(data: dict) -> SetupTiming:
