@@ -1,6 +1,10 @@
-"""The timings loop in act (issue 14, item 5): the rendered cigen-calibrate.yml of the sglang-shaped
-fixture downloads the shard results artifacts from the fake API, calibrates, re-plans and proposes
-a pull request that changes only .github/cigen/; with no results it changes nothing.
+"""The timings loop in act (issue 14, item 5; issue 22, F1 and F4): the rendered cigen-calibrate.yml
+of the sglang-shaped fixture lists the shard results artifacts on the fake API: those of a push and
+a schedule run of the generated workflows on main, and the poisoned ones (0 s) of a pull request
+from a branch of the repository and of a fork's. It keeps the trusted two, skips and counts the
+others, calibrates, re-plans and pushes a branch that changes only .github/cigen/; it opens no pull
+request (POST /pulls answers 403, as with "Allow GitHub Actions to create and approve pull
+requests" off) and links to one in the job summary. With no results it changes nothing.
 
 cigen is installed as users' workflows do, `pip install --require-hashes` from the wheelhouse of
 tests/act/wheelhouse.py with no index reachable. Each artifact download answers with a redirect to
@@ -13,6 +17,7 @@ import base64
 import io
 import json
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -31,9 +36,37 @@ TIMINGS, PLAN = ".github/cigen/timings.json", ".github/cigen/plan.json"
 BATCH = "test/registered/core/test_batch.py"  # base-b-test-1-gpu-small, est_time 400
 GENERATE = "test/registered/core/test_generate.py"  # same suite, est_time 500
 SUITE = "base-b-test-1-gpu-small"
-MEASURED = {BATCH: 2000.0, GENERATE: 40.0}  # what the last runs of the suite's shards took
 API = f"/repos/{REPOSITORY}"
 NEW_COMMIT = "d" * 40
+PER_COMMIT, NIGHTLY = ".github/workflows/cigen-per-commit.yml", ".github/workflows/cigen-nightly.yml"
+FORK = "mallory/fixture"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One results artifact: the run that uploaded it and what its file says."""
+
+    artifact_id: int
+    name: str
+    run_id: int
+    event: str
+    workflow: str
+    branch: str
+    head: str
+    path: str
+    seconds: float
+
+
+ARTIFACTS = (
+    Shard(1, "cigen-results-base-b-test-1-gpu-small-0-1", 101, "push", PER_COMMIT, "main", REPOSITORY, BATCH, 1000.0),
+    Shard(
+        2, "cigen-results-base-b-test-1-gpu-small-0-1", 102, "schedule", NIGHTLY, "main", REPOSITORY, GENERATE, 300.0
+    ),
+    Shard(
+        3, "cigen-results-base-b-test-1-gpu-small-0-1", 103, "pull_request", PER_COMMIT, "feature", REPOSITORY, BATCH, 0
+    ),
+    Shard(4, "cigen-results-zzz", 104, "pull_request", PER_COMMIT, "main", FORK, GENERATE, 0),
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +87,38 @@ def results_zip(path: str, seconds: float) -> bytes:
     return buffer.getvalue()
 
 
+def stamp(hours_ago: float) -> str:
+    return (datetime.now(timezone.utc) - timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_answer(shard: Shard) -> dict:
+    """GET /actions/runs/{id} as GitHub answers it, as far as the loop reads it."""
+    return {
+        "id": shard.run_id,
+        "event": shard.event,
+        "path": shard.workflow,
+        "head_branch": shard.branch,
+        "repository": {"full_name": REPOSITORY},
+        "head_repository": {"full_name": shard.head},
+        "run_attempt": 1,
+        "run_started_at": stamp(5 - shard.artifact_id),
+        "created_at": stamp(5 - shard.artifact_id),
+    }
+
+
 def serve_loop(api: FakeGitHub, repo: FixtureRepo, with_results: bool) -> None:
-    """The artifacts (one per measured file, an hour old) and the git data the proposal writes."""
-    created = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The artifacts (newest first), their runs, their zips, and the git data the branch is written with."""
     listed = []
-    for number, (path, seconds) in enumerate(MEASURED.items(), 1) if with_results else ():
-        name = f"cigen-results-base-b-test-1-gpu-small-{number - 1}-1"
-        listed.append({"id": number, "name": name, "created_at": created, "expired": False})
-        storage = f"/storage/{number}.zip"
-        api.on("GET", f"{API}/actions/artifacts/{number}/zip", None, 302, {"Location": api.url + storage})
-        api.on("GET", storage, results_zip(path, seconds))
+    for shard in reversed(ARTIFACTS) if with_results else ():
+        run = {"id": shard.run_id, "head_branch": shard.branch}
+        created = stamp(4.5 - shard.artifact_id)
+        listed.append(
+            {"id": shard.artifact_id, "name": shard.name, "created_at": created, "expired": False, "workflow_run": run}
+        )
+        api.on("GET", f"{API}/actions/runs/{shard.run_id}", run_answer(shard))
+        storage = f"/storage/{shard.artifact_id}.zip"
+        api.on("GET", f"{API}/actions/artifacts/{shard.artifact_id}/zip", None, 302, {"Location": api.url + storage})
+        api.on("GET", storage, results_zip(shard.path, shard.seconds))
     api.on("GET", f"{API}/actions/artifacts", {"total_count": len(listed), "artifacts": listed})
     api.on("GET", f"{API}/git/ref/heads/{DEFAULT_BRANCH}", {"object": {"sha": repo.head}})
     plan = base64.b64encode((repo.path / PLAN).read_bytes()).decode()
@@ -73,8 +128,8 @@ def serve_loop(api: FakeGitHub, repo: FixtureRepo, with_results: bool) -> None:
     api.on("POST", f"{API}/git/trees", {"sha": "c" * 40}, 201)
     api.on("POST", f"{API}/git/commits", {"sha": NEW_COMMIT}, 201)
     api.on("POST", f"{API}/git/refs", {"ref": "refs/heads/cigen/timings"}, 201)
-    api.on("GET", f"{API}/pulls", [])
-    api.on("POST", f"{API}/pulls", {"html_url": f"https://github.com/{REPOSITORY}/pull/99"}, 201)
+    forbidden = {"message": "GitHub Actions is not permitted to create or approve pull requests."}
+    api.on("POST", f"{API}/pulls", forbidden, 403)  # what the setting `cigen audit` asks for answers
 
 
 def act(repo: FixtureRepo, wheels: Path, work: Path, with_results: bool) -> ActRun:
@@ -110,11 +165,13 @@ def posted(calls: list[Recorded], suffix: str) -> list[object]:
     return [call.body for call in calls if call.method == "POST" and call.path.endswith(suffix)]
 
 
-def test_the_loop_proposes_measured_timings_and_a_new_plan_and_nothing_else(runs, repo):
+def test_the_loop_learns_only_from_trusted_runs_and_pushes_a_branch_with_a_link(runs, repo):
     result = runs["results"]
     assert result.errors == [] and result.leftovers == [], result.text
     assert result.results() == {"calibrate": "success"}
     calls = result.api_calls
+    downloaded = sorted(call.path for call in calls if call.path.endswith("/zip"))
+    assert downloaded == [f"{API}/actions/artifacts/1/zip", f"{API}/actions/artifacts/2/zip"]  # never the PRs'
     storage = [call for call in calls if call.path.startswith("/storage/")]
     assert len(storage) == 2 and all("authorization" not in call.headers for call in storage)
     (tree,) = posted(calls, "/git/trees")
@@ -122,14 +179,21 @@ def test_the_loop_proposes_measured_timings_and_a_new_plan_and_nothing_else(runs
     blobs = [json.loads(body["content"]) for body in posted(calls, "/git/blobs")]
     plan = next(blob for blob in blobs if "suites" in blob)
     seconds = {f["file"]: f["est_seconds"] for shard in plan["suites"][SUITE]["shards"] for f in shard["files"]}
-    assert seconds[BATCH] == pytest.approx(2000, rel=0.01) and seconds[GENERATE] == pytest.approx(40, rel=0.01)
+    assert seconds[BATCH] == pytest.approx(1000, rel=0.01) and seconds[GENERATE] == pytest.approx(300, rel=0.01)
+    timings = next(blob for blob in blobs if "suite_ratio" in blob)
+    assert {(f["path"], f["seconds"], f["samples"]) for f in timings["files"]} == {(BATCH, 1000, 1), (GENERATE, 300, 1)}
     committed = json.loads((repo[0].path / PLAN).read_text())
     before = {f["file"]: f["est_seconds"] for shard in committed["suites"][SUITE]["shards"] for f in shard["files"]}
     assert (before[BATCH], before[GENERATE]) == (400, 500)  # the est_time the fixture registers
     assert posted(calls, "/git/refs") == [{"ref": "refs/heads/cigen/timings", "sha": NEW_COMMIT}]
-    (pull,) = posted(calls, "/pulls")
-    assert (pull["head"], pull["base"]) == ("cigen/timings", DEFAULT_BRANCH)
-    assert any("proposed: https://github.com/octo/fixture/pull/99" in line for line in result.job("calibrate").lines)
+    assert [call for call in calls if call.path.endswith("/pulls")] == []  # F4: no pull request asked for
+    (commit,) = posted(calls, "/git/commits")
+    assert f"| {SUITE} | `{BATCH}` | 400.0 | 1000.0 | 1 | 101 |" in commit["message"].splitlines()
+    assert f"| {SUITE} | `{GENERATE}` | 500.0 | 300.0 | 1 | 102 |" in commit["message"].splitlines()
+    summary = result.job("calibrate").summary
+    assert "- skipped 2 artifacts from pull_request runs" in summary.splitlines()
+    link = f"https://github.com/{REPOSITORY}/compare/{DEFAULT_BRANCH}...cigen/timings?expand=1"
+    assert f"Pushed `cigen/timings` at {NEW_COMMIT}. [Open the pull request]({link}) after reading it." in summary
 
 
 def test_without_results_the_loop_changes_nothing(runs):
