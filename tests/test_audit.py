@@ -4,6 +4,7 @@ API errors; the token only from $GITHUB_TOKEN."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -23,7 +24,8 @@ FIXES = {
     "actions the workflows use (no Marketplace-verified blanket, no wildcard owner)",
     "pinning": GENERAL + "Actions permissions: Require actions to be pinned to a full-length commit SHA",
 }
-NARROW = {"github_owned_allowed": True, "verified_allowed": False, "patterns_allowed": ["astral-sh/setup-uv@*"]}
+SHA = "d4b2f3b6ecc6e67c4457f6d3e41ec42d3d0fcb86"
+NARROW = {"github_owned_allowed": True, "verified_allowed": False, "patterns_allowed": [f"astral-sh/setup-uv@{SHA}"]}
 
 
 def serve(
@@ -49,9 +51,13 @@ def row(setting: str, value: str, fix: str) -> dict:
     return {"setting": setting, "value": value, "verdict": "risky", "fix": FIXES[fix]}
 
 
+EMBEDDED_CONFIG = str(Path(__file__).parent.parent / "generator/data/cigen.yml")  # uses only GitHub's actions
+
+
 def audit(server: FakeGitHub, *args: str, token: str = "adm1n"):
     env = {"GITHUB_TOKEN": token, "GITHUB_API_URL": server.url, "GITHUB_REPOSITORY": REPO}
-    return CliRunner().invoke(cli, ["audit", *args], env=env)
+    config = [] if "--root" in args else ["--config", EMBEDDED_CONFIG]
+    return CliRunner().invoke(cli, ["audit", *config, *args], env=env)
 
 
 @pytest.fixture
@@ -111,11 +117,14 @@ VERIFIED = "GitHub-owned, Marketplace verified creators"
     "owned, verified, patterns, value, ok",
     [
         (True, True, [], f"selected (0 patterns, {VERIFIED})", False),
-        (False, False, ["*"], "selected (1 pattern, wildcard '*')", False),
-        (True, None, ["a/b@*"], f"selected (1 pattern, {VERIFIED})", False),
-        (False, False, ["a/b@v1", "c/*"], "selected (2 patterns)", True),
+        (False, False, ["*"], "selected (1 pattern, 1 risky pattern)", False),
+        (True, None, [f"a/b@{SHA}"], f"selected (1 pattern, {VERIFIED})", False),
+        (False, False, [f"a/b@{SHA}", "actions/*", "actions/checkout@v5"], "selected (3 patterns)", True),
+        (False, False, ["a/b@v1"], "selected (1 pattern, 1 risky pattern)", False),
+        (False, False, ["a/b@*"], "selected (1 pattern, 1 risky pattern)", False),
+        (False, False, ["c/*"], "selected (1 pattern, 1 risky pattern)", False),
     ],
-    ids=["verified creators", "any owner", "verified unknown", "narrow"],
+    ids=["verified creators", "any owner", "verified unknown", "narrow", "a tag", "any version", "any repository"],
 )
 def test_selected_actions_are_ok_only_when_narrow(github, owned, verified, patterns, value, ok):
     selected = {"github_owned_allowed": owned, "verified_allowed": verified, "patterns_allowed": patterns}
@@ -176,3 +185,56 @@ def test_the_token_comes_from_the_environment_only(github):
     assert (result.exit_code, result.stderr) == (2, "github-token: no GitHub token: set GITHUB_TOKEN\n")
     assert github.requests == []
     assert "--token" not in CliRunner().invoke(cli, ["audit", "--help"]).output
+
+
+OWNER_FIX = (
+    "a wildcard in the owner matches owners anyone can create; name the owner exactly: owner/repo@<full commit sha>"
+)
+OWNER_WILDCARD = GENERAL + "Actions permissions: " + OWNER_FIX
+MOVABLE = "a tag, a branch or a wildcard can point at new code; pin it: "
+EVERY_OWNER = [f"{c}*/*" for c in "abcdefghijklmnopqrstuvwxyz0123456789"]
+
+
+def test_a_wildcard_owner_is_risky_wherever_it_stands(github):
+    """F3: the old audit flagged only patterns starting with `*`; these 37 (every owner, and owners
+    that look like octo) passed as ok with exit 0."""
+    patterns = [*EVERY_OWNER, "octo*/*"]
+    selected = {"github_owned_allowed": True, "verified_allowed": False, "patterns_allowed": patterns}
+    result = audit(serve(github, selected=selected), "--format", "json")
+    assert result.exit_code == 1, result.output
+    settings = json.loads(result.stdout)["settings"]
+    assert settings[3] == row(
+        "allowed actions and reusable workflows", "selected (37 patterns, GitHub-owned, 37 risky patterns)", "actions"
+    )
+    risky = [s for s in settings if s["setting"].startswith("allowed pattern ")]
+    assert [s["setting"] for s in risky] == [f"allowed pattern {p!r}" for p in sorted(patterns)]
+    assert {(s["value"], s["verdict"], s["fix"]) for s in risky} == {("selected", "risky", OWNER_WILDCARD)}
+
+
+@pytest.mark.parametrize(
+    "pattern, fix",
+    [
+        ("*/checkout@*", OWNER_FIX),
+        ("act?ons/checkout@v5", OWNER_FIX),
+        ("octo/cigen@v1", MOVABLE + "octo/cigen@<full commit sha>"),
+        ("octo/*", MOVABLE + "octo/<repo>@<full commit sha>"),
+        (f"octo/cigen@{SHA[:7]}", MOVABLE + "octo/cigen@<full commit sha>"),
+        ("checkout", "name one repository: owner/repo@<full commit sha>"),
+        (f"octo/cigen@{SHA}", None),
+        (f"octo/cigen/.github/workflows/ci.yml@{SHA}", None),
+        ("actions/*", None),
+        ("Actions/upload-artifact@v4", None),
+    ],
+)
+def test_patterns_are_judged_by_what_they_match(pattern, fix):
+    from generator.audit import judge_pattern
+
+    assert judge_pattern(pattern, ["actions"]) == fix
+
+
+def test_the_owner_of_cigens_action_in_the_config_may_have_any_pattern(github, tmp_path):
+    (tmp_path / "cigen.yml").write_text((Path(__file__).parent / "golden/tree/cigen.yml").read_text())
+    selected = {"github_owned_allowed": True, "verified_allowed": False, "patterns_allowed": ["octo/*"]}
+    result = audit(serve(github, selected=selected), "--format", "json", "--root", str(tmp_path))
+    assert result.exit_code == 0, result.output  # workflows.action is octo/cigen@<sha>: octo's actions are used
+    assert audit(github, "--format", "json").exit_code == 1  # with a config that names no action of octo's
