@@ -9,6 +9,7 @@ import pytest
 
 from generator.config import DEFAULT_SOURCE, load_config, parse_config
 from generator.errors import ProblemReport, UserError
+from generator.model import PlausibilityBounds
 
 
 @pytest.fixture(scope="module")
@@ -300,3 +301,16 @@ def test_a_pools_preflight_keys_are_typed_and_checked():
     for bad in ("{timeout_seconds: 0}", "{timeout_seconds: 900}", "{min_free_mib: -1}", "{retries: 2}"):
         problems = messages(MINIMAL.replace("setup_minutes: 2}", f"setup_minutes: 2, preflight: {bad}}}"))
         assert [p.split(": ")[1] for p in problems] == ["config-schema"], (bad, problems)
+
+
+def test_the_calibrate_loops_plausibility_bounds_are_validated():
+    loop = "workflows:\n  timings: .github/cigen/timings.json\n  calibrate: {cron: '0 6 * * 1'%s}\n"
+    config = parse_config(MINIMAL + loop % ", max_factor: 5, min_seconds: 0.5, min_samples: 3", "cigen.yml")
+    assert config.workflows.calibrate.bounds == PlausibilityBounds(5, 0.5, 3)
+    assert parse_config(MINIMAL + loop % "", "cigen.yml").workflows.calibrate.bounds == PlausibilityBounds(3.0, 1.0, 5)
+    bad = messages(MINIMAL + loop % ", max_factor: 1, min_seconds: -1, min_samples: 0")
+    assert bad == [
+        "cigen.yml:14: config-schema: workflows.calibrate.max_factor: 1 is less than or equal to the minimum of 1",
+        "cigen.yml:14: config-schema: workflows.calibrate.min_samples: 0 is less than the minimum of 1",
+        "cigen.yml:14: config-schema: workflows.calibrate.min_seconds: -1 is less than the minimum of 0",
+    ]
