@@ -47,7 +47,7 @@ def input_format_options(command):
     "previous_path",
     type=INPUT_FILE,
     help="The timings the plan uses now (missing: none yet, est_time): a file whose estimate jumps on few samples "
-    "keeps its old value (workflows.calibrate max_factor, min_seconds, min_samples).",
+    "is not applied (workflows.calibrate max_factor, min_seconds, min_samples).",
 )
 @click.option("--report", "report_path", type=INPUT_FILE, help="With --previous: write the changes as Markdown here.")
 @reports_user_errors

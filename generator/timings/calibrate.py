@@ -165,7 +165,7 @@ def change_report(report: CalibrationReport, bounds: PlausibilityBounds) -> str:
     if report.held:
         lines += [
             f"Held back (moved more than {bounds.max_factor:g}x, or to below {bounds.min_seconds:g} s, on fewer "
-            f"than {bounds.min_samples} samples; the plan keeps the old value):",
+            f"than {bounds.min_samples} samples; not applied: each keeps its previous measurement, or its est_time):",
             "",
             *_rows(report.held),
             "",

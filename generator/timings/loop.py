@@ -126,7 +126,7 @@ def fetch_results(github: GitHub, trust: TrustedRuns, days: int, out: Path, now:
             problems.append(warning(where, 0, "artifact-name", message))
             continue
         if artifact.run_id is None:
-            skipped["artifacts GitHub names no run for"] += 1
+            skipped["runs GitHub does not name"] += 1
             continue
         if artifact.run_id not in runs:
             try:
