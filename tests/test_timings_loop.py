@@ -19,6 +19,7 @@ from generator.cli import cli
 from generator.errors import UserError
 from generator.github.client import GitHub
 from generator.timings.loop import fetch_results, propose
+from generator.timings.measure import Known, read_measurements
 from generator.timings.provenance import TrustedRuns
 from tests.rerun_support import FakeGitHub
 
@@ -354,3 +355,25 @@ def test_a_file_measured_near_zero_leaves_a_timings_file_render_accepts(tmp_path
     assert json.loads((root / TIMINGS).read_text())["suite_ratio"] == {"base-b": 0.0001}
     rendered = runner.invoke(cli, ["render", "--root", str(root)])
     assert rendered.exit_code == 0, rendered.output
+
+
+def test_samples_count_per_artifact_and_are_ordered_by_run_time_not_file_name(tmp_path):
+    """F1b: the old loop wrote OUT/<artifact name>.json (same-named artifacts of different runs
+    overwrote each other) and calibrate read the folder in name order; ewma weighs the newest most."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    runs = [("z-oldest.json", "2026-11-28T09:00:00Z", 100.0), ("a-newest.json", "2026-11-30T09:00:00Z", 300.0)]
+    runs.insert(1, ("m-middle.json", "2026-11-29T09:00:00Z", 200.0))
+    for number, (name, started, seconds) in enumerate(runs, 1):
+        document = results("test/base/test_batch.py", seconds)
+        document["github"] = {"run_id": str(number), "run_started_at": started}
+        (folder / name).write_text(json.dumps(document))
+    known = Known({"test/base/test_batch.py"}, {"base-b"}, ("cuda",))
+
+    samples = read_measurements({"results": [folder]}, known).samples
+
+    assert [(s.seconds, s.run_id, s.run_time) for s in samples] == [
+        (100.0, 1, "2026-11-28T09:00:00Z"),
+        (200.0, 2, "2026-11-29T09:00:00Z"),
+        (300.0, 3, "2026-11-30T09:00:00Z"),
+    ]

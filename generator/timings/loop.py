@@ -32,7 +32,7 @@ from generator.timings.runresults import results_document
 PROPOSABLE = ".github/cigen/"  # the only folder a timings branch may change
 MAX_RESULTS_BYTES = 16 * 2**20  # a results file unpacks to far less (a few hundred bytes a test file)
 CHUNK_BYTES = 2**16
-_ARTIFACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.()-]*\Z")  # what upload-artifact names can be; no / or ..
+_ARTIFACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")  # what the shard jobs name them; no /, no line break
 
 
 @dataclass(frozen=True)
