@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from generator.github.answers import Answer, parse_time
-from generator.github.client import Artifact, ArtifactListing, WorkflowRun
+from generator.github.client import Artifact, ArtifactListing, RunOrigin
 from generator.model import Registration
 from generator.timings.calibrate import calibrate
 from generator.timings.loop import fetch_results, results_text, trusted_results
@@ -86,9 +86,9 @@ def artifact_zip(content: dict) -> bytes:
     return content["raw"].encode()
 
 
-def workflow_run(run_id: int, spec: dict) -> WorkflowRun:
+def workflow_run(run_id: int, spec: dict) -> RunOrigin:
     spec = {**RUN_DEFAULTS, **spec}
-    return WorkflowRun(
+    return RunOrigin(
         run_id=run_id,
         event=spec["event"],
         path=spec["workflow"],
@@ -105,14 +105,14 @@ class MemoryGitHub:
     """The three calls fetch_results makes, answered from memory; every download recorded."""
 
     listing: ArtifactListing
-    runs: dict[int, WorkflowRun | None]
+    runs: dict[int, RunOrigin | None]
     zips: dict[int, bytes]
     downloaded: list[int] = field(default_factory=list)
 
     def artifacts(self, prefix: str, since: datetime) -> ArtifactListing:
         return self.listing
 
-    def workflow_run(self, run_id: int) -> WorkflowRun:
+    def run_origin(self, run_id: int) -> RunOrigin:
         run = self.runs[run_id]
         if run is None:
             raise Answer("GET", f"/repos/{REPO}/actions/runs/{run_id}").error("answer.event is missing")

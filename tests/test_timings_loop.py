@@ -300,7 +300,7 @@ def test_a_truncated_listing_is_a_warning_that_says_how_much_was_not_read(github
 
     assert result.exit_code == 0, result.output
     assert result.stderr == (
-        "warning: artifacts-truncated: read the newest 1,000 of 5,321 artifacts (at most 1,000); "
+        "warning: artifacts-truncated: read the newest 1,000 of 5,321 artifacts, as many as one listing gives; "
         "the older ones of the last 7 days were not read\n"
     )
     assert result.stdout.splitlines()[1:] == ["skipped 1,000 artifacts from pull_request runs"]

@@ -29,8 +29,8 @@ __all__ = [
     "Job",
     "Permission",
     "Push",
+    "RunOrigin",
     "Step",
-    "WorkflowRun",
 ]
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -133,7 +133,7 @@ class ArtifactListing:
 
 
 @dataclass(frozen=True)
-class WorkflowRun:
+class RunOrigin:
     """Where a workflow run came from: what the timings loop decides trust by."""
 
     run_id: int
@@ -313,14 +313,14 @@ class GitHub:
         ordered = sorted(found, key=lambda a: (a.created_at, a.artifact_id), reverse=True)
         return ArtifactListing(tuple(ordered), total, read, complete)
 
-    def workflow_run(self, run_id: int) -> WorkflowRun:
+    def run_origin(self, run_id: int) -> RunOrigin:
         """One workflow run: its event, workflow file, branch, and the repositories it belongs to and came from."""
         path = f"/repos/{self.repo}/actions/runs/{_number(run_id, 'run')}"
         answer = Answer("GET", path)
         data = answer.object(self._object("GET", path))
         head = answer.child(data, "head_repository", optional=True)
         started = answer.time(data, "run_started_at", optional=True) or answer.time(data, "created_at")
-        return WorkflowRun(
+        return RunOrigin(
             run_id=answer.integer(data, "id"),
             event=answer.string(data, "event"),
             path=answer.string(data, "path"),

@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from generator.errors import Problem, ProblemReport, UserError, plural, warning
-from generator.github.client import MAX_PAGES, GitHub, GitHubApiError, WorkflowRun
+from generator.github.client import GitHub, GitHubApiError, RunOrigin
 from generator.names import RESULTS_ARTIFACT, RESULTS_FILE
 from generator.timings.provenance import TrustedRuns
 from generator.timings.runresults import results_document
@@ -88,7 +88,7 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def trusted_results(text: str, where: str, run: WorkflowRun, artifact_id: int) -> str:
+def trusted_results(text: str, where: str, run: RunOrigin, artifact_id: int) -> str:
     """The results file as the loop keeps it: validated, with `github` replaced by what the API
     says about its run (the file's own claims are not provenance)."""
     data = results_document(text, where)
@@ -112,11 +112,11 @@ def fetch_results(github: GitHub, trust: TrustedRuns, days: int, out: Path, now:
     problems: list[Problem] = []
     if not listing.complete:
         message = (
-            f"read the newest {listing.read:,} of {listing.total_count:,} artifacts (at most {MAX_PAGES * 100:,}); "
+            f"read the newest {listing.read:,} of {listing.total_count:,} artifacts, as many as one listing gives; "
             f"the older ones of the last {plural(days, 'day')} were not read"
         )
         problems.append(warning("", 0, "artifacts-truncated", message))
-    runs: dict[int, WorkflowRun | None] = {}
+    runs: dict[int, RunOrigin | None] = {}
     skipped: Counter[str] = Counter()
     written: list[Path] = []
     for artifact in listing.artifacts:
@@ -130,7 +130,7 @@ def fetch_results(github: GitHub, trust: TrustedRuns, days: int, out: Path, now:
             continue
         if artifact.run_id not in runs:
             try:
-                runs[artifact.run_id] = github.workflow_run(artifact.run_id)
+                runs[artifact.run_id] = github.run_origin(artifact.run_id)
             except GitHubApiError as error:
                 problems.append(warning(where, 0, "artifact-run", f"its run cannot be read: {error.problem.message}"))
                 runs[artifact.run_id] = None

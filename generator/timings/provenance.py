@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.github.client import WorkflowRun
+from generator.github.client import RunOrigin
 from generator.model import Config
 
 TRUSTED_EVENTS = ("push", "schedule", "workflow_dispatch")
@@ -27,7 +27,7 @@ class TrustedRuns:
     workflows: frozenset[str]  # .github/workflows/NAME.yml
     branches: frozenset[str]
 
-    def untrusted_reason(self, run: WorkflowRun) -> str | None:
+    def untrusted_reason(self, run: RunOrigin) -> str | None:
         """None for a run whose results may be used; else why not, as the summary counts it
         ("skipped 41 artifacts from pull_request runs")."""
         if run.event not in TRUSTED_EVENTS:
