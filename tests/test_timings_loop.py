@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
@@ -301,7 +302,7 @@ def test_a_truncated_listing_is_a_warning_that_says_how_much_was_not_read(github
     assert result.exit_code == 0, result.output
     assert result.stderr == (
         "warning: artifacts-truncated: read the newest 1,000 of 5,321 artifacts, as many as one listing gives; "
-        "the older ones of the last 7 days were not read\n"
+        "4,321 older ones were not read, results of the last 7 days among them\n"
     )
     assert result.stdout.splitlines()[1:] == ["skipped 1,000 artifacts from pull_request runs"]
     assert [r.query["page"] for r in github.requests if r.path.endswith("/artifacts")] == [str(n) for n in range(1, 11)]
@@ -377,3 +378,13 @@ def test_samples_count_per_artifact_and_are_ordered_by_run_time_not_file_name(tm
         (200.0, 2, "2026-11-29T09:00:00Z"),
         (300.0, 3, "2026-11-30T09:00:00Z"),
     ]
+
+
+def test_the_calibrate_workflow_asks_for_no_pull_request_permission():
+    """F4: what `cigen audit` asks for (default token read, Actions may not create pull requests) is
+    all the loop needs: the job's own permissions are these two, and no step opens a pull request."""
+    workflow = yaml.safe_load((GOLDEN_TREE.parent / "expected/workflows/cigen-calibrate.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    assert workflow["permissions"] == {}
+    assert job["permissions"] == {"actions": "read", "contents": "write"}
+    assert not any("pulls" in step.get("run", "") or "gh pr" in step.get("run", "") for step in job["steps"])

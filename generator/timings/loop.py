@@ -113,7 +113,8 @@ def fetch_results(github: GitHub, trust: TrustedRuns, days: int, out: Path, now:
     if not listing.complete:
         message = (
             f"read the newest {listing.read:,} of {listing.total_count:,} artifacts, as many as one listing gives; "
-            f"the older ones of the last {plural(days, 'day')} were not read"
+            f"{listing.total_count - listing.read:,} older ones were not read, results of the last "
+            f"{plural(days, 'day')} among them"
         )
         problems.append(warning("", 0, "artifacts-truncated", message))
     runs: dict[int, RunOrigin | None] = {}
