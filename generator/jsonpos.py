@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from json.decoder import scanstring
@@ -12,6 +13,7 @@ from generator.errors import Problem, UserError
 
 _DECODER = json.JSONDecoder()
 _SPACE = " \t\n\r"
+MAX_INT_DIGITS = 100  # Python refuses over 4,300 with a ValueError; no count cigen reads is longer than a few
 MAX_DEPTH = 64  # nesting of arrays and objects: cigen's JSON inputs need a handful; more is hostile
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKETS = re.compile(r"[\[\]{}]")
@@ -35,20 +37,37 @@ def parse_json(text: str, source: str, code: str) -> object:
     if depth > MAX_DEPTH:
         raise UserError(source, 0, code, f"nested {depth} levels deep; at most {MAX_DEPTH} are read")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_short_int)
     except json.JSONDecodeError as error:
         raise UserError(source, error.lineno, code, f"invalid JSON: {error.msg} (column {error.colno})") from None
-    except _NonFinite as error:
-        message = f"{error.args[0]} is not a finite number (JSON has no NaN or Infinity)"
-        raise UserError(source, 0, code, message) from None
+    except _Refused as error:
+        raise UserError(source, 0, code, error.args[0]) from None
 
 
-class _NonFinite(ValueError):
-    pass
+class _Refused(ValueError):
+    """A number the parser would accept and cigen does not; its message says why."""
+
+
+def _not_finite(text: str) -> _Refused:
+    return _Refused(f"{text[:40]} is not a finite number (JSON has no NaN or Infinity)")
 
 
 def _refuse_constant(name: str) -> object:
-    raise _NonFinite(name)
+    raise _not_finite(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 overflows to inf without ever spelling it
+        raise _not_finite(text)
+    return value
+
+
+def _short_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise _Refused(f"an integer of {digits:,} digits; at most {MAX_INT_DIGITS} are read")
+    return int(text)
 
 
 def nesting_depth(text: str) -> int:

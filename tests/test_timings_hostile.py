@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import struct
 import warnings
 import zipfile
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator.errors import ProblemReport, UserError
 from generator.github.answers import Answer, parse_time
 from generator.github.client import Artifact, ArtifactListing, RunOrigin
 from generator.model import Registration
@@ -205,4 +207,27 @@ def test_the_table_covers_every_hostile_input_the_issue_names():
     names = " ".join(case["name"] for case in TABLE)
     for needle in ("NaN", "nested", "zip bomb", "leave the output folder", "same-named", "truncated", "jump"):
         assert needle in names, needle
-    assert Counter(case["category"] for case in TABLE) == {"artifact": 17, "listing": 9, "bounds": 9}
+    assert Counter(case["category"] for case in TABLE) == {"artifact": 19, "listing": 9, "bounds": 9}
+
+
+def test_a_corrupted_zip_is_one_warning_never_a_traceback():
+    """Byte flips and truncations of a good artifact (zipfile raises ValueError, struct.error,
+    UnicodeDecodeError... on some): every one ends as a UserError with one line, or reads."""
+    good = artifact_zip({"text": results_json("test/base/test_batch.py", 400)})
+    rng = random.Random(22)
+    codes = Counter()
+    for _ in range(3000):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 6)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        data = data[: rng.randrange(len(data))] if rng.random() < 0.2 else data
+        try:
+            text = results_text(bytes(data), "artifact 7")
+            trusted_results(text, "artifact 7", workflow_run(11, {}), 7)
+            codes["read"] += 1
+        except UserError as error:
+            assert "\n" not in error.problem.format()
+            codes[error.problem.code] += 1
+        except ProblemReport as report:
+            codes[report.problems[0].code] += 1
+    assert {"artifact-unreadable", "results-missing", "read"} <= set(codes)

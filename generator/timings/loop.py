@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import zipfile
 import zlib
 from collections import Counter
@@ -32,6 +33,17 @@ from generator.timings.runresults import results_document
 PROPOSABLE = ".github/cigen/"  # the only folder a timings branch may change
 MAX_RESULTS_BYTES = 16 * 2**20  # a results file unpacks to far less (a few hundred bytes a test file)
 CHUNK_BYTES = 2**16
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,
+    EOFError,
+    OSError,
+    ValueError,  # negative seeks, member names that are not UTF-8
+    struct.error,
+    zlib.error,
+)
 _ARTIFACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")  # what the shard jobs name them; no /, no line break
 
 
@@ -74,9 +86,7 @@ def results_text(data: bytes, where: str) -> str:
                         message = f"unpacks to more than {MAX_RESULTS_BYTES:,} bytes (it declares {info.file_size:,})"
                         raise UserError(member_where, 0, "results-too-large", message)
                     chunks.append(chunk)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError) as error:
-        raise UserError(where, 0, "artifact-unreadable", f"not a readable zip: {_one_line(str(error))}") from None
-    except zlib.error as error:
+    except _ZIP_ERRORS as error:  # a corrupt zip: zipfile raises any of these (found by fuzzing)
         raise UserError(where, 0, "artifact-unreadable", f"not a readable zip: {_one_line(str(error))}") from None
     try:
         return b"".join(chunks).decode("utf-8")
