@@ -297,9 +297,18 @@ def test_a_truncated_listing_is_a_warning_that_says_how_much_was_not_read(github
     monkeypatch.setenv("GITHUB_TOKEN", "t0k")
     args = ["timings", "fetch", "--repo", REPO, "--api-url", github.url, "--root", str(GOLDEN_TREE)]
 
-    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "r")])
+    summary = tmp_path / "summary.md"
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "r"), "--summary", str(summary)])
 
     assert result.exit_code == 0, result.output
+    assert summary.read_text().splitlines()[4:] == [
+        "- skipped 1,000 artifacts from pull_request runs",
+        "",
+        "```text",
+        result.stderr.strip(),
+        "```",
+        "",
+    ]
     assert result.stderr == (
         "warning: artifacts-truncated: read the newest 1,000 of 5,321 artifacts, as many as one listing gives; "
         "4,321 older ones were not read, results of the last 7 days among them\n"

@@ -181,9 +181,9 @@ def timings_fetch(
         f"Trusted: {', '.join(TRUSTED_EVENTS)} runs of {', '.join(sorted(trust.workflows))} "
         f"on {', '.join(sorted(trust.branches))}, of {repo}'s own code."
     )
-    account = [f"- {line}" for line in fetched.lines()] + [
-        f"- {p.format()}".replace("`", "'") for p in fetched.problems
-    ]
+    account = [f"- {line}" for line in fetched.lines()]
+    if fetched.problems:  # quoted text in a code block: no Markdown of an artifact's reaches the page
+        account += ["", "```text", *(p.format().replace("`", "'") for p in fetched.problems), "```"]
     append_summary(
         summary_path, "\n".join(["### Shard results", "", f"{headline}. {trusted}", "", *account, ""]) + "\n"
     )

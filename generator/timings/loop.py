@@ -132,10 +132,6 @@ def fetch_results(github: GitHub, trust: TrustedRuns, days: int, out: Path, now:
     written: list[Path] = []
     for artifact in listing.artifacts:
         where = f"artifact {artifact.artifact_id}"
-        if not _ARTIFACT_NAME.match(artifact.name) or ".." in artifact.name:
-            message = f"refused: the name {ascii(artifact.name[:80])} is not a plain file name"
-            problems.append(warning(where, 0, "artifact-name", message))
-            continue
         if artifact.run_id is None:
             skipped["runs GitHub does not name"] += 1
             continue
@@ -150,7 +146,11 @@ def fetch_results(github: GitHub, trust: TrustedRuns, days: int, out: Path, now:
             continue
         reason = trust.untrusted_reason(run)
         if reason is not None:
-            skipped[reason] += 1
+            skipped[reason] += 1  # counted, never named: an untrusted run chooses its artifacts' names
+            continue
+        if not _ARTIFACT_NAME.match(artifact.name) or ".." in artifact.name:
+            message = f"refused: the name {ascii(artifact.name[:80])} is not a plain file name"
+            problems.append(warning(where, 0, "artifact-name", message))
             continue
         try:
             text = results_text(github.download_artifact(artifact.artifact_id), where)
