@@ -301,10 +301,16 @@ class GitHub:
     def artifacts(self, prefix: str, since: datetime) -> ArtifactListing:
         """Unexpired artifacts whose name starts with `prefix`, created at or after `since`, newest
         first; `complete` is False when the listing had more than MAX_PAGES pages since then."""
+        path = f"/repos/{self.repo}/actions/artifacts"
+        answer = Answer("GET", path)
         found: list[Artifact] = []
-        read, total, complete = 0, 0, False
-        for answer, entries, total in self._pages(f"/repos/{self.repo}/actions/artifacts", "artifacts", counted=True):
-            listed = [_artifact(answer, entry, where) for where, entry in entries]
+        read = total = 0
+        complete = False
+        for page in range(1, MAX_PAGES + 1):
+            data = answer.object(self._object("GET", path, params={"per_page": 100, "page": page}))
+            entries = answer.objects(data.get("artifacts"), "answer.artifacts")
+            total = answer.integer(data, "total_count")
+            listed = [_artifact(answer, entry, f"artifacts[{read + i}]") for i, entry in enumerate(entries)]
             read += len(listed)
             found += [a for a in listed if a.name.startswith(prefix) and not a.expired and a.created_at >= since]
             if any(a.created_at < since for a in listed) or len(listed) < 100 or read >= total:
@@ -422,18 +428,16 @@ class GitHub:
         path = f"/repos/{self.repo}/actions/runs/{_number(run_id, 'run')}/attempts/{_number(attempt, 'attempt')}/jobs"
         return [_job(answer, job, where) for answer, entries in self._pages(path, "jobs") for where, job in entries]
 
-    def _pages(self, path: str, key: str, counted: bool = False) -> Iterator[tuple]:
+    def _pages(self, path: str, key: str) -> Iterator[tuple[Answer, list[tuple[str, dict]]]]:
         """A listing's entries under `key`, a page of 100 at a time (at most MAX_PAGES), each with its
-        place for error messages (and `total_count`, when `counted`); stops at a short page or when
-        `total_count` entries have come."""
+        place for error messages; stops at a short page or when `total_count` entries have come."""
         answer = Answer("GET", path)
         seen = 0
         for page in range(1, MAX_PAGES + 1):
             data = answer.object(self._object("GET", path, params={"per_page": 100, "page": page}))
             batch = answer.objects(data.get(key), f"answer.{key}")
             total = answer.integer(data, "total_count")
-            entries = [(f"{key}[{seen + index}]", entry) for index, entry in enumerate(batch)]
-            yield (answer, entries, total) if counted else (answer, entries)
+            yield answer, [(f"{key}[{seen + index}]", entry) for index, entry in enumerate(batch)]
             seen += len(batch)
             if len(batch) < 100 or seen >= total:
                 return
