@@ -397,3 +397,37 @@ def test_the_calibrate_workflow_asks_for_no_pull_request_permission():
     assert workflow["permissions"] == {}
     assert job["permissions"] == {"actions": "read", "contents": "write"}
     assert not any("pulls" in step.get("run", "") or "gh pr" in step.get("run", "") for step in job["steps"])
+
+
+@pytest.mark.parametrize(
+    "change, line",
+    [
+        ({"head_repository": None}, "skipped 1 artifact from runs of code from another repository"),
+        (
+            {"head_repository": {"full_name": "mallory/gpu"}},
+            "skipped 1 artifact from runs of code from another repository",
+        ),
+        ({"event": "pull_request"}, "skipped 1 artifact from pull_request runs"),
+        ({"head_branch": None}, "skipped 1 artifact from runs on other branches"),
+        ({"path": ".github/workflows/cigen-nightly.yml"}, "skipped 1 artifact from runs of other workflows"),
+    ],
+    ids=["deleted fork", "fork", "pull request", "no branch", "workflow not trusted here"],
+)
+def test_the_runs_answer_decides_trust(github, tmp_path, change, line):
+    listed = [artifact(1, "cigen-results-base-b-0-1", "2026-11-30T09:00:00Z")]
+    zips = {1: zipped({"cigen-results.json": json.dumps(results("test/base/test_batch.py", 0))})}
+    serve_artifacts(github, listed, zips, {11: {**run_answer(11), **change}})
+    fetched = fetch_results(client(github), TRUST, 7, tmp_path / "results", NOW)
+    assert (fetched.written, fetched.lines(), fetched.problems) == ((), [line], ())
+    assert not [r for r in github.requests if r.path.endswith("/zip")]
+
+
+def test_a_runs_answer_that_cannot_be_read_is_a_warning_and_no_trust(github, tmp_path):
+    listed = [artifact(1, "cigen-results-base-b-0-1", "2026-11-30T09:00:00Z")]
+    answer = {key: value for key, value in run_answer(11).items() if key != "event"}
+    serve_artifacts(github, listed, {}, {11: answer})
+    fetched = fetch_results(client(github), TRUST, 7, tmp_path / "results", NOW)
+    assert [p.format() for p in fetched.problems] == [
+        "artifact 1: warning: artifact-run: its run cannot be read: unexpected answer: answer.event is missing"
+    ]
+    assert fetched.written == ()
