@@ -9,7 +9,7 @@ import io
 import json
 import shutil
 import zipfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -286,7 +286,9 @@ def test_round_trip_fetched_results_calibrate_the_timings_and_move_the_plan(gith
 def test_a_truncated_listing_is_a_warning_that_says_how_much_was_not_read(github, tmp_path, monkeypatch):
     """F1c: 5,321 recent artifacts, of which the client reads 10 pages of 100; the old loop read
     1,000 without a word and exited 0 with whatever they held."""
-    flood = [artifact(n, f"cigen-results-flood-{n}-1", "2026-11-30T11:00:00Z", run_id=13) for n in range(1, 1001)]
+    # the command reads the clock: the flood is an hour old whenever the test runs
+    an_hour_ago = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    flood = [artifact(n, f"cigen-results-flood-{n}-1", an_hour_ago, run_id=13) for n in range(1, 1001)]
 
     def pages(request):
         first = (int(request.query["page"]) - 1) * 100
