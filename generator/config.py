@@ -33,6 +33,8 @@ from generator.model import (
     Pool,
     PullRequestGate,
     Suite,
+    Throttle,
+    Triggers,
     WorkflowSettings,
 )
 from generator.names import RESERVED_JOBS, shard_job_ids
@@ -234,6 +236,15 @@ def _build(doc: _Document) -> Config:
                     doc.problem(where + ("pools",), "unknown-pool", f"suite '{name}': unknown pool '{pool}'")
                 )
         problems.extend(_suite_problems(doc, name, merged, backends))
+        problems.extend(
+            doc.problem(
+                where + ("on_pools", pool),
+                "unknown-pool",
+                f"suite '{name}': on_pools names '{pool}', which is not one of its pools ({', '.join(pool_names)})",
+            )
+            for pool in merged.get("on_pools", {})
+            if pool not in pool_names
+        )
         suites[name] = Suite(
             name=name,
             backend=merged["backend"],
@@ -257,6 +268,8 @@ def _build(doc: _Document) -> Config:
             retries=merged.get("retries", 1),
             retry_wait_seconds=merged.get("retry_wait_seconds", 60),
             test_args=tuple(merged.get("test_args", ())),
+            mismatched_nightly=merged.get("mismatched_nightly", "run"),
+            on_pools={pool: dict(settings) for pool, settings in merged.get("on_pools", {}).items()},
             line=doc.line(where),
         )
     problems.extend(_needs_problems(doc, suites, declared=set(data["suites"])))
@@ -309,8 +322,17 @@ def _build(doc: _Document) -> Config:
 
 
 def _env(spec: dict) -> dict[str, str]:
-    """Environment values as the shell sees them: YAML's true is "true", 2 is "2"."""
-    return {name: (str(value).lower() if isinstance(value, bool) else str(value)) for name, value in spec.items()}
+    """Environment values as the shell sees them: YAML's true is "true", 2 is "2"; {var: X} is the
+    expression reading the repository variable X (its default, a quoted literal, when X is unset)."""
+    return {name: _env_value(value) for name, value in spec.items()}
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, dict):
+        fallback = value.get("default")
+        tail = "" if fallback is None else " || '" + fallback + "'"  # the schema refuses ' in a default
+        return "${{ vars." + value["var"] + tail + " }}"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _workflow_settings(spec: dict) -> WorkflowSettings:
@@ -318,6 +340,8 @@ def _workflow_settings(spec: dict) -> WorkflowSettings:
     cpu = spec.get("cpu_tests")
     calibrate = spec.get("calibrate")
     pull_requests = spec.get("pull_requests", {})
+    triggers = spec.get("triggers", {})
+    throttle = spec.get("throttle")
     scalars = (
         "setup_timeout_minutes",
         "cigen_package",
@@ -338,6 +362,22 @@ def _workflow_settings(spec: dict) -> WorkflowSettings:
             label=pull_requests.get("label"),
             skip_drafts=pull_requests.get("skip_drafts", True),
             paths=tuple(pull_requests.get("paths", ())),
+            **{key: tuple(pull_requests[key]) for key in ("types",) if key in pull_requests},
+            gated_off=pull_requests.get("gated_off", "pass"),
+        ),
+        triggers=Triggers(
+            push=triggers.get("push", True),
+            schedule=tuple(triggers.get("schedule", ())),
+            dispatch=triggers.get("dispatch", True),
+        ),
+        throttle=(
+            Throttle(
+                divisor=throttle["divisor"],
+                events=tuple(throttle.get("events", ("pull_request",))),
+                lift_label=throttle.get("lift_label"),
+            )
+            if throttle is not None
+            else None
         ),
         cpu_tests=CpuTests(**{**cpu, "commands": tuple(cpu["commands"])}) if cpu is not None else None,
         calibrate=CalibrateLoop(**calibrate) if calibrate is not None else None,
@@ -373,6 +413,18 @@ def _suite_problems(doc: _Document, name: str, suite: dict, backends: tuple[str,
                 f"job_timeout_minutes ({suite['job_timeout_minutes']})",
             )
         )
+    problems.extend(_paths_problems(doc, where + ("paths",), suite.get("paths", [])))
+    for pool, settings in suite.get("on_pools", {}).items():
+        merged = {**suite, **settings}
+        if merged["step_timeout_minutes"] > merged["job_timeout_minutes"]:
+            problems.append(
+                doc.problem(
+                    where + ("on_pools", pool),
+                    "step-over-job-timeout",
+                    f"suite '{name}' on '{pool}': step_timeout_minutes ({merged['step_timeout_minutes']}) is above "
+                    f"job_timeout_minutes ({merged['job_timeout_minutes']})",
+                )
+            )
     per_commit_only = [key for key in ("pr_label", "paths") if suite.get(key) and suite["trigger"] != "per-commit"]
     if suite.get("cron") and suite["trigger"] != "nightly":
         per_commit_only.append("cron")
@@ -385,6 +437,24 @@ def _suite_problems(doc: _Document, name: str, suite: dict, backends: tuple[str,
             )
         )
     return problems
+
+
+def _paths_problems(doc: _Document, where: Path_, paths: list[str]) -> list[Problem]:
+    """A path list of exclusions only (`!**/*.md`) would match every other file: say what was meant."""
+    if paths and all(path.startswith("!") for path in paths):
+        return [
+            doc.problem(
+                where,
+                "paths-only-exclusions",
+                f"{'.'.join(map(str, where))}: every pattern starts with '!' (an exclusion); give the paths to include",
+                help='e.g. ["python/**", "!**/*.md"]',
+            )
+        ]
+    return [
+        doc.problem(where + (index,), "paths-bad-exclusion", f"'{path}': an exclusion needs a pattern after '!'")
+        for index, path in enumerate(paths)
+        if path == "!"
+    ]
 
 
 IMMUTABLE_GIT_URL = re.compile(r"git\+https://[^@\s]+@[0-9a-f]{40}(#subdirectory=[A-Za-z0-9_./-]+)?\Z")
@@ -422,6 +492,7 @@ def _workflow_problems(doc: _Document, workflows: dict) -> list[Problem]:
                 help="workflows.timings: .github/cigen/timings.json",
             )
         )
+    problems.extend(_paths_problems(doc, ("workflows", "pull_requests", "paths"), pull_requests_paths(workflows)))
     files = workflows.get("files", {})
     seen: dict[str, str] = {}
     for output in OUTPUT_NAMES:
@@ -436,6 +507,10 @@ def _workflow_problems(doc: _Document, workflows: dict) -> list[Problem]:
             )
         seen.setdefault(name, output)
     return problems
+
+
+def pull_requests_paths(workflows: dict) -> list[str]:
+    return list(workflows.get("pull_requests", {}).get("paths", []))
 
 
 def _expression_problems(doc: _Document) -> list[Problem]:

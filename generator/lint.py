@@ -76,7 +76,12 @@ def check_suites(config: Config, scan: TreeScan) -> list[Problem]:
                     reg.line,
                     "nightly-mismatch",
                     f"nightly={reg.nightly} but suite '{suite.name}' runs {suite.trigger}; "
-                    f"sglang's run_suite.py would never run it (cigen runs it by its suite)",
+                    "sglang's run_suite.py would never run it "
+                    + (
+                        "(cigen skips it too: mismatched_nightly: skip)"
+                        if suite.mismatched_nightly == "skip"
+                        else "(cigen runs it by its suite)"
+                    ),
                     help=f"set nightly={suite.nightly}",
                 )
             )

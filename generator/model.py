@@ -8,7 +8,7 @@ byte-identical from run to run.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from generator.errors import Problem
 
@@ -102,7 +102,18 @@ class Suite:
     retries: int = 1  # extra attempts for retriable failure classes, as sglang
     retry_wait_seconds: int = 60
     test_args: tuple[str, ...] = ()
+    mismatched_nightly: str = "run"  # "run" | "skip": files whose nightly= contradicts the trigger (sglang: skip)
+    on_pools: Mapping[str, Mapping[str, int]] = field(default_factory=dict, hash=False)  # pool -> settings
     line: int = 0
+
+    def on_pool(self, pool: str) -> Suite:
+        """This suite with the settings it has on `pool` (on_pools), e.g. sglang's B200 nightly timeouts."""
+        return replace(self, **self.on_pools[pool]) if pool in self.on_pools else self
+
+    def runs_file(self, nightly: bool) -> bool:
+        """Whether a registration with this nightly= flag runs here (sglang's run_suite skips a mismatch)."""
+        scheduled = self.trigger in ("per-commit", "nightly")
+        return self.mismatched_nightly == "run" or not scheduled or nightly == self.nightly
 
     @property
     def nightly(self) -> bool:
@@ -145,7 +156,28 @@ class PullRequestGate:
 
     label: str | None = None  # the label a pull request needs, read live (sglang: run-ci)
     skip_drafts: bool = True
-    paths: tuple[str, ...] = ()  # a change under none of these runs no GPU suite
+    paths: tuple[str, ...] = ()  # a change under none of these runs no GPU suite ("!glob" excludes)
+    types: tuple[str, ...] = ("opened", "synchronize", "reopened", "ready_for_review", "labeled")
+    gated_off: str = "pass"  # "pass" | "fail": the required check of a draft or unlabelled pull request
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """Events besides pull requests that run the per-commit workflow's every suite."""
+
+    push: bool = True  # pushes to workflows.branches
+    schedule: tuple[str, ...] = ()  # crons (sglang: 0 11,23 * * *)
+    dispatch: bool = True
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """At most max(shards // divisor, 1) shards of a suite at once on `events`, unless the pull request
+    carries `lift_label` (sglang's compute_partitions: size // 3 on pull requests, `high priority` lifts it)."""
+
+    divisor: int
+    events: tuple[str, ...] = ("pull_request",)
+    lift_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +219,8 @@ class WorkflowSettings:
     secrets_environment: str = "cigen-secrets"  # the GitHub environment jobs with secrets run in
     files: Mapping[str, str] = field(default_factory=dict)  # output name -> workflow file name
     pull_requests: PullRequestGate = field(default_factory=PullRequestGate)
+    triggers: Triggers = field(default_factory=Triggers)
+    throttle: Throttle | None = None  # None: every shard at once
     cigen_package: str | None = None  # immutable: git URL at a commit, or `.` in cigen's own repository
     cigen_requirements: str | None = None  # a hash-pinned requirements file, installed with --require-hashes
     action: str | None = None  # cigen's composite action: `./` in cigen's repository, else `owner/cigen@<sha>`

@@ -29,10 +29,12 @@ DEFAULT_TOLERANCE = 0.005
 
 
 def suite_members(config: Config, registrations: Sequence[Registration]) -> dict[str, dict[str, Registration]]:
-    """suite -> path -> registration, for enabled registrations of planned backends."""
+    """suite -> path -> registration, for enabled registrations of planned backends (a nightly= flag that
+    contradicts its suite's trigger is left out where the suite says mismatched_nightly: skip)."""
     members: dict[str, dict[str, Registration]] = defaultdict(dict)
     for reg in sorted(registrations, key=lambda r: r.sort_key):
-        if reg.backend in config.backends and reg.enabled and reg.suite in config.suites:
+        suite = config.suites.get(reg.suite)
+        if reg.backend in config.backends and reg.enabled and suite is not None and suite.runs_file(reg.nightly):
             members[reg.suite].setdefault(reg.path, reg)
     return members
 

@@ -87,7 +87,7 @@ def decide(tmp_path: Path, monkeypatch, gates: dict, event_name: str, event: dic
         monkeypatch.setenv(name, value)
     status = ci_gate.main(["decide", "--plan", "plan.json"])
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
-    return status, {name: json.loads(value) for name, value in outputs.items()}
+    return status, {name: value if name == "blocked" else json.loads(value) for name, value in outputs.items()}
 
 
 def pull(number: int = 7, labels: tuple[str, ...] = (), draft: bool = False) -> dict:
@@ -116,7 +116,12 @@ def test_pull_requests_are_gated_by_live_labels_drafts_and_paths(tmp_path, monke
         status, outputs = decide(tmp_path, monkeypatch, PER_COMMIT, "pull_request", pull_event(7), api)
         assert [request.headers["authorization"] for request in api.requests] == ["Bearer t0ken"]
     assert status == 0
-    assert outputs == {"run": runs, "shards": {"base": [0, 1], "extra": [], "kernel": [0]}}
+    assert outputs == {
+        "run": runs,
+        "shards": {"base": [0, 1], "extra": [], "kernel": [0]},
+        "parallel": {"base": 2, "extra": 1, "kernel": 1},
+        "blocked": "",
+    }
 
 
 def test_labels_are_read_live_not_from_the_event(tmp_path, monkeypatch):
@@ -179,12 +184,108 @@ def test_the_summary_says_why(tmp_path, monkeypatch):
     assert (tmp_path / "summary.md").read_text().splitlines() == [
         "### Which suites run (pull_request)",
         "",
-        "| suite | runs | shards | why |",
-        "|---|---|---|---|",
-        "| `base` | yes | 2 | runs |",
-        "| `extra` | no | 0 | needs the label 'run-ci-extra' |",
-        "| `kernel` | no | 1 | its paths did not change |",
+        "| suite | runs | shards | at once | why |",
+        "|---|---|---|---|---|",
+        "| `base` | yes | 2 | 2 | runs |",
+        "| `extra` | no | 0 | 1 | needs the label 'run-ci-extra' |",
+        "| `kernel` | no | 1 | 1 | its paths did not change |",
     ]
+
+
+SGLANG_GATE = {**PER_COMMIT["pull_request"], "gated_off": "fail", "types": ["opened", "synchronize", "reopened"]}
+
+
+@pytest.mark.parametrize(
+    ("changed", "labels", "draft", "blocked"),
+    [
+        (
+            "src/app.py",
+            (),
+            False,
+            "No GPU test ran: the pull request lacks the label `run-ci`. To run CI, add the "
+            "`run-ci` label; then re-run this workflow.",
+        ),
+        (
+            "src/app.py",
+            ("run-ci",),
+            True,
+            "No GPU test ran: the pull request is a draft. To run CI, mark the pull "
+            "request ready for review; then re-run this workflow.",
+        ),
+        ("docs/index.md", ("run-ci",), False, ""),  # nothing to test: the check passes, as sglang's
+        ("src/app.py", ("run-ci",), False, ""),
+    ],
+    ids=["no run-ci label", "draft", "docs only", "labelled"],
+)
+def test_a_gated_off_pull_request_fails_the_required_check_when_configured(
+    tmp_path, monkeypatch, capsys, changed, labels, draft, blocked
+):
+    """gated_off: fail (sglang's pr-gate): the gate says why and how to get CI, and finish fails on it."""
+    monkeypatch.chdir(merge_commit(tmp_path, changed))
+    gates = {**PER_COMMIT, "pull_request": SGLANG_GATE}
+    with FakeGitHub() as api:
+        api.on("GET", f"/repos/{REPO}/pulls/7", pull(7, labels, draft))
+        status, outputs = decide(tmp_path, monkeypatch, gates, "pull_request", pull_event(7), api)
+    assert (status, outputs["blocked"]) == (0, blocked)
+    capsys.readouterr()
+    needs = {"gate": {"result": "success", "outputs": {"blocked": blocked}}, "base": {"result": "skipped"}}
+    monkeypatch.setenv("NEEDS", json.dumps(needs))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "finish.md"))
+    assert ci_gate.main(["finish"]) == (1 if blocked else 0)
+    assert capsys.readouterr().out.splitlines() == ([f"::error title=CI did not run::{blocked}"] if blocked else [])
+    summary = (tmp_path / "finish.md").read_text().splitlines()
+    assert summary[:3] == (
+        ["### Result: failed", "", blocked] if blocked else ["### Result: passed", "", "| job | result |"]
+    )
+
+
+def test_the_blocked_line_says_a_label_starts_a_run_where_labeled_is_a_trigger():
+    gate = {"label": "run-ci", "types": ["opened", "labeled"]}
+    assert ci_gate.blocked_line(gate, draft=False) == (
+        "No GPU test ran: the pull request lacks the label `run-ci`. To run CI, add the `run-ci` label; "
+        "that starts a new run."
+    )
+
+
+@pytest.mark.parametrize(
+    ("changed", "runs"),
+    [("docs/guide.md", False), ("src/notes.md", False), ("src/app.py", True), ("src/app.md.py", True)],
+)
+def test_exclusions_in_paths_leave_out_what_they_match(tmp_path, monkeypatch, changed, runs):
+    """`!**/*.md` (sglang's `!(*.md)`): a change to docs alone is no change to test."""
+    monkeypatch.chdir(merge_commit(tmp_path, changed))
+    gates = {**PER_COMMIT, "pull_request": {**PER_COMMIT["pull_request"], "paths": ["src/**", "docs/**", "!**/*.md"]}}
+    with FakeGitHub() as api:
+        api.on("GET", f"/repos/{REPO}/pulls/7", pull(7, ("run-ci",)))
+        _, outputs = decide(tmp_path, monkeypatch, gates, "pull_request", pull_event(7), api)
+    assert outputs["run"]["base"] is runs
+
+
+@pytest.mark.parametrize(
+    ("event_name", "labels", "parallel"),
+    [
+        ("pull_request", ("run-ci",), {"base": 1, "big": 3, "extra": 1, "kernel": 1}),  # size // 3, at least 1
+        ("pull_request", ("run-ci", "high priority"), {"base": 2, "big": 10, "extra": 1, "kernel": 1}),
+        ("schedule", (), {"base": 2, "big": 10, "extra": 1, "kernel": 1}),
+        ("workflow_dispatch", (), {"base": 2, "big": 10, "extra": 1, "kernel": 1}),
+    ],
+    ids=["pull request", "high priority", "schedule", "dispatch"],
+)
+def test_the_throttle_limits_pull_requests_unless_lifted(tmp_path, monkeypatch, event_name, labels, parallel):
+    """sglang's compute_partitions: max(size // 3, 1) shards at once on a pull request."""
+    repo = merge_commit(tmp_path, "src/app.py")
+    plan = {"suites": {**PLAN["suites"], "big": {"shards": [{"files": []}] * 10}}}
+    write_files(repo, {"plan.json": json.dumps(plan)})
+    monkeypatch.chdir(repo)
+    gates = {
+        **PER_COMMIT,
+        "suites": {**PER_COMMIT["suites"], "big": {"trigger": "per-commit"}},
+        "throttle": {"divisor": 3, "events": ["pull_request"], "lift_label": "high priority"},
+    }
+    with FakeGitHub() as api:
+        api.on("GET", f"/repos/{REPO}/pulls/7", pull(7, labels))
+        status, outputs = decide(tmp_path, monkeypatch, gates, event_name, pull_event(7), api)
+    assert (status, outputs["parallel"]) == (0, parallel)
 
 
 @pytest.mark.parametrize(

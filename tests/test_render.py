@@ -18,8 +18,9 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.config import load_config
 from generator.lint import lint
+from generator.model import OUTPUT_NAMES
 from generator.names import job_id
-from generator.render.jobs import needed_suites
+from generator.render.jobs import needed_suites, with_ci_paths
 from generator.render.pins import CHECKOUT, SETUP_PYTHON, UPLOAD_ARTIFACT
 from generator.render.shipping import copy_text
 from generator.render.templates import yaml_value
@@ -131,15 +132,23 @@ def test_golden_gates_needs_and_pools():
         "run_shard.py", ""
     ).replace("ci_gate.py", "")
     # Label and path gates are decided by the gate program, from the gates written here.
+    # The files that define the CI are added to every path filter (issue 22, F7).
+    ci_files = ["cigen.yml", *(f".github/workflows/cigen-{name}.yml" for name in OUTPUT_NAMES), ".github/cigen/**"]
     assert gate_spec(per_commit) == {
         "workflow": "per-commit",
-        "pull_request": {"label": "run-ci", "skip_drafts": True, "paths": ["src/**", "test/**", "kernel/**"]},
+        "pull_request": {
+            "label": "run-ci",
+            "skip_drafts": True,
+            "paths": ["src/**", "test/**", "kernel/**", *ci_files],
+            "gated_off": "pass",
+            "types": ["opened", "synchronize", "reopened", "ready_for_review", "labeled"],
+        },
         "suites": {
             "base-a": {"trigger": "per-commit"},
             "base-b": {"trigger": "per-commit"},
             "base-c": {"trigger": "per-commit"},
             "extra": {"trigger": "per-commit", "label": "run-ci-extra"},
-            "kernel": {"trigger": "per-commit", "paths": ["kernel/**", "test/kernel/**"]},
+            "kernel": {"trigger": "per-commit", "paths": ["kernel/**", "test/kernel/**", *ci_files]},
         },
     }
     assert jobs["gate"]["permissions"] == {"contents": "read", "pull-requests": "read"}
@@ -152,7 +161,8 @@ def test_golden_gates_needs_and_pools():
         "workflow_dispatch": None,
     }
     assert per_commit["concurrency"] == {
-        "group": "${{ github.workflow }}-${{ github.event.pull_request.number || github.ref }}",
+        "group": "${{ github.workflow }}-${{ github.event_name }}-"
+        "${{ github.event.pull_request.number || github.ref }}",
         "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
     }
 
@@ -386,7 +396,7 @@ def test_corpus_needs_are_transitive_and_gates_match_the_config(synth_tree, corp
         assert job["needs"] == ["gate", *needs], suite.name
         assert ("!contains(needs.*.result, 'failure')" in job["if"]) == bool(needs), suite.name
         assert gates[suite.name].get("label") == suite.pr_label, suite.name
-        assert gates[suite.name].get("paths", []) == list(suite.paths), suite.name
+        assert gates[suite.name].get("paths", []) == with_ci_paths(config, suite.paths), suite.name
     assert jobs["base-c-test-4-gpu-h100"]["needs"] == [
         "gate",
         "base-a-test-1-gpu-small",

@@ -19,7 +19,12 @@ from generator.render.pins import ACTIONS
 
 # Workflow-level concurrency keys: a newer PR push cancels the older run; pushes and
 # scheduled runs queue instead of cancelling each other.
-PER_COMMIT_CONCURRENCY = "${{ github.workflow }}-${{ github.event.pull_request.number || github.ref }}"
+# The event name keeps pull requests, pushes, schedules and dispatches in groups of their own (as
+# sglang's `pr-test-<event>-<branch>`): a schedule never queues behind, nor cancels, a push.
+PER_COMMIT_CONCURRENCY = (
+    "${{ github.workflow }}-${{ github.event_name }}-${{ github.event.pull_request.number || github.ref }}"
+)
+CPU_CONCURRENCY = "${{ github.workflow }}-${{ github.event.pull_request.number || github.ref }}"
 NIGHTLY_CONCURRENCY = "${{ github.workflow }}-${{ github.ref }}-${{ github.event.schedule || inputs.suite }}"
 PER_COMMIT = WorkflowKind(name="per-commit", triggers=("per-commit",))
 
@@ -37,9 +42,14 @@ def per_commit_context(build: Build) -> dict | None:
     jobs = workflow_jobs(build, PER_COMMIT)
     if not jobs:
         return None
+    workflows = build.config.workflows
     return {
         **_common(build),
         "concurrency": PER_COMMIT_CONCURRENCY,
+        "pull_request_types": list(workflows.pull_requests.types),
+        "push": workflows.triggers.push,
+        "crons": list(workflows.triggers.schedule),
+        "dispatch": workflows.triggers.dispatch,
         "gate": gate_job(build, PER_COMMIT),
         "jobs": jobs,
         "finish": finish_job(jobs),
@@ -79,7 +89,7 @@ def cpu_tests_context(build: Build) -> dict | None:
         return None
     return {
         **_common(build),
-        "concurrency": PER_COMMIT_CONCURRENCY,
+        "concurrency": CPU_CONCURRENCY,
         "runs_on": cpu.runs_on,
         "python": cpu.python,
         "timeout_minutes": cpu.timeout_minutes,

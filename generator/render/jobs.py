@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generator.backends import BY_NAME
-from generator.model import Config, GpuPreflight, ModelTest, Pool, Suite, SuitePlan
+from generator.model import OUTPUT_NAMES, Config, GpuPreflight, ModelTest, Pool, Suite, SuitePlan
 from generator.names import (
     FINISH_JOB,
     GATE_FILE,
@@ -91,6 +91,28 @@ def job_condition(suite: Suite, has_needs: bool) -> str:
     if has_needs:
         parts += ["!contains(needs.*.result, 'failure')", "!contains(needs.*.result, 'cancelled')"]
     return expression(parts)
+
+
+def ci_paths(config: Config) -> list[str]:
+    """The files that define the CI: a pull request changing one of them always runs it (issue 22, F7)."""
+    workflows = [f".github/workflows/{config.workflows.file_name(output)}" for output in OUTPUT_NAMES]
+    return ["cigen.yml", *workflows, ".github/cigen/**"]
+
+
+def with_ci_paths(config: Config, paths: Sequence[str]) -> list[str]:
+    """A path filter that also matches the CI's own files (an empty filter matches everything already).
+    They go before any exclusion pattern: git's exclusions apply to every pattern, so an excluded
+    workflow file would stay excluded (reviewers read includes first)."""
+    if not paths:
+        return []
+    includes = [p for p in paths if not p.startswith("!")]
+    excludes = [p for p in paths if p.startswith("!")]
+    return list(dict.fromkeys(includes + ci_paths(config))) + excludes
+
+
+def shard_max_parallel(suite: Suite) -> str:
+    """How many of the suite's shards run at once: the gate's throttle (all of them when it says nothing)."""
+    return f"${{{{ fromJSON(needs.{GATE_JOB}.outputs.parallel || '{{}}')[{literal(suite.name)}] || 256 }}}}"
 
 
 def shard_matrix(suite: Suite) -> str:
@@ -202,11 +224,12 @@ def action_uses(config: Config) -> str:
 
 def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: WorkflowKind) -> list[dict]:
     """A suite's shard job, or one per pool when it runs on several (each pool its own env and set-up)."""
-    suite = suite_plan.suite
     jobs = []
-    for ident, pool in zip(shard_job_ids(suite.name, suite.pools), suite_plan.pools):
+    for ident, pool in zip(shard_job_ids(suite_plan.suite.name, suite_plan.suite.pools), suite_plan.pools):
+        suite = suite_plan.suite.on_pool(pool.name)
         shown = f"{suite.name} on {pool.name}" if len(suite_plan.pools) > 1 else suite.name
         overrides = override_pools(config, suite, pool, kind) if len(suite_plan.pools) == 1 else []
+        throttled = kind.name == "per-commit" and config.workflows.throttle is not None
         jobs.append(
             {
                 "kind": "shards",
@@ -221,6 +244,7 @@ def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wo
                 "environment": secrets_environment(config, suite, kind),
                 "env": job_env(config, suite, pool, kind),
                 "shards": shard_matrix(suite),
+                "max_parallel": shard_max_parallel(suite) if throttled else None,
                 "setup": list(config.setup_for(suite, pool)),
                 "setup_timeout_minutes": config.workflows.setup_timeout_minutes,
                 "step_timeout_minutes": suite.step_timeout_minutes,
@@ -322,14 +346,27 @@ def gate_spec(build: Build, kind: WorkflowKind) -> str:
         if suite.pr_label:
             spec["label"] = suite.pr_label
         if suite.paths:
-            spec["paths"] = list(suite.paths)
+            spec["paths"] = with_ci_paths(config, suite.paths) if kind.name == "per-commit" else list(suite.paths)
         if suite.cron:
             spec["cron"] = suite.cron
         suites[suite.name] = spec
     head: dict = {"workflow": kind.name}
     if kind.name == "per-commit":
         gate = config.workflows.pull_requests
-        head["pull_request"] = {"label": gate.label, "skip_drafts": gate.skip_drafts, "paths": list(gate.paths)}
+        head["pull_request"] = {
+            "label": gate.label,
+            "skip_drafts": gate.skip_drafts,
+            "paths": with_ci_paths(config, gate.paths),
+            "gated_off": gate.gated_off,
+            "types": list(gate.types),
+        }
+        throttle = config.workflows.throttle
+        if throttle is not None:
+            head["throttle"] = {
+                "divisor": throttle.divisor,
+                "events": list(throttle.events),
+                "lift_label": throttle.lift_label,
+            }
     else:
         head["crons"] = list(kind.crons)
     lines = [json.dumps(head)[:-1] + ', "suites": {']

@@ -9,19 +9,25 @@ CI for (`.github/cigen/ci_gate.py`); the generated workflows run it on a hosted 
 `decide` reads the workflow's gates (env CIGEN_GATES, JSON written by cigen render), the event
 (GITHUB_EVENT_NAME, GITHUB_EVENT_PATH) and, for a pull request, the live pull request through the
 REST API (GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN): labels and draft state as they are now,
-not as the event recorded them. It writes two step outputs: `run` ({suite: true|false}) and `shards`
+not as the event recorded them. It writes step outputs: `run` ({suite: true|false}), `shards`
 ({suite: [0, 1, ...]}, from the plan file, so the matrix of a suite's job follows the plan file and
-the workflow YAML does not change when a test is added), and a step summary saying why.
+the workflow YAML does not change when a test is added), `parallel` ({suite: shards at once}, the
+`throttle`), `blocked` (why a gated-off pull request fails the required check, when `gated_off` is
+fail; else empty), and a step summary saying why.
 
 Rules, per commit workflow: pushes and dispatches run every suite. A pull request runs nothing when
 it is a draft (`skip_drafts`), lacks the workflow's label (`label`, e.g. run-ci), or changes no file
 under the workflow's `paths`; otherwise a suite with its own `label` runs when the pull request has
-it, and a suite with `paths` when the change touches them (a diff that cannot be computed runs it).
+it, and a suite with `paths` when the change touches them (a diff that cannot be computed runs it;
+a pattern starting with `!` excludes). Throttle: on its `events`, a suite runs at most
+max(shards // divisor, 1) shards at once, unless the live pull request has `lift_label`.
 Nightly workflow: a schedule runs the nightly suites of that cron (all of them when the workflow has
 one cron); a dispatch runs `inputs.suite` (`all`: every nightly suite; manual suites only by name).
 
 `finish` reads NEEDS (the `toJSON(needs)` of the jobs it waits for) and fails when any of them
-failed or was cancelled; a job skipped by its gate is fine. It is the one check to require.
+failed or was cancelled, or when the gate said the pull request is `blocked` (sglang's pr-gate: a
+draft or a pull request without run-ci cannot pass); a job skipped by its gate is fine. It is the
+one check to require.
 
 Exit status: 0 done, 1 the run failed (finish) or the live pull request could not be read (decide:
 fail closed, nothing runs), 2 a usage mistake.
@@ -115,31 +121,61 @@ def pull_labels(pull: Mapping) -> set[str]:
     }
 
 
+def git_pathspecs(patterns: Sequence[str]) -> list[str]:
+    """cigen.yml's globs as git pathspecs: `!pattern` excludes what it matches from the rest."""
+    return [
+        ":(glob,exclude)" + pattern[1:]
+        if pattern.startswith("!")
+        else ":(glob)" + pattern
+        for pattern in patterns
+    ]
+
+
 def touches(pathspecs: Sequence[str]) -> bool:
     """Whether the checked-out merge commit changes a file under `pathspecs` (git `:(glob)`,
-    `**` as in cigen.yml) against its first parent, the base branch. A diff that fails says yes.
+    `**` as in cigen.yml, `!` excludes) against its first parent, the base branch. A diff
+    that fails says yes.
     """
-    specs = [":(glob)" + spec for spec in pathspecs]
+    specs = git_pathspecs(pathspecs)
     diff = subprocess.run(
         ["git", "diff", "--quiet", "HEAD^1", "HEAD", "--", *specs], capture_output=True
     )
     return diff.returncode != 0
 
 
+def blocked_line(pr: Mapping, draft: bool) -> str:
+    """The required check's summary line for a gated-off pull request: why, and how to get CI."""
+    if draft:
+        step = "mark the pull request ready for review"
+        starts = "ready_for_review" in pr.get("types", ())
+        why = "the pull request is a draft"
+    else:
+        step = f"add the `{pr['label']}` label"
+        starts = "labeled" in pr.get("types", ())
+        why = f"the pull request lacks the label `{pr['label']}`"
+    then = "that starts a new run" if starts else "then re-run this workflow"
+    return f"No GPU test ran: {why}. To run CI, {step}; {then}."
+
+
 def decide_pull_request(
     gates: Mapping, pull: Mapping
-) -> tuple[dict[str, bool], dict[str, str]]:
-    """Per suite: runs or not on this pull request, and why."""
+) -> tuple[dict[str, bool], dict[str, str], str]:
+    """Per suite: runs or not on this pull request, and why; and the line that fails the
+    required check when the pull request is gated off and `gated_off` is fail (else "")."""
     suites = gates["suites"]
     pr = gates.get("pull_request") or {}
     labels = pull_labels(pull)
     stop = None
-    if pr.get("skip_drafts") and pull.get("draft") is True:
+    blocked = ""
+    draft = bool(pr.get("skip_drafts") and pull.get("draft") is True)
+    if draft:
         stop = "the pull request is a draft"
     elif pr.get("label") and pr["label"] not in labels:
         stop = f"the pull request lacks the label {pr['label']!r}"
     elif pr.get("paths") and not touches(pr["paths"]):
         stop = "the pull request changes no file the GPU suites test"
+    if stop and pr.get("gated_off") == "fail" and (draft or "label" in stop):
+        blocked = blocked_line(pr, draft)
     run, why = {}, {}
     for name, suite in suites.items():
         if stop:
@@ -150,7 +186,21 @@ def decide_pull_request(
             run[name], why[name] = False, "its paths did not change"
         else:
             run[name], why[name] = True, "runs"
-    return run, why
+    return run, why, blocked
+
+
+def parallel(
+    gates: Mapping, event_name: str, labels: set[str], shards: Mapping[str, list]
+) -> dict[str, int]:
+    """Per suite: how many of its shards run at once (the `throttle`; else all of them)."""
+    throttle = gates.get("throttle") or {}
+    lifted = throttle.get("lift_label") in labels
+    limited = event_name in throttle.get("events", ()) and not lifted
+    divisor = throttle.get("divisor", 1)
+    return {
+        name: max(len(indices) // divisor, 1) if limited else max(len(indices), 1)
+        for name, indices in shards.items()
+    }
 
 
 def decide_schedule(
@@ -186,23 +236,44 @@ def decide_dispatch(
     return run, why
 
 
-def decide(
-    gates: Mapping, event_name: str, event: Mapping
-) -> tuple[dict[str, bool], dict[str, str]]:
+class Decision:
+    """What the gate decided: per suite whether it runs and why, the live pull request's
+    labels (empty for other events), and the line that fails the required check ("" if none).
+    """
+
+    def __init__(
+        self,
+        run: dict[str, bool],
+        why: dict[str, str],
+        labels: set[str] | None = None,
+        blocked: str = "",
+    ) -> None:
+        self.run, self.why, self.labels, self.blocked = (
+            run,
+            why,
+            labels or set(),
+            blocked,
+        )
+
+
+def decide(gates: Mapping, event_name: str, event: Mapping) -> Decision:
     """Per suite: whether this run starts it, and why."""
     if event_name == "pull_request":
         number = (event.get("pull_request") or {}).get("number")
         if not isinstance(number, int):
             raise GateError("the pull_request event has no pull request number")
-        return decide_pull_request(gates, live_pull_request(number))
+        pull = live_pull_request(number)
+        run, why, blocked = decide_pull_request(gates, pull)
+        return Decision(run, why, pull_labels(pull), blocked)
     if gates.get("workflow") == "nightly":
         if event_name == "schedule":
-            return decide_schedule(gates, str(event.get("schedule", "")))
+            return Decision(*decide_schedule(gates, str(event.get("schedule", ""))))
         inputs = event.get("inputs") or {}
-        return decide_dispatch(gates, str(inputs.get("suite", "all")))
-    return {name: True for name in gates["suites"]}, {
-        name: f"a {event_name} runs every suite" for name in gates["suites"]
-    }
+        return Decision(*decide_dispatch(gates, str(inputs.get("suite", "all"))))
+    return Decision(
+        {name: True for name in gates["suites"]},
+        {name: f"a {event_name} runs every suite" for name in gates["suites"]},
+    )
 
 
 def write_output(name: str, value: str) -> None:
@@ -235,16 +306,25 @@ def decide_command(plan_path: str) -> int:
         if os.environ.get("GITHUB_EVENT_PATH")
         else {}
     )
-    run, why = decide(gates, event_name, event if isinstance(event, dict) else {})
+    decision = decide(gates, event_name, event if isinstance(event, dict) else {})
+    run, why = decision.run, decision.why
     shards = plan_shards(plan_path, list(gates["suites"]))
+    at_once = parallel(gates, event_name, decision.labels, shards)
     write_output("run", json.dumps(run, separators=(",", ":"), sort_keys=True))
     write_output("shards", json.dumps(shards, separators=(",", ":"), sort_keys=True))
+    write_output("parallel", json.dumps(at_once, separators=(",", ":"), sort_keys=True))
+    write_output("blocked", decision.blocked)
     rows = [
-        f"| `{name}` | {'yes' if run[name] else 'no'} | {len(shards[name])} | {why[name]} |"
+        f"| `{name}` | {'yes' if run[name] else 'no'} | {len(shards[name])} "
+        f"| {at_once[name]} | {why[name]} |"
         for name in sorted(run)
     ]
-    header = f"### Which suites run ({event_name})\n\n| suite | runs | shards | why |\n|---|---|---|---|\n"
-    write_summary(header + "\n".join(rows) + "\n")
+    header = (
+        f"### Which suites run ({event_name})\n\n"
+        "| suite | runs | shards | at once | why |\n|---|---|---|---|---|\n"
+    )
+    blocked = f"\n**{decision.blocked}**\n" if decision.blocked else ""
+    write_summary(header + "\n".join(rows) + "\n" + blocked)
     return EXIT_OK
 
 
@@ -256,15 +336,21 @@ def finish_command() -> int:
         job: (entry or {}).get("result", "unknown") for job, entry in needs.items()
     }
     failed = sorted(job for job, result in results.items() if result in FAILED_RESULTS)
+    gate = needs.get("gate") or {}
+    blocked = str((gate.get("outputs") or {}).get("blocked") or "")
     rows = "\n".join(
         f"| `{job}` | {result} |" for job, result in sorted(results.items())
     )
+    verdict = "failed" if failed or blocked else "passed"
+    line = f"{blocked}\n\n" if blocked else ""
     write_summary(
-        f"### Result: {'failed' if failed else 'passed'}\n\n| job | result |\n|---|---|\n{rows}\n"
+        f"### Result: {verdict}\n\n{line}| job | result |\n|---|---|\n{rows}\n"
     )
     for job in failed:
         print(f"::error title={results[job]}::{job} {results[job]}", flush=True)
-    return EXIT_FAILED if failed else EXIT_OK
+    if blocked:
+        print(f"::error title=CI did not run::{blocked}", flush=True)
+    return EXIT_FAILED if failed or blocked else EXIT_OK
 
 
 class UsageError(Exception):
