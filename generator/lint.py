@@ -342,7 +342,54 @@ def check_model_job_ids(config: Config, placements: Iterable[PlacedModelTest]) -
     return problems
 
 
+def glob_regex(pattern: str) -> re.Pattern:
+    """cigen.yml's path glob (git's `:(glob)`: `**/` any folders, `*` within a name) as a regex."""
+    out, index = "", 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            out, index = out + "(?:.*/)?", index + 3
+        elif pattern.startswith("**", index):
+            out, index = out + ".*", index + 2
+        elif pattern[index] == "*":
+            out, index = out + "[^/]*", index + 1
+        elif pattern[index] == "?":
+            out, index = out + "[^/]", index + 1
+        else:
+            out, index = out + re.escape(pattern[index]), index + 1
+    return re.compile(out + r"\Z")
+
+
+def path_filter_matches(patterns: Iterable[str], path: str) -> bool:
+    """Whether a path filter (`!pattern` excludes) lets `path` through, as the gate's git diff does."""
+    patterns = list(patterns)
+    includes = [p for p in patterns if not p.startswith("!")]
+    excludes = [p[1:] for p in patterns if p.startswith("!")]
+    matched = any(glob_regex(p).match(path) for p in includes)
+    return matched and not any(glob_regex(p).match(path) for p in excludes)
+
+
+def check_ci_paths(config: Config, scan: TreeScan) -> list[Problem]:
+    """A pull-request path filter that leaves out the files defining the CI: cigen adds them anyway
+    (a change to the CI always runs it, issue 22 F7), but the config should say what happens."""
+    paths = config.workflows.pull_requests.paths
+    ci_files = ("cigen.yml", f".github/workflows/{config.workflows.file_name('per-commit')}", ".github/cigen/plan.json")
+    missing = [path for path in ci_files if not path_filter_matches(paths, path)] if paths else []
+    if not missing:
+        return []
+    return [
+        _warning(
+            config.source,
+            config.line("workflows", "pull_requests", "paths"),
+            "ci-files-outside-paths",
+            f"workflows.pull_requests.paths leaves out {', '.join(missing)}: a pull request changing only the CI "
+            "would run none of it, so cigen adds cigen.yml, its workflows and .github/cigen/** to the gate",
+            help='list them to say so: "cigen.yml", ".github/workflows/cigen-*.yml", ".github/cigen/**"',
+        )
+    ]
+
+
 BUILTIN_CHECKS: tuple[LintCheck, ...] = (
+    check_ci_paths,
     check_suites,
     check_unrun,
     check_duplicates,

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from generator.config import default_config_text, parse_config
+from generator.render.jobs import with_ci_paths
 from generator.shipped import ci_gate
 from tests.conftest import write_files
 from tests.rerun_support import FakeGitHub
@@ -303,3 +305,32 @@ def test_finish_fails_only_when_a_job_failed_or_was_cancelled(monkeypatch, capsy
     assert ci_gate.main(["finish"]) == status
     failed = [f"::error title={r}::{job} {r}" for job, r in sorted(results.items()) if r in ("failure", "cancelled")]
     assert capsys.readouterr().out.splitlines() == failed
+
+
+@pytest.mark.parametrize(
+    ("changed", "runs"),
+    [
+        ("cigen.yml", True),
+        (".github/workflows/cigen-per-commit.yml", True),
+        (".github/cigen/plan.json", True),
+        ("python/sglang/srt/server.py", True),
+        ("docs/index.md", False),
+        ("python/sglang/README.md", False),
+    ],
+)
+def test_a_pull_request_changing_only_the_ci_runs_it(tmp_path, monkeypatch, changed, runs):
+    """Issue 22 F7: the sglang template's gate, as rendered, passes a labelled pull request that changes
+    only cigen.yml or a generated workflow (it used to say "changes no file the GPU suites test")."""
+    config = parse_config(default_config_text(), "cigen.yml")
+    configured = [p for p in config.workflows.pull_requests.paths if p not in ci_gate_files()]
+    gates = {**PER_COMMIT, "pull_request": {"label": "run-ci", "paths": with_ci_paths(config, configured)}}
+    monkeypatch.chdir(merge_commit(tmp_path, changed))
+    with FakeGitHub() as api:
+        api.on("GET", f"/repos/{REPO}/pulls/7", pull(7, ("run-ci",)))
+        _, outputs = decide(tmp_path, monkeypatch, gates, "pull_request", pull_event(7), api)
+    assert outputs["run"]["base"] is runs
+
+
+def ci_gate_files() -> set[str]:
+    """What the template lists for the CI's own files: left out above, so the test shows that cigen adds them."""
+    return {"cigen.yml", ".github/workflows/cigen-*.yml", ".github/cigen/**"}
