@@ -29,6 +29,7 @@ from generator.model import (
     Config,
     CpuTests,
     GpuPreflight,
+    Hooks,
     ModelTest,
     Pool,
     PullRequestGate,
@@ -186,6 +187,7 @@ def _build(doc: _Document) -> Config:
             setup=tuple(spec["setup"]) if "setup" in spec else None,
             env=_env(spec.get("env", {})),
             preflight=GpuPreflight(**spec.get("preflight", {})),
+            hooks=_hooks(spec.get("hooks", {})),
             line=doc.line(("pools", name)),
         )
         for name, spec in data["pools"].items()
@@ -270,6 +272,7 @@ def _build(doc: _Document) -> Config:
             test_args=tuple(merged.get("test_args", ())),
             mismatched_nightly=merged.get("mismatched_nightly", "run"),
             on_pools={pool: dict(settings) for pool, settings in merged.get("on_pools", {}).items()},
+            hooks=_hooks(merged.get("hooks", {})),
             line=doc.line(where),
         )
     problems.extend(_needs_problems(doc, suites, declared=set(data["suites"])))
@@ -321,6 +324,11 @@ def _build(doc: _Document) -> Config:
     )
 
 
+def _hooks(spec: dict) -> Hooks:
+    """A level's hooks (schema-valid); absent keys are empty."""
+    return Hooks(**{key: value if key == "timeout_minutes" else tuple(value) for key, value in spec.items()})
+
+
 def _env(spec: dict) -> dict[str, str]:
     """Environment values as the shell sees them: YAML's true is "true", 2 is "2"; {var: X} is the
     expression reading the repository variable X (its default, a quoted literal, when X is unset)."""
@@ -365,6 +373,7 @@ def _workflow_settings(spec: dict) -> WorkflowSettings:
             **{key: tuple(pull_requests[key]) for key in ("types",) if key in pull_requests},
             gated_off=pull_requests.get("gated_off", "pass"),
         ),
+        hooks=_hooks(spec.get("hooks", {})),
         triggers=Triggers(
             push=triggers.get("push", True),
             schedule=tuple(triggers.get("schedule", ())),

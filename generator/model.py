@@ -61,6 +61,27 @@ class GpuPreflight:
 
 
 @dataclass(frozen=True)
+class Hooks:
+    """Shell steps around a GPU job's tests, one level's (workflows, pool or suite)."""
+
+    before: tuple[str, ...] = ()  # after set-up, before the tests (sglang: DeepGEMM warm-up)
+    always_after: tuple[str, ...] = ()  # even when the tests failed (sglang: ci_cleanup_venv.sh)
+    on_failure: tuple[str, ...] = ()  # only when a step failed (sglang: collect core dumps)
+    upload_on_failure: tuple[str, ...] = ()  # paths uploaded as an artifact when a step failed
+    timeout_minutes: int | None = None  # each hook step's; None: the set-up timeout
+
+    def then(self, other: Hooks) -> Hooks:
+        """This level's lines, then `other`'s (a more specific level adds to the one above)."""
+        return Hooks(
+            self.before + other.before,
+            self.always_after + other.always_after,
+            self.on_failure + other.on_failure,
+            self.upload_on_failure + other.upload_on_failure,
+            other.timeout_minutes if other.timeout_minutes is not None else self.timeout_minutes,
+        )
+
+
+@dataclass(frozen=True)
 class Pool:
     """A set of interchangeable self-hosted runners, addressed by their labels."""
 
@@ -73,6 +94,7 @@ class Pool:
     setup: tuple[str, ...] | None = None  # None: the workflows' setup
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
     preflight: GpuPreflight = field(default_factory=GpuPreflight)
+    hooks: Hooks = field(default_factory=Hooks)
     line: int = 0
 
 
@@ -104,6 +126,7 @@ class Suite:
     test_args: tuple[str, ...] = ()
     mismatched_nightly: str = "run"  # "run" | "skip": files whose nightly= contradicts the trigger (sglang: skip)
     on_pools: Mapping[str, Mapping[str, int]] = field(default_factory=dict, hash=False)  # pool -> settings
+    hooks: Hooks = field(default_factory=Hooks)
     line: int = 0
 
     def on_pool(self, pool: str) -> Suite:
@@ -221,6 +244,7 @@ class WorkflowSettings:
     pull_requests: PullRequestGate = field(default_factory=PullRequestGate)
     triggers: Triggers = field(default_factory=Triggers)
     throttle: Throttle | None = None  # None: every shard at once
+    hooks: Hooks = field(default_factory=Hooks)  # every GPU job's; pools and suites add theirs
     cigen_package: str | None = None  # immutable: git URL at a commit, or `.` in cigen's own repository
     cigen_requirements: str | None = None  # a hash-pinned requirements file, installed with --require-hashes
     action: str | None = None  # cigen's composite action: `./` in cigen's repository, else `owner/cigen@<sha>`
@@ -265,6 +289,10 @@ class Config:
             if setup is not None:
                 return setup
         return self.workflows.setup
+
+    def hooks_for(self, suite: Suite, pool: Pool) -> Hooks:
+        """A GPU job's hook steps: the workflows', then its pool's, then the suite's lines."""
+        return self.workflows.hooks.then(pool.hooks).then(suite.hooks)
 
     def env_for(self, suite: Suite, pool: Pool) -> dict[str, str]:
         """A GPU job's environment: the workflows', then its pool's, then the suite's, key by key (later wins)."""

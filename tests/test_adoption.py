@@ -70,9 +70,9 @@ def test_no_job_installs_a_mutable_reference(sglang, tmp_path):
     # GPU jobs install nothing of cigen's: they call the files cigen wrote beside the workflows.
     for workflow in ("cigen-per-commit.yml", "cigen-nightly.yml"):
         for job in shard_jobs(load_yaml(tmp_path / "gh" / "workflows" / workflow)).values():
-            runs = [step["run"] for step in job["steps"] if "run" in step]
-            assert not any("cigen" in run for run in runs[:-1]), runs  # only the run step names it
-            assert runs[-1].startswith("python3 .github/cigen/run_shard.py run")
+            runs = {step["name"]: step["run"] for step in job["steps"] if "run" in step}
+            assert [name for name, run in runs.items() if "cigen" in run] == ["Run shard"], runs  # only it names cigen
+            assert runs["Run shard"].startswith("python3 .github/cigen/run_shard.py run")
 
 
 def test_every_gpu_job_has_its_pools_setup_and_environment(sglang, tmp_path):

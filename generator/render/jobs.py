@@ -194,6 +194,24 @@ def shard_command(suite: Suite, pool: Pool) -> str:
     return "\n".join(lines)
 
 
+def hook_steps(config: Config, suite: Suite, pool: Pool) -> dict[str, object]:
+    """The job's hook lines by when they run, and the failure artifact's name and paths (None: no upload)."""
+    hooks = config.hooks_for(suite, pool)
+    upload = None
+    if hooks.upload_on_failure:
+        upload = {
+            "name": f"cigen-on-failure-${{{{ github.job }}}}-${{{{ matrix.shard }}}}-${{{{ github.run_attempt }}}}",
+            "paths": list(hooks.upload_on_failure),
+        }
+    return {
+        "before": list(hooks.before),
+        "always_after": list(hooks.always_after),
+        "on_failure": list(hooks.on_failure),
+        "upload": upload,
+        "timeout_minutes": hooks.timeout_minutes or config.workflows.setup_timeout_minutes,
+    }
+
+
 def preflight_options(preflight: GpuPreflight) -> list[str]:
     """The runner's GPU-check options a pool sets; what it leaves out keeps the runner's default."""
     options = {
@@ -248,6 +266,7 @@ def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wo
                 "setup": list(config.setup_for(suite, pool)),
                 "setup_timeout_minutes": config.workflows.setup_timeout_minutes,
                 "step_timeout_minutes": suite.step_timeout_minutes,
+                "hooks": hook_steps(config, suite, pool),
                 "command": shard_command(suite, pool),
                 "artifact": (
                     f"{RESULTS_ARTIFACT}-${{{{ github.job }}}}-${{{{ matrix.shard }}}}-${{{{ github.run_attempt }}}}"
