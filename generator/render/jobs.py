@@ -200,7 +200,7 @@ def hook_steps(config: Config, suite: Suite, pool: Pool) -> dict[str, object]:
     upload = None
     if hooks.upload_on_failure:
         upload = {
-            "name": f"cigen-on-failure-${{{{ github.job }}}}-${{{{ matrix.shard }}}}-${{{{ github.run_attempt }}}}",
+            "name": "cigen-on-failure-${{ github.job }}-${{ matrix.shard }}-${{ github.run_attempt }}",
             "paths": list(hooks.upload_on_failure),
         }
     return {
