@@ -25,6 +25,7 @@ from generator.backends import BACKENDS, DEFAULT_BACKEND
 from generator.errors import Problem, ProblemReport, UserError, plural
 from generator.model import (
     OUTPUT_NAMES,
+    Build,
     CalibrateLoop,
     Config,
     CpuTests,
@@ -38,7 +39,7 @@ from generator.model import (
     Triggers,
     WorkflowSettings,
 )
-from generator.names import RESERVED_JOBS, shard_job_ids
+from generator.names import RESERVED_JOBS, build_job_id, shard_job_ids
 
 CONFIG_NAME = "cigen.yml"
 DEFAULT_SOURCE = "<embedded default cigen.yml>"
@@ -188,6 +189,8 @@ def _build(doc: _Document) -> Config:
             env=_env(spec.get("env", {})),
             preflight=GpuPreflight(**spec.get("preflight", {})),
             hooks=_hooks(spec.get("hooks", {})),
+            changed_paths=tuple(spec.get("labels_when_changed", {}).get("paths", ())),
+            changed_labels=tuple(spec.get("labels_when_changed", {}).get("labels", ())),
             line=doc.line(("pools", name)),
         )
         for name, spec in data["pools"].items()
@@ -273,9 +276,25 @@ def _build(doc: _Document) -> Config:
             mismatched_nightly=merged.get("mismatched_nightly", "run"),
             on_pools={pool: dict(settings) for pool, settings in merged.get("on_pools", {}).items()},
             hooks=_hooks(merged.get("hooks", {})),
+            builds=tuple(merged.get("builds", ())),
             line=doc.line(where),
         )
     problems.extend(_needs_problems(doc, suites, declared=set(data["suites"])))
+    builds = {
+        name: Build(
+            name=name,
+            pool=spec["pool"],
+            steps=tuple(spec["steps"]),
+            artifact_path=spec["artifact_path"],
+            download_to=spec["download_to"],
+            paths=tuple(spec.get("paths", ())),
+            switch_env=spec.get("switch_env"),
+            timeout_minutes=spec.get("timeout_minutes", 120),
+            line=doc.line(("builds", name)),
+        )
+        for name, spec in data.get("builds", {}).items()
+    }
+    problems.extend(_build_problems(doc, builds, pools, suites))
     model_tests = {}
     for path, spec in data.get("model_tests", {}).items():
         where = ("model_tests", path)
@@ -319,6 +338,7 @@ def _build(doc: _Document) -> Config:
         suites=suites,
         nightly_cron=data.get("schedule", {}).get("nightly_cron", "0 14 * * *"),
         model_tests=model_tests,
+        builds=builds,
         workflows=_workflow_settings(workflows),
         lines=MappingProxyType(dict(doc.lines)),
     )
@@ -568,6 +588,47 @@ def _job_id_problems(doc: _Document, suites: dict[str, Suite]) -> list[Problem]:
                     )
                 )
             owner.setdefault(ident, f"suite '{suite.name}'")
+    return problems
+
+
+def _build_problems(doc: _Document, builds: dict[str, Build], pools: dict, suites: dict[str, Suite]) -> list[Problem]:
+    """A build runs on a known pool, has a job id of its own, and only per-commit suites use builds."""
+    problems = [
+        doc.problem(("builds", b.name, "pool"), "unknown-pool", f"build '{b.name}': unknown pool '{b.pool}'")
+        for b in builds.values()
+        if b.pool not in pools
+    ]
+    problems += [
+        doc.problem(("builds", b.name, "paths"), "paths-only-exclusions", f"build '{b.name}': every path excludes")
+        for b in builds.values()
+        if b.paths and all(p.startswith("!") for p in b.paths)
+    ]
+    jobs = {job for suite in suites.values() for job in shard_job_ids(suite.name, suite.pools)}
+    problems += [
+        doc.problem(
+            ("builds", b.name),
+            "job-id-clash",
+            f"build '{b.name}' would get job id '{build_job_id(b.name)}', which a suite already has",
+        )
+        for b in builds.values()
+        if build_job_id(b.name) in jobs
+    ]
+    for suite in suites.values():
+        where = ("suites", suite.name, "builds")
+        for name in suite.builds:
+            if name not in builds:
+                problems.append(
+                    doc.problem(where, "unknown-build", f"suite '{suite.name}' names unknown build '{name}'")
+                )
+            elif suite.trigger != "per-commit":
+                problems.append(
+                    doc.problem(
+                        where,
+                        "option-for-trigger",
+                        f"suite '{suite.name}': builds run in the per-commit workflow, "
+                        f"not for trigger '{suite.trigger}'",
+                    )
+                )
     return problems
 
 

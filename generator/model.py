@@ -95,6 +95,8 @@ class Pool:
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
     preflight: GpuPreflight = field(default_factory=GpuPreflight)
     hooks: Hooks = field(default_factory=Hooks)
+    changed_paths: tuple[str, ...] = ()  # a pull request changing these runs per-commit jobs on...
+    changed_labels: tuple[str, ...] = ()  # ...these labels instead (sglang: 4-gpu-b200-kernel)
     line: int = 0
 
 
@@ -127,6 +129,7 @@ class Suite:
     mismatched_nightly: str = "run"  # "run" | "skip": files whose nightly= contradicts the trigger (sglang: skip)
     on_pools: Mapping[str, Mapping[str, int]] = field(default_factory=dict, hash=False)  # pool -> settings
     hooks: Hooks = field(default_factory=Hooks)
+    builds: tuple[str, ...] = ()  # builds whose artifact the suite's jobs download
     line: int = 0
 
     def on_pool(self, pool: str) -> Suite:
@@ -160,6 +163,21 @@ class ModelTest:
     pools: tuple[str, ...] = ()  # empty: the pools of the test's suite
     server_args: str = ""
     install: str = "none"  # the action's `install` input: pip arguments, or none
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Build:
+    """A job before the suites that name it: builds on its pool and hands an artifact to them."""
+
+    name: str
+    pool: str
+    steps: tuple[str, ...]
+    artifact_path: str  # what it uploads
+    download_to: str  # where a suite job puts the artifact
+    paths: tuple[str, ...] = ()  # a pull request changing these runs it; empty: always
+    switch_env: str | None = None  # env a suite job gets: "true" when the build ran
+    timeout_minutes: int = 120
     line: int = 0
 
 
@@ -273,6 +291,7 @@ class Config:
     suites: Mapping[str, Suite]
     nightly_cron: str
     model_tests: Mapping[str, ModelTest] = field(default_factory=dict)  # by path
+    builds: Mapping[str, Build] = field(default_factory=dict)  # by name
     workflows: WorkflowSettings = field(default_factory=WorkflowSettings)
     lines: Mapping[tuple[str, ...], int] = field(default_factory=dict, compare=False, repr=False)  # key path -> line
 

@@ -51,6 +51,11 @@ def model_job_id(suite: str, pool: str) -> str:
     return f"{job_id(suite)}-models-{id_part(pool)}"
 
 
+def build_job_id(build: str) -> str:
+    """The per-commit job of a build (builds: in cigen.yml)."""
+    return f"build-{id_part(build)}"
+
+
 def rerun_job_id(pool: str) -> str:
     """The /rerun-test job for one pool."""
     return "run-" + id_part(pool)

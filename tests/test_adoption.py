@@ -90,7 +90,9 @@ def test_every_gpu_job_has_its_pools_setup_and_environment(sglang, tmp_path):
             setup = next(step["run"] for step in job["steps"] if step["name"] == "Set up").splitlines()
             assert setup == list(config.setup_for(suite, pool)), job_id
             secrets = {name: f"${{{{ secrets.{secret} }}}}" for name, secret in suite.secrets.items()}
-            assert job["env"] == {**config.env_for(suite, pool), **secrets}, job_id
+            built = "${{ fromJSON(needs.gate.outputs.builds || '{}')['sgl-kernel'] && 'true' || 'false' }}"
+            switch = {"CUSTOM_BUILD_SGL_KERNEL": built} if "sgl-kernel" in suite.builds else {}
+            assert job["env"] == {**config.env_for(suite, pool), **secrets, **switch}, job_id
             seen.add((tuple(setup), job["env"].get("GPU_CONFIG")))
     # sglang's runner configurations: DeepEP runners install with their own script; the env says which GPUs.
     assert ("bash scripts/ci/cuda/ci_install_deepep.sh",) in {setup for setup, _ in seen}

@@ -123,6 +123,8 @@ def test_pull_requests_are_gated_by_live_labels_drafts_and_paths(tmp_path, monke
         "shards": {"base": [0, 1], "extra": [], "kernel": [0]},
         "parallel": {"base": 2, "extra": 1, "kernel": 1},
         "blocked": "",
+        "builds": {},
+        "changed": {},
     }
 
 

@@ -133,7 +133,7 @@ def test_schema_errors_point_at_the_offending_key():
     )
     assert messages(text) == [
         "cigen.yml:5: config-schema: pools.1-gpu-h100: unknown key 'colour' "
-        "(known: env, gpu, gpu_mem_gib, gpus, labels, preflight, setup, setup_minutes)",
+        "(known: env, gpu, gpu_mem_gib, gpus, hooks, labels, labels_when_changed, preflight, setup, setup_minutes)",
         "cigen.yml:8: config-schema: suites.nightly-1-gpu.trigger: "
         "'hourly' is not one of ['per-commit', 'nightly', 'manual']",
     ]

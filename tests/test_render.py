@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.config import load_config
+from generator.config import default_config_text, load_config
 from generator.lint import lint
 from generator.model import OUTPUT_NAMES
 from generator.names import job_id
 from generator.render.jobs import needed_suites, with_ci_paths
-from generator.render.pins import CHECKOUT, SETUP_PYTHON, UPLOAD_ARTIFACT
+from generator.render.pins import CHECKOUT, DOWNLOAD_ARTIFACT, SETUP_PYTHON, UPLOAD_ARTIFACT
 from generator.render.shipping import copy_text
 from generator.render.templates import yaml_value
 from generator.tree import scan_tree
@@ -340,7 +340,10 @@ def test_each_shard_job_runs_on_its_pool_with_its_gpus(synth_tree, corpus_workfl
             command = shlex.split(next(s["run"] for s in job["steps"] if "run_shard.py run" in s.get("run", "")))
             assert command[command.index("--gpus") + 1] == str(pool.gpus), name
             secrets = {name: f"${{{{ secrets.{secret} }}}}" for name, secret in suite.secrets.items()}
-            assert job["env"] == {**config.env_for(suite, pool), **secrets}, name
+            # A per-commit stage learns whether the sgl-kernel build ran (sglang's CUSTOM_BUILD_SGL_KERNEL).
+            built = "${{ fromJSON(needs.gate.outputs.builds || '{}')['sgl-kernel'] && 'true' || 'false' }}"
+            switch = {"CUSTOM_BUILD_SGL_KERNEL": built} if suite.trigger == "per-commit" else {}
+            assert job["env"] == {**config.env_for(suite, pool), **secrets, **switch}, name
             assert next(s["run"] for s in job["steps"] if s["name"] == "Set up").splitlines() == list(
                 config.setup_for(suite, pool)
             )
@@ -400,20 +403,23 @@ def test_corpus_needs_are_transitive_and_gates_match_the_config(synth_tree, corp
         job = jobs.get(job_id(suite.name))
         if job is None:
             continue
-        needs = [job_id(n) for n in needed_suites(config, suite) if job_id(n) in jobs]
+        needs = [f"build-{b}" for b in suite.builds] + [
+            job_id(n) for n in needed_suites(config, suite) if job_id(n) in jobs
+        ]
         assert job["needs"] == ["gate", *needs], suite.name
         assert ("!contains(needs.*.result, 'failure')" in job["if"]) == bool(needs), suite.name
         assert gates[suite.name].get("label") == suite.pr_label, suite.name
         assert gates[suite.name].get("paths", []) == with_ci_paths(config, suite.paths), suite.name
     assert jobs["base-c-test-4-gpu-h100"]["needs"] == [
         "gate",
+        "build-sgl-kernel",
         "base-a-test-1-gpu-small",
         "base-b-test-1-gpu-small",
         "base-b-test-1-gpu-large",
         "base-b-test-2-gpu-large",
         "base-b-test-4-gpu-b200",
     ]
-    assert workflow["jobs"]["finish"]["needs"] == ["gate", *jobs]
+    assert workflow["jobs"]["finish"]["needs"] == ["gate", "build-sgl-kernel", *jobs]
 
 
 def test_render_is_deterministic(synth_tree, tmp_path):
@@ -510,6 +516,7 @@ def test_least_privilege_pins_and_no_expressions_in_run(corpus_github):
         CHECKOUT,
         SETUP_PYTHON,
         UPLOAD_ARTIFACT,
+        DOWNLOAD_ARTIFACT,
         "octo/cigen@0123456789abcdef0123456789abcdef01234567 # v0.1.0",
     }
 
@@ -578,8 +585,9 @@ def test_registrations_no_job_would_run_stop_the_render(tmp_path):
     tree = write_files(tmp_path, {"test/registered/test_a.py": GOOD.replace("base-a", "base-z")})
     result = CliRunner().invoke(cli, ["render", "--root", str(tree)])
     assert result.exit_code == 2
+    line = default_config_text().splitlines().index("  test/registered/rl/test_weight_checker_e2e.py:") + 1
     assert without_warnings(result.stderr).splitlines() == [
-        "<embedded default cigen.yml>:92: model-test-unregistered: "
+        f"<embedded default cigen.yml>:{line}: model-test-unregistered: "
         "model test 'test/registered/rl/test_weight_checker_e2e.py' is not a registered test file",
         '  help: register it, e.g. register_cuda_ci(est_time=150, suite="nightly-1-gpu", nightly=True)',
         "test/registered/test_a.py:1: unknown-suite: cuda suite 'base-z' is not in <embedded default cigen.yml>",

@@ -167,5 +167,6 @@ def calibrate_context(build: Build) -> dict | None:
 
 def actionlint_context(build: Build) -> dict | None:
     """actionlint must know the self-hosted runner labels of every pool."""
-    labels = dict.fromkeys(label for pool in build.config.pools.values() for label in pool.labels)
+    pools = build.config.pools.values()
+    labels = dict.fromkeys(label for pool in pools for label in (*pool.labels, *pool.changed_labels))
     return {"regenerate": build.config.workflows.regenerate, "labels": list(labels)}

@@ -24,6 +24,7 @@ from generator.names import (
     RESULTS_ARTIFACT,
     RESULTS_FILE,
     RUNNER_FILE,
+    build_job_id,
     model_job_id,
     shard_job_ids,
 )
@@ -138,9 +139,14 @@ def override_pools(config: Config, suite: Suite, pool: Pool, kind: WorkflowKind)
     ]
 
 
-def runs_on(pool: Pool, others: Sequence[Pool]) -> list[str] | str:
+def runs_on(pool: Pool, others: Sequence[Pool], kind: WorkflowKind | None = None) -> list[str] | str:
     """The pool's labels, or an expression picking an override's when the dispatch chose one
-    of `others`."""
+    of `others`; on the per-commit workflow, the pool's labels_when_changed when the gate says
+    the pull request changed their paths."""
+    if kind is not None and kind.name == "per-commit" and pool.changed_labels:
+        changed = f"fromJSON(needs.{GATE_JOB}.outputs.changed || '{{}}')[{literal(pool.name)}]"
+        alternate = json.dumps(list(pool.changed_labels))
+        return f"${{{{ {changed} && fromJSON({literal(alternate)}) || fromJSON({literal(labels_json(pool))}) }}}}"
     if not others:
         return list(pool.labels)
     picks = " || ".join(f"inputs.pool == {literal(p.name)} && fromJSON({literal(labels_json(p))})" for p in others)
@@ -192,6 +198,67 @@ def shard_command(suite: Suite, pool: Pool) -> str:
     lines += [f"--test-arg={shlex.quote(arg)}" for arg in suite.test_args]
     lines.append(f'--results "$RUNNER_TEMP/{RESULTS_FILE}"')
     return "\n".join(lines)
+
+
+def build_ran(name: str) -> str:
+    """Whether the gate started the build (its job then succeeded, or the suite's job was skipped)."""
+    return f"fromJSON(needs.{GATE_JOB}.outputs.builds || '{{}}')[{literal(name)}]"
+
+
+def used_builds(config: Config, suite: Suite, kind: WorkflowKind) -> list[str]:
+    """The builds a suite's per-commit jobs wait for (builds run in the per-commit workflow only)."""
+    return [name for name in suite.builds if name in config.builds] if kind.name == "per-commit" else []
+
+
+def build_switches(config: Config, suite: Suite, kind: WorkflowKind) -> dict[str, str]:
+    """Each used build's switch_env: 'true' when it ran and its artifact is downloaded, else 'false'."""
+    builds = [config.builds[name] for name in used_builds(config, suite, kind)]
+    return {b.switch_env: f"${{{{ {build_ran(b.name)} && 'true' || 'false' }}}}" for b in builds if b.switch_env}
+
+
+def build_downloads(config: Config, suite: Suite, kind: WorkflowKind) -> list[dict]:
+    """A download step per used build, taken only when the build ran."""
+    return [
+        {
+            "name": f"Download the {name} build",
+            "if": f"${{{{ {build_ran(name)} }}}}",
+            "artifact": build_artifact(name),
+            "path": config.builds[name].download_to,
+        }
+        for name in used_builds(config, suite, kind)
+    ]
+
+
+def build_artifact(name: str) -> str:
+    return f"cigen-build-{name}-${{{{ github.run_attempt }}}}"
+
+
+def build_jobs(build: Build, kind: WorkflowKind) -> list[dict]:
+    """The builds some suite of this workflow uses, in config order, each on its own pool."""
+    config = build.config
+    used = {name for suite in workflow_suites(build, kind) for name in used_builds(config, suite, kind)}
+    jobs = []
+    for spec in config.builds.values():
+        if spec.name not in used:
+            continue
+        pool = config.pools[spec.pool]
+        jobs.append(
+            {
+                "kind": "build",
+                "id": build_job_id(spec.name),
+                "name": f"Build {spec.name}",
+                "needs": [GATE_JOB],
+                "if": expression([f"needs.{GATE_JOB}.result == 'success'", build_ran(spec.name)]),
+                "runs_on": list(pool.labels),
+                "environment": None,
+                "env": {},
+                "timeout_minutes": spec.timeout_minutes,
+                "steps": list(spec.steps),
+                "artifact": build_artifact(spec.name),
+                "artifact_path": spec.artifact_path,
+            }
+        )
+    return jobs
 
 
 def hook_steps(config: Config, suite: Suite, pool: Pool) -> dict[str, object]:
@@ -256,11 +323,12 @@ def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wo
                 "name": f"{shown} (shard ${{{{ matrix.shard }}}})",
                 "needs": needs,
                 "if": job_condition(suite, len(needs) > 1),
-                "runs_on": runs_on(pool, overrides),
+                "runs_on": runs_on(pool, overrides, kind),
                 "override_pools": [p.name for p in overrides],
                 "timeout_minutes": suite.job_timeout_minutes,
                 "environment": secrets_environment(config, suite, kind),
-                "env": job_env(config, suite, pool, kind),
+                "env": {**job_env(config, suite, pool, kind), **build_switches(config, suite, kind)},
+                "downloads": build_downloads(config, suite, kind),
                 "shards": shard_matrix(suite),
                 "max_parallel": shard_max_parallel(suite) if throttled else None,
                 "setup": list(config.setup_for(suite, pool)),
@@ -343,11 +411,10 @@ def workflow_jobs(build: Build, kind: WorkflowKind) -> list[dict]:
     waiting for the gate and for the jobs of every suite it needs (transitively)."""
     config = build.config
     planned = {sp.suite.name: sp for sp in build.plan.suites}
-    jobs = []
+    jobs = build_jobs(build, kind)
     for suite in workflow_suites(build, kind):
-        needs = [GATE_JOB] + [
-            job for name in needed_suites(config, suite) for job in suite_job_ids(build, config.suites[name])
-        ]
+        needs = [GATE_JOB] + [build_job_id(name) for name in used_builds(config, suite, kind)]
+        needs += [job for name in needed_suites(config, suite) for job in suite_job_ids(build, config.suites[name])]
         if suite.name in planned:
             jobs.extend(shard_jobs(config, planned[suite.name], needs, kind))
         for pool in model_test_pools(build, suite):
@@ -379,6 +446,20 @@ def gate_spec(build: Build, kind: WorkflowKind) -> str:
             "gated_off": gate.gated_off,
             "types": list(gate.types),
         }
+        used = {name for suite in workflow_suites(build, kind) for name in used_builds(config, suite, kind)}
+        builds = {
+            name: {
+                "paths": list(spec.paths),
+                "suites": [s.name for s in workflow_suites(build, kind) if name in s.builds],
+            }
+            for name, spec in config.builds.items()
+            if name in used
+        }
+        if builds:
+            head["builds"] = builds
+        changed = {name: list(pool.changed_paths) for name, pool in config.pools.items() if pool.changed_labels}
+        if changed:
+            head["changed"] = changed
         throttle = config.workflows.throttle
         if throttle is not None:
             head["throttle"] = {

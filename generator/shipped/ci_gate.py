@@ -13,7 +13,9 @@ not as the event recorded them. It writes step outputs: `run` ({suite: true|fals
 ({suite: [0, 1, ...]}, from the plan file, so the matrix of a suite's job follows the plan file and
 the workflow YAML does not change when a test is added), `parallel` ({suite: shards at once}, the
 `throttle`), `blocked` (why a gated-off pull request fails the required check, when `gated_off` is
-fail; else empty), and a step summary saying why.
+fail; else empty), `builds` ({build: true|false}: a build runs for a suite that runs, and, when it
+has `paths`, only on a pull request that changes them), `changed` ({pool: true|false}: the pull
+request changed the pool's `labels_when_changed` paths), and a step summary saying why.
 
 Rules, per commit workflow: pushes and dispatches run every suite. A pull request runs nothing when
 it is a draft (`skip_drafts`), lacks the workflow's label (`label`, e.g. run-ci), or changes no file
@@ -256,6 +258,32 @@ class Decision:
         )
 
 
+def decide_builds(
+    gates: Mapping, event_name: str, run: Mapping[str, bool]
+) -> dict[str, bool]:
+    """Per build: whether it runs. Only for a suite that runs; with `paths`, only on a pull
+    request that changes them (sglang builds sgl-kernel for such pull requests only)."""
+    built = {}
+    for name, spec in (gates.get("builds") or {}).items():
+        wanted = any(run.get(suite) for suite in spec.get("suites", ()))
+        paths = spec.get("paths") or []
+        if paths:
+            wanted = wanted and event_name == "pull_request" and touches(paths)
+        built[name] = bool(wanted)
+    return built
+
+
+def decide_changed(
+    gates: Mapping, event_name: str, run: Mapping[str, bool]
+) -> dict[str, bool]:
+    """Per pool with labels_when_changed: whether this pull request changed its paths."""
+    running = event_name == "pull_request" and any(run.values())
+    return {
+        pool: bool(running and touches(paths))
+        for pool, paths in (gates.get("changed") or {}).items()
+    }
+
+
 def decide(gates: Mapping, event_name: str, event: Mapping) -> Decision:
     """Per suite: whether this run starts it, and why."""
     if event_name == "pull_request":
@@ -314,6 +342,10 @@ def decide_command(plan_path: str) -> int:
     write_output("shards", json.dumps(shards, separators=(",", ":"), sort_keys=True))
     write_output("parallel", json.dumps(at_once, separators=(",", ":"), sort_keys=True))
     write_output("blocked", decision.blocked)
+    built = decide_builds(gates, event_name, run)
+    changed = decide_changed(gates, event_name, run)
+    write_output("builds", json.dumps(built, separators=(",", ":"), sort_keys=True))
+    write_output("changed", json.dumps(changed, separators=(",", ":"), sort_keys=True))
     rows = [
         f"| `{name}` | {'yes' if run[name] else 'no'} | {len(shards[name])} "
         f"| {at_once[name]} | {why[name]} |"
@@ -324,7 +356,16 @@ def decide_command(plan_path: str) -> int:
         "| suite | runs | shards | at once | why |\n|---|---|---|---|---|\n"
     )
     blocked = f"\n**{decision.blocked}**\n" if decision.blocked else ""
-    write_summary(header + "\n".join(rows) + "\n" + blocked)
+    extra = [
+        f"- build `{name}`: {'yes' if ran else 'no'}"
+        for name, ran in sorted(built.items())
+    ]
+    extra += [
+        f"- pool `{name}` on its changed-paths labels: {'yes' if on else 'no'}"
+        for name, on in sorted(changed.items())
+    ]
+    more = "\n" + "\n".join(extra) + "\n" if extra else ""
+    write_summary(header + "\n".join(rows) + "\n" + blocked + more)
     return EXIT_OK
 
 

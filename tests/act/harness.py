@@ -89,6 +89,7 @@ DOUBLED_ACTIONS = {
     "actions/checkout": DOUBLES / "checkout",
     "actions/setup-python": DOUBLES / "setup-python",
     "actions/upload-artifact": DOUBLES / "upload-artifact",
+    "actions/download-artifact": DOUBLES / "download-artifact",
 }
 HOSTED_LABEL = "ubuntu-latest"
 FAKE_TOKEN = "act-fake-token"  # github.token is never empty on GitHub

@@ -1,4 +1,4 @@
-"""The test doubles' one script: `python3 doubles.py checkout|setup-python|upload-artifact`.
+"""The test doubles' one script: `python3 doubles.py checkout|setup-python|upload-artifact|download-artifact`.
 
 Each composite action.yml beside this file passes its inputs as JSON in DOUBLE_INPUTS; the
 harness (tests/act/harness.py) sets CIGEN_ACT_SOURCE (the fixture repository), CIGEN_ACT_RECORDS
@@ -201,10 +201,28 @@ def upload_artifact(inputs: dict) -> None:
     record("actions/upload-artifact", inputs, files=sorted(map(str, relative)), uploaded=True)
 
 
+def download_artifact(inputs: dict) -> None:
+    """Copy $CIGEN_ACT_ARTIFACTS/<name>/ (what the upload double stored) to `path` in the workspace."""
+    name = inputs.get("name") or ""
+    source = Path(os.environ["CIGEN_ACT_ARTIFACTS"]) / name
+    if not name or not source.is_dir():
+        raise DoubleError(f"Unable to download artifact(s): Artifact not found for name: {name}")
+    os.chdir(os.environ["GITHUB_WORKSPACE"])
+    target = Path(inputs.get("path") or ".")
+    files = sorted(p for p in source.rglob("*") if p.is_file())
+    for file in files:
+        (target / file.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(file, target / file.relative_to(source))
+    print(f"download-artifact double: {len(files)} file(s) of {name!r} to {target}")
+    set_outputs(download_path=str(target.resolve()))
+    record("actions/download-artifact", inputs, files=[str(f.relative_to(source)) for f in files])
+
+
 ACTIONS: dict[str, Callable[[dict], None]] = {
     "checkout": checkout,
     "setup-python": setup_python,
     "upload-artifact": upload_artifact,
+    "download-artifact": download_artifact,
 }
 
 
