@@ -21,6 +21,7 @@ from generator.errors import error as _error
 from generator.errors import warning as _warning
 from generator.model import Config, PlacedModelTest, Registration
 from generator.names import RESERVED_JOBS, job_id, model_job_id
+from generator.pathglob import path_filter_matches
 from generator.tree import TreeScan
 
 # Extra checks other steps plug in (timings vs estimates, GPU-memory fit): each takes the
@@ -340,32 +341,6 @@ def check_model_job_ids(config: Config, placements: Iterable[PlacedModelTest]) -
                 )
             )
     return problems
-
-
-def glob_regex(pattern: str) -> re.Pattern:
-    """cigen.yml's path glob (git's `:(glob)`: `**/` any folders, `*` within a name) as a regex."""
-    out, index = "", 0
-    while index < len(pattern):
-        if pattern.startswith("**/", index):
-            out, index = out + "(?:.*/)?", index + 3
-        elif pattern.startswith("**", index):
-            out, index = out + ".*", index + 2
-        elif pattern[index] == "*":
-            out, index = out + "[^/]*", index + 1
-        elif pattern[index] == "?":
-            out, index = out + "[^/]", index + 1
-        else:
-            out, index = out + re.escape(pattern[index]), index + 1
-    return re.compile(out + r"\Z")
-
-
-def path_filter_matches(patterns: Iterable[str], path: str) -> bool:
-    """Whether a path filter (`!pattern` excludes) lets `path` through, as the gate's git diff does."""
-    patterns = list(patterns)
-    includes = [p for p in patterns if not p.startswith("!")]
-    excludes = [p[1:] for p in patterns if p.startswith("!")]
-    matched = any(glob_regex(p).match(path) for p in includes)
-    return matched and not any(glob_regex(p).match(path) for p in excludes)
 
 
 def check_ci_paths(config: Config, scan: TreeScan) -> list[Problem]:

@@ -336,3 +336,36 @@ def test_a_pull_request_changing_only_the_ci_runs_it(tmp_path, monkeypatch, chan
 def ci_gate_files() -> set[str]:
     """What the template lists for the CI's own files: left out above, so the test shows that cigen adds them."""
     return {"cigen.yml", ".github/workflows/cigen-*.yml", ".github/cigen/**"}
+
+
+@pytest.mark.parametrize(
+    ("event_name", "changed", "labels", "built", "kernel_labels"),
+    [
+        ("pull_request", "kernel/rmsnorm.cu", ("run-ci",), True, True),
+        ("pull_request", "kernel/README.md", ("run-ci",), False, False),  # docs: no build, no kernel runner
+        ("pull_request", "src/app.py", ("run-ci",), False, False),
+        ("pull_request", "kernel/rmsnorm.cu", (), False, False),  # gated off: nothing runs, nothing builds
+        ("push", "kernel/rmsnorm.cu", (), False, False),  # sglang builds for pull requests only
+    ],
+    ids=["kernel change", "kernel docs", "other change", "no run-ci", "push"],
+)
+def test_a_build_runs_when_its_paths_change_and_a_suite_needs_it(
+    tmp_path, monkeypatch, event_name, changed, labels, built, kernel_labels
+):
+    monkeypatch.chdir(merge_commit(tmp_path, changed))
+    gates = {
+        **PER_COMMIT,
+        "builds": {"kernel": {"paths": ["kernel/**", "!**/*.md"], "suites": ["base"]}},
+        "changed": {"4-gpu-b200": ["kernel/**", "!**/*.md"]},
+    }
+    with FakeGitHub() as api:
+        api.on("GET", f"/repos/{REPO}/pulls/7", pull(7, labels))
+        status, outputs = decide(tmp_path, monkeypatch, gates, event_name, pull_event(7), api)
+    assert (status, outputs["builds"], outputs["changed"]) == (0, {"kernel": built}, {"4-gpu-b200": kernel_labels})
+
+
+def test_a_build_without_paths_runs_whenever_a_suite_that_needs_it_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(merge_commit(tmp_path, "src/app.py"))
+    gates = {**PER_COMMIT, "builds": {"wheel": {"paths": [], "suites": ["base"]}, "other": {"suites": ["extra"]}}}
+    status, outputs = decide(tmp_path, monkeypatch, gates, "push", {}, None)
+    assert (status, outputs["builds"]) == (0, {"wheel": True, "other": True})

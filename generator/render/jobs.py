@@ -28,6 +28,7 @@ from generator.names import (
     model_job_id,
     shard_job_ids,
 )
+from generator.pathglob import path_filter_matches
 from generator.pipeline import Build
 
 
@@ -101,14 +102,15 @@ def ci_paths(config: Config) -> list[str]:
 
 
 def with_ci_paths(config: Config, paths: Sequence[str]) -> list[str]:
-    """A path filter that also matches the CI's own files (an empty filter matches everything already).
-    They go before any exclusion pattern: git's exclusions apply to every pattern, so an excluded
-    workflow file would stay excluded (reviewers read includes first)."""
+    """A path filter that also matches the CI's own files (an empty filter matches everything already):
+    those its includes do not match yet, after them and before the exclusions (reviewers read includes
+    first; git's exclusions apply to every pattern, and none of cigen's defaults excludes a CI file)."""
     if not paths:
         return []
     includes = [p for p in paths if not p.startswith("!")]
     excludes = [p for p in paths if p.startswith("!")]
-    return list(dict.fromkeys(includes + ci_paths(config))) + excludes
+    missing = [p for p in ci_paths(config) if not path_filter_matches(includes, p.replace("**", "cigen"))]
+    return includes + missing + excludes
 
 
 def shard_max_parallel(suite: Suite) -> str:

@@ -59,6 +59,14 @@ Differences between act 0.2.89 (host mode) and GitHub found so far, and YAML rig
    branches) holds a job back. On GitHub an environment's secrets reach only the jobs that name it,
    after its rules pass. A scenario that passes secrets proves what the YAML hands to which job
    (by name, `env:`), not that GitHub's environment would release them.
+11. `strategy.max-parallel` is not evaluated: an expression there (GitHub evaluates it, with the
+   `needs` context) is logged as an error ("Failed to parse 'max-parallel' option") and act runs
+   that job's matrix one entry at a time. Scenarios prove a throttle by the gate's `parallel`
+   output the expression reads; ActRun.errors leaves that one message out (ACT_MAX_PARALLEL_ERROR).
+12. `on.pull_request.types` is not applied: act starts the workflow for any `action` of the payload;
+   GitHub starts it only for the listed types. run_workflow applies GitHub's filter itself and
+   returns a run with no job (ActRun.started False) for an action the workflow does not list, as
+   it does for an event the workflow has no trigger for (act's own filter).
 """
 
 from __future__ import annotations
@@ -99,6 +107,7 @@ USES = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)(?P<path>/[^@]*)?@(?P<ref>[\w./-]+
 # A new network namespace holds only a loopback interface, and it is down: no route anywhere.
 NO_NETWORK = ("unshare", "--net", "--")
 WORKSPACE = re.compile(r"\bGITHUB_WORKSPACE:(\S+)")
+ACT_MAX_PARALLEL_ERROR = re.compile(r"^Failed to parse 'max-parallel' option: strconv\.Atoi: parsing \"\$\{\{")
 
 
 class ActError(Exception):
@@ -211,6 +220,7 @@ class ActRun:
     leftovers: list[int]  # processes of the run still alive after act exited (killed since)
     log: list[dict]
     text: str  # act's output lines that are not JSON
+    started: bool = True  # False: GitHub would not start the workflow for this event (difference 12)
 
     def runs(self, job_id: str) -> list[JobRun]:
         assert job_id in self.declared, f"{job_id!r} is not a job of this workflow: {self.declared}"
@@ -258,6 +268,15 @@ def workflow_labels(workflow: Path) -> set[str]:
         for entry in job.get("strategy", {}).get("matrix", {}).get("include", []) or []:
             found.update(entry.get("labels", []) if isinstance(entry, dict) else [])
     return found
+
+
+def starts_workflow(document: dict, event: str, payload: Mapping) -> bool:
+    """GitHub's `types` filter of a pull_request trigger, which act does not apply (difference 12)."""
+    triggers = document.get("on", document.get(True)) or {}
+    if event != "pull_request" or not isinstance(triggers, dict):
+        return True
+    types = (triggers.get("pull_request") or {}).get("types")
+    return types is None or payload.get("action", "opened") in types
 
 
 def _uses(document: dict) -> Iterator[str]:
@@ -319,7 +338,7 @@ def _jobs_from_log(entries: list[dict]) -> tuple[list[JobRun], list[str]]:
     errors = []
     for entry in entries:
         if "jobID" not in entry:
-            if entry.get("level") in ("error", "fatal"):
+            if entry.get("level") in ("error", "fatal") and not ACT_MAX_PARALLEL_ERROR.match(entry["msg"]):
                 errors.append(entry["msg"])
             continue
         matrix = entry.get("matrix") or {}
@@ -466,6 +485,7 @@ def act_command(
     secrets: Mapping[str, str],
     repositories: Mapping[str, Path],
     actor: str,
+    variables: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The act command line: one workflow, host mode for every label, offline, JSON log. --verbose
     because act logs skipped jobs and each job's workspace (which attributes records) at debug level."""
@@ -483,6 +503,8 @@ def act_command(
         command += ["--env", f"{name}={value}"]
     for name, value in secrets.items():
         command += ["--secret", f"{name}={value}"]
+    for name, value in (variables or {}).items():
+        command += ["--var", f"{name}={value}"]
     for uses, folder in sorted(repositories.items()):
         command += ["--local-repository", f"{uses}={folder}"]
     return command
@@ -539,6 +561,7 @@ def run_workflow(
     labels: Iterable[str],
     env: Mapping[str, str] | None = None,
     secrets: Mapping[str, str] | None = None,
+    variables: Mapping[str, str] | None = None,
     api: FakeGitHub | None = None,
     actions: Mapping[str, Path] | None = None,
     bin_dirs: Iterable[Path] = (),
@@ -549,14 +572,18 @@ def run_workflow(
     """Run .github/workflows/<workflow> of `repo` for `event` in act and collect what happened.
 
     labels: runner labels to serve (ubuntu-latest always is); a job asking for others gets
-    "no runner". env: for every step (--env). secrets: default GITHUB_TOKEN only. api: a started
+    "no runner". env: for every step (--env). secrets: default GITHUB_TOKEN only. variables:
+    repository variables (`vars.*`, --var). api: a started
     FakeGitHub, reached through GITHUB_API_URL. actions: "owner/repo" -> folder, for actions other
     than the doubles. bin_dirs: first on PATH (e.g. a `cigen` shim). work: scratch folder (default:
     a new one beside the repo). prefix: runs act under it, e.g. NO_NETWORK. Raises ActError when
     the run cannot be offline or outlives `timeout`.
     """
     workflow_path = repo / ".github" / "workflows" / workflow
-    declared = tuple(yaml.safe_load(workflow_path.read_text())["jobs"])
+    document = yaml.safe_load(workflow_path.read_text())
+    declared = tuple(document["jobs"])
+    if not starts_workflow(document, event, payload or {}):
+        return ActRun([], 0, 0.0, declared, [], [], [], Path(), [], [], [], [], "", started=False)
     repositories = local_repositories(workflow_path, repo, actions or {})
     work = work or repo.parent / f"act-{uuid.uuid4().hex[:8]}"
     (work / "artifacts").mkdir(parents=True, exist_ok=True)
@@ -565,7 +592,10 @@ def run_workflow(
     actor = ((payload or {}).get("sender") or {}).get("login", "cigen-dev")
     secrets = secrets if secrets is not None else {"GITHUB_TOKEN": FAKE_TOKEN}
     step_env = _step_env(repo, work, api, env or {})
-    command = [*prefix, *act_command(repo, workflow_path, event, work, labels, step_env, secrets, repositories, actor)]
+    command = [
+        *prefix,
+        *act_command(repo, workflow_path, event, work, labels, step_env, secrets, repositories, actor, variables),
+    ]
     marker = f"{MARKER_ENV}={uuid.uuid4().hex}"
     api_start = len(api.requests) if api is not None else 0
     finished = _execute(command, work, _process_env(work, bin_dirs, marker), marker, timeout)
