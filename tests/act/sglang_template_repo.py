@@ -123,7 +123,7 @@ def script(name: str, extra: str = "") -> str:
     return SCRIPT.format(name=name, extra=extra)
 
 
-def test_file(path: str, behavior: str = "pass") -> str:
+def fixture_test_file(path: str, behavior: str = "pass") -> str:
     """A recording test file with its registration, or the core-dumping failure."""
     if behavior == "coredump":
         return f'"""{path}"""\n{STUB}\n' + COREDUMP_TEST.format(mark=FILES[path])
@@ -146,7 +146,7 @@ def fixture_files() -> dict[str, str]:
         "scripts/ci/cuda/record.sh": script("warmup_deep_gemm.py"),
         "README.md": "# fixture\n",
     }
-    files.update({path: test_file(path) for path in FILES})
+    files.update({path: fixture_test_file(path) for path in FILES})
     return files
 
 
