@@ -2,7 +2,8 @@
 
 `minimal` scans the tree for registrations and writes one suite per suite name found (nightly
 when its files say nightly=True), one pool per runner_config (else a single `gpu` pool), and
-the settings a maintainer must review marked TODO; `sglang` is the embedded default. Either
+the settings a maintainer must review marked TODO; `sglang` is the embedded default with a TODO
+above every decision only sglang's maintainers can make (generator/todos.py places them). Either
 text is parsed back as a config before it is written.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from generator.config import default_config_text, parse_config
 from generator.model import Registration
+from generator.todos import Mark, mark_todos
 
 TEMPLATES = ("minimal", "sglang")
 
@@ -53,14 +55,55 @@ SUITE = """\
 FOOTER = """
 workflows:
   setup: ["pip install -e ."]  # TODO: how a GPU runner installs this project
+  triggers:  # TODO: which events run every per-commit suite (push to branches, schedule crons, dispatch)
+    push: true
+    dispatch: true
   # Pull requests run the GPU suites only when labelled run-ci, never as drafts.
   pull_requests:
     label: run-ci
     skip_drafts: true
+    gated_off: pass  # TODO: fail turns the required check red for a draft or unlabelled pull request
   # Pin cigen by commit to get /rerun-test comments and cigen's model-test action:
   # cigen_package: git+https://github.com/OWNER/cigen@<40-hex sha>
   branches: [main]
 """
+
+# The decisions in the sglang template that only sglang's maintainers can make; the repository
+# variables and secrets its jobs read are marked too (generator/todos.py finds them).
+SGLANG_MARKS = (
+    Mark(
+        (),
+        "switch off the hand-written workflows these replace (pr-test.yml with pr-gate.yml, "
+        "_pr-test-check-changes.yml, _pr-test-sgl-kernel-build.yml, and the CUDA nightly workflows) "
+        "once cigen's have run beside them; until then both run and only theirs is required",
+    ),
+    Mark(("schedule", "nightly_cron"), "when the nightly suites run (UTC; sglang: 14:00 every other day)"),
+    Mark(("pools",), "keep the pools whose labels your self-hosted runners register (sglang's runner fleet)"),
+    Mark(("builds", "sgl-kernel", "pool"), "the runners that build sgl-kernel's wheels (no GPU needed)"),
+    Mark(
+        ("workflows",),
+        "/rerun-test and the model-test action need cigen pinned by commit: "
+        "cigen_package: git+https://github.com/OWNER/cigen@<40-hex sha>",
+    ),
+    Mark(
+        ("workflows", "triggers"),
+        "which events run every per-commit suite (sglang: the twice-daily schedule and dispatch, no push)",
+    ),
+    Mark(
+        ("workflows", "pull_requests", "label"),
+        "who may add run-ci decides who spends GPU time (on GitHub: triage permission and up)",
+    ),
+    Mark(
+        ("workflows", "pull_requests", "gated_off"),
+        'fail: a draft or unlabelled pull request cannot merge once the check "Result" (job finish) is '
+        "required in branch protection, in place of pr-test-finish in sglang's protected job names",
+    ),
+    Mark(
+        ("workflows", "throttle", "lift_label"),
+        "the label that runs every shard of a pull request at once (sglang: high priority)",
+    ),
+    Mark(("defaults", "retries"), "retries of accuracy failures and timeouts (sglang's CUDA CI: none)"),
+)
 
 
 def suites_of(registrations: Sequence[Registration]) -> dict[str, tuple[str, str]]:
@@ -90,6 +133,9 @@ def minimal_config(include: str, registrations: Sequence[Registration]) -> str:
 
 def starter_config(template: str, include: str, registrations: Sequence[Registration]) -> str:
     """The text `cigen init` writes, checked to parse as a valid config."""
-    text = default_config_text() if template == "sglang" else minimal_config(include, registrations)
+    if template == "sglang":
+        text = mark_todos(default_config_text(), SGLANG_MARKS)
+    else:
+        text = mark_todos(minimal_config(include, registrations), ())
     parse_config(text, "cigen.yml")
     return text

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.config import default_config_text, load_config
+from generator.todos import find_todos
 from tests.conftest import write_files
 
 MAIN = '\n\nif __name__ == "__main__":\n    unittest.main()\n'
@@ -44,6 +45,19 @@ def test_minimal_config_follows_the_tests_and_renders(tmp_path):
         "per-commit-1-gpu": ("per-commit", ("gpu",)),
     }
     assert config.workflows.pull_requests.label == "run-ci" and config.workflows.cigen_package is None
+    written = root / "cigen.yml"
+    assert result.stdout.splitlines()[1:10] == [
+        "8 TODOs only you can decide:",
+        f"  {written}:12: when nightly suites run (UTC)",
+        f"  {written}:17: the runs-on labels of these runners",
+        f"  {written}:18: GPUs per runner",
+        f"  {written}:21: the runs-on labels of these runners",
+        f"  {written}:22: GPUs per runner",
+        f"  {written}:46: how a GPU runner installs this project",
+        f"  {written}:47: which events run every per-commit suite (push to branches, schedule crons, dispatch)",
+        f"  {written}:54: fail turns the required check red for a draft or unlabelled pull request",
+    ]
+    assert [todo.line for todo in find_todos(written.read_text())] == [12, 17, 18, 21, 22, 46, 47, 54]
     lint = run("lint", "--root", str(root))
     assert lint.exit_code == 0 and "0 errors" in lint.stderr, lint.stderr
     assert run("render", "--root", str(root)).exit_code == 0
@@ -53,10 +67,59 @@ def test_minimal_config_follows_the_tests_and_renders(tmp_path):
     ]
 
 
-def test_sglang_template_is_the_embedded_default(tmp_path):
+# Every decision only sglang's maintainers can make, each a TODO above its key (issue 20 item 10).
+SGLANG_TODOS = {
+    "# TODO: switch off the hand-written workflows these replace (pr-test.yml with pr-gate.yml, "
+    "_pr-test-check-changes.yml, _pr-test-sgl-kernel-build.yml, and the CUDA nightly workflows) once cigen's have "
+    "run beside them; until then both run and only theirs is required": (
+        "# cigen configuration: the embedded default. It reproduces sglang's CUDA CI layout"
+    ),
+    "  # TODO: when the nightly suites run (UTC; sglang: 14:00 every other day)": '  nightly_cron: "0 14 */2 * *"',
+    "# TODO: keep the pools whose labels your self-hosted runners register (sglang's runner fleet)": "pools:",
+    "    # TODO: the runners that build sgl-kernel's wheels (no GPU needed)": "    pool: x64-kernel-build-node",
+    "# TODO: /rerun-test and the model-test action need cigen pinned by commit: "
+    "cigen_package: git+https://github.com/OWNER/cigen@<40-hex sha>": "workflows:",
+    "  # TODO: which events run every per-commit suite (sglang: the twice-daily schedule and dispatch, no push)": (
+        "  triggers:"
+    ),
+    "    # TODO: who may add run-ci decides who spends GPU time (on GitHub: triage permission and up)": (
+        "    label: run-ci"
+    ),
+    '    # TODO: fail: a draft or unlabelled pull request cannot merge once the check "Result" (job finish) is '
+    "required in branch protection, in place of pr-test-finish in sglang's protected job names": "    gated_off: fail",
+    "    # TODO: the label that runs every shard of a pull request at once (sglang: high priority)": (
+        "    lift_label: high priority"
+    ),
+    "  # TODO: retries of accuracy failures and timeouts (sglang's CUDA CI: none)": "  retries: 0",
+    "      # TODO: set the repository variable SGLANG_PRECISION_HF_REPO (Settings > Secrets and variables > Actions > "
+    "Variables; unset, SGLANG_PRECISION_HF_REPO is empty)": (
+        "      SGLANG_PRECISION_HF_REPO: {var: SGLANG_PRECISION_HF_REPO}  # the test errors without it"
+    ),
+    "      # TODO: set the repository variable SGLANG_PRECISION_HF_REVISION (Settings > Secrets and variables > "
+    "Actions > Variables; unset, SGLANG_PRECISION_HF_REVISION is 'main')": (
+        "      SGLANG_PRECISION_HF_REVISION: {var: SGLANG_PRECISION_HF_REVISION, default: main}"
+    ),
+    "    # TODO: create the secret HF_TOKEN_PRECISION_STORE (Settings > Secrets and variables > Actions > Secrets); "
+    "the jobs read it as HF_TOKEN": "    secrets: {HF_TOKEN: HF_TOKEN_PRECISION_STORE}",
+}
+
+
+def test_sglang_template_marks_every_maintainer_decision_and_lists_the_todos(tmp_path):
+    """The embedded default, plus a TODO line above each decision only the maintainer can make (which
+    runners, which events, the required check, the throttle label, retries, the hand-written workflows
+    to switch off, the repository variables and secrets the jobs read); init prints them all."""
     root = write_files(tmp_path / "repo", TREE)
-    assert run("init", "--root", str(root), "--template", "sglang").exit_code == 0
-    assert (root / "cigen.yml").read_text() == default_config_text()
+    result = run("init", "--root", str(root), "--template", "sglang")
+    assert result.exit_code == 0, result.output
+    lines = (root / "cigen.yml").read_text().splitlines()
+    marks = {line: lines[number + 1] for number, line in enumerate(lines) if "# TODO:" in line}
+    assert marks == SGLANG_TODOS
+    unmarked = [line for line in lines if not line.lstrip().startswith("# TODO:")]
+    assert "\n".join(unmarked) + "\n" == default_config_text()
+    config = root / "cigen.yml"
+    listed = [f"  {config}:{lines.index(mark) + 1}: {mark.split('# TODO: ', 1)[1]}" for mark in SGLANG_TODOS]
+    assert result.stdout.splitlines()[1:15] == ["13 TODOs only you can decide:", *listed]
+    assert f"  1. decide each TODO listed above in {config}, then delete its mark" in result.stdout
 
 
 def test_a_tree_without_tests_gets_a_placeholder_suite(tmp_path):

@@ -15,7 +15,7 @@ EXCLUDE = ("**/conftest.py", "**/__init__.py")
 
 NEXT_STEPS = """\
 next:
-  1. edit the TODOs in {config}: your runners' labels and GPUs, how a runner installs the project
+  1. decide each TODO listed above in {config}, then delete its mark
   2. cigen lint     every finding about the tests and the config, one verdict each
   3. cigen render   writes .github/workflows/cigen-*.yml and .github/cigen/ (plan, runner, gate)
   4. commit .github/, and require the "Result" check (the finish job) in branch protection
@@ -46,6 +46,7 @@ def init_command(root: Path, template: str, include: str | None) -> None:
     """Write a starter cigen.yml (never over an existing one) and print the next steps."""
     from generator.atomic import write_text_atomic
     from generator.init import starter_config
+    from generator.todos import find_todos
     from generator.tree import scan_tree
 
     config = root / "cigen.yml"
@@ -70,4 +71,8 @@ def init_command(root: Path, template: str, include: str | None) -> None:
     write_text_atomic(config, text)
     files = len({r.path for r in registrations})
     click.echo(f"wrote {config} ({template}) for {plural(files, 'registered test file')} under {chosen}")
+    todos = find_todos(text)
+    click.echo(f"{plural(len(todos), 'TODO')} only you can decide:")
+    for todo in todos:
+        click.echo(f"  {config}:{todo.line}: {todo.text}")
     click.echo(NEXT_STEPS.format(config=config))
