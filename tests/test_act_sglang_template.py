@@ -39,7 +39,7 @@ BASE_A, BASE_B, B200, H200 = (
 EXTRA, KERNEL = "extra-a-test-1-gpu-large", "base-b-kernel-unit-test-1-gpu-large"
 SUITES = (BASE_A, BASE_B, B200, H200, EXTRA, KERNEL)
 GPU_JOBS = (BUILD, *SUITES)
-RECORD_ENV = "CUSTOM_BUILD_SGL_KERNEL,SGLANG_PRECISION_HF_REPO,SGLANG_PRECISION_HF_REVISION"
+RECORD_ENV = "CUSTOM_BUILD_SGL_KERNEL,SGLANG_PRECISION_HF_REPO,SGLANG_PRECISION_HF_REVISION,RUNAI_STREAMER_MEMORY_LIMIT"
 SCHEDULE, NIGHTLY_CRON = "0 11,23 * * *", "0 14 */2 * *"
 NO_RUN_CI = (
     "No GPU test ran: the pull request lacks the label `run-ci`. To run CI, add the `run-ci` label; "
@@ -279,7 +279,8 @@ def test_high_priority_lifts_the_throttle_and_a_failure_runs_the_hooks(runs, rep
 
 
 def test_the_nightly_schedule_runs_only_nightly_files_with_the_repository_variables(runs):
-    """sglang's run_suite.py --nightly skips nightly=False files; the precision suite reads vars.*."""
+    """sglang's run_suite.py --nightly skips nightly=False files; the precision suite reads vars.*; every
+    nightly file runs with sglang's RUNAI_STREAMER_MEMORY_LIMIT=0 (and no per-commit file does)."""
     result = runs["nightly"]
     assert_clean(result)
     ran = {run.file for run in result.files}
@@ -288,6 +289,8 @@ def test_the_nightly_schedule_runs_only_nightly_files_with_the_repository_variab
     [precision] = [run for run in result.files if "/precision/" in run.file]
     assert precision.data["env"]["SGLANG_PRECISION_HF_REPO"] == "octo/precision-baselines"
     assert precision.data["env"]["SGLANG_PRECISION_HF_REVISION"] == "main"  # the variable is unset: its default
+    assert {run.data["env"]["RUNAI_STREAMER_MEMORY_LIMIT"] for run in result.files} == {"0"}
+    assert {run.data["env"].get("RUNAI_STREAMER_MEMORY_LIMIT") for run in runs["schedule"].files} == {None}
 
 
 def plan_shards(repo: FixtureRepo, suite: str) -> list[list[str]]:
