@@ -126,9 +126,11 @@ def pull_labels(pull: Mapping) -> set[str]:
 def git_pathspecs(patterns: Sequence[str]) -> list[str]:
     """cigen.yml's globs as git pathspecs: `!pattern` excludes what it matches from the rest."""
     return [
-        ":(glob,exclude)" + pattern[1:]
-        if pattern.startswith("!")
-        else ":(glob)" + pattern
+        (
+            ":(glob,exclude)" + pattern[1:]
+            if pattern.startswith("!")
+            else ":(glob)" + pattern
+        )
         for pattern in patterns
     ]
 
@@ -163,7 +165,8 @@ def decide_pull_request(
     gates: Mapping, pull: Mapping
 ) -> tuple[dict[str, bool], dict[str, str], str]:
     """Per suite: runs or not on this pull request, and why; and the line that fails the
-    required check when the pull request is gated off and `gated_off` is fail (else "")."""
+    required check when the pull request is gated off and `gated_off` is fail (else "").
+    """
     suites = gates["suites"]
     pr = gates.get("pull_request") or {}
     labels = pull_labels(pull)
