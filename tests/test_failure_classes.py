@@ -7,13 +7,11 @@ import logging
 
 import pytest
 
+from generator.shipped.health import SGLANG_IDLE_POLL_SECONDS, SGLANG_IDLE_USED_MIB, SGLANG_IDLE_WAIT_SECONDS
 from generator.shipped.run_shard import (
     FAILURE_CLASSES,
     FAILURE_PATTERNS,
     RETRIABLE_CLASSES,
-    SGLANG_IDLE_POLL_SECONDS,
-    SGLANG_IDLE_USED_MIB,
-    SGLANG_IDLE_WAIT_SECONDS,
     SGLANG_LISTS,
     SGLANG_RETRY_WAIT_SECONDS,
     Attempt,

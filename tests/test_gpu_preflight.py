@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from generator.shipped.run_shard import Gpu, build_parser, parse_gpus, visible_gpus
+from generator.shipped.health import Gpu, parse_gpus, visible_gpus
+from generator.shipped.run_shard import build_parser
 from tests.conftest import write_files
 from tests.run_shard_support import PASS, fake_nvidia_smi, gpu_line, run_runner, shard_args
 
@@ -31,7 +32,7 @@ def preflight_run(tmp_path, nvidia_smi: str, *extra: str):
     """A one-file GPU shard (--gpus 1 unless extra says otherwise); returns the run and its results."""
     root = write_files(tmp_path / "repo", {"t/test_a.py": PASS})
     results, summary = tmp_path / "results.json", tmp_path / "summary.md"
-    env = fake_nvidia_smi(tmp_path / "bin", nvidia_smi)
+    env = {**fake_nvidia_smi(tmp_path / "bin", nvidia_smi), "RUNNER_NAME": "gpu-runner-7"}
     args = shard_args(
         root, ["t/test_a.py"], "--results", str(results), "--summary", str(summary), "--gpus", "1", *extra
     )
@@ -50,7 +51,10 @@ def test_a_hanging_nvidia_smi_ends_the_shard_as_infra_within_the_preflight_timeo
     assert summary.splitlines()[2].startswith("GPU preflight failed in 1.")
     assert summary.splitlines()[2].endswith(" s: nvidia-smi did not answer within 1 s")
     assert summary.splitlines()[4] == "The shard ends as `infra` (exit 3): no file ran."
-    assert "::error title=GPU preflight failed (infra)::nvidia-smi did not answer within 1 s" in run.stdout.splitlines()
+    annotation = "::error title=Unhealthy runner (infra)::runner gpu-runner-7, probe nvidia-smi: nvidia-smi did not"
+    assert f"{annotation} answer within 1 s" in run.stdout.splitlines()
+    assert (preflight["probe"], results["runner"]) == ("nvidia-smi", {"name": "gpu-runner-7"})
+    assert results["drain"] == {"drained": False, "command": None, "exit_status": None, "output": "", "marker": None}
     assert "[cigen] (1/1)" not in run.stdout  # no test file ran
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -71,10 +70,12 @@ def test_all_passing_shard_exits_0_with_summary_timings_and_results(tmp_path):
     assert (data["suite"], data["shard"], data["exit_status"], data["cancelled"]) == ("base-b", 1, 0, False)
     assert data["preflight"] == {
         "status": "skipped",
-        "reason": "no GPUs expected (--gpus 0)",
+        "reason": "nothing to probe (--gpus 0, no disk floor, no probes)",
+        "probe": "",
         "seconds": 0.0,
         "waited_seconds": 0.0,
         "gpus": [],
+        "probes": [],
     }
     assert data["started"] <= data["finished"]
     [first, _] = data["files"]
@@ -359,13 +360,19 @@ def test_option_mistakes_are_one_line_errors(tmp_path):
 
 
 def test_the_runner_runs_as_a_plain_file_outside_the_package(tmp_path):
-    copy = tmp_path / "elsewhere" / "copy.py"
+    """As the workflows run it: the shipped copies of the runner and what it imports (health), in one folder."""
+    from generator.render.shipping import closure, copy_text
+
+    copy = tmp_path / "elsewhere" / "run_shard.py"
     copy.parent.mkdir()
-    shutil.copy(RUNNER, copy)
+    assert closure({"run_shard"}) == ["health", "run_shard"]
+    for module in closure({"run_shard"}):
+        (copy.parent / f"{module}.py").write_text(copy_text(module, "make regen-workflows"))
     root = write_files(tmp_path / "repo", {"test/registered/a/test_x.py": PASS})
     plan = write_plan(tmp_path / "plan.json", {"s": [[("test/registered/a/test_x.py", 5.0)]]})
     args = ["run", "--plan", str(plan), "--suite", "s", "--shard", "0", "--root", str(root)]
-    run = run_runner(*args, runner=copy, python="python3", env={"PYTHONPATH": "", "PYTHONSAFEPATH": "1"})
+    # PYTHONSAFEPATH would drop the copy's folder from sys.path, and with it the sibling `import health`
+    run = run_runner(*args, runner=copy, python="python3", env={"PYTHONPATH": ""})
     assert run.exit_code == 0, run.stderr
     assert (
         masked("\n".join(timings_lines(run.stdout))).splitlines()[1]

@@ -35,8 +35,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+
+from generator.shipped import health
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -55,21 +57,12 @@ CANCEL_GRACE_SECONDS = (
 )
 MAX_MATCH_LINE = 64 * 1024  # longer lines are matched in pieces (bounded regex work)
 READER_GRACE_SECONDS = 5.0  # an escaped grandchild may hold the output pipe open
-# sglang's GPU-idle gate before each setUpClass (test_utils.py): used < 2 GiB, 30 s, polled every 2 s.
-SGLANG_IDLE_USED_MIB = 2048
-SGLANG_IDLE_WAIT_SECONDS = 30.0
-SGLANG_IDLE_POLL_SECONDS = 2.0
 SGLANG_RETRY_WAIT_SECONDS = 60.0
 GITHUB_IDS = (
     "GITHUB_RUN_ID",
     "GITHUB_RUN_ATTEMPT",
     "GITHUB_JOB",
 )  # recorded as run_id, run_attempt, job
-NVIDIA_SMI_QUERY = [
-    "nvidia-smi",
-    "--query-gpu=index,uuid,memory.used,memory.free,memory.total",
-    "--format=csv,noheader,nounits",
-]
 
 
 class UsageError(Exception):
@@ -90,6 +83,8 @@ class FailurePattern:
     ignore_case: bool = True
     # lowercase text every match contains one of; derived for literal regexes
     anchors: tuple[str, ...] = ()
+    # the health probe a match stands for: the machine is at fault, the runner is drained
+    probe: str = ""
 
     @property
     def prefilter(self) -> tuple[str, ...]:
@@ -118,8 +113,10 @@ def _sglang(
     )
 
 
-def _cigen(regex: str, why: str, anchors: tuple[str, ...] = ()) -> FailurePattern:
-    return FailurePattern(regex, "infra", "cigen", why, anchors=anchors)
+def _cigen(
+    regex: str, why: str, anchors: tuple[str, ...] = (), probe: str = ""
+) -> FailurePattern:
+    return FailurePattern(regex, "infra", "cigen", why, anchors=anchors, probe=probe)
 
 
 _INFRA, _NON_RETRIABLE, _RETRIABLE = SGLANG_LISTS
@@ -134,18 +131,22 @@ FAILURE_PATTERNS: tuple[FailurePattern, ...] = (
     _cigen(
         r"CUDA error: initialization error|cudaErrorInitializationError",
         "CUDA could not set up the device",
+        probe="cuda-init",
     ),
     _cigen(
         r"CUDA driver initialization failed|CUDA driver version is insufficient",
         "driver missing or too old",
+        probe="cuda-driver",
     ),
     _cigen(
         r"no CUDA-capable device is detected|No CUDA GPUs are available",
         "the job sees no GPU",
+        probe="cuda-device",
     ),
     _cigen(
         r"OOM @ set_device",
         "out of memory setting the device: another process holds the GPU",
+        probe="gpu-memory",
     ),
     _cigen(
         r"CUDA error: out of memory",
@@ -167,15 +168,18 @@ FAILURE_PATTERNS: tuple[FailurePattern, ...] = (
     _cigen(
         r"Failed to initialize NVML|Driver/library version mismatch|NVIDIA-SMI has failed",
         "NVML or driver broken",
+        probe="nvml",
     ),
     _cigen(
         r"GPU is lost|Unable to determine the device handle|uncorrectable ECC error",
         "GPU off the bus or ECC",
+        probe="gpu-lost",
     ),
     _cigen(
         r"nvidia-smi.*timed out",
         "nvidia-smi hung: the driver is unresponsive",
         ("nvidia-smi",),
+        probe="nvidia-smi",
     ),
     _cigen(
         r"GPU\(s\) still not idle after waiting",
@@ -446,182 +450,6 @@ def run_process(command: Sequence[str], cwd: str, timeout_seconds: float) -> Pro
 
 
 @dataclass(frozen=True)
-class Gpu:
-    """One GPU as nvidia-smi reports it."""
-
-    index: int
-    uuid: str
-    used_mib: int
-    free_mib: int
-    total_mib: int
-
-    def describe(self) -> str:
-        return f"GPU {self.index}: {self.used_mib} MiB used, {self.free_mib} MiB free"
-
-
-class GpuProblem(Exception):
-    """nvidia-smi hung, failed or printed something unexpected."""
-
-
-def query_gpus(timeout_seconds: float) -> list[Gpu]:
-    """The GPUs this job may use (CUDA_VISIBLE_DEVICES), from nvidia-smi found on PATH."""
-    try:
-        process = subprocess.Popen(
-            NVIDIA_SMI_QUERY,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except OSError as error:
-        raise GpuProblem(f"cannot run nvidia-smi: {error.strerror or error}") from None
-    try:
-        output, _ = process.communicate(timeout=timeout_seconds)
-    except subprocess.TimeoutExpired:
-        end_process_group(process, grace_seconds=1.0)
-        process.communicate()
-        raise GpuProblem(
-            f"nvidia-smi did not answer within {timeout_seconds:g} s"
-        ) from None
-    text = output.decode("utf-8", "replace").strip()
-    if process.returncode != 0:
-        first_line = text.splitlines()[0] if text else "no output"
-        raise GpuProblem(f"nvidia-smi exited {process.returncode}: {first_line}")
-    return visible_gpus(parse_gpus(text), os.environ.get("CUDA_VISIBLE_DEVICES"))
-
-
-def parse_gpus(text: str) -> list[Gpu]:
-    gpus = []
-    for line in text.splitlines():
-        fields = [f.strip() for f in line.split(",")]
-        if len(fields) != 5 or not all(f.isdigit() for f in (fields[0], *fields[2:])):
-            raise GpuProblem(f"unexpected nvidia-smi output: {line.strip()[:200]!r}")
-        gpus.append(
-            Gpu(
-                int(fields[0]),
-                fields[1],
-                int(fields[2]),
-                int(fields[3]),
-                int(fields[4]),
-            )
-        )
-    return gpus
-
-
-def visible_gpus(gpus: list[Gpu], visible: str | None) -> list[Gpu]:
-    """The GPUs CUDA_VISIBLE_DEVICES names, by index or UUID; all when it is unset or matches none (as sglang)."""
-    if visible is None:
-        return gpus
-    entries = [e.strip() for e in visible.split(",") if e.strip()]
-    if not entries:
-        return []
-    chosen = [
-        g
-        for g in gpus
-        if str(g.index) in entries or any(g.uuid.startswith(e) for e in entries)
-    ]
-    return chosen or gpus
-
-
-@dataclass(frozen=True)
-class PreflightSettings:
-    """What a GPU job needs before its first file."""
-
-    gpus: int
-    timeout_seconds: float
-    max_used_mib: int
-    min_free_mib: int
-    wait_seconds: float
-    poll_seconds: float
-
-    def busy(self, gpus: Sequence[Gpu]) -> list[Gpu]:
-        return [
-            g
-            for g in gpus
-            if g.used_mib >= self.max_used_mib or g.free_mib < self.min_free_mib
-        ]
-
-
-@dataclass(frozen=True)
-class Preflight:
-    """The GPU preflight's verdict."""
-
-    status: str  # passed | failed | skipped
-    reason: str
-    seconds: float = 0.0
-    waited_seconds: float = 0.0
-    gpus: tuple[Gpu, ...] = ()
-
-    def as_json(self) -> dict:
-        gpus = [asdict(g) for g in self.gpus]
-        return {
-            "status": self.status,
-            "reason": self.reason,
-            "seconds": round(self.seconds, 3),
-            "waited_seconds": round(self.waited_seconds, 3),
-            "gpus": gpus,
-        }
-
-
-def run_preflight(settings: PreflightSettings) -> Preflight:
-    """nvidia-smi answers, shows the expected GPUs, and their memory is free (waiting for it, as sglang
-    waits before setUpClass). Bounded: at most timeout + wait + one more short query."""
-    if settings.gpus <= 0:
-        return Preflight("skipped", "no GPUs expected (--gpus 0)")
-    start = time.monotonic()
-
-    def failed(reason: str, gpus: Sequence[Gpu] = (), waited: float = 0.0) -> Preflight:
-        return Preflight(
-            "failed", reason, time.monotonic() - start, waited, tuple(gpus)
-        )
-
-    try:
-        gpus = query_gpus(settings.timeout_seconds)
-    except GpuProblem as problem:
-        return failed(str(problem))
-    if len(gpus) < settings.gpus:
-        shown = "; ".join(g.describe() for g in gpus) or "none"
-        return failed(
-            f"expected {settings.gpus} GPU(s), nvidia-smi shows {len(gpus)} ({shown})",
-            gpus,
-        )
-    wait_start = time.monotonic()
-    deadline = wait_start + settings.wait_seconds
-    waited = 0.0
-    while settings.busy(gpus):
-        busy = "; ".join(g.describe() for g in settings.busy(gpus))
-        if time.monotonic() >= deadline:
-            return failed(
-                f"GPU memory still in use after waiting {settings.wait_seconds:g} s: {busy}",
-                gpus,
-                waited,
-            )
-        say(f"waiting for GPU memory ({memory_rule(settings)}): {busy}")
-        time.sleep(max(0.0, min(settings.poll_seconds, deadline - time.monotonic())))
-        try:
-            gpus = query_gpus(
-                max(1.0, min(settings.timeout_seconds, deadline - time.monotonic()))
-            )
-        except GpuProblem as problem:
-            return failed(str(problem), gpus, time.monotonic() - wait_start)
-        waited = time.monotonic() - wait_start
-    return Preflight(
-        "passed",
-        "; ".join(g.describe() for g in gpus),
-        time.monotonic() - start,
-        waited,
-        tuple(gpus),
-    )
-
-
-def memory_rule(settings: PreflightSettings) -> str:
-    rule = f"used < {settings.max_used_mib} MiB"
-    return rule + (
-        f", free >= {settings.min_free_mib} MiB" if settings.min_free_mib else ""
-    )
-
-
-@dataclass(frozen=True)
 class Attempt:
     """One run of one test file."""
 
@@ -630,9 +458,10 @@ class Attempt:
     seconds: float
     started: float  # epoch seconds
     reason: str = ""
+    probe: str = ""  # an infra failure the machine is at fault for: the probe it fails
 
     def as_json(self) -> dict:
-        return {
+        data = {
             "class": self.failure_class,
             "exit_status": self.exit_status,
             "timed_out": self.exit_status is None,
@@ -640,6 +469,9 @@ class Attempt:
             "started": iso_time(self.started),
             "reason": self.reason,
         }
+        if self.probe:
+            data["probe"] = self.probe
+        return data
 
 
 @dataclass(frozen=True)
@@ -693,7 +525,8 @@ class RunSettings:
     retries: int
     retry_wait_seconds: float
     keep_going: bool
-    preflight: PreflightSettings
+    preflight: health.HealthSettings
+    pool: str | None = None
 
     def timeout_for(self, planned: PlannedFile) -> float:
         """--per-file-timeout, else sglang's derive_timeout_per_file(est_time)."""
@@ -722,16 +555,26 @@ def run_attempt(planned: PlannedFile, settings: RunSettings) -> Attempt:
     if end.exit_status is None and settings.preflight.gpus > 0:
         gpu_problem = gpu_unresponsive(settings.preflight.timeout_seconds)
     failure, reason = failure_class(end.matches, end.exit_status is None, gpu_problem)
-    return Attempt(failure, end.exit_status, end.seconds, started, reason)
+    probe = machine_fault(end.matches, gpu_problem) if failure == "infra" else ""
+    return Attempt(failure, end.exit_status, end.seconds, started, reason, probe)
 
 
 def gpu_unresponsive(timeout_seconds: float) -> str | None:
     """Why the GPU looks unresponsive after a timeout, or None when nvidia-smi answers."""
     try:
-        query_gpus(timeout_seconds)
-    except GpuProblem as problem:
+        health.query_gpus(timeout_seconds)
+    except health.GpuProblem as problem:
         return str(problem)
     return None
+
+
+def machine_fault(matches: dict[int, str], gpu_problem: str | None) -> str:
+    """The health probe an infra failure stands for when the machine is at fault (the
+    runner is drained), else "" (a flaky link, a slow server start: not the machine)."""
+    if gpu_problem:
+        return "nvidia-smi"
+    probes = [FAILURE_PATTERNS[i].probe for i in sorted(matches)]
+    return next((probe for probe in probes if probe), "")
 
 
 def run_file(planned: PlannedFile, position: str, settings: RunSettings) -> FileResult:
@@ -783,10 +626,12 @@ class ShardReport:
     suite: str
     shard: int
     started: float
-    preflight: Preflight = Preflight("skipped", "not run yet")
+    preflight: health.Health = health.Health("skipped", "not run yet")
     results: list[FileResult] = field(default_factory=list)
     finished: float | None = None
     cancelled: bool = False
+    drain: health.Drain = health.NOT_DRAINED
+    pool: str | None = None
 
     @property
     def exit_status(self) -> int:
@@ -816,7 +661,10 @@ class ShardReport:
             "cancelled": self.cancelled,
             "preflight": self.preflight.as_json(),
             "files": [r.as_json() for r in self.results],
+            "runner": runner_identity(self.pool),
         }
+        if self.drain is not health.NOT_DRAINED:
+            data["drain"] = self.drain.as_json()
         github = {
             key[len("GITHUB_") :].lower(): os.environ[key]
             for key in GITHUB_IDS
@@ -825,6 +673,19 @@ class ShardReport:
         if github:
             data["github"] = github
         return data
+
+
+def runner_identity(pool: str | None) -> dict:
+    """Which machine ran the shard: the runner's name (GitHub's, else the host's), its
+    pool, and the job's name as the jobs API shows it (CIGEN_JOB_NAME, set by the
+    workflow), so the fleet report and the re-dispatch workflow can tell runners apart.
+    """
+    identity = {"name": health.runner_name()}
+    if pool:
+        identity["pool"] = pool
+    if os.environ.get("CIGEN_JOB_NAME"):
+        identity["job_name"] = os.environ["CIGEN_JOB_NAME"]
+    return identity
 
 
 def write_results(path: str | None, report: ShardReport) -> None:
@@ -853,7 +714,7 @@ def timings_block(results: Sequence[FileResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_header(suite: str, shard: int, count: int, preflight: Preflight) -> str:
+def summary_header(suite: str, shard: int, count: int, preflight: health.Health) -> str:
     files = f"{count} file{'' if count == 1 else 's'}"
     text = f"### {suite}, shard {shard}: {files}\n\n"
     if preflight.status != "skipped":
@@ -959,16 +820,13 @@ def run_shard(
     summary: Summary,
 ) -> ShardReport:
     """Preflight, then the files in order; without keep_going, stop at the first that does not pass."""
-    report = ShardReport(suite, shard, time.time())
+    report = ShardReport(suite, shard, time.time(), pool=settings.pool)
     try:
-        report.preflight = run_preflight(settings.preflight)
+        report.preflight = health.check_health(settings.preflight)
     except Cancelled:
         report.cancelled = True
     if report.preflight.status == "failed":
-        print(
-            f"::error title=GPU preflight failed (infra)::{report.preflight.reason}",
-            flush=True,
-        )
+        report.drain = health.fail_unhealthy(settings.preflight, report.preflight, None)
     write_results(results_path, report)
     summary.write(summary_header(suite, shard, len(files), report.preflight))
     stop = report.preflight.status == "failed"
@@ -986,10 +844,27 @@ def run_shard(
         report.results.append(result)
         summary.write(summary_row(result))
         write_results(results_path, report)
+    fault = output_fault(report)
+    if fault is not None:
+        report.drain = health.fail_unhealthy(settings.preflight, fault, None)
     report.finished = time.time()
     write_results(results_path, report)
     summary.write(summary_footer(report))
     return report
+
+
+def output_fault(report: ShardReport) -> health.Health | None:
+    """A machine fault a test's output showed (CUDA could not initialise, the GPU fell
+    off the bus...) in a shard that ends as infra: it fails that probe, as the preflight
+    would have, and drains the runner."""
+    if report.exit_status != EXIT_INFRA or report.preflight.status == "failed":
+        return None
+    for result in report.results:
+        last = result.attempts[-1] if result.attempts else None
+        if result.result_class == "infra" and last is not None and last.probe:
+            reason = f"{result.path}: {last.reason}"
+            return health.Health("failed", reason, probe=last.probe)
+    return None
 
 
 def annotate(result: FileResult) -> None:
@@ -1199,43 +1074,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("GITHUB_STEP_SUMMARY"),
         help="Markdown summary to append to.",
     )
-    gpu = run.add_argument_group("GPU preflight (only with --gpus N > 0)")
-    gpu.add_argument(
-        "--gpus",
-        type=non_negative(int),
-        default=0,
-        help="GPUs the job needs (default 0: CPU job, no preflight).",
-    )
-    gpu.add_argument(
-        "--preflight-timeout",
-        type=SECONDS,
-        default=15.0,
-        help="Seconds nvidia-smi may take (default 15).",
-    )
-    gpu.add_argument(
-        "--max-used-mib",
-        type=non_negative(int),
-        default=SGLANG_IDLE_USED_MIB,
-        help="A GPU is busy at this much used memory (default 2048, sglang's idle gate).",
-    )
-    gpu.add_argument(
-        "--min-free-mib",
-        type=non_negative(int),
-        default=0,
-        help="A GPU is busy below this much free memory (default 0).",
-    )
-    gpu.add_argument(
-        "--gpu-wait-seconds",
-        type=non_negative(float),
-        default=SGLANG_IDLE_WAIT_SECONDS,
-        help="How long to wait for busy GPU memory to be released (default 30, as sglang).",
-    )
-    gpu.add_argument(
-        "--gpu-poll-seconds",
-        type=non_negative(float),
-        default=SGLANG_IDLE_POLL_SECONDS,
-        help="Seconds between memory checks (default 2, as sglang).",
-    )
+    run.add_argument("--pool", help="The pool this runner serves (recorded).")
+    health.add_health_options(run, gpus_default=0)
     return parser
 
 
@@ -1255,14 +1095,7 @@ def run_command(options: argparse.Namespace) -> int:
         raise UsageError(
             f"--workdir: no-workdir: {os.path.join(options.root, options.workdir)} is not a folder"
         )
-    preflight = PreflightSettings(
-        options.gpus,
-        options.preflight_timeout,
-        options.max_used_mib,
-        options.min_free_mib,
-        options.gpu_wait_seconds,
-        options.gpu_poll_seconds,
-    )
+    preflight = health.settings_from(options)
     settings = RunSettings(
         options.root,
         options.workdir,
@@ -1273,6 +1106,7 @@ def run_command(options: argparse.Namespace) -> int:
         options.retry_wait,
         options.keep_going,
         preflight,
+        options.pool,
     )
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = (
