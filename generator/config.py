@@ -34,12 +34,15 @@ from generator.model import (
     ModelTest,
     Pool,
     PullRequestGate,
+    Redispatch,
+    RunnerHealth,
     Suite,
     Throttle,
     Triggers,
     WorkflowSettings,
 )
 from generator.names import RESERVED_JOBS, build_job_id, shard_job_ids
+from generator.shipped.health import BUILTIN_PROBES
 
 CONFIG_NAME = "cigen.yml"
 DEFAULT_SOURCE = "<embedded default cigen.yml>"
@@ -191,6 +194,7 @@ def _build(doc: _Document) -> Config:
             hooks=_hooks(spec.get("hooks", {})),
             changed_paths=tuple(spec.get("labels_when_changed", {}).get("paths", ())),
             changed_labels=tuple(spec.get("labels_when_changed", {}).get("labels", ())),
+            health=_runner_health(data.get("health", {}), spec.get("health", {})),
             line=doc.line(("pools", name)),
         )
         for name, spec in data["pools"].items()
@@ -326,6 +330,7 @@ def _build(doc: _Document) -> Config:
     problems.extend(_expression_problems(doc))
     problems.extend(_job_id_problems(doc, suites))
     problems.extend(_workflow_problems(doc, workflows))
+    problems.extend(_health_problems(doc))
     if problems:
         raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {doc.source}")
     return Config(
@@ -340,6 +345,7 @@ def _build(doc: _Document) -> Config:
         model_tests=model_tests,
         builds=builds,
         workflows=_workflow_settings(workflows),
+        max_infra_rate=data.get("health", {}).get("max_infra_rate", 0.2),
         lines=MappingProxyType(dict(doc.lines)),
     )
 
@@ -347,6 +353,41 @@ def _build(doc: _Document) -> Config:
 def _hooks(spec: dict) -> Hooks:
     """A level's hooks (schema-valid); absent keys are empty."""
     return Hooks(**{key: value if key == "timeout_minutes" else tuple(value) for key, value in spec.items()})
+
+
+def _runner_health(default: dict, pool: dict) -> RunnerHealth:
+    """The top-level `health:` with the pool's own on top, key by key; probes merged by name."""
+    merged = {**default, **pool}
+    return RunnerHealth(
+        min_disk_free_gib=merged.get("min_disk_free_gib"),
+        disk_path=merged.get("disk_path"),
+        drain_command=merged.get("drain_command"),
+        drain_marker=merged.get("drain_marker"),
+        probes={**default.get("probes", {}), **pool.get("probes", {})},
+        probe_timeout_seconds=merged.get("probe_timeout_seconds"),
+    )
+
+
+def _health_problems(doc: _Document) -> list[Problem]:
+    """A probe may not take a built-in probe's name: the report could not tell them apart."""
+    data: dict = doc.data  # schema-valid
+    places = [("health",)] + [("pools", name, "health") for name in data["pools"]]
+    problems = []
+    for where in places:
+        spec = data
+        for key in where:
+            spec = spec.get(key, {}) if isinstance(spec, dict) else {}
+        for name in spec.get("probes", {}) if isinstance(spec, dict) else {}:
+            if name in BUILTIN_PROBES:
+                problems.append(
+                    doc.problem(
+                        where + ("probes", name),
+                        "probe-name-taken",
+                        f"{'.'.join(where)}.probes: '{name}' is a built-in probe's name",
+                        help="built-in probes: " + ", ".join(BUILTIN_PROBES) + "; pick another name",
+                    )
+                )
+    return problems
 
 
 def _env(spec: dict) -> dict[str, str]:
@@ -410,6 +451,7 @@ def _workflow_settings(spec: dict) -> WorkflowSettings:
         ),
         cpu_tests=CpuTests(**{**cpu, "commands": tuple(cpu["commands"])}) if cpu is not None else None,
         calibrate=CalibrateLoop(**calibrate) if calibrate is not None else None,
+        redispatch=Redispatch(**spec["redispatch"]) if "redispatch" in spec else None,
     )
 
 

@@ -82,6 +82,19 @@ class Hooks:
 
 
 @dataclass(frozen=True)
+class RunnerHealth:
+    """A pool's runner health beyond the GPU preflight (generator/shipped/health.py): the
+    top-level `health:` merged with the pool's own, key by key; None: the probe is off."""
+
+    min_disk_free_gib: float | None = None
+    disk_path: str | None = None  # None: the job's working folder
+    drain_command: str | None = None  # takes the runner out of the pool (e.g. stops its service)
+    drain_marker: str | None = None  # written on a failure; every later check refuses while it exists
+    probes: Mapping[str, str] = field(default_factory=dict, hash=False)  # name -> shell command
+    probe_timeout_seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class Pool:
     """A set of interchangeable self-hosted runners, addressed by their labels."""
 
@@ -97,6 +110,7 @@ class Pool:
     hooks: Hooks = field(default_factory=Hooks)
     changed_paths: tuple[str, ...] = ()  # a pull request changing these runs per-commit jobs on...
     changed_labels: tuple[str, ...] = ()  # ...these labels instead (sglang: 4-gpu-b200-kernel)
+    health: RunnerHealth = field(default_factory=RunnerHealth)
     line: int = 0
 
 
@@ -246,7 +260,15 @@ class CalibrateLoop:
         return PlausibilityBounds(self.max_factor, self.min_seconds, self.min_samples)
 
 
-OUTPUT_NAMES = ("per-commit", "nightly", "rerun-test", "cpu-tests", "calibrate")
+@dataclass(frozen=True)
+class Redispatch:
+    """The workflow_run workflow that re-runs a run's failed jobs once when all of them were infra."""
+
+    daily_cap: int = 20  # re-dispatched runs a day (UTC), every re-run counted
+    comment: bool = True  # the one line on the pull request (pull-requests: write); else the summary only
+
+
+OUTPUT_NAMES = ("per-commit", "nightly", "rerun-test", "cpu-tests", "calibrate", "redispatch")
 
 
 @dataclass(frozen=True)
@@ -272,6 +294,7 @@ class WorkflowSettings:
     timings: str | None = None  # the timings file plan, render and check use by default
     cpu_tests: CpuTests | None = None  # None: no CPU workflow
     calibrate: CalibrateLoop | None = None  # None: no calibrate workflow
+    redispatch: Redispatch | None = None  # None: no re-dispatch workflow
 
     def file_name(self, output: str) -> str:
         """The workflow file an output is written to (default: cigen-<output>.yml)."""
@@ -293,6 +316,7 @@ class Config:
     model_tests: Mapping[str, ModelTest] = field(default_factory=dict)  # by path
     builds: Mapping[str, Build] = field(default_factory=dict)  # by name
     workflows: WorkflowSettings = field(default_factory=WorkflowSettings)
+    max_infra_rate: float = 0.2  # `cigen health` names a runner whose infra share is above this
     lines: Mapping[tuple[str, ...], int] = field(default_factory=dict, compare=False, repr=False)  # key path -> line
 
     def line(self, *key: str) -> int:

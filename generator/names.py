@@ -15,6 +15,7 @@ GENERATED_PREFIXES = ("# @generated ", '{\n  "@generated": ')
 
 GATE_JOB = "gate"  # decides which suites a run starts (ci_gate.py decide)
 FINISH_JOB = "finish"  # the one required check (ci_gate.py finish)
+FINISH_JOB_NAME = "Result"  # its name: its failure only repeats the others' (the re-dispatch ignores it)
 RESERVED_JOBS = (GATE_JOB, FINISH_JOB)
 
 # Files cigen writes beside the workflows, relative to .github/, and how jobs reach them.

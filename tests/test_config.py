@@ -133,7 +133,8 @@ def test_schema_errors_point_at_the_offending_key():
     )
     assert messages(text) == [
         "cigen.yml:5: config-schema: pools.1-gpu-h100: unknown key 'colour' "
-        "(known: env, gpu, gpu_mem_gib, gpus, hooks, labels, labels_when_changed, preflight, setup, setup_minutes)",
+        "(known: env, gpu, gpu_mem_gib, gpus, health, hooks, labels, labels_when_changed, preflight, setup,"
+        " setup_minutes)",
         "cigen.yml:8: config-schema: suites.nightly-1-gpu.trigger: "
         "'hourly' is not one of ['per-commit', 'nightly', 'manual']",
     ]
@@ -287,7 +288,9 @@ def test_workflow_file_names_follow_the_outputs_table():
     assert renamed.workflows.file_name("nightly") == "cigen-nightly.yml"
     unknown = messages(MINIMAL + "workflows:\n  files: {weekly: weekly.yml}\n")
     assert [m.split(": ")[:2] for m in unknown] == [["cigen.yml:13", "config-schema"]]
-    assert "unknown key 'weekly' (known: calibrate, cpu-tests, nightly, per-commit, rerun-test)" in unknown[0]
+    assert (
+        "unknown key 'weekly' (known: calibrate, cpu-tests, nightly, per-commit, redispatch, rerun-test)" in unknown[0]
+    )
     outside = messages(MINIMAL + "workflows:\n  files: {nightly: ../evil.yml}\n")
     assert [m.split(": ")[:2] for m in outside] == [["cigen.yml:13", "config-schema"]]
 

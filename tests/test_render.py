@@ -62,7 +62,13 @@ def corpus_workflows(corpus_github) -> dict[str, dict]:
 # ---------------------------------------------------------------------------------------
 # Golden files
 
-SHIPPED = {"cigen/run_shard.py": "run_shard", "cigen/ci_gate.py": "ci_gate"}  # copies of generator/shipped modules
+SHIPPED = {
+    "cigen/run_shard.py": "run_shard",
+    "cigen/ci_gate.py": "ci_gate",
+    "cigen/health.py": "health",
+    "cigen/fleet.py": "fleet",
+    "cigen/redispatch.py": "redispatch",
+}  # copies of generator/shipped modules
 
 
 def test_golden_render_of_the_fixture_tree(tmp_path, update_golden):
@@ -72,12 +78,16 @@ def test_golden_render_of_the_fixture_tree(tmp_path, update_golden):
     assert sorted(rendered) == [
         "actionlint.yaml",
         "cigen/ci_gate.py",
+        "cigen/fleet.py",
+        "cigen/health.py",
         "cigen/plan.json",
+        "cigen/redispatch.py",
         "cigen/run_shard.py",
         "workflows/cigen-calibrate.yml",
         "workflows/cigen-cpu-tests.yml",
         "workflows/cigen-nightly.yml",
         "workflows/cigen-per-commit.yml",
+        "workflows/cigen-redispatch.yml",
         "workflows/cigen-rerun-test.yml",
     ]
     # The shipped programs are the package's own modules behind a header: compared there, not stored twice

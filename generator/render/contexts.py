@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 
-from generator.names import PLAN_FILE, RERUN_POLICY_PATH, RERUN_TEST_STEP, rerun_job_id
+from generator.names import FINISH_JOB_NAME, PLAN_FILE, RERUN_POLICY_PATH, RERUN_TEST_STEP, rerun_job_id
 from generator.pipeline import Build
 from generator.render.jobs import (
     WorkflowKind,
@@ -162,6 +162,31 @@ def calibrate_context(build: Build) -> dict | None:
         "cigen_install": install,
         "timings": shlex.quote(str(build.config.workflows.timings)),
         "plan": f".github/{PLAN_FILE}",
+    }
+
+
+# The `name:` of the GPU workflows (templates/per-commit.yml.j2, nightly.yml.j2): what a
+# workflow_run trigger names them by.
+GPU_WORKFLOW_NAMES = {"per-commit": "GPU tests (per commit)", "nightly": "GPU tests (nightly)"}
+REDISPATCH_PROGRAM = ".github/cigen/redispatch.py"
+
+
+def redispatch_context(build: Build) -> dict | None:
+    """The workflow_run workflow that re-runs a GPU run's failed jobs once when all were infra."""
+    settings = build.config.workflows.redispatch
+    if settings is None:
+        return None
+    rendered = {"per-commit": per_commit_context(build), "nightly": nightly_context(build)}
+    workflows = [GPU_WORKFLOW_NAMES[kind] for kind, context in rendered.items() if context is not None]
+    if not workflows:
+        return None
+    command = f"python3 {REDISPATCH_PROGRAM} --daily-cap {settings.daily_cap} --ignore-job {FINISH_JOB_NAME}"
+    return {
+        **_common(build),
+        "workflows": workflows,
+        "daily_cap": settings.daily_cap,
+        "comment": settings.comment,
+        "command": command + ("" if settings.comment else " --no-comment"),
     }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generator.backends import BY_NAME
-from generator.model import OUTPUT_NAMES, Config, GpuPreflight, ModelTest, Pool, Suite, SuitePlan
+from generator.model import OUTPUT_NAMES, Config, GpuPreflight, ModelTest, Pool, RunnerHealth, Suite, SuitePlan
 from generator.names import (
     FINISH_JOB,
     GATE_FILE,
@@ -30,6 +30,7 @@ from generator.names import (
 )
 from generator.pathglob import path_filter_matches
 from generator.pipeline import Build
+from generator.shipped.health import DRAIN_COMMAND_ENV, PROBES_ENV
 
 
 def literal(text: str) -> str:
@@ -192,9 +193,11 @@ def shard_command(suite: Suite, pool: Pool) -> str:
     ]
     if suite.trigger != "per-commit":  # per-commit shards free the runner at the first failure
         lines.append("--keep-going")
+    lines.append(f"--pool {shlex.quote(pool.name)}")
     if BY_NAME[suite.backend].gpu_check == "nvidia-smi" and pool.gpus:
         lines.append(f"--gpus {pool.gpus}")
         lines += preflight_options(pool.preflight)
+    lines += health_options(pool.health)
     if suite.working_directory:
         lines.append(f"--workdir {shlex.quote(suite.working_directory)}")
     lines += [f"--test-arg={shlex.quote(arg)}" for arg in suite.test_args]
@@ -292,6 +295,32 @@ def preflight_options(preflight: GpuPreflight) -> list[str]:
     return [f"{option} {_plain_number(value)}" for option, value in options.items() if value is not None]
 
 
+def health_options(health: RunnerHealth) -> list[str]:
+    """The runner's health probes a pool sets (generator/shipped/health.py); its commands go
+    through the env (health_env)."""
+    lines = []
+    if health.disk_path is not None:
+        lines.append(f"--disk-path {shlex.quote(health.disk_path)}")
+    if health.min_disk_free_gib is not None:
+        lines.append(f"--min-disk-free-gib {_plain_number(health.min_disk_free_gib)}")
+    if health.probe_timeout_seconds is not None:
+        lines.append(f"--probe-timeout {_plain_number(health.probe_timeout_seconds)}")
+    if health.drain_marker is not None:
+        lines.append(f"--drain-marker {shlex.quote(health.drain_marker)}")
+    return lines
+
+
+def health_env(health: RunnerHealth) -> dict[str, str]:
+    """The shell commands of the health settings, passed through the step's env (never
+    spliced into its shell line): the drain command and the extra probes as JSON."""
+    env = {}
+    if health.drain_command is not None:
+        env[DRAIN_COMMAND_ENV] = health.drain_command
+    if health.probes:
+        env[PROBES_ENV] = json.dumps(dict(sorted(health.probes.items())))
+    return env
+
+
 def _plain_number(value: float) -> str:
     """3.0 -> 3, 2.5 -> 2.5: never an exponent an int option would refuse."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
@@ -338,6 +367,7 @@ def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wo
                 "step_timeout_minutes": suite.step_timeout_minutes,
                 "hooks": hook_steps(config, suite, pool),
                 "command": shard_command(suite, pool),
+                "step_env": health_env(pool.health),
                 "artifact": (
                     f"{RESULTS_ARTIFACT}-${{{{ github.job }}}}-${{{{ matrix.shard }}}}-${{{{ github.run_attempt }}}}"
                 ),

@@ -22,6 +22,7 @@ from generator.render.contexts import (
     cpu_tests_context,
     nightly_context,
     per_commit_context,
+    redispatch_context,
     rerun_context,
 )
 from generator.render.shipping import closure, copy_text, shipped_module_names, shipped_path
@@ -57,6 +58,8 @@ def has_gpu_workflow(build: Build) -> bool:
 SHIPPED_PROGRAMS: dict[str, Callable[[Build], bool]] = {
     "run_shard": lambda build: bool(build.plan.suites),
     "ci_gate": has_gpu_workflow,
+    "health": lambda build: bool(build.plan.suites),  # the runners' job-started hook, too
+    "redispatch": lambda build: redispatch_context(build) is not None,
 }
 
 
@@ -89,6 +92,7 @@ OUTPUTS: tuple[Output, ...] = (
     workflow("cpu-tests", "cpu-tests.yml.j2", cpu_tests_context),
     workflow("rerun-test", "rerun-test.yml.j2", rerun_context),
     workflow("calibrate", "calibrate.yml.j2", calibrate_context),
+    workflow("redispatch", "redispatch.yml.j2", redispatch_context),
     Output("plan", lambda config: PLAN_FILE, plan_file),
     Output(
         "actionlint",

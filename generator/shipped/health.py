@@ -19,11 +19,13 @@ Probes, in order; the first that fails ends the check (the rest are `skipped`):
               waiting up to --wait-seconds for a stray process to let go (as sglang)
   disk        free space of --disk-path >= --min-disk-free-gib (`df -P -k` on PATH,
               else os.statvfs: a stand-in `df` first on PATH injects a full disk)
-  NAME        each --probe NAME=COMMAND: the shell command exits 0 within
+  NAME        each --probe NAME=COMMAND (and each of $CIGEN_HEALTH_PROBES, a JSON
+              object name -> command): the shell command exits 0 within
               --probe-timeout
 
 On a failure the job ends as `infra`: an ::error annotation names the runner and the
-probe, the runner is drained (--drain-command runs with CIGEN_RUNNER_NAME,
+probe, the runner is drained (--drain-command, default $CIGEN_DRAIN_COMMAND, runs with
+CIGEN_RUNNER_NAME,
 CIGEN_HEALTH_PROBE and CIGEN_HEALTH_REASON set; --drain-marker is written, and the
 next `check` or `drained` refuses), and a health record (JSON) is written to --record.
 
@@ -67,6 +69,9 @@ DEFAULT_PROBE_TIMEOUT_SECONDS = 60.0
 DRAIN_TIMEOUT_SECONDS = 60.0
 REAP_SECONDS = 2.0  # a process stuck in the driver may not die: stop waiting for it
 BUILTIN_PROBES = ("drained", "nvidia-smi", "gpu-count", "gpu-memory", "disk")
+# Set by the generated shard step (commands stay out of the shell line) or by the hook.
+DRAIN_COMMAND_ENV = "CIGEN_DRAIN_COMMAND"
+PROBES_ENV = "CIGEN_HEALTH_PROBES"
 PROBE_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}\Z")
 MAX_REASON = 300
 
@@ -678,7 +683,9 @@ def add_health_options(parser: argparse.ArgumentParser, gpus_default: int) -> No
     )
     gpu.add_argument(
         "--drain-command",
-        help="Shell command that takes this runner out of the pool when a probe fails.",
+        default=os.environ.get(DRAIN_COMMAND_ENV) or None,
+        help="Shell command that takes this runner out of the pool when a probe fails"
+        f" (default: ${DRAIN_COMMAND_ENV}).",
     )
     gpu.add_argument(
         "--drain-marker",
@@ -686,7 +693,32 @@ def add_health_options(parser: argparse.ArgumentParser, gpus_default: int) -> No
     )
 
 
+def probes_from_env(text: str | None) -> list[tuple[str, str]]:
+    """${PROBES_ENV}: a JSON object, probe name -> shell command (what cigen renders)."""
+    if not text:
+        return []
+    try:
+        probes = json.loads(text)
+    except ValueError:
+        raise UsageError(f"{PROBES_ENV} is not JSON") from None
+    if not isinstance(probes, dict):
+        raise UsageError(f"{PROBES_ENV} must be a JSON object: name -> command")
+    parsed = []
+    for name, command in sorted(probes.items()):
+        try:
+            parsed.append(
+                probe_option(f"{name}={command}" if isinstance(command, str) else "")
+            )
+        except argparse.ArgumentTypeError as error:
+            raise UsageError(f"{PROBES_ENV}: {error}") from None
+    return parsed
+
+
 def settings_from(options: argparse.Namespace) -> HealthSettings:
+    probes = dict(probes_from_env(os.environ.get(PROBES_ENV)))
+    probes.update(
+        options.probe
+    )  # an option wins over the environment's probe of that name
     return HealthSettings(
         gpus=options.gpus,
         timeout_seconds=options.preflight_timeout,
@@ -696,7 +728,7 @@ def settings_from(options: argparse.Namespace) -> HealthSettings:
         poll_seconds=options.gpu_poll_seconds,
         disk_path=options.disk_path,
         min_disk_free_gib=options.min_disk_free_gib,
-        probes=tuple(options.probe),
+        probes=tuple(sorted(probes.items())),
         probe_timeout_seconds=options.probe_timeout,
         drain_command=options.drain_command or None,
         drain_marker=options.drain_marker or None,

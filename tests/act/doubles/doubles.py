@@ -95,7 +95,7 @@ def checkout(inputs: dict) -> None:
     repository = inputs.get("repository") or os.environ["GITHUB_REPOSITORY"]
     if repository != os.environ["GITHUB_REPOSITORY"]:
         raise DoubleError(f"the checkout double serves {os.environ['GITHUB_REPOSITORY']} only, not {repository}")
-    for name in ("ssh-key", "filter", "sparse-checkout"):
+    for name in ("ssh-key", "filter"):
         if inputs.get(name):
             raise DoubleError(f"the checkout double does not implement `{name}`")
     if inputs.get("lfs") == "true" or inputs.get("submodules", "false") != "false":
@@ -113,6 +113,9 @@ def checkout(inputs: dict) -> None:
     depth = int(inputs.get("fetch-depth") or "1")
     depth_args = [f"--depth={depth}"] if depth > 0 else []
     into = local_ref(ref)
+    sparse = [line.strip() for line in inputs.get("sparse-checkout", "").splitlines() if line.strip()]
+    if sparse:  # only these folders (cone mode) and the top-level files are checked out
+        git(target, "sparse-checkout", "set", *sparse)
     git(target, "fetch", "-q", "--no-tags", *depth_args, "--upload-pack", UPLOAD_PACK, "origin", f"+{wanted}:{into}")
     if ref.startswith("refs/heads/"):
         git(target, "checkout", "-q", "--force", "-B", ref.removeprefix("refs/heads/"), into)
