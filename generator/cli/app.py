@@ -66,6 +66,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "GPU-memory advisor: does a model test fit a GPU, at which mem-fraction?",
     ),
     "rerun": LazyCommand("generator.cli.rerun_commands", "rerun", "/rerun-test PR comments: parse, check, report."),
+    "health": LazyCommand(
+        "generator.cli.health_commands",
+        "health_command",
+        "Runner and pool health from shard results; exit 1 when a runner is above the infra rate.",
+    ),
     "audit": LazyCommand(
         "generator.cli.audit_commands",
         "audit_command",

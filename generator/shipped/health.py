@@ -473,10 +473,13 @@ NOT_DRAINED = Drain(None, None, "", None)
 
 
 def drain(settings: HealthSettings, health: Health, runner: str) -> Drain:
-    """Take the runner out of the pool: write the marker the next check refuses, then
-    run the drain command (bounded). Neither failing stops the other."""
+    """Take the runner out of the pool: write the marker the next check refuses (kept
+    when there is one), then run the drain command (bounded; again on a runner that is
+    still taking jobs). Neither failing stops the other."""
     marker = None
-    if settings.drain_marker:
+    if settings.drain_marker and os.path.exists(settings.drain_marker):
+        marker = settings.drain_marker  # drained before: its first reason stays
+    elif settings.drain_marker:
         try:
             write_json(settings.drain_marker, marker_record(health, runner))
             marker = settings.drain_marker

@@ -446,33 +446,41 @@ def set_output(name: str, value: str) -> None:
             handle.write(f"{name}={value}\n")
 
 
-def redispatch(
+def examine(
     api: Api, run: Run, options: argparse.Namespace, now: datetime
-) -> Decision:
-    """Decide, and act on the decision; the line and summary say what happened."""
+) -> tuple[Decision, list[fleet.Outcome]]:
+    """The decision, with the run's results; reads only, changes nothing."""
     if run.conclusion != "failure":
-        return Decision(
-            False, f"the run's conclusion is {run.conclusion}: nothing to do"
+        return (
+            Decision(False, f"the run's conclusion is {run.conclusion}: nothing to do"),
+            [],
         )
     if run.attempt > MAX_ATTEMPT:
         why = f"attempt {run.attempt}: a run is re-dispatched once, never twice"
-        return Decision(False, why)
+        return Decision(False, why), []
     base = f"/repos/{api.repo}/actions/runs/{run.run_id}"
     jobs = parse_jobs(api.pages(f"{base}/attempts/{run.attempt}/jobs", "jobs"))
     outcomes, problems = read_outcomes(results_archives(api, run))
     decision = decide(jobs, outcomes, problems, options.ignore_job)
+    if not decision.redispatch:
+        return decision, outcomes
+    if reruns_today(api, now) >= options.daily_cap:
+        why = f"the daily cap of {options.daily_cap} re-dispatched runs is reached"
+        return Decision(False, why, decision.faults), outcomes
+    if api.get(base).get("run_attempt") != run.attempt:
+        why = "the run was re-run meanwhile: nothing re-dispatched"
+        return Decision(False, why, decision.faults), outcomes
+    return decision, outcomes
+
+
+def redispatch(
+    api: Api, run: Run, options: argparse.Namespace, now: datetime
+) -> Decision:
+    """Decide, then act: re-run the failed jobs, post the line; say what happened."""
+    decision, outcomes = examine(api, run, options, now)
     line = ""
     if decision.redispatch:
-        used = reruns_today(api, now)
-        if used >= options.daily_cap:
-            why = f"the daily cap of {options.daily_cap} re-dispatched runs is reached"
-            decision = Decision(False, why, decision.faults)
-        else:
-            current = api.get(base)
-            if current.get("run_attempt") != run.attempt:
-                why = "the run was re-run meanwhile: nothing re-dispatched"
-                decision = Decision(False, why, decision.faults)
-    if decision.redispatch:
+        base = f"/repos/{api.repo}/actions/runs/{run.run_id}"
         api.request("POST", f"{base}/rerun-failed-jobs", {})
         line = pr_line(decision.faults, run.attempt, run.url or base)
         if options.comment and run.pull_numbers:
