@@ -36,6 +36,7 @@ MAX_TEXT = 300  # a reason is cut to this
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.:()/\[\]-]{0,199}\Z")  # runner, pool, job
 PROBE = re.compile(r"[a-z][a-z0-9-]{0,39}\Z")
 BAR_WIDTH = 20
+LAST_FAILURE = 120  # characters of the last failure a table shows
 DEFAULT_MAX_INFRA_RATE = 0.2
 
 
@@ -285,12 +286,6 @@ def pool_rows(outcomes: Iterable[Outcome]) -> list[Row]:
         pool = outcome.pool or runner_pool.get(outcome.runner, "")
         by_pool.setdefault(pool, []).append(outcome)
     rows = [_row(pool or "(none)", pool, mine) for pool, mine in by_pool.items()]
-    rows = [
-        Row(
-            r.name, r.pool, r.jobs, r.infra, r.failures, r.last_failure, False, r.probes
-        )
-        for r in rows
-    ]
     return sorted(rows, key=lambda row: row.name)
 
 
@@ -327,14 +322,28 @@ def _cell(text: str) -> str:
     return clean_text(text) or "-"
 
 
-def markdown_table(rows: Sequence[Row], first: str) -> str:
-    head = f"| {first} | pool | jobs | infra | failures | last failure | drained |\n"
+def runner_table(rows: Sequence[Row]) -> str:
+    head = "| runner | pool | jobs | infra | failures | last failure | drained |\n"
     head += "|---|---|---:|---:|---:|---|---|\n"
     body = "".join(
         f"| `{row.name}` | {_cell(row.pool)} | {row.jobs} | {row.infra} | {row.failures}"
-        f" | {_cell(row.last_failure)} | {'yes' if row.drained else 'no'} |\n"
+        f" | {_cell(row.last_failure[:LAST_FAILURE])} | {'yes' if row.drained else 'no'} |\n"
         for row in rows
     )
+    return head + body
+
+
+def pool_table(pools: Sequence[Row], runners: Sequence[Row]) -> str:
+    head = "| pool | runners | drained | jobs | infra | failures | last failure |\n"
+    head += "|---|---:|---:|---:|---:|---:|---|\n"
+    body = ""
+    for pool in pools:
+        mine = [r for r in runners if (r.pool or "(none)") == pool.name]
+        drained = sum(r.drained for r in mine)
+        body += (
+            f"| `{pool.name}` | {len(mine)} | {drained} | {pool.jobs} | {pool.infra}"
+            f" | {pool.failures} | {_cell(pool.last_failure[:LAST_FAILURE])} |\n"
+        )
     return head + body
 
 
@@ -365,7 +374,7 @@ def report(outcomes: Sequence[Outcome], max_infra_rate: float, title: str) -> st
         text += "".join(f"- {line}\n" for line in flagged) + "\n"
     else:
         text += f"No runner above the infra rate of {max_infra_rate:.0%}.\n\n"
-    text += markdown_table(runners, "runner") + "\n"
-    text += markdown_table(pool_rows(outcomes), "pool") + "\n"
+    text += runner_table(runners) + "\n"
+    text += pool_table(pool_rows(outcomes), runners) + "\n"
     text += "```text\n" + chart(runners) + "```\n"
     return text

@@ -45,7 +45,8 @@ def run_concurrently(runs: Mapping[str, Callable[[], ActRun]], workers: int = WO
         outcomes = dict(zip(runs, pool.map(call, runs)))
     seconds = time.monotonic() - start
     for name, outcome in outcomes.items():
-        took = f"{outcome.seconds:.1f} s" if isinstance(outcome, ActRun) else f"failed: {outcome!r}"[:200]
+        failed = isinstance(outcome, BaseException)
+        took = f"failed: {outcome!r}"[:200] if failed else f"{outcome.seconds:.1f} s"
         print(f"act run {name}: {took}", file=sys.stderr)
     print(f"act runs ({len(runs)}, {workers} at a time): {seconds:.1f} s", file=sys.stderr)
     return Runs(outcomes, seconds)
