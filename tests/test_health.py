@@ -222,3 +222,46 @@ def test_a_test_failure_or_a_timeout_never_drains(tmp_path):
         tmp_path, "import time\ntime.sleep(30)\n", TWO_IDLE, "--per-file-timeout", "0.5", "--retries", "0"
     )
     assert (exit_code, results["files"][0]["class"], drained) == (1, "timeout", [])
+
+
+def test_the_runner_hook_of_a_pool_runs_its_probes_and_drains(tmp_path):
+    """`cigen runner-hook POOL` for the golden config's 8-GPU pool, installed beside the shipped copy
+    of health.py, run as the runner runs a job-started hook (bash -e FILE)."""
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+    from generator.render.shipping import copy_text
+
+    golden = Path(__file__).parent / "golden" / "tree"
+    hook = CliRunner().invoke(cli, ["runner-hook", "8-gpu-h200", "--root", str(golden)])
+    assert hook.exit_code == 0, hook.output
+    script = hook.output.replace("sudo systemd-run --on-active=30 systemctl stop", f"echo stop >> {tmp_path}/log;true")
+    script = script.replace("/var/lib/cigen/drained", str(tmp_path / "drained"))
+    folder = tmp_path / "hooks"
+    folder.mkdir()
+    (folder / "job-started.sh").write_text(script)
+    (folder / "health.py").write_text(copy_text("health", "cigen render"))
+    eight = "".join(f"echo '{gpu_line(i, 10)}'\n" for i in range(8))
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CIGEN_")},
+        **stand_ins(tmp_path / "bin", eight, df_available_kib=300 * 2**20),
+        "CIGEN_HEALTH_RECORDS": str(tmp_path / "records"),
+        "GITHUB_RUN_ID": "77",
+        "GITHUB_JOB": "nightly",
+    }
+
+    def run_hook() -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-e", str(folder / "job-started.sh")], env=env, capture_output=True, text=True)
+
+    done = run_hook()
+    assert done.returncode == 3  # the rdma probe's ibv_devinfo is not on this machine
+    record = json.loads((tmp_path / "records" / "health-77-nightly.json").read_text())
+    assert record["health"]["probe"] == "rdma" and record["drain"]["drained"] is True
+    assert (tmp_path / "drained").exists() and (tmp_path / "log").read_text() == "stop\n"
+    (tmp_path / "bin" / "ibv_devinfo").write_text("#!/bin/sh\necho 'state: PORT_ACTIVE'\n")
+    (tmp_path / "bin" / "ibv_devinfo").chmod(0o755)
+    assert run_hook().returncode == 3  # drained: refused until the operator removes the marker
+    (tmp_path / "drained").unlink()
+    done = run_hook()
+    assert (done.returncode, done.stderr) == (0, ""), done.stdout
+    assert "--gpus 8" in hook.output and "--min-disk-free-gib 200" in hook.output

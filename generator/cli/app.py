@@ -71,6 +71,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "health_command",
         "Runner and pool health from shard results; exit 1 when a runner is above the infra rate.",
     ),
+    "runner-hook": LazyCommand(
+        "generator.cli.health_commands",
+        "runner_hook_command",
+        "Print the job-started hook script for a pool's runners (health probes, drain), from cigen.yml.",
+    ),
     "audit": LazyCommand(
         "generator.cli.audit_commands",
         "audit_command",

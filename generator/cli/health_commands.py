@@ -73,3 +73,24 @@ def health_command(
     click.echo(fleet.report(outcomes, rate, f"Runner health: {plural(len(outcomes), 'job')}"), nl=False)
     if fleet.sick_runners(fleet.runner_rows(outcomes), rate):
         sys.exit(EXIT_DRIFT)
+
+
+@click.command("runner-hook")
+@click.argument("pool")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="cigen.yml to use.")
+@reports_user_errors
+def runner_hook_command(pool: str, root: Path, config_path: Path | None) -> None:
+    """Print the job-started hook script for a pool's runners (health probes, drain), from cigen.yml.
+
+    Install it with a copy of .github/cigen/health.py beside it and point the runner's
+    ACTIONS_RUNNER_HOOK_JOB_STARTED at it (docs/runners.md)."""
+    from generator.config import load_config
+    from generator.errors import UserError
+    from generator.runner_hook import hook_script
+
+    config = load_config(config_path, root)
+    if pool not in config.pools:
+        known = ", ".join(config.pools)
+        raise UserError(config.source, 0, "unknown-pool", f"no pool {pool!r} in the config (pools: {known})")
+    click.echo(hook_script(config, config.pools[pool]), nl=False)

@@ -757,9 +757,11 @@ def check_command(options: argparse.Namespace) -> int:
     if health.status != "failed":
         say(f"runner {runner_name()} healthy: {health.reason}")
         if options.record:
-            write_json(
-                options.record, health_record(health, NOT_DRAINED, runner_name())
-            )
+            try:
+                record = health_record(health, NOT_DRAINED, runner_name())
+                write_json(options.record, record)
+            except OSError as error:
+                say(f"cannot write the health record {options.record}: {error}")
         return EXIT_HEALTHY
     fail_unhealthy(settings, health, options.record)
     return EXIT_UNHEALTHY
