@@ -244,16 +244,23 @@ def test_golden_setup_environment_and_secrets_by_level():
     command = shlex.split(per_commit["base-a"]["steps"][2]["run"])
     assert command == [
         "python3", ".github/cigen/run_shard.py", "run", "--plan", ".github/cigen/plan.json", "--suite", "base-a",
-        "--shard", "$SHARD", "--per-file-timeout", "600", "--retries", "0", "--retry-wait", "60", "--gpus", "1",
+        "--shard", "$SHARD", "--per-file-timeout", "600", "--retries", "0", "--retry-wait", "60", "--pool", "1-gpu-5090",
+        "--gpus", "1", "--disk-path", "/", "--min-disk-free-gib", "50", "--drain-marker", "/var/lib/cigen/drained",
         "--workdir", "test", "--test-arg=-f", "--results", "$RUNNER_TEMP/cigen-results.json",
     ]  # fmt: skip
+    # The runner's health (every pool's default): the disk floor and marker as options, the drain command through env.
+    drain = 'sudo systemd-run --on-active=30 systemctl stop "actions.runner.octo-fixture.$CIGEN_RUNNER_NAME.service"'
+    assert per_commit["base-a"]["steps"][2]["env"]["CIGEN_DRAIN_COMMAND"] == drain
     assert "--keep-going" in shlex.split(h200["steps"][2]["run"]) and "--gpus" in shlex.split(h200["steps"][2]["run"])
     # A pool's preflight keys reach its jobs' runner; a pool without them keeps the runner's defaults.
     h200_options = shlex.split(h200["steps"][2]["run"])
-    preflight = h200_options[h200_options.index("--gpus") + 2 : h200_options.index("--workdir")]
+    preflight = h200_options[h200_options.index("--gpus") + 2 : h200_options.index("--disk-path")]
     assert preflight == ["--preflight-timeout", "10", "--min-free-mib", "40000", "--gpu-wait-seconds", "60"]
     b200_options = shlex.split(b200["steps"][2]["run"])
-    assert b200_options[b200_options.index("--gpus") + 2] == "--workdir"
+    assert b200_options[b200_options.index("--gpus") + 2] == "--disk-path"
+    # The pool's own disk floor over every pool's default of 50.
+    assert h200_options[h200_options.index("--min-disk-free-gib") + 1] == "200"
+    assert b200_options[b200_options.index("--min-disk-free-gib") + 1] == "50"
     upload = per_commit["base-a"]["steps"][3]
     assert upload["uses"] == UPLOAD_ARTIFACT.split(" #")[0] and upload["if"] == "${{ !cancelled() }}"
     assert upload["with"]["name"] == "cigen-results-${{ github.job }}-${{ matrix.shard }}-${{ github.run_attempt }}"
