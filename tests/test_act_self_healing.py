@@ -354,3 +354,34 @@ def test_the_health_report_names_the_sick_runner_with_its_failing_probes(runs, t
     assert f"| `{CODE}` | {LABEL} | 3 | 0 | 3 |" in report.output
     assert f"| `{HEALTHY}` | {LABEL} | 1 | 0 | 0 | - | no |" in report.output
     assert f"{SICK} |####################| 6/6 infra, drained" in report.output
+
+
+def fault_table(runs: Runs) -> str:
+    """The closing note's table, from the runs: the shard's class, the drain log, the re-run calls,
+    and how the pull request's GPU job ends (attempt 2 on the healthy runner, or attempt 1 stands)."""
+    attempt_2 = runs["attempt 2"].results()["base"]
+    lines = ["| fault | class | drained | re-dispatched | final result |", "|---|---|---|---|---|"]
+    for name in [*FAULTS, *CODE_FAILURES]:
+        outcome = runs[name]
+        results = outcome.results
+        probe = results["preflight"]["probe"] or results["files"][0]["attempts"][-1].get("probe") or ""
+        file_class = f"infra ({probe})" if results["exit_status"] == 3 else results["files"][0]["class"]
+        drained = f"yes: `{outcome.drained[0]}`" if outcome.drained else "no"
+        calls = len(rerun_calls(outcome.redispatch_run))
+        redispatched = f"yes ({calls} re-run call)" if calls else "no"
+        first = outcome.gpu_run.results()["base"]
+        final = f"attempt 2 on {HEALTHY}: {attempt_2}" if calls else f"attempt 1 stands: {first}"
+        lines.append(f"| {name} | {file_class} | {drained} | {redispatched} | {final} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_fault_table_of_the_closing_note(runs):
+    table = fault_table(runs)
+    print(table)
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    assert [(row[1], row[2] != "no", row[3] != "no", row[4]) for row in rows] == [
+        *[(f"infra ({FAULTS[name].probe})", True, True, f"attempt 2 on {HEALTHY}: success |") for name in FAULTS],
+        ("test", False, False, "attempt 1 stands: failure |"),
+        ("flaky-accuracy", False, False, "attempt 1 stands: failure |"),
+        ("timeout", False, False, "attempt 1 stands: failure |"),
+    ]

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from generator.shipped import fleet, redispatch
 from generator.shipped.run_shard import FAILURE_CLASSES
@@ -28,6 +29,11 @@ from tests.redispatch_support import (
 from tests.rerun_support import FakeGitHub
 
 PROGRAM = Path(redispatch.__file__)
+TIMINGS_HOSTILE = [
+    case
+    for case in yaml.safe_load((Path(__file__).parent / "cases/timings/hostile.yml").read_text())
+    if case["category"] == "artifact"
+]
 SHARD = "base (shard 0)"
 GATE = ApiJob("Which suites run", "success", runner="GitHub Actions 1", steps=(("Decide", "success"),))
 FINISH = ApiJob("Result", "failure", runner="GitHub Actions 2", steps=(("Check every job", "failure"),))
@@ -249,3 +255,51 @@ def test_the_fleet_reader_knows_every_class_the_runner_writes():
 
 def test_untrusted_text_is_made_inert():
     assert fleet.clean_text("a`b|c @admin\n\x1b[31mred") == "a'b/c (at)admin [31mred"
+
+
+def test_the_timings_loops_artifact_rules_are_the_ones_applied():
+    """The loop's reading rules (generator/timings/loop.py, generator/jsonpos.py), in the shipped copy."""
+    from generator import jsonpos
+    from generator.timings import loop
+
+    assert set(loop._ZIP_ERRORS) <= set(redispatch.ZIP_ERRORS)
+    assert (redispatch.MAX_INT_DIGITS, redispatch.MAX_DEPTH) == (jsonpos.MAX_INT_DIGITS, jsonpos.MAX_DEPTH)
+    for text in ('{"a": "[[[", "b": [[{}]]}', '["\\"]", [[[]]]]', "[" * 70 + "]" * 70):
+        assert redispatch._depth(text) == jsonpos.nesting_depth(text)
+
+
+@pytest.mark.parametrize("case", TIMINGS_HOSTILE, ids=[case["name"] for case in TIMINGS_HOSTILE])
+def test_every_hostile_artifact_of_the_timings_loop_is_one_unreadable_line(case):
+    """tests/cases/timings/hostile.yml's artifacts (NaN, 1e400, deep nesting, zip bombs, two results
+    files...), wearing the runner fields of a failed preflight: each one withholds the re-run. The two
+    schema cases bound a test file's seconds, which the re-dispatch never reads: they read."""
+    from tests.test_timings_hostile import artifact_zip
+
+    content = case["content"]
+    if "text" in content and content["text"].startswith("{"):
+        doc = json.loads(json.dumps(results_doc(SHARD, preflight=NO_GPU)))
+        text = json.dumps(doc)[:-1] + ", " + content["text"][1:]  # the hostile keys win (last one)
+        content = {"text": text}
+    outcomes, problems = redispatch.read_outcomes({"cigen-results-base-0-1": artifact_zip(content)})
+    if case["warning"] is None or ": results-schema: " in case["warning"]:
+        assert (len(outcomes), problems) == (1, [])
+    else:
+        assert (outcomes, len(problems)) == ([], 1)
+        assert problems[0].startswith("cigen-results-base-0-1: unreadable results (")
+
+
+def test_a_corrupted_artifact_is_one_problem_never_a_traceback():
+    """Byte flips and truncations of a good artifact, as the timings loop's fuzz test does them."""
+    import random
+
+    good = zipped(json.dumps(results_doc(SHARD, preflight=NO_GPU)))
+    rng = random.Random(24)
+    read = unreadable = 0
+    for _ in range(2000):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 6)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        data = data[: rng.randrange(len(data))] if rng.random() < 0.2 else data
+        outcomes, problems = redispatch.read_outcomes({"a": bytes(data)})
+        read, unreadable = read + len(outcomes), unreadable + len(problems)
+    assert read + unreadable == 2000 and read and unreadable

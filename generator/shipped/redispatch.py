@@ -37,13 +37,16 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import re
+import struct
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -65,6 +68,21 @@ API_TIMEOUT_SECONDS = 20
 SETUP_STEPS = ("Set up job", "Set up runner")  # where the job-started hook runs
 FAILED_JOB = ("failure", "timed_out", "cancelled", "startup_failure")
 LOGIN = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
+# The timings loop's rules for a results artifact (generator/timings/loop.py and
+# generator/jsonpos.py; tests check they agree): what a corrupt zip raises, strict JSON.
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,  # RecursionError among them: JSON nested too deep
+    EOFError,
+    OSError,
+    ValueError,  # negative seeks, undecodable member names, refused numbers, bad JSON
+    struct.error,
+    zlib.error,
+)
+MAX_INT_DIGITS = 100
+MAX_DEPTH = 64
 
 
 class UsageError(Exception):
@@ -221,6 +239,62 @@ def parse_jobs(entries: Sequence[object]) -> list[Job]:
     return jobs
 
 
+def _refuse(text: str) -> object:
+    raise ValueError(f"{text[:40]} is not a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 overflows to inf without spelling it
+        raise ValueError(f"{text[:40]} is not a finite number")
+    return value
+
+
+def _short_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of arrays and objects outside strings."""
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", re.sub(r'"(?:[^"\\]|\\.)*"', "", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def strict_json(raw: bytes) -> object:
+    """JSON as the timings loop reads it: UTF-8, no NaN or Infinity, no 1e400, no
+    integer over MAX_INT_DIGITS digits, nesting at most MAX_DEPTH deep."""
+    text = raw.decode("utf-8")
+    if _depth(text) > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH}")
+    return json.loads(
+        text,
+        parse_constant=_refuse,
+        parse_float=_finite_float,
+        parse_int=_short_int,
+    )
+
+
+def results_bytes(data: bytes) -> bytes:
+    """The one results file of an artifact zip, bounded by its declared and its actual
+    size (a small zip must not expand into memory)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = [i for i in archive.infolist() if i.filename == RESULTS_FILE]
+        if len(members) != 1:
+            raise fleet.ResultsError(f"{len(members)} results files")
+        if members[0].file_size > MAX_RESULTS_BYTES:
+            raise fleet.ResultsError("results file too large")
+        with archive.open(members[0]) as handle:
+            raw = handle.read(MAX_RESULTS_BYTES + 1)
+    if len(raw) > MAX_RESULTS_BYTES:
+        raise fleet.ResultsError("results file too large")
+    return raw
+
+
 def read_outcomes(
     archives: Mapping[str, bytes],
 ) -> tuple[list[fleet.Outcome], list[str]]:
@@ -228,16 +302,9 @@ def read_outcomes(
     outcomes, problems = [], []
     for name in sorted(archives):
         try:
-            with zipfile.ZipFile(io.BytesIO(archives[name])) as archive:
-                info = archive.getinfo(RESULTS_FILE)
-                if info.file_size > MAX_RESULTS_BYTES:
-                    raise fleet.ResultsError("results file too large")
-                with archive.open(info) as handle:
-                    raw = handle.read(MAX_RESULTS_BYTES + 1)
-            if len(raw) > MAX_RESULTS_BYTES:
-                raise fleet.ResultsError("results file too large")
-            outcomes.append(fleet.parse_outcome(json.loads(raw), name))
-        except (zipfile.BadZipFile, KeyError, ValueError, fleet.ResultsError) as error:
+            data = strict_json(results_bytes(archives[name]))
+            outcomes.append(fleet.parse_outcome(data, name))
+        except (*ZIP_ERRORS, fleet.ResultsError) as error:
             problems.append(f"{name}: unreadable results ({type(error).__name__})")
     return outcomes, problems
 
