@@ -55,15 +55,36 @@ class Shard:
     head: str
     path: str
     seconds: float
+    runner: str = ""  # the runner the results name (issue 24's fleet report); "" as older runners wrote them
 
 
 ARTIFACTS = (
-    Shard(1, "cigen-results-base-b-test-1-gpu-small-0-1", 101, "push", PER_COMMIT, "main", REPOSITORY, BATCH, 1000.0),
+    Shard(
+        1,
+        "cigen-results-base-b-test-1-gpu-small-0-1",
+        101,
+        "push",
+        PER_COMMIT,
+        "main",
+        REPOSITORY,
+        BATCH,
+        1000.0,
+        "gpu-trusted-1",
+    ),
     Shard(
         2, "cigen-results-base-b-test-1-gpu-small-0-1", 102, "schedule", NIGHTLY, "main", REPOSITORY, GENERATE, 300.0
     ),
     Shard(
-        3, "cigen-results-base-b-test-1-gpu-small-0-1", 103, "pull_request", PER_COMMIT, "feature", REPOSITORY, BATCH, 0
+        3,
+        "cigen-results-base-b-test-1-gpu-small-0-1",
+        103,
+        "pull_request",
+        PER_COMMIT,
+        "feature",
+        REPOSITORY,
+        BATCH,
+        0,
+        "gpu-pr-runner",
     ),
     Shard(4, "cigen-results-zzz", 104, "pull_request", PER_COMMIT, "main", FORK, GENERATE, 0),
 )
@@ -77,10 +98,13 @@ def repo(tmp_path_factory) -> tuple[FixtureRepo, Path]:
     return make_sglang_repo(tmp_path_factory.mktemp("calibrate") / "repo", files), wheels
 
 
-def results_zip(path: str, seconds: float) -> bytes:
+def results_zip(path: str, seconds: float, runner: str = "") -> bytes:
     """A shard's results artifact: the runner's results file, zipped as upload-artifact stores it."""
     passed = {"path": path, "class": "passed", "attempts": [{"seconds": seconds}]}
     results = {"suite": SUITE, "shard": 0, "files": [passed]}
+    if runner:
+        preflight = {"status": "passed", "reason": "GPU 0: 512 MiB used", "probe": ""}
+        results |= {"version": 1, "runner": {"name": runner}, "preflight": preflight, "exit_status": 0}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("cigen-results.json", json.dumps(results))
@@ -118,7 +142,7 @@ def serve_loop(api: FakeGitHub, repo: FixtureRepo, with_results: bool) -> None:
         api.on("GET", f"{API}/actions/runs/{shard.run_id}", run_answer(shard))
         storage = f"/storage/{shard.artifact_id}.zip"
         api.on("GET", f"{API}/actions/artifacts/{shard.artifact_id}/zip", None, 302, {"Location": api.url + storage})
-        api.on("GET", storage, results_zip(shard.path, shard.seconds))
+        api.on("GET", storage, results_zip(shard.path, shard.seconds, shard.runner))
     api.on("GET", f"{API}/actions/artifacts", {"total_count": len(listed), "artifacts": listed})
     api.on("GET", f"{API}/git/ref/heads/{DEFAULT_BRANCH}", {"object": {"sha": repo.head}})
     plan = base64.b64encode((repo.path / PLAN).read_bytes()).decode()
@@ -192,6 +216,10 @@ def test_the_loop_learns_only_from_trusted_runs_and_pushes_a_branch_with_a_link(
     assert f"| {SUITE} | `{GENERATE}` | 500.0 | 300.0 | 1 | 102 |" in commit["message"].splitlines()
     summary = result.job("calibrate").summary
     assert "- skipped 2 artifacts from pull_request runs" in summary.splitlines()
+    # The fleet's health from the same trusted results (issue 24): the pull request's runner is never named.
+    assert "| `gpu-trusted-1` | - | 1 | 0 | 0 | - | no |" in summary.splitlines()
+    assert "Skipped 1 results file without the runner's name (written before cigen recorded it)." in summary
+    assert "gpu-pr-runner" not in summary
     link = f"https://github.com/{REPOSITORY}/compare/{DEFAULT_BRANCH}...cigen/timings?expand=1"
     assert f"Pushed `cigen/timings` at {NEW_COMMIT}. [Open the pull request]({link}) after reading it." in summary
 

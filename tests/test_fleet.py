@@ -90,13 +90,15 @@ def test_a_file_that_is_not_a_results_file_is_an_error_naming_it(tmp_path):
     folder = fleet_folder(tmp_path)
     bad = write(folder, "zz-bad.json", {"version": 1, "runner": {"name": "x`y"}, "preflight": {}, "files": []})
     (folder / "zz-text.json").write_text("{")
+    (folder / "zz-nan.json").write_text(json.dumps(results_doc("a")).replace('"exit_status": 3', '"exit_status": NaN'))
     result = CliRunner().invoke(cli, ["health", str(folder)])
     assert result.exit_code == 2
     assert result.output.splitlines() == [
         f"{bad}: results-invalid: not a cigen results file: runner.name is not a plain name",
-        f"{folder / 'zz-text.json'}: results-unreadable: not a JSON file: "
-        "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
-        "2 errors in 9 files; no report.",
+        f"{folder / 'zz-nan.json'}: results-unreadable: NaN is not a finite number (JSON has no NaN or Infinity)",
+        f"{folder / 'zz-text.json'}:1: results-unreadable: invalid JSON: "
+        "Expecting property name enclosed in double quotes (column 2)",
+        "3 errors in 10 files; no report.",
     ]
 
 
@@ -122,3 +124,73 @@ def test_parse_outcome_refuses_what_cigen_never_writes():
 
 def test_the_report_of_nothing_says_so():
     assert fleet.report([], 0.2, "Runners") == "### Runners\n\nNo results.\n"
+
+
+def test_the_summary_gets_the_report_with_a_mermaid_chart_and_exit_zero_keeps_the_step_green(tmp_path):
+    summary = tmp_path / "summary.md"
+    summary.write_text("### Shard results\n\n")
+    args = ["health", str(fleet_folder(tmp_path)), "--max-infra-rate", "0.5", "--summary", str(summary), "--exit-zero"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    text = summary.read_text()
+    assert text.startswith("### Shard results\n\n### Runner health: 7 jobs\n")
+    assert "- r-sick (1-gpu-h100): 2 of 3 jobs infra (67% > 50%), drained" in text
+    assert text.endswith(
+        "```mermaid\nxychart-beta\n"
+        '    title "Jobs (tall bar) and infra failures (short bar) per runner"\n'
+        '    x-axis ["r-ok", "r-sick"]\n'
+        '    y-axis "jobs" 0 --> 4\n'
+        "    bar [4, 3]\n"
+        "    bar [0, 2]\n"
+        "```\n"
+    )
+    assert "```mermaid" not in result.output and "r-sick |#############.......| 2/3 infra, drained" in result.output
+
+
+def test_the_mermaid_chart_shows_the_runners_that_failed_most(tmp_path):
+    outcomes = [
+        fleet.parse_outcome(results_doc(f"j{n}", 3 if n % 7 == 0 else 0, runner=f"r{n:02}"), "x") for n in range(40)
+    ]
+    chart = fleet.mermaid_chart(fleet.runner_rows(outcomes))
+    names = chart.split("x-axis [")[1].split("]")[0].split(", ")
+    assert len(names) == fleet.MERMAID_RUNNERS
+    assert {'"r00"', '"r07"', '"r14"', '"r21"', '"r28"', '"r35"'} <= set(names)
+
+
+def test_results_fetched_from_trusted_runs_are_what_cigen_health_reads(tmp_path):
+    """`cigen timings fetch` keeps a results file validated, its `github` block replaced by the API's
+    (generator/timings/loop.py): the runner, preflight and drain survive for the fleet report."""
+    from datetime import datetime, timezone
+
+    from generator.github.client import RunOrigin
+    from generator.timings.loop import trusted_results
+
+    doc = results_doc("a (shard 0)", runner="r-sick", preflight=NO_GPU, drained=True)
+    run = RunOrigin(
+        run_id=11,
+        event="push",
+        path=".github/workflows/cigen-per-commit.yml",
+        head_branch="main",
+        repository="octo/fixture",
+        head_repository="octo/fixture",
+        run_attempt=1,
+        started_at=datetime(2026, 12, 7, 6, tzinfo=timezone.utc),
+    )
+    folder = tmp_path / "fetched"
+    write(folder, "run.json", json.loads(trusted_results(json.dumps(doc), "artifact 7", run, 7)))
+    result = CliRunner().invoke(cli, ["health", str(folder), "--max-infra-rate", "0.5"])
+    assert result.exit_code == 1
+    assert "- r-sick (1-gpu-h100): 1 of 1 jobs infra (100% > 50%), drained; failing probes: nvidia-smi x1" in (
+        result.output.splitlines()
+    )
+
+
+def test_results_files_that_name_no_runner_are_counted_not_errors(tmp_path):
+    """Older runners' results (the timings loop reads them too) hold no runner: a note, still a report."""
+    folder = fleet_folder(tmp_path)
+    write(folder, "older.json", {"suite": "base", "shard": 0, "files": []})
+    result = CliRunner().invoke(cli, ["health", str(folder), "--max-infra-rate", "0.7"])
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(
+        "```\n\nSkipped 1 results file without the runner's name (written before cigen recorded it).\n"
+    )

@@ -244,8 +244,9 @@ def test_golden_setup_environment_and_secrets_by_level():
     command = shlex.split(per_commit["base-a"]["steps"][2]["run"])
     assert command == [
         "python3", ".github/cigen/run_shard.py", "run", "--plan", ".github/cigen/plan.json", "--suite", "base-a",
-        "--shard", "$SHARD", "--per-file-timeout", "600", "--retries", "0", "--retry-wait", "60", "--pool", "1-gpu-5090",
-        "--gpus", "1", "--disk-path", "/", "--min-disk-free-gib", "50", "--drain-marker", "/var/lib/cigen/drained",
+        "--shard", "$SHARD", "--per-file-timeout", "600", "--retries", "0", "--retry-wait", "60",
+        "--pool", "1-gpu-5090", "--gpus", "1", "--disk-path", "/", "--min-disk-free-gib", "50",
+        "--drain-marker", "/var/lib/cigen/drained",
         "--workdir", "test", "--test-arg=-f", "--results", "$RUNNER_TEMP/cigen-results.json",
     ]  # fmt: skip
     # The runner's health (every pool's default): the disk floor and marker as options, the drain command through env.

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from generator.cli.common import reports_user_errors
-from generator.errors import EXIT_DRIFT, Problem, ProblemReport, plural
+from generator.errors import EXIT_DRIFT, Problem, ProblemReport, UserError, plural
+from generator.jsonpos import parse_json
 from generator.shipped import fleet
 
 MAX_RESULTS_BYTES = 8 * 2**20
@@ -23,21 +24,35 @@ def results_files(paths: tuple[Path, ...]) -> list[Path]:
     return sorted(found)
 
 
-def read_outcomes(files: list[Path]) -> tuple[list[fleet.Outcome], list[Problem]]:
-    """Every file's outcome; one problem per file that is not a results file or health record."""
-    outcomes, problems = [], []
+@dataclass(frozen=True)
+class Read:
+    """What the files gave: outcomes, problems, and results files that name no runner."""
+
+    outcomes: list[fleet.Outcome]
+    problems: list[Problem]
+    no_runner: int
+
+
+def read_outcomes(files: list[Path]) -> Read:
+    """Every file's outcome; one problem per file that is not a results file or health record.
+    JSON is read as the timings loop reads results (generator/jsonpos.py: strict, bounded)."""
+    outcomes, problems, no_runner = [], [], 0
     for path in files:
         try:
             if path.stat().st_size > MAX_RESULTS_BYTES:
                 raise fleet.ResultsError(f"larger than {MAX_RESULTS_BYTES // 2**20} MiB")
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = parse_json(path.read_text(encoding="utf-8"), str(path), "results-unreadable")
             outcomes.append(fleet.parse_outcome(data, str(path)))
-        except (OSError, UnicodeDecodeError, ValueError) as error:
-            problems.append(Problem(str(path), 0, "results-unreadable", f"not a JSON file: {error}"))
+        except fleet.NoRunner:
+            no_runner += 1
+        except UserError as error:
+            problems.append(error.problem)
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(Problem(str(path), 0, "results-unreadable", f"cannot read: {error}"))
         except fleet.ResultsError as error:
             message = str(error).removeprefix(f"{path}: ")
             problems.append(Problem(str(path), 0, "results-invalid", f"not a cigen results file: {message}"))
-    return outcomes, problems
+    return Read(outcomes, problems, no_runner)
 
 
 def configured_infra_rate(config_path: Path | None, root: Path) -> float:
@@ -53,25 +68,48 @@ def configured_infra_rate(config_path: Path | None, root: Path) -> float:
     type=click.FloatRange(0, 1),
     help="Name runners whose share of infra failures is above this (default: cigen.yml's health.max_infra_rate, 0.2).",
 )
+@click.option(
+    "--summary",
+    "summary_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also append the report, with a mermaid chart, to this file: $GITHUB_STEP_SUMMARY.",
+)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when a runner is above the rate (it is still named).")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="cigen.yml to use.")
 @reports_user_errors
 def health_command(
-    results: tuple[Path, ...], max_infra_rate: float | None, root: Path, config_path: Path | None
+    results: tuple[Path, ...],
+    max_infra_rate: float | None,
+    summary_path: Path | None,
+    exit_zero: bool,
+    root: Path,
+    config_path: Path | None,
 ) -> None:
     """Runner and pool health from shard results; exit 1 when a runner is above the infra rate.
 
     RESULTS: results files (`run_shard.py --results`, e.g. from `cigen timings fetch`, which downloads
     trusted runs' only) or the hook's health records (`health.py check --record`), or folders of them.
     Prints markdown: the runners above the rate with their failing probes, a table per runner and per
-    pool (jobs, infra failures, the last failure, drained or not), and a text bar chart."""
+    pool (jobs, infra failures, the last failure, drained or not), and a text bar chart (a mermaid
+    chart in the summary file)."""
     files = results_files(results)
-    outcomes, problems = read_outcomes(files)
-    if problems:
-        raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {plural(len(files), 'file')}; no report.")
+    read = read_outcomes(files)
+    if read.problems:
+        summary = f"{plural(len(read.problems), 'error')} in {plural(len(files), 'file')}; no report."
+        raise ProblemReport(read.problems, summary)
+    outcomes = read.outcomes
     rate = max_infra_rate if max_infra_rate is not None else configured_infra_rate(config_path, root)
-    click.echo(fleet.report(outcomes, rate, f"Runner health: {plural(len(outcomes), 'job')}"), nl=False)
-    if fleet.sick_runners(fleet.runner_rows(outcomes), rate):
+    title = f"Runner health: {plural(len(outcomes), 'job')}"
+    note = ""
+    if read.no_runner:
+        skipped = plural(read.no_runner, "results file")
+        note = f"\nSkipped {skipped} without the runner's name (written before cigen recorded it).\n"
+    click.echo(fleet.report(outcomes, rate, title) + note, nl=False)
+    if summary_path is not None:
+        with summary_path.open("a", encoding="utf-8") as summary:
+            summary.write(fleet.report(outcomes, rate, title, mermaid=True) + note)
+    if fleet.sick_runners(fleet.runner_rows(outcomes), rate) and not exit_zero:
         sys.exit(EXIT_DRIFT)
 
 

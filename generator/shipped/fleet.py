@@ -38,10 +38,15 @@ PROBE = re.compile(r"[a-z][a-z0-9-]{0,39}\Z")
 BAR_WIDTH = 20
 LAST_FAILURE = 120  # characters of the last failure a table shows
 DEFAULT_MAX_INFRA_RATE = 0.2
+MERMAID_RUNNERS = 30  # bars a chart stays readable with
 
 
 class ResultsError(Exception):
     """A results file or health record that does not hold what cigen writes."""
+
+
+class NoRunner(ResultsError):
+    """A results file of a shard runner that did not record its runner (older cigen)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,8 @@ def parse_outcome(data: object, where: str) -> Outcome:
         raise ResultsError(f"{where}: not a JSON object")
     if data.get("kind") == "cigen-health":
         return _health_outcome(data, where)
+    if "runner" not in data and "version" not in data and "files" in data:
+        raise NoRunner(f"{where}: written before cigen recorded the runner")
     if _get(data, "version", int, where) != 1:
         raise ResultsError(f"{where}: unknown version")
     runner = _get(data, "runner", dict, where)
@@ -318,6 +325,24 @@ def chart(rows: Sequence[Row]) -> str:
     return "\n".join(lines + [legend]) + "\n"
 
 
+def mermaid_chart(rows: Sequence[Row]) -> str:
+    """A mermaid bar chart of jobs per runner with its infra failures drawn over them,
+    for the runners that failed most (at most MERMAID_RUNNERS)."""
+    shown = sorted(rows, key=lambda row: (-row.infra, -row.failures, row.name))
+    shown = sorted(shown[:MERMAID_RUNNERS], key=lambda row: (row.pool, row.name))
+    names = ", ".join(f'"{row.name}"' for row in shown)
+    top = max((row.jobs for row in shown), default=1)
+    return (
+        "```mermaid\nxychart-beta\n"
+        '    title "Jobs (tall bar) and infra failures (short bar) per runner"\n'
+        f"    x-axis [{names}]\n"
+        f'    y-axis "jobs" 0 --> {top}\n'
+        f"    bar [{', '.join(str(row.jobs) for row in shown)}]\n"
+        f"    bar [{', '.join(str(row.infra) for row in shown)}]\n"
+        "```\n"
+    )
+
+
 def _cell(text: str) -> str:
     return clean_text(text) or "-"
 
@@ -361,8 +386,14 @@ def flagged_lines(rows: Sequence[Row], max_infra_rate: float) -> list[str]:
     return lines
 
 
-def report(outcomes: Sequence[Outcome], max_infra_rate: float, title: str) -> str:
-    """The whole report in markdown: runners, pools, the chart, the sick runners."""
+def report(
+    outcomes: Sequence[Outcome],
+    max_infra_rate: float,
+    title: str,
+    mermaid: bool = False,
+) -> str:
+    """The whole report in markdown: runners, pools, the chart, the sick runners; the
+    chart in mermaid for a page that draws it (a job summary), else in text."""
     runners = runner_rows(outcomes)
     text = f"### {title}\n\n"
     if not runners:
@@ -376,5 +407,6 @@ def report(outcomes: Sequence[Outcome], max_infra_rate: float, title: str) -> st
         text += f"No runner above the infra rate of {max_infra_rate:.0%}.\n\n"
     text += runner_table(runners) + "\n"
     text += pool_table(pool_rows(outcomes), runners) + "\n"
-    text += "```text\n" + chart(runners) + "```\n"
-    return text
+    if mermaid:
+        return text + mermaid_chart(runners)
+    return text + "```text\n" + chart(runners) + "```\n"

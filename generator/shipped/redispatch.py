@@ -496,7 +496,8 @@ def summary(
         )
         text += "\n"
     text += "".join(f"- {fleet.clean_text(b)}\n" for b in decision.blockers)
-    return text + "\n" + fleet.report(outcomes, fleet.DEFAULT_MAX_INFRA_RATE, "Runners")
+    rate = fleet.DEFAULT_MAX_INFRA_RATE
+    return text + "\n" + fleet.report(outcomes, rate, "Runners", mermaid=True)
 
 
 def write_summary(text: str) -> None:
