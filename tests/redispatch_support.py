@@ -91,6 +91,7 @@ class FakeRun:
     attempt: int = 1
     current_attempt: int | None = None  # the run's attempt when re-read (None: unchanged)
     reruns_today: int = 0
+    first_runs_today: int = 1  # runs at their first attempt, listed before the re-run ones (newest first)
     sizes: Mapping[str, int] = field(default_factory=dict)  # size_in_bytes to claim, by name
 
     def serve(self, api: FakeGitHub) -> FakeGitHub:
@@ -104,8 +105,14 @@ class FakeRun:
                            "expired": False})  # fmt: skip
             api.on("GET", f"{BASE}/actions/artifacts/{ident}/zip", data)
         api.on("GET", f"{run}/artifacts", {"total_count": len(listed), "artifacts": listed})
-        runs = [{"id": 9000 + n, "run_attempt": 2} for n in range(self.reruns_today)] + [{"id": 1, "run_attempt": 1}]
-        api.on("GET", f"{BASE}/actions/runs", {"total_count": len(runs), "workflow_runs": runs})
+        runs = [{"id": n, "run_attempt": 1} for n in range(self.first_runs_today)]
+        runs += [{"id": 9000 + n, "run_attempt": 2} for n in range(self.reruns_today)]
+
+        def runs_page(request) -> dict:
+            page, size = int(request.query.get("page", 1)), int(request.query.get("per_page", 30))
+            return {"total_count": len(runs), "workflow_runs": runs[(page - 1) * size : page * size]}
+
+        api.on("GET", f"{BASE}/actions/runs", runs_page)
         api.on("GET", run, {"id": RUN_ID, "run_attempt": self.current_attempt or self.attempt, "status": "completed"})
         api.on("POST", RERUN, {}, status=201)
         api.on("POST", f"{BASE}/issues/7/comments", {"id": 1}, status=201)

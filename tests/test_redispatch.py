@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,22 @@ def test_the_daily_cap_and_a_re_run_meanwhile_stop_it(tmp_path):
         [],
         "not re-dispatched: the daily cap of 3 re-dispatched runs is reached",
     )
+    # A busy day: the re-runs are on the third page of today's runs; every page is read, today's only.
+    with FakeGitHub() as api:
+        one_failed_shard(results_doc(SHARD, preflight=NO_GPU), reruns_today=3, first_runs_today=250).serve(api)
+        done, _ = run_program(tmp_path, api, workflow_run_event())
+    listed = [r.query for r in api.requests if r.path == f"{BASE}/actions/runs"]
+    assert [q["page"] for q in listed] == ["1", "2", "3"]
+    assert {q["created"] for q in listed} == {f">={datetime.now(timezone.utc):%Y-%m-%d}"}
+    assert (posts(api), done.stdout.splitlines()[0]) == (
+        [],
+        "not re-dispatched: the daily cap of 3 re-dispatched runs is reached",
+    )
+    # Two re-runs today, the cap is 3: this one is re-dispatched.
+    with FakeGitHub() as api:
+        one_failed_shard(results_doc(SHARD, preflight=NO_GPU), reruns_today=2, first_runs_today=250).serve(api)
+        run_program(tmp_path, api, workflow_run_event())
+    assert posts(api)[0] == (RERUN, {})
     with FakeGitHub() as api:
         one_failed_shard(results_doc(SHARD, preflight=NO_GPU), current_attempt=2).serve(api)
         done, _ = run_program(tmp_path, api, workflow_run_event())
@@ -303,3 +320,44 @@ def test_a_corrupted_artifact_is_one_problem_never_a_traceback():
         outcomes, problems = redispatch.read_outcomes({"a": bytes(data)})
         read, unreadable = read + len(outcomes), unreadable + len(problems)
     assert read + unreadable == 2000 and read and unreadable
+
+
+def test_the_workflow_is_a_privileged_trigger_that_runs_only_the_default_branchs_program(tmp_path):
+    """Least privilege: actions: write (jobs, artifacts, the re-run); contents: read for the sparse
+    checkout of the default branch's .github/cigen (workflow_run checks out the default branch, and
+    the step names no ref); pull-requests: write only while the line is posted. No event value
+    reaches the shell; nothing of the examined run is checked out or executed."""
+    import shutil
+
+    from generator.render.pins import CHECKOUT
+    from tests.rendering import GOLDEN, load_yaml, render_tree
+
+    workflow = load_yaml(GOLDEN / "expected" / "workflows" / "cigen-redispatch.yml")
+    assert workflow[True] == {  # YAML 1.1 reads the key `on` as true
+        "workflow_run": {"workflows": ["GPU tests (per commit)", "GPU tests (nightly)"], "types": ["completed"]}
+    }
+    assert workflow["permissions"] == {}
+    [job] = workflow["jobs"].values()
+    assert job["permissions"] == {"actions": "write", "contents": "read", "pull-requests": "write"}
+    assert job["if"] == (
+        "github.event.workflow_run.conclusion == 'failure' && github.event.workflow_run.run_attempt == 1"
+    )
+    checkout, program = job["steps"]
+    assert checkout == {
+        "name": "Check out the default branch's .github/cigen",
+        "uses": CHECKOUT.split(" #")[0],
+        "with": {"persist-credentials": False, "sparse-checkout": ".github/cigen"},
+    }
+    assert program["run"] == "python3 .github/cigen/redispatch.py --daily-cap 10 --ignore-job Result"
+    assert program["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
+    root = tmp_path / "repo"
+    shutil.copytree(GOLDEN / "tree", root)
+    config = root / "cigen.yml"
+    config.write_text(
+        config.read_text().replace("redispatch: {daily_cap: 10}", "redispatch: {daily_cap: 10, comment: false}")
+    )
+    render_tree(root, root / ".github")
+    quiet = load_yaml(root / ".github" / "workflows" / "cigen-redispatch.yml")
+    [job] = quiet["jobs"].values()
+    assert job["permissions"] == {"actions": "write", "contents": "read"}
+    assert job["steps"][1]["run"].endswith(" --no-comment")

@@ -64,6 +64,7 @@ MAX_ARTIFACT_BYTES = 2 * 2**20  # one zip
 MAX_RESULTS_BYTES = 2 * 2**20  # the results file inside
 MAX_RESPONSE_BYTES = 8 * 2**20  # one API answer
 MAX_PAGES = 5  # of 100 jobs or artifacts
+MAX_RUN_PAGES = 10  # of 100 runs: a filtered runs list gives at most 1,000
 API_TIMEOUT_SECONDS = 20
 SETUP_STEPS = ("Set up job", "Set up runner")  # where the job-started hook runs
 FAILED_JOB = ("failure", "timed_out", "cancelled", "startup_failure")
@@ -141,11 +142,13 @@ class Api:
             raise ApiError(f"GET {path}: not a JSON object")
         return answer
 
-    def pages(self, path: str, key: str) -> list:
-        """Every entry of a paged list (at most MAX_PAGES pages of 100)."""
+    def pages(
+        self, path: str, key: str, max_pages: int = MAX_PAGES, **query: object
+    ) -> list:
+        """Every entry of a paged list (at most max_pages pages of 100)."""
         entries: list = []
-        for page in range(1, MAX_PAGES + 1):
-            answer = self.get(path, per_page=100, page=page)
+        for page in range(1, max_pages + 1):
+            answer = self.get(path, **query, per_page=100, page=page)
             listed = answer.get(key)
             if not isinstance(listed, list):
                 raise ApiError(f"GET {path}: no {key!r} list")
@@ -432,14 +435,11 @@ def read_event(path: str) -> Run:
 
 
 def reruns_today(api: Api, now: datetime) -> int:
-    """Runs of the repository created today (UTC) that were re-run (attempt > 1)."""
+    """Runs of the repository created today (UTC) that were re-run (attempt > 1), every
+    page of them: a busy repository starts hundreds of runs a day."""
     day = now.strftime("%Y-%m-%d")
-    answer = api.get(
-        f"/repos/{api.repo}/actions/runs", created=f">={day}", per_page=100
-    )
-    runs = answer.get("workflow_runs")
-    if not isinstance(runs, list):
-        raise ApiError("the runs list has no workflow_runs")
+    path = f"/repos/{api.repo}/actions/runs"
+    runs = api.pages(path, "workflow_runs", MAX_RUN_PAGES, created=f">={day}")
     return sum(
         1
         for r in runs
