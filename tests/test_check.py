@@ -38,10 +38,11 @@ def generated(root: Path) -> list[Path]:
 def test_fresh_render_passes(tmp_path):
     root = fixture_repo(tmp_path)
     result = invoke("check", "--root", str(root))
-    assert len(generated(root)) == 9  # 5 workflows, the plan, runner and gate, actionlint.yaml
+    # 6 workflows (re-dispatch too), the plan, runner, gate, health, fleet and re-dispatch programs, actionlint.yaml
+    assert len(generated(root)) == 13
     assert (result.exit_code, result.stdout, without_warnings(result.stderr)) == (
         0,
-        "9 generated files up to date.\n",
+        "13 generated files up to date.\n",
         "",
     )
 
