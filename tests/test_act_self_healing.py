@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
+from generator.github.client import RunOrigin
+from generator.timings.loop import trusted_results
 from tests.act.concurrent import Runs, run_concurrently
 from tests.act.fixture import FixtureRepo, make_repo, pull_request_event, render_and_commit
 from tests.act.github_api import PullState, bodies, serve_github
@@ -335,14 +338,16 @@ def test_zero_masked_failures_across_the_suite(runs):
 
 
 def test_the_health_report_names_the_sick_runner_with_its_failing_probes(runs, tmp_path):
+    """Every run's results artifact as `cigen timings fetch` keeps it (validated, the run's `github` block
+    from the API), then `cigen health` over them, as the calibrate job runs it."""
     folder = tmp_path / "results"
-    for name in [*FAULTS, *CODE_FAILURES, "attempt 2"]:
+    for number, name in enumerate([*FAULTS, *CODE_FAILURES, "attempt 2"]):
         result = runs[name] if name == "attempt 2" else runs[name].gpu_run
         for artifact in result.artifacts.iterdir():
             (folder / name.replace(" ", "-")).mkdir(parents=True, exist_ok=True)
-            (folder / name.replace(" ", "-") / f"{artifact.name}.json").write_text(
-                (artifact / "cigen-results.json").read_text()
-            )
+            text = (artifact / "cigen-results.json").read_text()
+            kept = trusted_results(text, artifact.name, fetched_run(5000 + number), 7000 + number)
+            (folder / name.replace(" ", "-") / f"{artifact.name}.json").write_text(kept)
     report = CliRunner().invoke(cli, ["health", str(folder), "--max-infra-rate", "0.2"])
     print(report.output)
     assert report.exit_code == 1  # a runner is above the rate
@@ -354,6 +359,14 @@ def test_the_health_report_names_the_sick_runner_with_its_failing_probes(runs, t
     assert f"| `{CODE}` | {LABEL} | 3 | 0 | 3 |" in report.output
     assert f"| `{HEALTHY}` | {LABEL} | 1 | 0 | 0 | - | no |" in report.output
     assert f"{SICK} |####################| 6/6 infra, drained" in report.output
+
+
+def fetched_run(run_id: int) -> RunOrigin:
+    """A trusted run as the API describes it to the timings loop's fetch."""
+    started = datetime(2026, 12, 7, 6, tzinfo=timezone.utc) + timedelta(minutes=run_id % 100)
+    return RunOrigin(
+        run_id, "push", ".github/workflows/cigen-per-commit.yml", "main", "octo/fixture", "octo/fixture", 1, started
+    )
 
 
 def fault_table(runs: Runs) -> str:
