@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+# --- Limits and known values ----------------------------------------------------------
+
 EXIT_INFRA = 3
 # The shard runner's FAILURE_CLASSES (tests check they agree).
 FILE_CLASSES = (
@@ -39,6 +41,9 @@ BAR_WIDTH = 20
 LAST_FAILURE = 120  # characters of the last failure a table shows
 DEFAULT_MAX_INFRA_RATE = 0.2
 MERMAID_RUNNERS = 30  # bars a chart stays readable with
+
+
+# --- Reading a results file or health record (untrusted) ------------------------------
 
 
 class ResultsError(Exception):
@@ -227,6 +232,9 @@ def _health_outcome(data: dict, where: str) -> Outcome:
     )
 
 
+# --- Rows per runner and per pool -----------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Row:
     """One runner (or one pool) over every outcome given."""
@@ -299,6 +307,9 @@ def pool_rows(outcomes: Iterable[Outcome]) -> list[Row]:
 def sick_runners(rows: Iterable[Row], max_infra_rate: float) -> list[Row]:
     """Runners whose share of infra failures is above the rate."""
     return [row for row in rows if row.infra and row.infra_rate > max_infra_rate]
+
+
+# --- The report: charts and tables ----------------------------------------------------
 
 
 def bar(row: Row) -> str:

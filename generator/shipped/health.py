@@ -49,6 +49,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+# --- Exit statuses and limits ---------------------------------------------------------
+
 EXIT_HEALTHY = 0
 EXIT_DRAINED = 1
 EXIT_USAGE = 2
@@ -87,6 +89,9 @@ class Finished:
     exit_status: int | None
     output: str
     seconds: float
+
+
+# --- Bounded commands and the GPU listing ---------------------------------------------
 
 
 def run_bounded(
@@ -179,6 +184,9 @@ def visible_gpus(gpus: list[Gpu], visible: str | None) -> list[Gpu]:
         if str(g.index) in entries or any(g.uuid.startswith(e) for e in entries)
     ]
     return chosen or gpus
+
+
+# --- What is checked, and what a check found ------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -283,6 +291,9 @@ class _Check:
         seconds = time.monotonic() - started
         self.results.append(ProbeResult(name, status, reason or "ok", seconds))
         return reason is None
+
+
+# --- The probes, in order -------------------------------------------------------------
 
 
 def check_health(settings: HealthSettings) -> Health:
@@ -437,6 +448,9 @@ def probe_command(check: _Check, command: str) -> str | None:
     return None
 
 
+# --- Draining the runner, and the health record ---------------------------------------
+
+
 def runner_name() -> str:
     """The runner's name as GitHub shows it (RUNNER_NAME), else the host's."""
     return os.environ.get("RUNNER_NAME") or socket.gethostname()
@@ -576,6 +590,8 @@ def fail_unhealthy(
             say(f"cannot write the health record {record}: {error}")
     return drained
 
+
+# --- Options (shared with the shard runner) -------------------------------------------
 
 DESCRIPTION = "Check that this runner is fit for a GPU job (cigen's health probes)."
 
@@ -736,6 +752,9 @@ def settings_from(options: argparse.Namespace) -> HealthSettings:
         drain_command=options.drain_command or None,
         drain_marker=options.drain_marker or None,
     )
+
+
+# --- The command ----------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:

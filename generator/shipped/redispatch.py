@@ -94,8 +94,9 @@ class ApiError(Exception):
     """The GitHub API failed or answered something unexpected: exit 1."""
 
 
-# --- The GitHub REST calls (urllib). Kept apart so that they can move to cigen's one
-# --- shipped GitHub client once it exists; nothing else here touches the network.
+# --- The GitHub REST calls (urllib) ---------------------------------------------------
+# Kept apart so that they can move to cigen's one shipped GitHub client once it
+# exists; nothing else here touches the network.
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def _bounded(answer, path: str) -> bytes:
     return data
 
 
-# --- What the run says.
+# --- What the run says: its jobs and results (untrusted) ------------------------------
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,7 @@ def read_outcomes(
     return outcomes, problems
 
 
-# --- The decision.
+# --- The decision ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -478,6 +479,9 @@ def results_archives(api: Api, run: Run) -> dict[str, bytes]:
     return archives
 
 
+# --- Acting on it, and saying so ------------------------------------------------------
+
+
 def summary(
     run: Run, decision: Decision, outcomes: Sequence[fleet.Outcome], line: str
 ) -> str:
@@ -564,6 +568,9 @@ def redispatch(
     write_summary(summary(run, decision, outcomes, line))
     set_output("redispatched", "true" if decision.redispatch else "false")
     return decision
+
+
+# --- The command ----------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
