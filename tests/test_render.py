@@ -693,3 +693,19 @@ def test_every_rendered_workflow_has_a_configurable_file_name(tmp_path):
     config = load_config(None, tmp_path)  # the embedded default: default file names
     workflows = [o.name for o in OUTPUTS if o.path(config).startswith("workflows/")]
     assert sorted(workflows) == sorted(OUTPUT_NAMES)
+
+
+def test_every_shard_job_records_the_name_the_jobs_api_gives_it(corpus_workflows):
+    """The re-dispatch matches a failed job (the jobs API's name) to its results by CIGEN_JOB_NAME:
+    it must be the job's own `name:`, on every shard job of sglang's render and the golden files."""
+    workflows = [*corpus_workflows.values()]
+    workflows += [load_yaml(EXPECTED / "workflows" / f"cigen-{name}.yml") for name in ("per-commit", "nightly")]
+    recorded, shard_steps = 0, 0
+    for workflow in workflows:
+        for job in workflow["jobs"].values():
+            for step in job.get("steps", []):
+                shard_steps += ".github/cigen/run_shard.py" in step.get("run", "")
+                if "CIGEN_JOB_NAME" in (step.get("env") or {}):
+                    assert step["env"]["CIGEN_JOB_NAME"] == job["name"]
+                    recorded += 1
+    assert recorded == shard_steps == 50
