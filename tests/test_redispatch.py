@@ -83,6 +83,8 @@ def test_an_infra_failure_is_re_dispatched_once_with_one_line_on_the_pull_reques
     assert posts(api) == [(RERUN, {}), (f"{BASE}/issues/7/comments", {"body": line})]
     assert done.stdout == line + "\n"
     assert "| base (shard 0) | `gpu-h100-7` | nvidia-smi | nvidia-smi exited 6: No devices were found |" in summary
+    assert "### Runners of this attempt, as its results files tell it" in summary.splitlines()
+    assert '    x-axis ["gpu-h100-7"]' in summary.splitlines()  # the mermaid chart
     tokens = {r.headers.get("authorization") for r in api.requests}
     assert tokens == {"Bearer fake-token"}
 
