@@ -194,3 +194,19 @@ def test_results_files_that_name_no_runner_are_counted_not_errors(tmp_path):
     assert result.output.endswith(
         "```\n\nSkipped 1 results file without the runner's name (written before cigen recorded it).\n"
     )
+
+
+def test_exit_zero_reports_from_the_readable_files_and_warns_of_the_others(tmp_path):
+    """The calibrate job runs `cigen health --exit-zero`: one odd file must not stop the timings loop."""
+    folder = fleet_folder(tmp_path)
+    bad = write(folder, "zz-bad.json", {"version": 1, "runner": {"name": "x`y"}, "preflight": {}, "files": []})
+    summary = tmp_path / "summary.md"
+    args = ["health", str(folder), "--max-infra-rate", "0.5", "--exit-zero", "--summary", str(summary)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0
+    assert (
+        result.stderr == f"{bad}: warning: results-invalid: not a cigen results file: runner.name is not a plain name\n"
+    )
+    assert result.stdout.startswith("### Runner health: 7 jobs\n")
+    assert result.stdout.endswith("\nSkipped 1 unreadable file (the warnings in the log name them).\n")
+    assert "- r-sick (1-gpu-h100): 2 of 3 jobs infra (67% > 50%), drained" in summary.read_text()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
 
-from generator.cli.common import reports_user_errors
-from generator.errors import EXIT_DRIFT, Problem, ProblemReport, UserError, plural
+from generator.cli.common import print_problems, reports_user_errors
+from generator.errors import EXIT_DRIFT, Problem, ProblemReport, Severity, UserError, plural
 from generator.jsonpos import parse_json
 from generator.shipped import fleet
 
@@ -74,7 +74,12 @@ def configured_infra_rate(config_path: Path | None, root: Path) -> float:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also append the report, with a mermaid chart, to this file: $GITHUB_STEP_SUMMARY.",
 )
-@click.option("--exit-zero", is_flag=True, help="Exit 0 even when a runner is above the rate (it is still named).")
+@click.option(
+    "--exit-zero",
+    is_flag=True,
+    help="Never fail (for a job that must go on): a runner above the rate is still named, an unreadable file"
+    " is a warning and the report is made from the others.",
+)
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="cigen.yml to use.")
 @reports_user_errors
@@ -95,16 +100,19 @@ def health_command(
     chart in the summary file)."""
     files = results_files(results)
     read = read_outcomes(files)
-    if read.problems:
+    if read.problems and not exit_zero:
         summary = f"{plural(len(read.problems), 'error')} in {plural(len(files), 'file')}; no report."
         raise ProblemReport(read.problems, summary)
+    print_problems(replace(problem, severity=Severity.WARNING) for problem in read.problems)
     outcomes = read.outcomes
     rate = max_infra_rate if max_infra_rate is not None else configured_infra_rate(config_path, root)
     title = f"Runner health: {plural(len(outcomes), 'job')}"
     note = ""
     if read.no_runner:
         skipped = plural(read.no_runner, "results file")
-        note = f"\nSkipped {skipped} without the runner's name (written before cigen recorded it).\n"
+        note += f"\nSkipped {skipped} without the runner's name (written before cigen recorded it).\n"
+    if read.problems:
+        note += f"\nSkipped {plural(len(read.problems), 'unreadable file')} (the warnings in the log name them).\n"
     click.echo(fleet.report(outcomes, rate, title) + note, nl=False)
     if summary_path is not None:
         with summary_path.open("a", encoding="utf-8") as summary:
