@@ -55,7 +55,7 @@ class Shard:
     head: str
     path: str
     seconds: float
-    runner: str = ""  # the runner the results name (issue 24's fleet report); "" as older runners wrote them
+    runner: str = ""  # the runner the results name (the fleet report); "" as older runners wrote them
 
 
 ARTIFACTS = (
@@ -216,7 +216,7 @@ def test_the_loop_learns_only_from_trusted_runs_and_pushes_a_branch_with_a_link(
     assert f"| {SUITE} | `{GENERATE}` | 500.0 | 300.0 | 1 | 102 |" in commit["message"].splitlines()
     summary = result.job("calibrate").summary
     assert "- skipped 2 artifacts from pull_request runs" in summary.splitlines()
-    # The fleet's health from the same trusted results (issue 24): the pull request's runner is never named.
+    # The fleet's health from the same trusted results: the pull request's runner is never named.
     assert "| `gpu-trusted-1` | - | 1 | 0 | 0 | - | no |" in summary.splitlines()
     assert "Skipped 1 results file without the runner's name (written before cigen recorded it)." in summary
     assert "gpu-pr-runner" not in summary

@@ -174,7 +174,8 @@ def test_a_dead_gpu_ends_the_shard_as_infra_within_the_preflight_timeout(runs, n
     assert (data["exit_status"], data["preflight"]["status"], data["preflight"]["reason"]) == (3, "failed", reason)
     assert {entry["class"] for entry in data["files"]} == {"not-run"}
     job = result.job(JOB, shard=0)
-    assert job.annotations[0] == ("error", reason)
+    runner = data["runner"]["name"]  # RUNNER_NAME, else the host's name: act sets none
+    assert job.annotations[0] == ("error", f"runner {runner}, probe nvidia-smi: {reason}")
     assert data["preflight"]["seconds"] < PREFLIGHT_SECONDS + 2
     assert result.seconds < PREFLIGHT_SECONDS + 30  # the whole act run, set-up included
 

@@ -1,4 +1,4 @@
-"""Self-healing GPU CI in act (issue 24): fault injection on one runner label, the re-dispatch.
+"""Self-healing GPU CI in act: fault injection on one runner label, the re-dispatch.
 
 The fixture has one per-commit suite on pool `2-gpu-h100` (2 GPUs, its own runner label) and
 renders the re-dispatch workflow. Every scenario is a pull request whose GPU job runs on that

@@ -41,7 +41,7 @@ TREE = GOLDEN / "tree"
 GOLDEN_SETUP = {
     'setup: ["pip install -e ."]': 'setup: ["true"]',
     'setup: ["bash scripts/install_rdma.sh"]': 'setup: ["true"]',
-    # Runner health (issue 24) as this host can pass it: act runs on the host, so no marker under /var/lib
+    # Runner health as this host can pass it: act runs on the host, so no marker under /var/lib
     # and no service to stop; the disk floors a test machine has; the rdma probe without InfiniBand.
     "  drain_marker: /var/lib/cigen/drained\n": "",
     "drain_command: sudo systemd-run": "drain_command: echo would run sudo systemd-run",
