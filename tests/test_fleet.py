@@ -210,3 +210,9 @@ def test_exit_zero_reports_from_the_readable_files_and_warns_of_the_others(tmp_p
     assert result.stdout.startswith("### Runner health: 7 jobs\n")
     assert result.stdout.endswith("\nSkipped 1 unreadable file (the warnings in the log name them).\n")
     assert "- r-sick (1-gpu-h100): 2 of 3 jobs infra (67% > 50%), drained" in summary.read_text()
+
+
+def test_a_long_last_failure_is_cut_at_a_word_and_marked():
+    text = "cuda-init: test/test_gpu.py: infra: " + "word " * 40
+    short = fleet.shortened(text)
+    assert len(short) <= fleet.LAST_FAILURE and short.endswith(" word...") and fleet.shortened("short") == "short"

@@ -354,6 +354,13 @@ def mermaid_chart(rows: Sequence[Row]) -> str:
     )
 
 
+def shortened(text: str) -> str:
+    """At most LAST_FAILURE characters, cut at a space and marked when cut."""
+    if len(text) <= LAST_FAILURE:
+        return text
+    return text[: LAST_FAILURE - 3].rsplit(" ", 1)[0] + "..."
+
+
 def _cell(text: str) -> str:
     return clean_text(text) or "-"
 
@@ -363,7 +370,7 @@ def runner_table(rows: Sequence[Row]) -> str:
     head += "|---|---|---:|---:|---:|---|---|\n"
     body = "".join(
         f"| `{row.name}` | {_cell(row.pool)} | {row.jobs} | {row.infra} | {row.failures}"
-        f" | {_cell(row.last_failure[:LAST_FAILURE])} | {'yes' if row.drained else 'no'} |\n"
+        f" | {_cell(shortened(row.last_failure))} | {'yes' if row.drained else 'no'} |\n"
         for row in rows
     )
     return head + body
@@ -378,7 +385,7 @@ def pool_table(pools: Sequence[Row], runners: Sequence[Row]) -> str:
         drained = sum(r.drained for r in mine)
         body += (
             f"| `{pool.name}` | {len(mine)} | {drained} | {pool.jobs} | {pool.infra}"
-            f" | {pool.failures} | {_cell(pool.last_failure[:LAST_FAILURE])} |\n"
+            f" | {pool.failures} | {_cell(shortened(pool.last_failure))} |\n"
         )
     return head + body
 
