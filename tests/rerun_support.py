@@ -52,6 +52,14 @@ CUSTOM_FILES = {
     "test/registered/custom/test_huge_8gpu.py": (
         "import unittest\nregister_cuda_ci(est_time=5500, suite='nightly-8-gpu-common')\n" + MAIN
     ),
+    # Two registered files with one name: a bare `test_same_name.py` must be refused, with both listed.
+    **{
+        f"test/registered/custom/{folder}/test_same_name.py": (
+            "import unittest\nregister_cuda_ci(est_time=10, suite='nightly-1-gpu')\n\n\n"
+            "class TestSame(unittest.TestCase):\n    def test_a(self):\n        pass\n" + MAIN
+        )
+        for folder in ("a", "b")
+    },
     "test/registered/custom/__init__.py": "",
     "test/registered/custom/conftest.py": "import pytest\n",
 }

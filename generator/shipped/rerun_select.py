@@ -269,7 +269,9 @@ class RerunRequest:
 
     @property
     def gpu_minutes(self) -> int:
-        return sum(t.gpu_minutes for t in self.targets)
+        """The estimate of every job together, rounded up once."""
+        exact = sum(t.est_seconds / 60 * t.gpus for t in self.targets)
+        return ceil(round(exact, 6))
 
     @property
     def job_ids(self) -> tuple:
@@ -419,21 +421,24 @@ def _check_shape(selector: str, path: str) -> None:
             f"{quoted}: absolute paths are not allowed; "
             "use the path from the repository root",
         )
-    segments = path.split("/")
-    if ".." in segments:
+    if ".." in path.split("/"):
         raise reject("path-traversal", f"{quoted}: '..' is not allowed in a path")
+
+
+def _check_segments(selector: str, path: str) -> None:
+    segments = path.split("/")
     if "." in segments or "" in segments:
         raise reject(
             "bad-path",
-            f"{quoted}: write the path as `cigen scan` lists it (no './', no '//')",
+            f"{ascii(selector)}: write the path as `cigen scan` lists it "
+            "(no './', no '//')",
         )
 
 
 def _unknown_form(selector: str) -> RerunRejected:
     return reject(
         "unknown-form",
-        f"{ascii(selector)} is not a selector /rerun-test knows; "
-        "give one of: " + "; ".join(FORMS),
+        f"{ascii(selector)} is not a test file (.py), a glob, a suite name or {CHANGED}",
     )
 
 
@@ -572,6 +577,7 @@ def select(
                 "glob-with-test",
                 f"{ascii(selector)}: '::' names a test of one file, not of a glob",
             )
+        _check_segments(selector, path)
         return Selection(selector, tuple(_resolve_glob(path, registry)))
     if "/" not in path and not path.endswith(".py"):
         if test is None and _SUITE.match(path) and path in registry.suites:
@@ -583,6 +589,7 @@ def select(
         raise reject(
             "not-python", f"{ascii(selector)}: a selector names a .py test file"
         )
+    _check_segments(selector, path)
     if not _PATH.match(path):
         raise reject(
             "bad-path",
@@ -744,16 +751,18 @@ def targets_of(selection: Selection, registry: Registry) -> list:
 
 def check_comment_budget(request: RerunRequest, limits: CommentLimits) -> None:
     """Refuse a request that queues more test jobs or GPU-minutes than one comment may."""
+    selectors = len(request.selectors)
+    count = f"{selectors} selector" + ("" if selectors == 1 else "s")
     if request.jobs > limits.max_jobs:
         raise reject(
             "too-many-jobs",
-            f"{request.jobs} test jobs ({len(request.selectors)} selectors in their "
-            f"suites' jobs); at most {limits.max_jobs} per comment",
+            f"{request.jobs} test jobs ({count} on their pools); "
+            f"at most {limits.max_jobs} per comment",
         )
     if request.gpu_minutes > limits.max_gpu_minutes:
         raise reject(
             "too-many-gpu-minutes",
-            f"an estimated {request.gpu_minutes} GPU-minutes (each job's files' "
+            f"an estimated {request.gpu_minutes} GPU-minutes (each file's "
             "estimated time x its pool's GPUs); "
             f"at most {limits.max_gpu_minutes} per comment",
         )
