@@ -21,6 +21,7 @@ from generator.rerun.gate import (
     Setup,
     format_duration,
     is_command,
+    jobs_text,
     parse_time,
     resolve_head,
     run_gate,
@@ -313,7 +314,7 @@ def rerun_gate(
         if output_path is not None:
             write_outputs(output_path, result.outputs())
     if result.accepted:
-        line = f"accepted: {result.request.jobs} test jobs at {result.head_sha}"
+        line = f"accepted: {jobs_text(result.request.jobs)} at {result.head_sha}"
     else:
         line = f"rejected: {result.reason}"
     click.echo(line)

@@ -82,6 +82,10 @@ _REVIEW_NEW = "review the new commits and comment again"
 TEST_STEP = "Run the test"  # the test jobs' step whose duration the report shows
 
 
+def jobs_text(count: int) -> str:
+    return f"{count} test job" + ("" if count == 1 else "s")
+
+
 def run_title(pr: int) -> str:
     """The run name of a /rerun-test request (the workflow's run-name): what budgets read."""
     return f"{COMMAND} on #{pr}"
@@ -615,8 +619,8 @@ def progress_comment(event: CommentEvent, sha: str, request: RerunRequest) -> st
         (_what(t), _where(t), "⏳ queued", "") for t in table_order(request.targets)
     ]
     return (
-        f"{MARKER}\n{COMMAND} by {event.mention} at `{sha[:12]}`: {request.jobs} test "
-        f"jobs, an estimated {request.gpu_minutes} GPU-minutes "
+        f"{MARKER}\n{COMMAND} by {event.mention} at `{sha[:12]}`: "
+        f"{jobs_text(request.jobs)}, an estimated {request.gpu_minutes} GPU-minutes "
         f"([workflow run]({event.run_url}))\n\n{_table(rows)}"
     )
 
@@ -952,7 +956,7 @@ def gate_main(options: argparse.Namespace) -> int:
     finally:
         write_outputs(os.environ.get("GITHUB_OUTPUT"), result.outputs())
     if result.accepted and result.request is not None:
-        line = f"accepted: {result.request.jobs} test jobs at {result.head_sha}"
+        line = f"accepted: {jobs_text(result.request.jobs)} at {result.head_sha}"
         detail = line
     else:
         line = f"rejected: {result.reason}"
