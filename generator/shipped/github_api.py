@@ -70,7 +70,8 @@ class ApiProblem:
     message: str
 
     def format(self) -> str:
-        return f"{self.path}: {self.code}: {self.message}"
+        where = f"{self.path}: " if self.path else ""  # "" when no call was made
+        return f"{where}{self.code}: {self.message}"
 
 
 class GitHubApiError(Exception):
@@ -618,15 +619,16 @@ class GitHub:
             data, "created_at"
         )
         repository = answer.child(data, "repository")
+        head_name = None
+        if head is not None:
+            head_name = answer.string(head, "full_name", "answer.head_repository")
         return RunOrigin(
             run_id=answer.integer(data, "id"),
             event=answer.string(data, "event"),
             path=answer.string(data, "path"),
             head_branch=answer.optional_string(data, "head_branch"),
             repository=answer.string(repository, "full_name", "answer.repository"),
-            head_repository=None
-            if head is None
-            else answer.string(head, "full_name", "answer.head_repository"),
+            head_repository=head_name,
             run_attempt=answer.integer(data, "run_attempt"),
             started_at=started,
         )
