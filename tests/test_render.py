@@ -62,7 +62,14 @@ def corpus_workflows(corpus_github) -> dict[str, dict]:
 # ---------------------------------------------------------------------------------------
 # Golden files
 
-SHIPPED = {"cigen/run_shard.py": "run_shard", "cigen/ci_gate.py": "ci_gate"}  # copies of generator/shipped modules
+# copies of generator/shipped modules
+SHIPPED = {
+    "cigen/run_shard.py": "run_shard",
+    "cigen/ci_gate.py": "ci_gate",
+    "cigen/rerun_gate.py": "rerun_gate",
+    "cigen/rerun_select.py": "rerun_select",
+    "cigen/github_api.py": "github_api",
+}
 
 
 def test_golden_render_of_the_fixture_tree(tmp_path, update_golden):
@@ -72,7 +79,11 @@ def test_golden_render_of_the_fixture_tree(tmp_path, update_golden):
     assert sorted(rendered) == [
         "actionlint.yaml",
         "cigen/ci_gate.py",
+        "cigen/github_api.py",
         "cigen/plan.json",
+        "cigen/rerun-test.json",
+        "cigen/rerun_gate.py",
+        "cigen/rerun_select.py",
         "cigen/run_shard.py",
         "workflows/cigen-calibrate.yml",
         "workflows/cigen-cpu-tests.yml",

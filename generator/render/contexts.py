@@ -109,7 +109,8 @@ def cpu_tests_context(build: Build) -> dict | None:
 
 
 def cigen_install(build: Build) -> str | None:
-    """pip arguments that install cigen immutably in the /rerun-test gate and report, or None."""
+    """pip arguments that install cigen immutably for the timings loop (cigen-calibrate.yml), or None.
+    It is the one workflow that runs the package; /rerun-test runs the shipped copies."""
     workflows = build.config.workflows
     if workflows.cigen_requirements is not None:
         return f"--require-hashes -r {shlex.quote(workflows.cigen_requirements)}"
