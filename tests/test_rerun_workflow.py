@@ -314,10 +314,26 @@ def default_labels(runs_on):
     return json.loads(re.search(r"fromJSON\('(\[[^']*\])'\) \}\}$", runs_on).group(1))
 
 
+# Where a rerun job may differ from its CI job, and why; every other field must be equal.
+DIFFERENT_BY_DESIGN = {
+    "name": "named after the request's target (the report and the budget read it)",
+    "if": "runs when the gate accepted a target of this job, on the run's first attempt only",
+    "needs": "waits for the gate only: one requested test has no stage order",
+    "strategy": "a matrix of the request's targets instead of the plan's shards",
+    "environment": "no secrets environment: the pull request's code runs, as on pull requests",
+}
+
+
+def runner_step_index(steps: list[dict]) -> int:
+    [index] = [i for i, step in enumerate(steps) if "python3 .github/cigen/run_shard.py run" in step.get("run", "")]
+    return index
+
+
 def test_every_rerun_job_is_its_suites_ci_job_on_that_pool_field_by_field(sglang_workflows):
     """Finding: rerun jobs got no pool env, the default install instead of deepep's, ran from the root
-    instead of `test/` and skipped `-f`. Each rerun job is now built by CI's own builder; the one
-    difference allowed is secrets (none, as for pull requests) and which files run."""
+    instead of `test/` and skipped `-f`. Each rerun job is now built by CI's own builder: every field of
+    the per-commit or nightly job of its suite on that pool is equal, except those DIFFERENT_BY_DESIGN,
+    secrets (blank, as for pull requests), which files run, and the results upload."""
     ci_jobs = {**sglang_workflows["per-commit"]["jobs"], **sglang_workflows["nightly"]["jobs"]}
     rerun = sglang_workflows["rerun-test"]["jobs"]
     config = load_config(None, Path("/nonexistent-root"))
@@ -327,16 +343,23 @@ def test_every_rerun_job_is_its_suites_ci_job_on_that_pool_field_by_field(sglang
         if ci_id not in ci_jobs:
             continue  # no file of the real tree is planned in this suite: CI renders no job to compare with
         ci, mine = ci_jobs[ci_id], rerun[rerun_job_id(suite, pool)]
+        for key in sorted((set(ci) | set(mine)) - set(DIFFERENT_BY_DESIGN) - {"runs-on", "env", "steps"}):
+            assert ci.get(key) == mine.get(key), (suite, pool, key)
+        assert "environment" not in mine
         assert default_labels(ci["runs-on"]) == mine["runs-on"], suite
-        for key in ("timeout-minutes", "permissions"):
-            assert ci[key] == mine[key], (suite, pool, key)
         secrets = {k for k, v in ci.get("env", {}).items() if "secrets." in v}
         assert {k: v for k, v in ci.get("env", {}).items() if k not in secrets} == {
             k: v for k, v in mine.get("env", {}).items() if k not in secrets
         }, (suite, pool)
-        assert all(mine["env"][k] == "" for k in secrets) and "environment" not in mine
-        assert ci["steps"][1:-2] == mine["steps"][1:-1], (suite, pool)  # set-up and hooks, as CI has them
-        ci_run, my_run = ci["steps"][-2], mine["steps"][-1]
+        assert all(mine["env"][k] == "" for k in secrets)
+        ci_at, my_at = runner_step_index(ci["steps"]), runner_step_index(mine["steps"])
+        ci_checkout, my_checkout = ci["steps"][0], mine["steps"][0]
+        assert ci_checkout["uses"] == my_checkout["uses"]
+        assert my_checkout["with"] == {**ci_checkout["with"], "ref": "${{ needs.gate.outputs.head_sha }}"}
+        assert ci["steps"][1:ci_at] == mine["steps"][1:my_at], (suite, pool)  # set-up and hooks, as CI has them
+        after = [step for step in ci["steps"][ci_at + 1 :] if "upload-artifact" not in step.get("uses", "")]
+        assert mine["steps"][my_at + 1 :] == after, (suite, pool)  # CI's later hooks; results are not uploaded
+        ci_run, my_run = ci["steps"][ci_at], mine["steps"][my_at]
         assert ci_run["timeout-minutes"] == my_run["timeout-minutes"]
         assert runner_options(ci_run["run"]) == runner_options(my_run["run"]), (suite, pool)
         compared.append((suite, pool))
