@@ -202,6 +202,7 @@ def runs(repo, tmp_path_factory) -> Runs:
             ),
             "re-run of all jobs": (f"/rerun-test {SMOKE}", {"env": {"GITHUB_RUN_ATTEMPT": "2"}}),
             "stranger": (f"/rerun-test {SMOKE}", {"login": "mallory", "association": "CONTRIBUTOR"}),
+            "plain comment": ("LGTM, thanks", {}),
         }
     )
 
@@ -366,59 +367,70 @@ def test_a_stranger_is_refused_before_the_gate_starts(runs):
     assert set(result.results().values()) == {"skipped"} and result.api_calls == [] and result.files == []
 
 
-# -- concurrency: GitHub keeps one pending run per group -------------------------------------------
+# -- no queue: nothing cancels a request, and gates count in run order ---------------------------------
 
 
-PROBE = """\
-name: probe
-on:
-  issue_comment:
-    types: [created]
-permissions: {}
-jobs:
-  probe:
-    runs-on: ubuntu-latest
-    steps:
-      - env:
-          GROUP: GROUP_EXPRESSION
-        run: echo "group=$GROUP"
-"""
+def deciding_then(jobs: list[dict], reads_before: int):
+    """An earlier request run's jobs listing: its gate is still deciding for the first reads."""
+    reads: list[int] = []
+
+    def answer(_request) -> dict:
+        reads.append(1)
+        listed = [listed_job("Check the request", conclusion=None)] if len(reads) <= reads_before else jobs
+        return {"total_count": len(listed), "jobs": listed}
+
+    return answer, reads
 
 
 @pytest.fixture(scope="module")
-def groups(repo, tmp_path_factory) -> dict[str, str]:
-    """The rerun workflow's concurrency group as act evaluates it for four comments on #7."""
-    workflow = yaml.safe_load((repo.path / ".github/workflows" / WORKFLOW).read_text())
-    assert workflow["concurrency"]["cancel-in-progress"] is False
-    probe = PROBE.replace("GROUP_EXPRESSION", json.dumps(workflow["concurrency"]["group"]))
-    root = tmp_path_factory.mktemp("groups")
-    probe_repo = make_repo(root / "repo", {".github/workflows/probe.yml": probe})
-    comments = {
-        "request": (f"/rerun-test {SMOKE}", "alice", "MEMBER", 101),
-        "second request": ("/rerun-test test_smoke.py", "bob", "COLLABORATOR", 102),
-        "plain comment": ("LGTM, thanks", "carol", "MEMBER", 103),
-        "outsider request": (f"/rerun-test {SMOKE}", "mallory", "NONE", 104),
-    }
-    found = {}
-    for name, (body, login, association, comment_id) in comments.items():
-        event = issue_comment_event(PR, body, login, association, comment_id=comment_id)
+def two_at_once(repo, tmp_path_factory) -> tuple[ActRun, list[int]]:
+    """A request whose run (4242) starts while an earlier request's run (4000) is still in its gate: the
+    earlier gate decides on the later one's second look and its 16 test jobs are listed."""
+    work = tmp_path_factory.mktemp("two-at-once")
+    spent_run, spent_jobs = earlier_request(4000, 16)
+    spent_run = {**spent_run, "status": "in_progress", "conclusion": None}
+    answer, reads = deciding_then([listed_job("Check the request"), *spent_jobs], reads_before=1)
+    body = f"/rerun-test {SMOKE}"
+    with serve_rerun(
+        pull(repo), {"alice": "write"}, records=work / "act/records.jsonl", targets=[], runs=[spent_run]
+    ) as api:
+        api.on("GET", f"/repos/{REPOSITORY}/actions/runs/4000/jobs", answer)
         result = run_workflow(
-            probe_repo.path, "probe.yml", "issue_comment", event, labels=[], work=root / name.replace(" ", "-")
+            repo.path,
+            WORKFLOW,
+            "issue_comment",
+            issue_comment_event(PR, body, "alice", "MEMBER", created_at=CREATED),
+            labels=workflow_labels(repo.path / ".github/workflows" / WORKFLOW),
+            work=work / "act",
+            api=api,
+            env={"GITHUB_RUN_ID": "4242"},
+            bin_dirs=[fake_gpu_bin(work / "gpu-bin")],
+            timeout=RUN_SECONDS_LIMIT,
         )
-        lines = [line for line in result.job("probe").lines if line.startswith("group=")]
-        assert len(lines) == 1, (result.job("probe").lines, result.job("probe").steps, result.errors)
-        [line] = lines
-        found[name] = line.removeprefix("group=")
-    return found
+    return result, reads
 
 
-def test_only_requests_share_a_queue_and_a_plain_comment_cannot_cancel_one(groups):
-    """Finding: every comment of a pull request shared one group, so a drive-by comment replaced (cancelled)
-    a queued request. Requests queue together (cancel-in-progress is false); any other comment, and a
-    request the gate's `if:` would skip, is alone in its own group."""
-    assert groups == {
-        "request": f"rerun-test-{PR}-requests",
-        "second request": f"rerun-test-{PR}-requests",
-        "plain comment": f"rerun-test-{PR}-103",
-        "outsider request": f"rerun-test-{PR}-104",
-    }
+def test_two_requests_at_once_the_later_gate_waits_for_the_earlier_and_counts_it(two_at_once):
+    """Requests do not share a concurrency group (GitHub keeps one pending run per group, so a drive-by
+    comment or a third request would cancel a waiting one). The budgets still hold: the later
+    gate waits until the earlier request's gate has decided, then counts its 16 test jobs."""
+    result, reads = two_at_once
+    assert result.errors == [] and result.leftovers == [], result.text
+    assert len(reads) == 2  # deciding at the first look; decided at the second, 10 s later
+    assert result.results()["gate"] == "success" and rerun_results(result) == {}
+    [reply] = bodies(result.api_calls, "POST", f"/issues/{PR}/comments")
+    assert (
+        f"pull request #{PR}: 16 test jobs in the last 24 hours plus 1 is more than 16; try again later"
+        in (reply["body"])
+    )
+
+
+def test_no_comment_can_cancel_a_request(repo, runs):
+    """One concurrency group per comment, so no run (a plain comment's, an outsider's, another request's)
+    can cancel or replace a waiting request; a plain comment's run skips every job."""
+    workflow = yaml.safe_load((repo.path / ".github/workflows" / WORKFLOW).read_text())
+    group = "rerun-test-${{ github.event.issue.number }}-${{ github.event.comment.id }}"
+    assert workflow["concurrency"] == {"group": group, "cancel-in-progress": False}
+    assert not any("concurrency" in job for job in workflow["jobs"].values())
+    for name in ("plain comment", "stranger"):
+        assert set(runs[name].results().values()) == {"skipped"} and runs[name].api_calls == [], name

@@ -27,6 +27,7 @@ from generator.rerun.policy import (
     load_policy,
     parse_policy,
 )
+from generator.shipped import rerun_gate
 from generator.shipped.rerun_select import FORMS
 from tests.rerun_support import (
     E2E,
@@ -861,6 +862,66 @@ def test_an_outsider_flood_of_comments_does_not_block_a_writer(github, tree, tmp
     assert result.stdout == f"accepted: 1 test job at {SHA}\n", result.output
     assert [call for call in github.calls() if call == RUNS] == BUDGET
     assert not [path for _, path in github.calls() if path.endswith("/jobs")]
+
+
+def deciding(jobs_then: list[dict], polls_before: int):
+    """A run's jobs listing whose gate is still deciding for the first `polls_before` reads."""
+    deciding_jobs = [listed_job("Check the request", conclusion=None)]
+    reads = []
+
+    def answer(_request):
+        reads.append(1)
+        listed = deciding_jobs if len(reads) <= polls_before else jobs_then
+        return {"total_count": len(listed), "jobs": listed}
+
+    return answer, reads
+
+
+def test_two_requests_at_once_are_counted_in_run_order_the_later_gate_waits(github, tree, tmp_path, monkeypatch):
+    """No concurrency group queues requests (a third would replace the waiting second, and any comment
+    could): the later gate waits until the earlier request's gate has decided and its test jobs are
+    listed, then counts them."""
+    monkeypatch.setattr(rerun_gate, "SETTLE_POLL_SECONDS", 0)
+    earlier, jobs = request_run(4000, 12, [1] * 16, status="in_progress", conclusion=None)
+    serve_happy_path(github, runs=[earlier])
+    answer, reads = deciding(jobs, polls_before=3)
+    github.on("GET", f"/repos/{REPO}/actions/runs/4000/jobs", answer)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert len(reads) == 4  # read, then polled until it had decided
+    assert result.stdout == (
+        "rejected: pull request #12: 16 test jobs in the last 24 hours plus 1 is more than 16; try again later\n"
+    ), result.output
+
+
+def test_a_later_request_is_never_waited_for(github, tree, tmp_path, monkeypatch):
+    """Only earlier runs (lower ids) are waited for, so two gates never wait for each other."""
+    monkeypatch.setattr(rerun_gate, "MAX_SETTLE_SECONDS", 0)
+    later, _jobs = request_run(5000, 12, [], status="in_progress", conclusion=None)
+    serve_happy_path(github, runs=[later], jobs={5000: [listed_job("Check the request", conclusion=None)]})
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert result.stdout == f"accepted: 1 test job at {SHA}\n", result.output
+
+
+def test_an_earlier_gate_that_never_decides_fails_closed(github, tree, tmp_path, monkeypatch):
+    monkeypatch.setattr(rerun_gate, "MAX_SETTLE_SECONDS", 0)
+    earlier, _jobs = request_run(4000, 12, [], status="in_progress", conclusion=None)
+    serve_happy_path(github, runs=[earlier], jobs={4000: [listed_job("Check the request", conclusion=None)]})
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    reason = (
+        "the last 24 hours of /rerun-test use cannot be counted (an earlier request's gate has not decided "
+        "in 0 s), so nothing runs"
+    )
+    assert (result.stdout, outputs) == (f"rejected: {reason}\n", "accepted=false\n")
+
+
+def test_an_earlier_refused_request_is_settled_once_its_jobs_are_done(github, tree, tmp_path, monkeypatch):
+    """A refused request lists no test job: it is final once every job of its run has finished."""
+    monkeypatch.setattr(rerun_gate, "MAX_SETTLE_SECONDS", 0)
+    earlier, _jobs = request_run(4000, 12, [], status="in_progress", conclusion=None)
+    skipped = {**listed_job("${{ matrix.target.job_name }}"), "conclusion": "skipped"}
+    serve_happy_path(github, runs=[earlier], jobs={4000: [listed_job("Check the request"), skipped]})
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert result.stdout == f"accepted: 1 test job at {SHA}\n", result.output
 
 
 def test_a_re_run_of_a_request_is_refused_with_an_answer_before_anything_is_counted(github, tree, tmp_path):

@@ -167,18 +167,17 @@ def test_triggered_only_by_new_comments_with_no_default_permissions(workflow):
     )
 
 
-def test_only_requests_share_a_concurrency_group_and_they_queue(workflow):
+def test_no_comment_can_cancel_a_request_each_has_its_own_concurrency_group(workflow):
     """Finding: every comment of a pull request shared one group, and GitHub keeps one pending run per
-    group, so a drive-by comment cancelled a queued request. Now a request (the command, from someone the
-    gate's `if:` lets in) joins its pull request's queue; anything else gets a group of its own."""
-    group = workflow["concurrency"]["group"]
-    assert workflow["concurrency"]["cancel-in-progress"] is False
-    assert group == (
-        "rerun-test-${{ github.event.issue.number }}-${{ startsWith(github.event.comment.body, '/rerun-test ') "
-        f"&& contains(fromJSON('{WRITERS}'), github.event.comment.author_association) "
-        "&& 'requests' || github.event.comment.id }}"
-    )
-    # The run name the budgets count requests by follows the same test.
+    group, so a drive-by comment cancelled a queued request (and a third request would replace a second).
+    One group per comment: runs never cancel each other; each gate waits for earlier gates instead
+    (tests/test_rerun_api.py::test_two_requests_at_once_are_counted_in_run_order_the_later_gate_waits)."""
+    assert workflow["concurrency"] == {
+        "group": "rerun-test-${{ github.event.issue.number }}-${{ github.event.comment.id }}",
+        "cancel-in-progress": False,
+    }
+    assert all("concurrency" not in job for job in workflow["jobs"].values())
+    # The run name the budgets count requests by: set only for a command the gate's `if:` lets in.
     assert workflow["run-name"] == (
         "${{ startsWith(github.event.comment.body, '/rerun-test ') "
         f"&& contains(fromJSON('{WRITERS}'), github.event.comment.author_association) "
@@ -262,7 +261,6 @@ def test_untrusted_values_reach_shells_only_through_env(workflow, text):
     body_uses = [line.strip() for line in text.splitlines() if "github.event.comment.body" in line]
     assert body_uses == [
         "${{ startsWith(github.event.comment.body, '/rerun-test ')",  # run-name
-        "rerun-test-${{ github.event.issue.number }}-${{ startsWith(github.event.comment.body, '/rerun-test ')",
         "&& startsWith(github.event.comment.body, '/rerun-test ')",  # the gate job's `if:` pre-filter
         "COMMENT_BODY: ${{ github.event.comment.body }}",
     ]

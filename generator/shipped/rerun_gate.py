@@ -35,6 +35,7 @@ import json
 import os
 import re
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -80,6 +81,11 @@ _OUTCOMES = {
 _ICONS = {"passed": "✅", "failed": "❌", "timed out": "⏱️"}
 _REVIEW_NEW = "review the new commits and comment again"
 TEST_STEP = "Run the test"  # the test jobs' step whose duration the report shows
+GATE_JOB_NAME = (
+    "Check the request"  # the gate job's name: later gates wait for earlier ones
+)
+SETTLE_POLL_SECONDS = 10
+MAX_SETTLE_SECONDS = 420  # waiting for earlier gates, well inside the gate's 10 minutes
 
 
 def jobs_text(count: int) -> str:
@@ -478,11 +484,29 @@ class Window:
     total: Usage = field(default_factory=Usage)
 
 
-def recent_usage(github: GitHub, workflow: str, event: CommentEvent) -> Window:
+def settled(jobs: list) -> bool:
+    """Whether a request run's count is final: its gate finished, and its test jobs are
+    listed (accepted) or every job finished (refused: the test jobs were skipped)."""
+    gates = [job for job in jobs if job.name == GATE_JOB_NAME]
+    if not gates or any(job.status != "completed" for job in gates):
+        return False
+    tests = [job for job in jobs if rerun_select.job_gpu_minutes(job.name) is not None]
+    return bool(tests) or all(job.status == "completed" for job in jobs)
+
+
+def recent_usage(
+    github: GitHub,
+    workflow: str,
+    event: CommentEvent,
+    sleep=time.sleep,
+    clock=time.monotonic,
+) -> Window:
     """This workflow's runs of the last 24 hours (every state but skipped: comments that
     were no request, or came from people the workflow filters out, are skipped runs and
     never read), and the test jobs of each; RerunRejected when they cannot be counted.
-    """
+    Requests are not queued (no comment may cancel another's run), so this gate waits
+    until every earlier request's gate has decided and its test jobs are listed: two
+    requests at once are counted in the order GitHub numbered their runs."""
     since = event.created_at - WINDOW
     runs: dict = {}
     try:
@@ -501,9 +525,24 @@ def recent_usage(github: GitHub, workflow: str, event: CommentEvent) -> Window:
                 f"/repos/{event.repo}/actions/workflows/{workflow}/runs",
                 f"more than {MAX_COUNTED_RUNS} requests to count",
             )
+        jobs = {run.run_id: github.run_jobs(run.run_id) for run, _ in requests}
+        earlier = sorted(run_id for run_id in jobs if run_id < event.run_id)
+        waiting = [run_id for run_id in earlier if not settled(jobs[run_id])]
+        deadline = clock() + MAX_SETTLE_SECONDS
+        while waiting:
+            if clock() >= deadline:
+                raise GitHubApiError(
+                    "GET",
+                    f"/repos/{event.repo}/actions/runs/{waiting[0]}/jobs",
+                    f"an earlier request's gate has not decided in {MAX_SETTLE_SECONDS} s",
+                )
+            sleep(SETTLE_POLL_SECONDS)
+            for run_id in waiting:
+                jobs[run_id] = github.run_jobs(run_id)
+            waiting = [run_id for run_id in waiting if not settled(jobs[run_id])]
         window = Window()
         for run, pr in sorted(requests, key=lambda item: item[0].run_id):
-            used = run_usage(github.run_jobs(run.run_id))
+            used = run_usage(jobs[run.run_id])
             on_pr = window.on_pr.plus(used) if pr == event.pr else window.on_pr
             window = Window(on_pr, window.total.plus(used))
     except GitHubApiError as error:
