@@ -58,7 +58,19 @@ SETUP_STUB = """\
 printf '{"kind": "setup", "action": "setup %s", "inputs": {}, "job": "%s", "workspace": "%s", "cwd": "%s"}\\n' \\
   "$0" "$GITHUB_JOB" "$GITHUB_WORKSPACE" "$PWD" >> "$CIGEN_ACT_RECORDS"
 """
-SETUP_SCRIPTS = ("scripts/ci/cuda/ci_install_dependency.sh", "scripts/ci/cuda/ci_install_deepep.sh")
+SETUP_SCRIPTS = (
+    "scripts/ci/cuda/ci_install_dependency.sh",
+    "scripts/ci/cuda/ci_install_deepep.sh",
+    "scripts/ci/cuda/ci_cleanup_venv.sh",
+)
+HOOK_STUB = """\
+import json, os, sys
+record = {"kind": "setup", "action": "setup " + sys.argv[0], "inputs": {}, "job": os.environ["GITHUB_JOB"],
+          "workspace": os.environ["GITHUB_WORKSPACE"], "cwd": os.getcwd()}
+with open(os.environ["CIGEN_ACT_RECORDS"], "a") as records:
+    records.write(json.dumps(record) + "\\n")
+"""
+HOOK_SCRIPTS = ("scripts/ci/cuda/warmup_deep_gemm.py", "scripts/ci/cuda/warmup_server.py")  # the deepep warm-ups
 CREATED = "2026-07-20T10:00:00Z"  # every comment's time (issue_comment_event's default)
 TITLE = f"/rerun-test on #{PR}"
 RUN_SECONDS_LIMIT = 180
@@ -75,6 +87,7 @@ def repo(tmp_path_factory) -> FixtureRepo:
     files = {path: registered(path) for path in SUITES}
     files[MIXED] = registered(MIXED).replace("\nif __name__", MIXED_CLASS + "\nif __name__")
     files.update(dict.fromkeys(SETUP_SCRIPTS, SETUP_STUB))
+    files.update(dict.fromkeys(HOOK_SCRIPTS, HOOK_STUB))
     files[E2E] = recording_test(E2E, "pass", [E2E_MARK])  # the template's model test names it
     files["python/sglang/srt/server.py"] = "# the server\n"
     repo = render_and_commit(make_repo(tmp_path_factory.mktemp("rerun") / "repo", files))
@@ -235,13 +248,18 @@ def test_a_writers_request_runs_exactly_the_named_test_in_its_pools_ci_job(runs,
     assert (ran.file, ran.job, ran.data["argv"][1:]) == (path, target.job, [*test, "-f"])
     ci = per_commit_job(repo, path)
     assert ran.data["cwd"] == f"{ran.workspace}/test"  # the per-commit job's working directory
-    assert "--workdir test" in ci["steps"][-2]["run"]
+    [command] = [step["run"] for step in ci["steps"] if "run_shard.py run" in step.get("run", "")]
+    assert "--workdir test" in command
     assert ran.data["env"] == literal_env(ci) and ran.data["env"]["SGLANG_IS_IN_CI"] == "true"
-    scripts = [s for step in ci["steps"] for s in re.findall(r"bash (scripts/\S+\.sh)", step.get("run", ""))]
+    scripts = [
+        script
+        for step in ci["steps"]
+        for script in re.findall(r"(?:bash|python3) (scripts/\S+\.(?:sh|py))", step.get("run", ""))
+    ]
     setups = [(call.action, call.job) for call in result.actions if call.action.startswith("setup ")]
     assert setups == [(f"setup {script}", target.job) for script in scripts]
-    if path == DEEPEP:
-        assert scripts == ["scripts/ci/cuda/ci_install_deepep.sh"]
+    if path == DEEPEP:  # its install, its warm-ups, and the cleanup every job runs
+        assert scripts == ["scripts/ci/cuda/ci_install_deepep.sh", *HOOK_SCRIPTS, "scripts/ci/cuda/ci_cleanup_venv.sh"]
     head = pull(repo).head_sha
     checkouts = {call.job: call.data["commit"] for call in result.actions if call.action == "actions/checkout"}
     assert checkouts == {"gate": repo.head, target.job: head, "report": repo.head}

@@ -237,7 +237,7 @@ def test_test_jobs_run_the_pinned_commit_without_secrets_or_credentials(workflow
         assert job["needs"] == ["gate"]
         assert job["name"] == "${{ matrix.target.job_name }}"
         assert "github.run_attempt == '1'" in job["if"]  # a re-run of failed jobs runs no test
-        assert job["steps"][-1]["name"] == RERUN_TEST_STEP
+        assert [step["name"] for step in job["steps"]].count(RERUN_TEST_STEP) == 1
     assert re.search(r"\$\{\{[^}]*secrets", text) is None  # no job reads any secret
 
 
@@ -271,7 +271,7 @@ def test_actions_are_pinned_by_commit_and_never_keep_credentials(workflow, text)
     assert uses_lines and all(FULL_SHA.match(line) for line in uses_lines), uses_lines
     for name, job in workflow["jobs"].items():
         for step in job["steps"]:
-            if "uses" in step:
+            if step.get("uses", "").startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is False, name
                 if name in ("gate", "report"):
                     assert "ref" not in step["with"]  # trusted jobs check out the default branch only
@@ -322,6 +322,17 @@ DIFFERENT_BY_DESIGN = {
 }
 
 
+RESULTS_STEP = "Upload the shard's results"  # what the timings loop reads: trusted runs only, never a rerun
+
+
+def failure_upload_per_target(step: dict) -> dict:
+    """CI's upload-on-failure step as a rerun job has it: one artifact per matrix entry (there is no shard)."""
+    if step["name"] != "Upload on failure":
+        return step
+    name = step["with"]["name"].replace("${{ matrix.shard }}", "${{ strategy.job-index }}")
+    return {**step, "with": {**step["with"], "name": name}}
+
+
 def runner_step_index(steps: list[dict]) -> int:
     [index] = [i for i, step in enumerate(steps) if "python3 .github/cigen/run_shard.py run" in step.get("run", "")]
     return index
@@ -346,16 +357,18 @@ def test_every_rerun_job_is_its_suites_ci_job_on_that_pool_field_by_field(sglang
         assert "environment" not in mine
         assert default_labels(ci["runs-on"]) == mine["runs-on"], suite
         secrets = {k for k, v in ci.get("env", {}).items() if "secrets." in v}
-        assert {k: v for k, v in ci.get("env", {}).items() if k not in secrets} == {
-            k: v for k, v in mine.get("env", {}).items() if k not in secrets
+        builds = {k for k, v in ci.get("env", {}).items() if "outputs.builds" in v}  # per-commit builds' switches
+        assert {k: v for k, v in ci.get("env", {}).items() if k not in secrets | builds} == {
+            k: v for k, v in mine.get("env", {}).items() if k not in secrets | builds
         }, (suite, pool)
-        assert all(mine["env"][k] == "" for k in secrets)
+        assert all(mine["env"][k] == "" for k in secrets) and all(mine["env"][k] == "false" for k in builds)
         ci_at, my_at = runner_step_index(ci["steps"]), runner_step_index(mine["steps"])
         ci_checkout, my_checkout = ci["steps"][0], mine["steps"][0]
         assert ci_checkout["uses"] == my_checkout["uses"]
         assert my_checkout["with"] == {**ci_checkout["with"], "ref": "${{ needs.gate.outputs.head_sha }}"}
-        assert ci["steps"][1:ci_at] == mine["steps"][1:my_at], (suite, pool)  # set-up and hooks, as CI has them
-        after = [step for step in ci["steps"][ci_at + 1 :] if "upload-artifact" not in step.get("uses", "")]
+        before = [step for step in ci["steps"][1:ci_at] if "download-artifact" not in step.get("uses", "")]
+        assert mine["steps"][1:my_at] == before, (suite, pool)  # set-up and hooks as CI's, no build download
+        after = [failure_upload_per_target(step) for step in ci["steps"][ci_at + 1 :] if step["name"] != RESULTS_STEP]
         assert mine["steps"][my_at + 1 :] == after, (suite, pool)  # CI's later hooks; results are not uploaded
         ci_run, my_run = ci["steps"][ci_at], mine["steps"][my_at]
         assert ci_run["timeout-minutes"] == my_run["timeout-minutes"]
@@ -366,7 +379,8 @@ def test_every_rerun_job_is_its_suites_ci_job_on_that_pool_field_by_field(sglang
     assert deepep["steps"][1]["run"] == "bash scripts/ci/cuda/ci_install_deepep.sh\n"
     small = rerun[rerun_job_id("base-b-test-1-gpu-small", "1-gpu-5090")]
     assert small["env"]["SGLANG_IS_IN_CI"] == "true"
-    assert "--workdir test" in small["steps"][-1]["run"] and "--test-arg=-f" in small["steps"][-1]["run"]
+    command = small["steps"][runner_step_index(small["steps"])]["run"]
+    assert "--workdir test" in command and "--test-arg=-f" in command
 
 
 # -- the run step, on a CPU ------------------------------------------------------------------
@@ -407,7 +421,8 @@ def tiny(tmp_path_factory):
 
 
 def run_step(workflow: dict, job_id: str, root: Path, gpu_bin: Path, env: dict) -> subprocess.CompletedProcess:
-    step = workflow["jobs"][job_id]["steps"][-1]
+    steps = workflow["jobs"][job_id]["steps"]
+    step = steps[runner_step_index(steps)]
     environment = {**os.environ, "PATH": f"{gpu_bin}:{os.environ['PATH']}", "RUNNER_TEMP": str(root.parent), **env}
     environment.pop("GITHUB_STEP_SUMMARY", None)
     return subprocess.run(

@@ -124,6 +124,7 @@ def cigen_install(build: Build) -> str | None:
 RERUN = WorkflowKind(name="rerun-test", triggers=())
 # The test step's own argument, then the suite's runner options: which files and which test.
 RERUN_SOURCE = ('--suite "$RERUN_SUITE"', "--shard 0", '--files-json "$RERUN_FILES"', '"$@"')
+RERUN_FAILURE_ARTIFACT = "cigen-on-failure-${{ github.job }}-${{ strategy.job-index }}-${{ github.run_attempt }}"
 
 
 def rerun_setup(build: Build) -> Setup:
@@ -144,7 +145,8 @@ def rerun_setup(build: Build) -> Setup:
 
 def rerun_jobs(build: Build) -> list[dict]:
     """One test job per suite and pool, built like CI's job for them (`suite_pool_job`: labels,
-    timeouts, env, set-up, runner options) but without secrets; it runs when the gate put
+    timeouts, env, set-up, hooks, runner options) but without secrets or builds (they run in the
+    per-commit workflow only); it runs when the gate put
     targets in it, on the request's first attempt only (a re-run is refused, not re-counted)."""
     from generator.rerun.parse import rerun_jobs as registry_jobs
 
@@ -153,6 +155,14 @@ def rerun_jobs(build: Build) -> list[dict]:
     for job_id, job in registry_jobs(config).items():
         suite, pool = config.suites[job.suite].on_pool(job.pool), config.pools[job.pool]
         source = [line.replace('"$RERUN_SUITE"', shlex.quote(suite.name)) for line in RERUN_SOURCE]
+        ci = suite_pool_job(config, suite, pool, RERUN, source)
+        # Builds run in the per-commit workflow only: here each switch says "not built", as in CI
+        # when the pull request did not change the build's paths.
+        switches = [config.builds[n].switch_env for n in suite.builds if n in config.builds]
+        ci = {**ci, "env": {**ci["env"], **{name: "false" for name in switches if name}}}
+        if ci["hooks"]["upload"] is not None:  # one artifact per target: the matrix has no shard
+            upload = {**ci["hooks"]["upload"], "name": RERUN_FAILURE_ARTIFACT}
+            ci = {**ci, "hooks": {**ci["hooks"], "upload": upload}}
         jobs.append(
             {
                 "id": job_id,
@@ -167,7 +177,7 @@ def rerun_jobs(build: Build) -> list[dict]:
                 # first because act cannot read the outputs of a gate its `if:` skipped.
                 "targets": f"${{{{ needs.{GATE_JOB}.result == 'success' && "
                 f"fromJSON(needs.{GATE_JOB}.outputs.targets || '{{}}')[{literal(job_id)}] || fromJSON('[]') }}}}",
-                **suite_pool_job(config, suite, pool, RERUN, source),
+                **ci,
             }
         )
     return jobs
