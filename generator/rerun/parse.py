@@ -110,16 +110,9 @@ def registry_from_scan(
             continue
         runs: dict[str, float] = {}
         for r in registrations:
-            if not (r.enabled and r.backend in config.backends and config.suites[r.suite].runs_file(r.nightly)):
-                continue  # as CI: a suite skips a file whose nightly= flag is not its own (mismatched_nightly)
             for job_id, job in jobs.items():
-                if job.suite == r.suite:
+                if job.suite == r.suite and r.enabled and r.backend in config.backends:
                     runs[job_id] = max(runs.get(job_id, 0.0), float(measured.get((r.suite, path), r.est_seconds)))
-        if not runs:
-            refused[path] = Refusal(
-                "not-run-by-ci", f"{ascii(path)} is skipped by its suite in CI (its nightly= flag is not the suite's)"
-            )
-            continue
         files[path] = runs
     for problem in scan.errors:
         if problem.path not in files and problem.path not in refused:
