@@ -11,6 +11,7 @@ recording files report them. Each scenario's set-up scripts are stubs that recor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -23,6 +24,7 @@ from generator.shipped.rerun_gate import load_setup
 from generator.shipped.rerun_select import RerunRejected, job_name, parse_comment
 from tests.act.concurrent import Runs, run_concurrently
 from tests.act.fixture import (
+    REPO_ROOT,
     REPOSITORY,
     FixtureRepo,
     fake_gpu_bin,
@@ -71,6 +73,10 @@ with open(os.environ["CIGEN_ACT_RECORDS"], "a") as records:
     records.write(json.dumps(record) + "\\n")
 """
 HOOK_SCRIPTS = ("scripts/ci/cuda/warmup_deep_gemm.py", "scripts/ci/cuda/warmup_server.py")  # the deepep warm-ups
+HOSTILE = {case["name"]: case for case in yaml.safe_load((REPO_ROOT / "tests/cases/rerun/hostile.yml").read_text())}
+# A few rows of the hostile-comment table (tests/test_rerun.py runs all of them through the parser and
+# the gate): in the real workflow too, each is refused with its reason and nothing is created.
+HOSTILE_IN_ACT = ("$() as selector", "backticks in test name", "${IFS}")
 CREATED = "2026-07-20T10:00:00Z"  # every comment's time (issue_comment_event's default)
 TITLE = f"/rerun-test on #{PR}"
 RUN_SECONDS_LIMIT = 180
@@ -198,9 +204,29 @@ REQUESTS = {
 
 
 @pytest.fixture(scope="module")
-def runs(repo, tmp_path_factory) -> Runs:
-    root = tmp_path_factory.mktemp("rerun-runs")
+def root(tmp_path_factory) -> Path:
+    """Where the runs work, and the folder of the files hostile comments try to create."""
+    folder = tmp_path_factory.mktemp("rerun-runs")
+    (folder / "markers").mkdir()
+    return folder
+
+
+def slug(name: str) -> str:
+    """A folder name for a scenario, unique per name ('$() as selector' and '${IFS}' are mostly punctuation)."""
+    readable = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
+    return f"{readable}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def marker(root: Path, name: str) -> Path:
+    """The file a hostile comment tries to create (its folder exists, so a `touch` would succeed)."""
+    return root / "markers" / slug(name)
+
+
+@pytest.fixture(scope="module")
+def runs(repo, root) -> Runs:
     scenarios = {}
+    for name in HOSTILE_IN_ACT:
+        scenarios[name] = (HOSTILE[name]["comment"].replace("{marker}", str(marker(root, name))), {})
     for name, (body, path) in REQUESTS.items():
         record_env = sorted(literal_env(per_commit_job(repo, path)))
         scenarios[name] = (body, {"record_env": record_env})
@@ -221,7 +247,7 @@ def runs(repo, tmp_path_factory) -> Runs:
 
     def runner(name: str):
         body, scenario = scenarios[name]
-        return lambda: act(repo, root / re.sub(r"[^a-z0-9]+", "-", name), body, **scenario)
+        return lambda: act(repo, root / "work" / slug(name), body, **scenario)
 
     return run_concurrently({name: runner(name) for name in scenarios})
 
@@ -377,6 +403,19 @@ def test_re_running_the_failed_jobs_of_a_request_runs_no_test_and_is_refused_wit
     context = f"rerun-test {SMOKE} (base-a-test-1-gpu-small on 1-gpu-5090)"
     statuses = bodies(result.api_calls, "POST", f"/statuses/{pull(repo).head_sha}")
     assert [(s["context"], s["state"]) for s in statuses] == [(context, "error")]
+
+
+@pytest.mark.parametrize("name", HOSTILE_IN_ACT)
+def test_a_hostile_comment_is_refused_with_its_reason_and_runs_nothing(runs, root, name):
+    result = runs[name]
+    assert result.errors == [] and result.leftovers == [], result.text
+    assert result.results()["gate"] == "success" and rerun_results(result) == {} and result.files == []
+    assert bodies(result.api_calls, "POST", "/reactions") == [{"content": "confused"}]
+    [reply] = bodies(result.api_calls, "POST", f"/issues/{PR}/comments")
+    reason = HOSTILE[name]["reason"].replace("{marker}", str(marker(root, name)))
+    assert f"\n{reason}\n" in reply["body"], reply["body"]
+    assert not any("/statuses/" in call.path for call in result.api_calls)
+    assert not marker(root, name).exists()
 
 
 def test_a_stranger_is_refused_before_the_gate_starts(runs):
