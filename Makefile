@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CIGEN  := $(BIN)/cigen
 
-# The generator alone (click, jinja2, pyyaml, requests, jsonschema).
+# The generator alone (click, jinja2, pyyaml, jsonschema).
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e .

@@ -63,7 +63,7 @@ workflows:
     label: run-ci
     skip_drafts: true
     gated_off: pass  # TODO: fail turns the required check red for a draft or unlabelled pull request
-  # Pin cigen by commit to get /rerun-test comments and cigen's model-test action:
+  # /rerun-test comments work as is. Pin cigen by commit for the timings loop:
   # cigen_package: git+https://github.com/OWNER/cigen@<40-hex sha>
   branches: [main]
 """

@@ -26,7 +26,9 @@ RESULTS_ARTIFACT = "cigen-results"  # prefix of every shard's results artifact
 RESULTS_FILE = "cigen-results.json"  # what a shard's runner writes to $RUNNER_TEMP, and its artifact holds
 
 RERUN_TEST_STEP = "Run the test"  # the /rerun-test jobs' step whose duration the report shows
-RERUN_POLICY_PATH = ".github/rerun-test-policy.yml"  # read by the gate from the default branch
+RERUN_POLICY_PATH = ".github/rerun-test-policy.yml"  # compiled by `cigen render` into the registry
+RERUN_REGISTRY_FILE = "cigen/rerun-test.json"  # what /rerun-test may run, and who may ask (the gate reads it)
+RERUN_PROGRAM = "cigen/rerun_gate.py"  # the shipped /rerun-test gate and report
 
 
 def id_part(name: str) -> str:
@@ -57,14 +59,9 @@ def build_job_id(build: str) -> str:
     return f"build-{id_part(build)}"
 
 
-def rerun_job_id(pool: str) -> str:
-    """The /rerun-test job for one pool."""
-    return "run-" + id_part(pool)
-
-
-def rerun_job_name(pool: str, selector: str) -> str:
-    """The name of one /rerun-test run (a matrix entry): what the report looks the job up by."""
-    return f"{pool}: {selector}"
+def rerun_job_id(suite: str, pool: str) -> str:
+    """The /rerun-test job for one suite on one pool: the same job as CI's for them."""
+    return f"rerun-{id_part(suite)}-on-{id_part(pool)}"
 
 
 def is_generated(path: Path) -> bool:

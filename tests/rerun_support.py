@@ -52,6 +52,14 @@ CUSTOM_FILES = {
     "test/registered/custom/test_huge_8gpu.py": (
         "import unittest\nregister_cuda_ci(est_time=5500, suite='nightly-8-gpu-common')\n" + MAIN
     ),
+    # Two registered files with one name: a bare `test_same_name.py` must be refused, with both listed.
+    **{
+        f"test/registered/custom/{folder}/test_same_name.py": (
+            "import unittest\nregister_cuda_ci(est_time=10, suite='nightly-1-gpu')\n\n\n"
+            "class TestSame(unittest.TestCase):\n    def test_a(self):\n        pass\n" + MAIN
+        )
+        for folder in ("a", "b")
+    },
     "test/registered/custom/__init__.py": "",
     "test/registered/custom/conftest.py": "import pytest\n",
 }
@@ -167,3 +175,52 @@ class FakeGitHub:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def workflow_run(
+    run_id: int,
+    pr: int,
+    created_at: str = "2026-07-20T09:00:00Z",
+    status: str = "completed",
+    conclusion: str | None = "success",
+    title: str | None = None,
+) -> dict:
+    """One run of the rerun-test workflow as GitHub lists it: its run-name says which pull request."""
+    return {
+        "id": run_id,
+        "display_title": f"/rerun-test on #{pr}" if title is None else title,
+        "event": "issue_comment",
+        "status": status,
+        "conclusion": conclusion,
+        "created_at": created_at,
+    }
+
+
+def listed_job(name: str, conclusion: str | None = "success", attempt: int = 1) -> dict:
+    """One job of a run as the jobs listing gives it (the budget reads the name and conclusion)."""
+    return {
+        "name": name,
+        "status": "completed" if conclusion else "in_progress",
+        "conclusion": conclusion,
+        "run_attempt": attempt,
+        "started_at": "2026-07-20T09:01:00Z",
+        "completed_at": "2026-07-20T09:05:00Z" if conclusion else None,
+        "html_url": "https://github.com/octo/x/actions/runs/1/job/2",
+        "steps": [],
+    }
+
+
+def serve_runs(api: FakeGitHub, repo: str, workflow: str, runs: list[dict], jobs: dict[int, list[dict]]) -> None:
+    """The workflow's runs as GitHub filters them (`status`: a status or a conclusion; `created`:
+    `>=time`), 100 a page, and each run's jobs of every attempt."""
+
+    def listing(request: Recorded) -> dict:
+        state = request.query.get("status")
+        since = request.query.get("created", ">=").removeprefix(">=")
+        matching = [r for r in runs if state in (r["status"], r["conclusion"]) and r["created_at"] >= since]
+        page, per_page = int(request.query.get("page", 1)), int(request.query.get("per_page", 30))
+        return {"total_count": len(matching), "workflow_runs": matching[(page - 1) * per_page : page * per_page]}
+
+    api.on("GET", f"/repos/{repo}/actions/workflows/{workflow}/runs", listing)
+    for run_id, run_jobs in jobs.items():
+        api.on("GET", f"/repos/{repo}/actions/runs/{run_id}/jobs", {"total_count": len(run_jobs), "jobs": run_jobs})

@@ -38,11 +38,12 @@ def generated(root: Path) -> list[Path]:
 def test_fresh_render_passes(tmp_path):
     root = fixture_repo(tmp_path)
     result = invoke("check", "--root", str(root))
-    # 6 workflows (re-dispatch too), the plan, runner, gate, health, fleet and re-dispatch programs, actionlint.yaml
-    assert len(generated(root)) == 13
+    # 6 workflows (re-dispatch too), the plan, actionlint.yaml; the runner, gate, health, fleet and re-dispatch
+    # programs; /rerun-test's gate, selector, client and registry
+    assert len(generated(root)) == 17
     assert (result.exit_code, result.stdout, without_warnings(result.stderr)) == (
         0,
-        "13 generated files up to date.\n",
+        "17 generated files up to date.\n",
         "",
     )
 
@@ -111,9 +112,10 @@ def test_adding_a_test_file_changes_the_plan_file_and_no_workflow(tmp_path):
     result = invoke("check", "--root", str(root))
     assert result.exit_code == 1
     assert '+          {"file": "test/large/test_new.py", "est_seconds": 90.0}\n' in result.stdout
-    assert without_warnings(result.stderr).splitlines()[:2] == [
-        "1 generated file out of date:",
+    assert without_warnings(result.stderr).splitlines()[:3] == [  # the plan and what /rerun-test may run
+        "2 generated files out of date:",
         f"  {root / '.github' / 'cigen' / 'plan.json'} (differs)",
+        f"  {root / '.github' / 'cigen' / 'rerun-test.json'} (differs)",
     ]
     assert invoke("render", "--root", str(root)).exit_code == 0
     assert invoke("check", "--root", str(root)).exit_code == 0

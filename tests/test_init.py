@@ -64,6 +64,7 @@ def test_minimal_config_follows_the_tests_and_renders(tmp_path):
     assert sorted(p.name for p in (root / ".github" / "workflows").iterdir()) == [
         "cigen-nightly.yml",
         "cigen-per-commit.yml",
+        "cigen-rerun-test.yml",  # out of the box: nothing to install
     ]
 
 

@@ -9,7 +9,7 @@ from tests.rendering import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
 # Paths in the user's repository (what cigen writes under .github/, sglang's own files): not ours to check.
-USER_PATHS = (".github/", "workflows/", "cigen/", "test/", "scripts/ci/", "src/", "tests/**", "python/")
+USER_PATHS = (".github/", "workflows/", "cigen/", "test/", "registered/", "scripts/ci/", "src/", "tests/**", "python/")
 
 
 GENERATED_NAMES = {

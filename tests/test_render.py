@@ -62,13 +62,17 @@ def corpus_workflows(corpus_github) -> dict[str, dict]:
 # ---------------------------------------------------------------------------------------
 # Golden files
 
+# copies of generator/shipped modules
 SHIPPED = {
     "cigen/run_shard.py": "run_shard",
     "cigen/ci_gate.py": "ci_gate",
     "cigen/health.py": "health",
     "cigen/fleet.py": "fleet",
     "cigen/redispatch.py": "redispatch",
-}  # copies of generator/shipped modules
+    "cigen/rerun_gate.py": "rerun_gate",
+    "cigen/rerun_select.py": "rerun_select",
+    "cigen/github_api.py": "github_api",
+}
 
 
 def test_golden_render_of_the_fixture_tree(tmp_path, update_golden):
@@ -79,9 +83,13 @@ def test_golden_render_of_the_fixture_tree(tmp_path, update_golden):
         "actionlint.yaml",
         "cigen/ci_gate.py",
         "cigen/fleet.py",
+        "cigen/github_api.py",
         "cigen/health.py",
         "cigen/plan.json",
         "cigen/redispatch.py",
+        "cigen/rerun-test.json",
+        "cigen/rerun_gate.py",
+        "cigen/rerun_select.py",
         "cigen/run_shard.py",
         "workflows/cigen-calibrate.yml",
         "workflows/cigen-cpu-tests.yml",

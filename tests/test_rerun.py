@@ -1,5 +1,7 @@
-"""`cigen rerun parse`: hostile comments are rejected with their reason and nothing runs;
-valid ones resolve to the right GPU pools."""
+"""The /rerun-test comment parser (generator/shipped/rerun_select.py over the registry of a scan):
+hostile comments are rejected with their reason and nothing runs; valid ones, in every selector
+form, resolve to the CI jobs of their suites and pools. The hostile table runs through the parser
+directly; a few cases run through `cigen rerun parse` and a real process."""
 
 from __future__ import annotations
 
@@ -19,10 +21,10 @@ from generator.config import load_config
 from generator.rerun.parse import (
     MAX_STATUS_CONTEXT_CHARS,
     CommentLimits,
-    RerunIndex,
     RerunRejected,
     Target,
     parse_comment,
+    registry_from_scan,
 )
 from generator.tree import scan_tree
 from tests.rerun_support import E2E, write_rerun_tree
@@ -40,10 +42,14 @@ def tree(tmp_path_factory, corpus) -> Path:
 
 
 @pytest.fixture(scope="module")
-def parsed(tree):
+def registry(tree):
     config = load_config(None, tree)
-    index = RerunIndex.from_scan(scan_tree(tree, config.include, config.exclude))
-    return lambda comment, **kw: parse_comment(comment, index, config, **kw)
+    return registry_from_scan(config, scan_tree(tree, config.include, config.exclude))
+
+
+@pytest.fixture(scope="module")
+def parsed(tree, registry):
+    return lambda comment, limits=None, changed=None: parse_comment(comment, registry, tree, limits, changed)
 
 
 def parse_cli(tree: Path, comment: str, *args: str):
@@ -68,15 +74,28 @@ def test_the_hostile_table_is_big_and_covers_every_kind():
         "many",
         "budget",
         "pin",
+        "selector",
     }
     assert len({case["comment"] for case in HOSTILE}) == len(HOSTILE)
 
 
 @pytest.mark.parametrize("case", HOSTILE, ids=[case["name"] for case in HOSTILE])
-def test_hostile_comment_is_rejected_with_its_reason_and_runs_nothing(case, tree, tmp_path):
+def test_hostile_comment_is_rejected_with_its_reason_and_runs_nothing(case, parsed, tmp_path):
     marker = tmp_path / "marker"  # its folder exists: `touch` would succeed if a shell ran it
     comment = case["comment"].replace("{marker}", str(marker))
-    result = parse_cli(tree, comment)
+    changed = tuple(case["changed"]) if "changed" in case else None
+    with pytest.raises(RerunRejected) as rejected:
+        parsed(comment, changed=changed)
+    reason = case["reason"].replace("{marker}", str(marker))
+    assert (rejected.value.code, rejected.value.reason) == (case["code"], reason)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["$() as selector", "no such file", "pytest-style ::Class::method"])
+def test_hostile_comment_through_the_cli_prints_its_reason_and_exits_2(name, tree, tmp_path):
+    case = next(case for case in HOSTILE if case["name"] == name)
+    marker = tmp_path / "marker"
+    result = parse_cli(tree, case["comment"].replace("{marker}", str(marker)))
     assert result.exit_code == 2
     reason = case["reason"].replace("{marker}", str(marker))
     assert json.loads(result.stdout) == {"accepted": False, "code": case["code"], "reason": reason}
@@ -165,80 +184,155 @@ def test_later_lines_are_refused_not_ignored(tree, tmp_path):
 def test_blank_later_lines_are_fine(tree):
     result = parse_cli(tree, "/rerun-test " + E2E + "\r\n \n\t\n")
     assert result.exit_code == 0, result.output
-    assert [t["argv"] for t in json.loads(result.stdout)["targets"]] == [["python3", E2E]]
+    assert [t["files"] for t in json.loads(result.stdout)["targets"]] == [[E2E]]
+
+
+E2E_JOB = "rerun-nightly-1-gpu-on-1-gpu-h100"
 
 
 def test_valid_comment_prints_the_whole_request(tree):
     result = parse_cli(tree, f"/rerun-test {E2E}::TestFeature1.test_generate_1 @{'ABCDEF12' * 5}\n")
     assert result.exit_code == 0, result.output
+    selector = f"{E2E}::TestFeature1.test_generate_1"
     assert json.loads(result.stdout) == {
         "accepted": True,
-        "selectors": [f"{E2E}::TestFeature1.test_generate_1"],
+        "selectors": [selector],
         "pin": "abcdef12" * 5,
-        "pools": ["1-gpu-h100"],
         "jobs": 1,
         "gpu_minutes": 3,
         "targets": [
             {
-                "selector": f"{E2E}::TestFeature1.test_generate_1",
-                "file": E2E,
-                "test": "TestFeature1.test_generate_1",
+                "selector": selector,
+                "job": E2E_JOB,
+                "suite": "nightly-1-gpu",
                 "pool": "1-gpu-h100",
-                "labels": ["1-gpu-h100"],
-                "suites": ["nightly-1-gpu"],
-                "timeout_minutes": 20,
+                "files": [E2E],
+                "test": "TestFeature1.test_generate_1",
                 "est_seconds": 150.0,
                 "gpus": 1,
-                "argv": ["python3", E2E, "TestFeature1.test_generate_1"],
-                "job_name": f"1-gpu-h100: {E2E}::TestFeature1.test_generate_1",
-                "status_context": f"rerun-test {E2E}::TestFeature1.test_generate_1 (1-gpu-h100)",
+                "gpu_minutes": 3,
+                "job_name": f"{selector} on 1-gpu-h100: nightly-1-gpu (3 GPU-min)",
+                "status_context": f"rerun-test {selector} (nightly-1-gpu on 1-gpu-h100)",
             }
         ],
     }
 
 
+RL = "test/registered/rl"
+SAME = "test/registered/custom/a/test_same_name.py"
+
+
 @pytest.mark.parametrize(
-    "comment, expected",
+    "comment, changed, expected",
     [
-        (f"/rerun-test {E2E}", [(E2E, "1-gpu-h100", ("nightly-1-gpu",), 20)]),
-        (f"  /rerun-test\t{E2E}  ", [(E2E, "1-gpu-h100", ("nightly-1-gpu",), 20)]),
-        (f"/rerun-test {E2E}::TestFeature0", [(f"{E2E}::TestFeature0", "1-gpu-h100", ("nightly-1-gpu",), 20)]),
-        # Registered in two suites on two pools: it runs on both, as CI runs it.
+        (f"/rerun-test {E2E}", None, [(E2E, "nightly-1-gpu", "1-gpu-h100", (E2E,), None)]),
+        (f"  /rerun-test\t{E2E}  ", None, [(E2E, "nightly-1-gpu", "1-gpu-h100", (E2E,), None)]),
+        (
+            f"/rerun-test {E2E}::TestFeature0",
+            None,
+            [(f"{E2E}::TestFeature0", "nightly-1-gpu", "1-gpu-h100", (E2E,), "TestFeature0")],
+        ),
+        # sglang's forms: inside the suite's working directory (test/), and a bare unique name.
+        (
+            "/rerun-test registered/rl/test_weight_checker_e2e.py::TestFeature0.test_generate_0",
+            None,
+            [
+                (
+                    "registered/rl/test_weight_checker_e2e.py::TestFeature0.test_generate_0",
+                    "nightly-1-gpu",
+                    "1-gpu-h100",
+                    (E2E,),
+                    "TestFeature0.test_generate_0",
+                )
+            ],
+        ),
+        (
+            "/rerun-test test_weight_checker_e2e.py",
+            None,
+            [("test_weight_checker_e2e.py", "nightly-1-gpu", "1-gpu-h100", (E2E,), None)],
+        ),
+        # Registered in two suites on two pools: it runs in both jobs, as CI runs it.
         (
             f"/rerun-test {FA3}",
+            None,
             [
-                (FA3, "1-gpu-h100", ("base-b-test-1-gpu-large",), 30),
-                (FA3, "4-gpu-b200", ("base-b-test-4-gpu-b200",), 20),
+                (FA3, "base-b-test-1-gpu-large", "1-gpu-h100", (FA3,), None),
+                (FA3, "base-b-test-4-gpu-b200", "4-gpu-b200", (FA3,), None),
             ],
         ),
         # One suite with two pools (nightly-8-gpu-common): both pools.
         (
             f"/rerun-test {GLM}",
-            [(GLM, "8-gpu-b200", ("nightly-8-gpu-common",), 300), (GLM, "8-gpu-h200", ("nightly-8-gpu-common",), 300)],
-        ),
-        # CUDA and AMD registrations: only the CUDA one's pool.
-        (f"/rerun-test {KV}", [(KV, "1-gpu-5090", ("base-b-test-1-gpu-small",), 20)]),
-        (
-            f"/rerun-test {E2E}::TestFeature0 {E2E}::TestFeature1.test_generate_1",
+            None,
             [
-                (f"{E2E}::TestFeature0", "1-gpu-h100", ("nightly-1-gpu",), 20),
-                (f"{E2E}::TestFeature1.test_generate_1", "1-gpu-h100", ("nightly-1-gpu",), 20),
+                (GLM, "nightly-8-gpu-common", "8-gpu-b200", (GLM,), None),
+                (GLM, "nightly-8-gpu-common", "8-gpu-h200", (GLM,), None),
             ],
+        ),
+        # CUDA and AMD registrations: only the CUDA one's job.
+        (f"/rerun-test {KV}", None, [(KV, "base-b-test-1-gpu-small", "1-gpu-5090", (KV,), None)]),
+        # A glob: its runnable files, one test job per CI job they run in.
+        (
+            f"/rerun-test {RL}/test_weight_checker_e2*.py",
+            None,
+            [(f"{RL}/test_weight_checker_e2*.py", "nightly-1-gpu", "1-gpu-h100", (E2E,), None)],
+        ),
+        (
+            "/rerun-test registered/custom/*/test_same_name.py",
+            None,
+            [
+                (
+                    "registered/custom/*/test_same_name.py",
+                    "nightly-1-gpu",
+                    "1-gpu-h100",
+                    (SAME, SAME.replace("/a/", "/b/")),
+                    None,
+                )
+            ],
+        ),
+        # --changed: the registered test files the pull request changes; other files are not run.
+        (
+            "/rerun-test --changed",
+            (E2E, "python/sglang/srt/server.py", "test/registered/rl/test_new_unregistered.py", SAME),
+            [("--changed", "nightly-1-gpu", "1-gpu-h100", (SAME, E2E), None)],
+        ),
+        # A suite by name: every runnable file registered in it, in its jobs only.
+        (
+            "/rerun-test nightly-1-gpu",
+            None,
+            "nightly-1-gpu",
         ),
     ],
     ids=[
         "one file",
         "blanks and tab",
         "class",
+        "inside the working directory",
+        "bare file name",
         "two suites",
         "suite with two pools",
         "cuda and amd",
-        "class and method",
+        "glob",
+        "glob inside the working directory",
+        "changed",
+        "suite",
     ],
 )
-def test_valid_comment_resolves_to_the_right_pools(parsed, comment, expected):
-    request = parsed(comment)
-    assert [(t.selector, t.pool, t.suites, t.timeout_minutes) for t in request.targets] == expected
+def test_every_selector_form_resolves_to_the_ci_jobs_of_its_files(parsed, registry, comment, changed, expected):
+    roomy = CommentLimits(max_jobs=8, max_gpu_minutes=100_000)
+    request = parsed(comment, limits=roomy, changed=changed)
+    got = [(t.selector, t.suite, t.pool, t.files, t.test) for t in request.targets]
+    if isinstance(expected, str):  # a suite: all its runnable files, in its own job(s)
+        files = tuple(
+            sorted(
+                p for p, jobs in registry.files.items() if any(j.startswith("rerun-" + expected + "-on-") for j in jobs)
+            )
+        )
+        assert len(files) > 3 and got == [(expected, expected, "1-gpu-h100", files, None)]
+        return
+    assert got == expected
+    for target in request.targets:
+        assert target.job == f"rerun-{target.suite}-on-{target.pool}"
 
 
 def test_eight_selectors_are_the_default_limit_and_the_policy_can_lower_it(parsed):
@@ -254,7 +348,8 @@ def test_eight_selectors_are_the_default_limit_and_the_policy_can_lower_it(parse
     ]
     roomy = CommentLimits(max_jobs=8, max_gpu_minutes=10_000)
     request = parsed("/rerun-test " + " ".join(files), limits=roomy)
-    assert request.pools == ("1-gpu-5090", "1-gpu-h100", "2-gpu-h100", "4-gpu-b200", "4-gpu-h100", "8-gpu-h200")
+    pools = sorted({t.pool for t in request.targets})
+    assert pools == ["1-gpu-5090", "1-gpu-h100", "2-gpu-h100", "4-gpu-b200", "4-gpu-h100", "8-gpu-h200"]
     assert len(request.targets) == 8
     with pytest.raises(RerunRejected) as rejected:
         parsed("/rerun-test " + " ".join(files[:3]), limits=CommentLimits(max_selectors=2))
@@ -262,12 +357,14 @@ def test_eight_selectors_are_the_default_limit_and_the_policy_can_lower_it(parse
 
 
 def test_every_sglang_file_resolves_like_its_registrations_say(synth_tree, corpus):
-    """Differential over all 1,336 scanned files: pools come from the raw corpus calls and the config."""
+    """Differential over all 1,336 scanned files: jobs come from the raw corpus calls and the config."""
     config = load_config(None, synth_tree.root)
-    index = RerunIndex.from_scan(scan_tree(synth_tree.root, config.include, config.exclude))
+    scan = scan_tree(synth_tree.root, config.include, config.exclude)
+    registry = registry_from_scan(config, scan)
     accepted = rejected = 0
+    roomy = CommentLimits(max_jobs=8, max_gpu_minutes=10**9)
     for entry in corpus["files"]:
-        if entry["file"] not in index.files:
+        if entry["file"] not in scan.files:
             continue
         expected = set()
         for call in entry["calls"]:
@@ -281,28 +378,27 @@ def test_every_sglang_file_resolves_like_its_registrations_say(synth_tree, corpu
                 and suite in config.suites
                 and config.suites[suite].enabled
             ):
-                expected |= set(config.suites[suite].pools)
+                expected |= {(suite, pool) for pool in config.suites[suite].pools}
         try:
-            request = parse_comment(f"/rerun-test {entry['file']}", index, config)
+            request = parse_comment(f"/rerun-test {entry['file']}", registry, synth_tree.root, roomy)
         except RerunRejected as error:
             assert not expected, (entry["file"], error.reason)
             assert error.code in {"backend-not-planned", "disabled", "suite-disabled", "not-registered"}, entry["file"]
             rejected += 1
             continue
-        assert set(request.pools) == expected, entry["file"]
-        assert all(t.argv == ("python3", entry["file"]) for t in request.targets)
+        assert {(t.suite, t.pool) for t in request.targets} == expected, entry["file"]
+        assert all(t.files == (entry["file"],) and t.test is None for t in request.targets)
         accepted += 1
     assert (accepted, rejected) == (654, 682)
 
 
 def test_long_selectors_keep_status_contexts_short():
-    target = Target(
-        "test/" + "a" * 290 + ".py", "test/" + "a" * 290 + ".py", None, "8-gpu-h200", ("8-gpu-h200",), ("s",), 10
-    )
+    selector = "test/" + "a" * 290 + ".py"
+    target = Target(selector, "rerun-s-on-8-gpu-h200", "s", "8-gpu-h200", (selector,), None, 10.0, 8)
     context = target.status_context
     assert len(context) == MAX_STATUS_CONTEXT_CHARS
-    assert context.startswith("rerun-test test/aaa") and context.endswith(" (8-gpu-h200)")
-    assert context == Target(target.selector, target.file, None, "8-gpu-h200", (), (), 1).status_context
+    assert context.startswith("rerun-test test/aaa") and context.endswith(" (s on 8-gpu-h200)")
+    assert context == Target(selector, "x", "s", "8-gpu-h200", (), None).status_context
 
 
 def test_comment_from_an_unset_environment_variable_is_a_user_error(tree):
@@ -342,7 +438,7 @@ INHERITED = "test/registered/custom/test_inherited.py"
 def test_methods_of_the_class_or_of_a_base_class_in_the_same_file_are_found(parsed, test):
     """Own methods (async too), class attributes, and methods of base classes defined in the same file."""
     request = parsed(f"/rerun-test {INHERITED}::{test}")
-    assert [t.argv for t in request.targets] == [("python3", INHERITED, test)]
+    assert [(t.files, t.test) for t in request.targets] == [((INHERITED,), test)]
 
 
 def test_the_policy_file_sets_the_per_comment_limits_of_rerun_parse(tree, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.errors import ProblemReport, UserError
+from generator.errors import ProblemReport
 from generator.github.client import GitHub, GitHubApiError, Push
 from generator.rerun.budget import Budget
 from generator.rerun.gate import PullHead, pin_head, read_pull
@@ -27,7 +27,18 @@ from generator.rerun.policy import (
     load_policy,
     parse_policy,
 )
-from tests.rerun_support import E2E, LINK_OUT, OUTSIDE_SECRET, FakeGitHub, write_rerun_tree
+from generator.shipped import rerun_gate
+from generator.shipped.rerun_select import FORMS
+from tests.rerun_support import (
+    E2E,
+    LINK_OUT,
+    OUTSIDE_SECRET,
+    FakeGitHub,
+    listed_job,
+    serve_runs,
+    workflow_run,
+    write_rerun_tree,
+)
 
 REPO = "octo/gpu"
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -104,8 +115,9 @@ def test_hostile_path_arguments_never_reach_the_network(github):
         lambda: api.add_reaction(1, "shipit"),
         lambda: api.pull(0),
     ):
-        with pytest.raises(UserError):
+        with pytest.raises(GitHubApiError) as error:
             call()
+        assert error.value.problem.code == "github-api-argument"
     assert github.requests == []
 
 
@@ -415,8 +427,11 @@ def test_a_full_pin_of_the_benign_commit_refuses_the_malicious_head(collision):
 # -- the gate step, end to end ---------------------------------------------------------------
 
 
-def gate_env(server: FakeGitHub, output: Path, body: str, author: str = "alice", association: str = "MEMBER") -> dict:
+def gate_env(
+    server: FakeGitHub, output: Path, body: str, author: str = "alice", association: str = "MEMBER", attempt: int = 1
+) -> dict:
     return {
+        "GITHUB_RUN_ATTEMPT": str(attempt),
         "GITHUB_REPOSITORY": REPO,
         "GITHUB_TOKEN": "t0k",
         "GITHUB_API_URL": server.url,
@@ -441,13 +456,14 @@ def run_gate(
     *args: str,
     author: str = "alice",
     association: str = "MEMBER",
+    attempt: int = 1,
 ):
     output = tmp_path / "github_output"
     output.write_text("")
     result = CliRunner().invoke(
         cli,
         ["rerun", "gate", "--root", str(tree), "--policy", str(tmp_path / "policy.yml"), *args],
-        env=gate_env(server, output, body, author, association),
+        env=gate_env(server, output, body, author, association, attempt),
     )
     return result, output.read_text()
 
@@ -456,6 +472,10 @@ PERMISSION = ("GET", f"/repos/{REPO}/collaborators/alice/permission")
 PULL = ("GET", f"/repos/{REPO}/pulls/12")
 ACTIVITY = ("GET", f"/repos/{REPO}/activity")
 COMMENTS = ("GET", f"/repos/{REPO}/issues/comments")
+WORKFLOW = "cigen-rerun-test.yml"
+RUNS = ("GET", f"/repos/{REPO}/actions/workflows/{WORKFLOW}/runs")
+BUDGET = [RUNS] * 12  # one listing per run state but skipped
+E2E_JOB = "rerun-nightly-1-gpu-on-1-gpu-h100"
 REACT = ("POST", f"/repos/{REPO}/issues/comments/101/reactions")
 REPLY = ("POST", f"/repos/{REPO}/issues/12/comments")
 STATUS = ("POST", f"/repos/{REPO}/statuses/{SHA}")
@@ -463,12 +483,15 @@ REFUSED_TRAIL = [REACT, REPLY]
 
 
 def serve_happy_path(
-    server: FakeGitHub, activity: list[dict] | None = None, comments: list[dict] | None = None
+    server: FakeGitHub,
+    activity: list[dict] | None = None,
+    runs: list[dict] | None = None,
+    jobs: dict[int, list[dict]] | None = None,
 ) -> None:
     server.on(*PERMISSION, permission("alice", "write"))
     server.on(*PULL, pull())
     server.on(*ACTIVITY, activity if activity is not None else pushed("2026-07-20T09:58:00Z"))
-    server.on(*COMMENTS, comments if comments is not None else [])
+    serve_runs(server, REPO, WORKFLOW, runs or [], jobs or {})
     server.on(*REACT, {"content": "x"}, status=201)
     server.on(*REPLY, {"id": 555}, status=201)
     server.on(*STATUS, {"state": "pending"}, status=201)
@@ -479,9 +502,10 @@ def replies(server: FakeGitHub) -> list[str]:
 
 
 def rejection(reason: str, mention: str = "@alice") -> str:
+    forms = "\n".join(f"- `{form}`" for form in FORMS)
     return (
         f"<!-- cigen:rerun-test -->\n{mention}: nothing was run.\n\n```text\n{reason}\n```\n\n"
-        "Usage: `/rerun-test test/registered/<dir>/test_<name>.py[::Class.method] ... [@<full sha>]`, one line."
+        f"Usage: `/rerun-test SELECTOR ... [@<full sha>]`, one line. A selector is:\n{forms}"
     )
 
 
@@ -490,57 +514,57 @@ def test_gate_accepts_answers_and_sets_pending_statuses(github, tree, tmp_path):
     selector = f"{FA3}::TestFeature0.test_generate_0"
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {selector}\n\n")
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"accepted: 2 test runs at {SHA}\n"
-    assert github.calls() == [PERMISSION, PULL, ACTIVITY, COMMENTS, REACT, REPLY, STATUS, STATUS]
+    assert result.stdout == f"accepted: 2 test jobs at {SHA}\n"
+    assert github.calls() == [PERMISSION, PULL, ACTIVITY, *BUDGET, REACT, REPLY, STATUS, STATUS]
     assert github.requests[2].query == {"ref": "refs/heads/feature", "direction": "desc", "per_page": "10"}
-    assert github.requests[3].query == {
-        "since": "2026-07-19T10:00:00Z",
-        "sort": "created",
-        "direction": "desc",
-        "per_page": "100",
-        "page": "1",
-    }
+    states = [request.query.pop("status") for request in github.requests[3:15]]
+    assert states == [
+        "requested", "waiting", "pending", "queued", "in_progress", "action_required",
+        "success", "failure", "cancelled", "timed_out", "neutral", "stale",
+    ]  # fmt: skip
+    assert github.requests[3].query == {"created": ">=2026-07-19T10:00:00Z", "per_page": "100", "page": "1"}
+    assert COMMENTS not in github.calls()  # comments can be edited: they never count
     assert github.bodies(*REACT) == [{"content": "rocket"}]
+    large, b200 = "`base-b-test-1-gpu-large` on `1-gpu-h100`", "`base-b-test-4-gpu-b200` on `4-gpu-b200`"
     assert replies(github) == [
-        "<!-- cigen:rerun-test jobs=2 gpu-minutes=3 -->\n"
-        f"/rerun-test by @alice at `0123456789ab`: [workflow run]({RUN_URL})\n\n"
-        "| test | pool | result | duration |\n|---|---|---|---|\n"
-        f"| `{selector}` | `1-gpu-h100` | ⏳ queued |  |\n"
-        f"| `{selector}` | `4-gpu-b200` | ⏳ queued |  |"
+        "<!-- cigen:rerun-test -->\n"
+        f"/rerun-test by @alice at `0123456789ab`: 2 test jobs, an estimated 3 GPU-minutes ([workflow run]({RUN_URL}))"
+        "\n\n| test | job | result | duration |\n|---|---|---|---|\n"
+        f"| `{selector}` | {large} | ⏳ queued |  |\n"
+        f"| `{selector}` | {b200} | ⏳ queued |  |"
     ]
     assert github.bodies(*STATUS) == [
         {
             "state": "pending",
-            "context": f"rerun-test {selector} (1-gpu-h100)",
+            "context": f"rerun-test {selector} (base-b-test-1-gpu-large on 1-gpu-h100)",
             "description": "queued by @alice",
             "target_url": RUN_URL,
         },
         {
             "state": "pending",
-            "context": f"rerun-test {selector} (4-gpu-b200)",
+            "context": f"rerun-test {selector} (base-b-test-4-gpu-b200 on 4-gpu-b200)",
             "description": "queued by @alice",
             "target_url": RUN_URL,
         },
     ]
     lines = dict(line.split("=", 1) for line in outputs.splitlines())
     assert lines["accepted"] == "true" and lines["head_sha"] == SHA and lines["reply_id"] == "555"
-    assert json.loads(lines["pools"]) == ["1-gpu-h100", "4-gpu-b200"]
+    b200_job = "rerun-base-b-test-4-gpu-b200-on-4-gpu-b200"
+    assert json.loads(lines["jobs"]) == ["rerun-base-b-test-1-gpu-large-on-1-gpu-h100", b200_job]
     targets = json.loads(lines["targets"])
-    assert sorted(targets) == ["1-gpu-h100", "4-gpu-b200"]
-    assert targets["4-gpu-b200"] == [
+    assert targets[b200_job] == [
         {
             "selector": selector,
-            "file": FA3,
-            "test": "TestFeature0.test_generate_0",
+            "job": b200_job,
+            "suite": "base-b-test-4-gpu-b200",
             "pool": "4-gpu-b200",
-            "labels": ["4-gpu-b200"],
-            "suites": ["base-b-test-4-gpu-b200"],
-            "timeout_minutes": 20,
+            "files": [FA3],
+            "test": "TestFeature0.test_generate_0",
             "est_seconds": 25.0,
             "gpus": 4,
-            "argv": ["python3", FA3, "TestFeature0.test_generate_0"],
-            "job_name": f"4-gpu-b200: {selector}",
-            "status_context": f"rerun-test {selector} (4-gpu-b200)",
+            "gpu_minutes": 2,
+            "job_name": f"{selector} on 4-gpu-b200: base-b-test-4-gpu-b200 (2 GPU-min)",
+            "status_context": f"rerun-test {selector} (base-b-test-4-gpu-b200 on 4-gpu-b200)",
         }
     ]
 
@@ -617,7 +641,7 @@ def test_gate_with_a_full_pin_still_needs_the_push_log(github, tree, tmp_path):
     assert ACTIVITY in github.calls() and STATUS not in github.calls()
     github.on(*ACTIVITY, pushed("2026-07-20T09:00:00Z"))
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E} @{SHA}")
-    assert result.stdout == f"accepted: 1 test run at {SHA}\n"
+    assert result.stdout == f"accepted: 1 test job at {SHA}\n"
 
 
 def test_gate_refuses_a_short_pin_that_a_malicious_commit_shares(github, tree, tmp_path, collision):
@@ -655,8 +679,50 @@ def test_gate_refuses_forks_unless_the_policy_allows_them(github, tree, tmp_path
     )
     (tmp_path / "policy.yml").write_text("version: 1\nforks: true\n")
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
-    assert result.stdout == f"accepted: 1 test run at {SHA}\n"
+    assert result.stdout == f"accepted: 1 test job at {SHA}\n"
     assert ("GET", "/repos/mallory/gpu/activity") in github.calls()
+
+
+FILES = ("GET", f"/repos/{REPO}/pulls/12/files")
+
+
+def test_changed_runs_the_registered_test_files_the_pull_request_changes_at_the_pinned_head(github, tree, tmp_path):
+    serve_happy_path(github)
+    changed = [
+        {"filename": E2E, "status": "modified"},
+        {"filename": "test/registered/rl/test_fp32_lm_head.py", "status": "removed"},
+        {"filename": "python/sglang/srt/server.py", "status": "modified"},
+        {"filename": "test/registered/rl/test_brand_new.py", "status": "added"},
+    ]
+    github.on(*FILES, changed)
+    result, outputs = run_gate(github, tree, tmp_path, "/rerun-test --changed")
+    assert result.stdout == f"accepted: 1 test job at {SHA}\n", result.output
+    assert github.calls()[:5] == [PERMISSION, PULL, ACTIVITY, FILES, PULL]  # the head is read again after
+    targets = json.loads(dict(line.split("=", 1) for line in outputs.splitlines())["targets"])
+    assert [(t["selector"], t["files"]) for t in targets[E2E_JOB]] == [("--changed", [E2E])]
+
+
+def test_changed_refuses_a_head_that_moved_while_the_files_were_read(github, tree, tmp_path):
+    serve_happy_path(github)
+    github.on(*FILES, lambda request: github.on(*PULL, pull(sha=OLD)) and [{"filename": E2E, "status": "modified"}])
+    result, outputs = run_gate(github, tree, tmp_path, "/rerun-test --changed")
+    assert (
+        result.stdout
+        == "rejected: the head moved while its changed files were read: review the new commits and comment again\n"
+    )
+    assert outputs == "accepted=false\n"
+
+
+def test_changed_on_a_fork_is_refused_as_a_fork_before_its_files_are_read(github, tree, tmp_path):
+    serve_happy_path(github)
+    github.on(*PULL, pull(fork=True))
+    github.on(*FILES, [{"filename": E2E, "status": "modified"}])
+    result, outputs = run_gate(github, tree, tmp_path, "/rerun-test --changed")
+    assert result.stdout == (
+        "rejected: the pull request comes from the fork mallory/gpu, "
+        "and <default /rerun-test policy> does not allow forks\n"
+    )
+    assert FILES not in github.calls() and STATUS not in github.calls()
 
 
 @pytest.mark.parametrize(
@@ -709,56 +775,52 @@ def test_gate_never_echoes_a_linked_file_from_outside_the_tree(github, tree, tmp
     assert OUTSIDE_SECRET not in result.output and "outside.py" not in json.dumps(github.bodies(*REPLY))
 
 
-# -- budgets over 24 hours ----------------------------------------------------------------------
+# -- budgets over 24 hours: counted from this workflow's runs, never from comments ------------
 
 
-def comment(
-    issue: int, first_line: str, at: str = "2026-07-20T09:00:00Z", login: str = "github-actions[bot]", kind: str = "Bot"
-) -> dict:
-    return {
-        "id": 900,
-        "issue_url": f"https://api.github.com/repos/{REPO}/issues/{issue}",
-        "user": {"login": login, "id": 41898282, "type": kind},
-        "created_at": at,
-        "updated_at": "2026-07-20T09:30:00Z",
-        "body": f"{first_line}\n/rerun-test by @alice ...",
-    }
+def request_run(run_id: int, pr: int, minutes: list[int], at: str = "2026-07-20T09:00:00Z", **kwargs) -> tuple:
+    """An earlier accepted request: its run, and one test job per entry of `minutes`."""
+    jobs = [listed_job("Check the request")]
+    jobs += [listed_job(f"{E2E} on 1-gpu-h100: nightly-1-gpu ({m} GPU-min)") for m in minutes]
+    return workflow_run(run_id, pr, at, **kwargs), jobs
 
 
-def used(jobs: int, minutes: int) -> str:
-    return f"<!-- cigen:rerun-test jobs={jobs} gpu-minutes={minutes} -->"
+def serve_budget(github: FakeGitHub, *requests: tuple) -> None:
+    serve_happy_path(github, runs=[run for run, _ in requests], jobs={run["id"]: jobs for run, jobs in requests})
 
 
 @pytest.mark.parametrize(
-    "comments, code, reason",
+    "requests, code, reason",
     [
         (
-            [comment(12, used(15, 10)), comment(12, used(1, 0))],
+            [request_run(1, 12, [1] * 15)],
             "pull-request-budget",
-            "pull request #12: 16 test jobs in the last 24 hours plus 1 is more than 16; try again later",
+            "pull request #12: 15 test jobs in the last 24 hours plus 1 is more than 15; try again later",
         ),
         (
-            [comment(12, used(1, 2878))],
+            [request_run(1, 12, [2878])],
             "pull-request-budget",
             "pull request #12: 2878 estimated GPU-minutes in the last 24 hours plus 3 is more than 2880; "
             "try again later",
         ),
         (
-            [comment(n, used(4, 10)) for n in range(20, 36)],
+            [request_run(n, 20 + n, [1, 1, 1, 1]) for n in range(1, 17)],
             "repository-budget",
             "this repository: 64 test jobs in the last 24 hours plus 1 is more than 64; try again later",
         ),
         (
-            [comment(30, used(1, 11518))],
+            [request_run(1, 30, [11518], status="in_progress", conclusion=None)],
             "repository-budget",
             "this repository: 11518 estimated GPU-minutes in the last 24 hours plus 3 is more than 11520; "
             "try again later",
         ),
     ],
-    ids=["pr jobs", "pr gpu-minutes", "repository jobs", "repository gpu-minutes"],
+    ids=["pr jobs", "pr gpu-minutes", "repository jobs", "repository gpu-minutes of a running request"],
 )
-def test_gate_refuses_over_the_daily_budgets(github, tree, tmp_path, comments, code, reason):
-    serve_happy_path(github, comments=comments)
+def test_gate_refuses_over_the_daily_budgets(github, tree, tmp_path, requests, code, reason):
+    serve_budget(github, *requests)
+    if code == "pull-request-budget" and "jobs" in reason:
+        (tmp_path / "policy.yml").write_text("version: 1\nbudget:\n  per_pull_request_per_day: {jobs: 15}\n")
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
     assert result.exit_code == 0, result.output
     assert (result.stdout, outputs) == (f"rejected: {reason}\n", "accepted=false\n")
@@ -766,26 +828,114 @@ def test_gate_refuses_over_the_daily_budgets(github, tree, tmp_path, comments, c
     assert STATUS not in github.calls()
 
 
-def test_only_the_reply_bots_answers_of_the_last_24_hours_count(github, tree, tmp_path):
-    forged = used(10_000, 10_000_000)
-    serve_happy_path(
-        github,
-        comments=[
-            comment(12, forged, login="mallory", kind="User"),  # anyone can write the line
-            comment(12, forged, login="evil-app[bot]"),  # another app's bot
-            comment(12, forged, kind="User"),  # the login without the Bot type
-            comment(12, "thanks! " + forged),  # not the first line's whole text
-            comment(12, used(15, 2877), at="2026-07-19T09:59:59Z"),  # older than 24 hours (edited since)
-            comment(12, used(15, 2877)),  # counted: 15 + 1 jobs and 2877 + 3 GPU-minutes fit exactly
-        ],
-    )
+def test_only_test_jobs_that_ran_in_request_runs_of_the_last_24_hours_count(github, tree, tmp_path):
+    """What a commenter cannot edit decides: GitHub's runs and jobs. Skipped test jobs (a refused
+    re-run), runs that were no request (their run-name), runs older than a day, our own run and
+    the bot's comments (even one edited to say nothing was used) count nothing."""
+    counted = request_run(1, 12, [1] * 14 + [2870])  # 15 jobs, 2884 GPU-minutes... minus below
+    counted = (counted[0], counted[1][:-1] + [listed_job(f"{E2E} on 1-gpu-h100: nightly-1-gpu (2863 GPU-min)")])
+    skipped_rerun = request_run(2, 12, [500])
+    skipped_rerun = (skipped_rerun[0], [{**job, "conclusion": "skipped"} for job in skipped_rerun[1]])
+    not_a_request = request_run(3, 12, [500], title="comment on #12")
+    old = request_run(4, 12, [500], at="2026-07-19T09:59:59Z")
+    own = request_run(4242, 12, [500], status="in_progress", conclusion=None)
+    serve_budget(github, counted, skipped_rerun, not_a_request, old, own)
+    github.on(*COMMENTS, [{"id": 1, "body": "<!-- cigen:rerun-test jobs=0 gpu-minutes=0 -->"}])
+    (tmp_path / "policy.yml").write_text("version: 1\nbudget:\n  per_pull_request_per_day: {jobs: 16}\n")
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
-    assert result.stdout == f"accepted: 1 test run at {SHA}\n", result.output
+    assert result.stdout == f"accepted: 1 test job at {SHA}\n", result.output  # 15 + 1 jobs, 2877 + 3 minutes
+    read = [path for method, path in github.calls() if path.endswith("/jobs")]
+    assert read == [f"/repos/{REPO}/actions/runs/{n}/jobs" for n in (1, 2)] and COMMENTS not in github.calls()
     (tmp_path / "policy.yml").write_text("version: 1\nbudget:\n  per_pull_request_per_day: {jobs: 15}\n")
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
-    assert (
-        result.stdout
-        == "rejected: pull request #12: 15 test jobs in the last 24 hours plus 1 is more than 15; try again later\n"
+    assert result.stdout == (
+        "rejected: pull request #12: 15 test jobs in the last 24 hours plus 1 is more than 15; try again later\n"
+    )
+
+
+def test_an_outsider_flood_of_comments_does_not_block_a_writer(github, tree, tmp_path):
+    """Finding: 2,000 outsider comments in a day made every request fail closed (the budget paged through
+    comments). Their runs are skipped (the gate's `if:` filters them): never listed, never read."""
+    flood = [workflow_run(10_000 + n, 12, conclusion="skipped", title=f"comment on #{n % 50 + 1}") for n in range(2500)]
+    serve_happy_path(github, runs=flood)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert result.stdout == f"accepted: 1 test job at {SHA}\n", result.output
+    assert [call for call in github.calls() if call == RUNS] == BUDGET
+    assert not [path for _, path in github.calls() if path.endswith("/jobs")]
+
+
+def deciding(jobs_then: list[dict], polls_before: int):
+    """A run's jobs listing whose gate is still deciding for the first `polls_before` reads."""
+    deciding_jobs = [listed_job("Check the request", conclusion=None)]
+    reads = []
+
+    def answer(_request):
+        reads.append(1)
+        listed = deciding_jobs if len(reads) <= polls_before else jobs_then
+        return {"total_count": len(listed), "jobs": listed}
+
+    return answer, reads
+
+
+def test_two_requests_at_once_are_counted_in_run_order_the_later_gate_waits(github, tree, tmp_path, monkeypatch):
+    """No concurrency group queues requests (a third would replace the waiting second, and any comment
+    could): the later gate waits until the earlier request's gate has decided and its test jobs are
+    listed, then counts them."""
+    monkeypatch.setattr(rerun_gate, "SETTLE_POLL_SECONDS", 0)
+    earlier, jobs = request_run(4000, 12, [1] * 16, status="in_progress", conclusion=None)
+    serve_happy_path(github, runs=[earlier])
+    answer, reads = deciding(jobs, polls_before=3)
+    github.on("GET", f"/repos/{REPO}/actions/runs/4000/jobs", answer)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert len(reads) == 4  # read, then polled until it had decided
+    assert result.stdout == (
+        "rejected: pull request #12: 16 test jobs in the last 24 hours plus 1 is more than 16; try again later\n"
+    ), result.output
+
+
+def test_a_later_request_is_never_waited_for(github, tree, tmp_path, monkeypatch):
+    """Only earlier runs (lower ids) are waited for, so two gates never wait for each other."""
+    monkeypatch.setattr(rerun_gate, "MAX_SETTLE_SECONDS", 0)
+    later, _jobs = request_run(5000, 12, [], status="in_progress", conclusion=None)
+    serve_happy_path(github, runs=[later], jobs={5000: [listed_job("Check the request", conclusion=None)]})
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert result.stdout == f"accepted: 1 test job at {SHA}\n", result.output
+
+
+def test_an_earlier_gate_that_never_decides_fails_closed(github, tree, tmp_path, monkeypatch):
+    monkeypatch.setattr(rerun_gate, "MAX_SETTLE_SECONDS", 0)
+    earlier, _jobs = request_run(4000, 12, [], status="in_progress", conclusion=None)
+    serve_happy_path(github, runs=[earlier], jobs={4000: [listed_job("Check the request", conclusion=None)]})
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    reason = (
+        "the last 24 hours of /rerun-test use cannot be counted (an earlier request's gate has not decided "
+        "in 0 s), so nothing runs"
+    )
+    assert (result.stdout, outputs) == (f"rejected: {reason}\n", "accepted=false\n")
+
+
+def test_an_earlier_refused_request_is_settled_once_its_jobs_are_done(github, tree, tmp_path, monkeypatch):
+    """A refused request lists no test job: it is final once every job of its run has finished."""
+    monkeypatch.setattr(rerun_gate, "MAX_SETTLE_SECONDS", 0)
+    earlier, _jobs = request_run(4000, 12, [], status="in_progress", conclusion=None)
+    skipped = {**listed_job("${{ matrix.target.job_name }}"), "conclusion": "skipped"}
+    serve_happy_path(github, runs=[earlier], jobs={4000: [listed_job("Check the request"), skipped]})
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
+    assert result.stdout == f"accepted: 1 test job at {SHA}\n", result.output
+
+
+def test_a_re_run_of_a_request_is_refused_with_an_answer_before_anything_is_counted(github, tree, tmp_path):
+    """Finding: "Re-run all jobs" re-ran the gate's checks; "Re-run failed jobs" reused its outputs. The
+    gate refuses attempt 2 with an answer (the test jobs run on attempt 1 only: `github.run_attempt == '1'`)."""
+    serve_happy_path(github)
+    result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}", attempt=2)
+    assert (result.exit_code, outputs) == (0, "accepted=false\n")
+    assert github.calls() == [REPLY]
+    [answer] = replies(github)
+    assert answer == (
+        "<!-- cigen:rerun-test -->\n@alice: re-running a /rerun-test run (attempt 2) is refused: its budget was "
+        "counted once, for its first run. Comment `/rerun-test ...` again: a new request is checked against "
+        "today's budget."
     )
 
 
@@ -793,29 +943,30 @@ def test_only_the_reply_bots_answers_of_the_last_24_hours_count(github, tree, tm
     "answer, status, detail",
     [
         ({"message": "Server Error"}, 500, "HTTP 500: Server Error"),
-        ({"comments": []}, 200, "unexpected answer: answer is an object, not a list"),
-        ([comment(12, used(1, 1)) | {"user": None}], 200, "unexpected answer: page 1[0].user is null, not an object"),
+        ([], 200, "unexpected answer: the answer is not a JSON object"),
         (
-            [comment(12, used(1, 1), at="2026-07-20T09:00:00")],
+            {"total_count": 1, "workflow_runs": [{**workflow_run(1, 12), "display_title": None}]},
             200,
-            "unexpected answer: page 1[0].created_at is not an ISO 8601 time with a timezone",
+            "unexpected answer: workflow_runs[0].display_title is null, not a string",
         ),
         (
-            [comment(12, used(1, 1)) | {"issue_url": "https://x.invalid/"}],
+            {"total_count": 1, "workflow_runs": [workflow_run(1, 12, "2026-07-20T09:00:00")]},
             200,
-            "unexpected answer: page 1[0].issue_url does not name an issue",
+            "unexpected answer: workflow_runs[0].created_at is not an ISO 8601 time with a timezone",
         ),
         (
-            [comment(12, used(1, 1)) for _ in range(100)],
+            {"total_count": 5000, "workflow_runs": [workflow_run(n, 12) for n in range(100)]},
             200,
-            "more than 2000 comments since 2026-07-19T10:00:00Z: cannot count them all",
+            "more than 10 pages to read",
         ),
     ],
-    ids=["http error", "not a list", "user null", "naive time", "bad issue url", "too many to count"],
+    ids=["http error", "not an object", "title null", "naive time", "too many to count"],
 )
 def test_gate_fails_closed_when_the_budget_cannot_be_counted(github, tree, tmp_path, answer, status, detail):
     serve_happy_path(github)
-    github.on(*COMMENTS, answer, status=status)
+    github.on(*RUNS, answer, status=status)
+    for n in range(100):
+        github.on("GET", f"/repos/{REPO}/actions/runs/{n}/jobs", {"total_count": 0, "jobs": []})
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
     assert result.exit_code == 0, result.output
     reason = f"the last 24 hours of /rerun-test use cannot be counted ({detail}), so nothing runs"
@@ -830,7 +981,7 @@ def test_measured_seconds_from_the_plan_file_set_the_estimate(github, tmp_path, 
     (tree / ".github/cigen/plan.json").write_text(json.dumps(plan))
     serve_happy_path(github)
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
-    assert replies(github)[0].split("\n")[0] == used(1, 100)
+    assert "1 test job, an estimated 100 GPU-minutes" in replies(github)[0]
     (tree / ".github/cigen/plan.json").write_text('{"suites": {"nightly-1-gpu": {"shards": {}}}}')
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
     assert (result.exit_code, outputs) == (2, "accepted=false\n")
@@ -949,15 +1100,19 @@ def test_gate_refuses_a_reply_id_that_is_not_a_comment_id(github, tree, tmp_path
 def target(pool: str, selector: str = E2E, gpus: int = 1) -> dict:
     return {
         "selector": selector,
-        "file": selector,
-        "test": None,
+        "job": f"rerun-s-on-{pool}",
+        "suite": "s",
         "pool": pool,
-        "labels": [pool],
-        "suites": ["s"],
-        "timeout_minutes": 20,
+        "files": [selector],
+        "test": None,
         "est_seconds": 600.0,
         "gpus": gpus,
     }
+
+
+def name(pool: str, selector: str = E2E, gpus: int = 1) -> str:
+    """The test job's name, as the workflow sets it from the target."""
+    return f"{selector} on {pool}: s ({10 * gpus} GPU-min)"
 
 
 def job(name: str, conclusion: str | None, run: tuple[str, str] | None, url: str) -> dict:
@@ -980,13 +1135,13 @@ def job(name: str, conclusion: str | None, run: tuple[str, str] | None, url: str
     }
 
 
-def run_report(server: FakeGitHub, targets: dict, reply_id: str = "555"):
+def run_report(server: FakeGitHub, targets: dict, reply_id: str = "555", attempt: int = 1):
     env = {
         "GITHUB_REPOSITORY": REPO,
         "GITHUB_TOKEN": "t0k",
         "GITHUB_API_URL": server.url,
         "GITHUB_RUN_ID": "4242",
-        "GITHUB_RUN_ATTEMPT": "1",
+        "GITHUB_RUN_ATTEMPT": str(attempt),
         "COMMENT_ID": "101",
         "COMMENT_AUTHOR": "alice",
         "COMMENT_CREATED_AT": COMMENTED,
@@ -1009,13 +1164,13 @@ def test_report_posts_pass_fail_duration_and_links(github):
             "jobs": [
                 {"name": "Check the request", "conclusion": "success", "steps": []},
                 job(
-                    f"1-gpu-h100: {E2E}",
+                    name("1-gpu-h100"),
                     "success",
                     ("2026-07-20T10:02:00Z", "2026-07-20T10:05:12Z"),
                     "https://github.com/j/1",
                 ),
                 job(
-                    f"4-gpu-b200: {FA3}",
+                    name("4-gpu-b200", FA3, 4),
                     "failure",
                     ("2026-07-20T10:02:00Z", "2026-07-20T10:02:45Z"),
                     "https://github.com/j/2",
@@ -1027,9 +1182,9 @@ def test_report_posts_pass_fail_duration_and_links(github):
     github.on("PATCH", f"/repos/{REPO}/issues/comments/555", {"id": 555})
     github.on(*REACT, {}, status=201)
     targets = {
-        "1-gpu-h100": [target("1-gpu-h100")],
-        "4-gpu-b200": [target("4-gpu-b200", FA3, 4)],
-        "8-gpu-h200": [target("8-gpu-h200", FA3, 8)],
+        "rerun-s-on-1-gpu-h100": [target("1-gpu-h100")],
+        "rerun-s-on-4-gpu-b200": [target("4-gpu-b200", FA3, 4)],
+        "rerun-s-on-8-gpu-h200": [target("8-gpu-h200", FA3, 8)],
     }
     result = run_report(github, targets)
     assert result.exit_code == 0, result.output
@@ -1041,42 +1196,42 @@ def test_report_posts_pass_fail_duration_and_links(github):
     assert github.bodies(*STATUS) == [
         {
             "state": "failure",
-            "context": f"rerun-test {FA3} (4-gpu-b200)",
+            "context": f"rerun-test {FA3} (s on 4-gpu-b200)",
             "description": "failed in 45s",
             "target_url": "https://github.com/j/2",
         },
         {
             "state": "error",
-            "context": f"rerun-test {FA3} (8-gpu-h200)",
+            "context": f"rerun-test {FA3} (s on 8-gpu-h200)",
             "description": "did not run",
             "target_url": RUN_URL,
         },
         {
             "state": "success",
-            "context": f"rerun-test {E2E} (1-gpu-h100)",
+            "context": f"rerun-test {E2E} (s on 1-gpu-h100)",
             "description": "passed in 3m 12s",
             "target_url": "https://github.com/j/1",
         },
     ]
     assert github.bodies("PATCH", f"/repos/{REPO}/issues/comments/555") == [
         {
-            "body": "<!-- cigen:rerun-test jobs=3 gpu-minutes=130 -->\n"
+            "body": "<!-- cigen:rerun-test -->\n"
             f"/rerun-test by @alice at `0123456789ab`: 1/3 passed ([workflow run]({RUN_URL}))\n\n"
-            "| test | pool | result | duration |\n|---|---|---|---|\n"
-            f"| `{FA3}` | `4-gpu-b200` | ❌ [failed](https://github.com/j/2) | 45s |\n"
-            f"| `{FA3}` | `8-gpu-h200` | ⚠️ [did not run]({RUN_URL}) | - |\n"
-            f"| `{E2E}` | `1-gpu-h100` | ✅ [passed](https://github.com/j/1) | 3m 12s |"
+            "| test | job | result | duration |\n|---|---|---|---|\n"
+            f"| `{FA3}` | `s` on `4-gpu-b200` | ❌ [failed](https://github.com/j/2) | 45s |\n"
+            f"| `{FA3}` | `s` on `8-gpu-h200` | ⚠️ [did not run]({RUN_URL}) | - |\n"
+            f"| `{E2E}` | `s` on `1-gpu-h100` | ✅ [passed](https://github.com/j/1) | 3m 12s |"
         }
     ]
     assert github.bodies(*REACT) == [{"content": "-1"}]
 
 
 def test_report_without_an_answer_comment_posts_one_and_thumbs_up_when_all_pass(github):
-    github.on(*JOBS, {"total_count": 1, "jobs": [job(f"1-gpu-h100: {E2E}", "success", None, "https://github.com/j/1")]})
+    github.on(*JOBS, {"total_count": 1, "jobs": [job(name("1-gpu-h100"), "success", None, "https://github.com/j/1")]})
     github.on(*STATUS, {}, status=201)
     github.on(*REPLY, {"id": 9}, status=201)
     github.on(*REACT, {}, status=201)
-    result = run_report(github, {"1-gpu-h100": [target("1-gpu-h100")]}, reply_id="")
+    result = run_report(github, {"rerun-s-on-1-gpu-h100": [target("1-gpu-h100")]}, reply_id="")
     assert result.exit_code == 0, result.output
     assert github.bodies(*STATUS)[0]["description"] == "passed in 8m 00s"
     assert [c for c in github.calls() if c[0] in ("POST", "PATCH")] == [STATUS, REPLY, REACT]
@@ -1088,11 +1243,11 @@ def test_report_without_an_answer_comment_posts_one_and_thumbs_up_when_all_pass(
     [
         ({"total_count": 1, "jobs": ["1-gpu-h100"]}, "answer.jobs[0] is a string, not an object"),
         (
-            {"total_count": 1, "jobs": [job(f"1-gpu-h100: {E2E}", 0, None, "u")]},
+            {"total_count": 1, "jobs": [job(name("1-gpu-h100"), 0, None, "u")]},
             "jobs[0].conclusion is an integer, not a string",
         ),
         (
-            {"total_count": 1, "jobs": [job(f"1-gpu-h100: {E2E}", "success", ("2026-07-20T10:02:00", "x"), "u")]},
+            {"total_count": 1, "jobs": [job(name("1-gpu-h100"), "success", ("2026-07-20T10:02:00", "x"), "u")]},
             "jobs[0].steps[1].started_at is not an ISO 8601 time with a timezone",
         ),
         ({"total_count": "1", "jobs": []}, "answer.total_count is a string, not an integer"),
@@ -1106,12 +1261,12 @@ def test_report_counts_unreadable_outcomes_as_errors_never_as_passed(github, ans
     github.on(*STATUS, {}, status=201)
     github.on("PATCH", f"/repos/{REPO}/issues/comments/555", {"id": 555})
     github.on(*REACT, {}, status=201)
-    result = run_report(github, {"1-gpu-h100": [target("1-gpu-h100")]})
+    result = run_report(github, {"rerun-s-on-1-gpu-h100": [target("1-gpu-h100")]})
     assert result.exit_code == 0, result.output
     assert github.bodies(*STATUS) == [
         {
             "state": "error",
-            "context": f"rerun-test {E2E} (1-gpu-h100)",
+            "context": f"rerun-test {E2E} (s on 1-gpu-h100)",
             "description": "did not run",
             "target_url": RUN_URL,
         }
@@ -1124,8 +1279,22 @@ def test_report_counts_unreadable_outcomes_as_errors_never_as_passed(github, ans
     assert github.bodies(*REACT) == [{"content": "-1"}]
 
 
+def test_report_of_a_re_run_of_failed_jobs_refuses_it_with_an_answer(github):
+    """Finding: "Re-run failed jobs" reused the gate's outputs and skipped the budget. The test jobs
+    run on attempt 1 only (skipped on a re-run); the report, re-run with them, says why and marks
+    each test's status as an error, without reading any job."""
+    github.on(*STATUS, {}, status=201)
+    github.on(*REPLY, {"id": 9}, status=201)
+    result = run_report(github, {"rerun-s-on-1-gpu-h100": [target("1-gpu-h100")]}, attempt=2)
+    assert result.exit_code == 0, result.output
+    assert github.calls() == [STATUS, REPLY]
+    assert github.bodies(*STATUS)[0]["state"] == "error"
+    assert github.bodies(*STATUS)[0]["description"] == "re-run refused"
+    assert replies(github)[0].startswith("<!-- cigen:rerun-test -->\n@alice: re-running a /rerun-test run (attempt 2)")
+
+
 def test_report_refuses_targets_that_are_not_the_gates_output(github):
-    result = run_report(github, {"1-gpu-h100": [{"selector": E2E}]})
+    result = run_report(github, {"rerun-s-on-1-gpu-h100": [{"selector": E2E}]})
     assert result.exit_code == 2
     assert result.stderr == "bad-targets: TARGETS is not the gate's targets output\n"
     assert github.requests == []
@@ -1188,7 +1357,7 @@ def test_gate_writes_its_decision_to_the_job_summary(github, tree, tmp_path):
         cli, ["rerun", "gate", "--root", str(tree), "--policy", str(tmp_path / "none.yml")], env=env
     )
     assert result.exit_code == 0, result.output
-    assert summary.read_text() == f"/rerun-test accepted: 1 test run at {SHA}\n"
+    assert summary.read_text() == f"/rerun-test accepted: 1 test job at {SHA}\n"
     env["COMMENT_BODY"] = f"/rerun-test {E2E} `x`\n"
     result = CliRunner().invoke(
         cli, ["rerun", "gate", "--root", str(tree), "--policy", str(tmp_path / "none.yml")], env=env
@@ -1204,6 +1373,6 @@ def test_gate_writes_its_decision_to_the_job_summary(github, tree, tmp_path):
 
 
 def test_the_budget_window_is_asked_for_in_utc_whatever_the_comments_offset(github):
-    github.on(*COMMENTS, [])
-    client(github).recent_comments(datetime.fromisoformat("2026-07-20T12:00:00+02:00"))
-    assert github.requests[0].query["since"] == "2026-07-20T10:00:00Z"
+    serve_runs(github, REPO, WORKFLOW, [], {})
+    client(github).workflow_runs(WORKFLOW, datetime.fromisoformat("2026-07-20T12:00:00+02:00"), "queued")
+    assert github.requests[0].query["created"] == ">=2026-07-20T10:00:00Z"

@@ -88,7 +88,16 @@ def test_the_copies_survive_black_and_ruff_format_and_check_stays_clean(tmp_path
     shutil.copytree(GOLDEN / "tree", root)
     render_tree(root, root / ".github")
     copies = sorted((root / ".github" / "cigen").glob("*.py"))
-    assert [copy.stem for copy in copies] == ["ci_gate", "fleet", "health", "redispatch", "run_shard"]
+    assert [copy.stem for copy in copies] == [
+        "ci_gate",
+        "fleet",
+        "github_api",
+        "health",
+        "redispatch",
+        "rerun_gate",
+        "rerun_select",
+        "run_shard",
+    ]
     before = {copy: copy.read_text() for copy in copies}
     black = subprocess.run([BIN / "black", "--check", *copies], cwd=root, capture_output=True, text=True)
     assert black.returncode == 0, black.stderr

@@ -1,5 +1,5 @@
 """The `cigen` click group. Commands are imported only when they run, so `cigen --help` and
-`cigen scan` do not pay for the libraries of commands they do not use (jinja2, requests, ...)."""
+`cigen scan` do not pay for the libraries of commands they do not use (jinja2, urllib, ...)."""
 
 from __future__ import annotations
 

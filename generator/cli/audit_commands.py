@@ -32,7 +32,7 @@ def audit_command(repo: str, api_url: str, root: Path, config_path: Path | None,
     owner; an exact owner/repo@<sha>, or any action of an owner the workflows use), and whether
     actions must be pinned to a full SHA. A setting that cannot be read is unknown, and risky.
     Exit 2 on an API error."""
-    from generator.audit import action_owners, audit_repository  # requests: only when the command runs
+    from generator.audit import action_owners, audit_repository  # the API client: only when the command runs
     from generator.config import load_config
 
     owners = action_owners(load_config(config_path, root))

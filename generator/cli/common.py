@@ -32,6 +32,15 @@ def reports_user_errors(command):
             print_problems(report.problems)
             click.echo(report.summary, err=True)
             sys.exit(EXIT_USER_ERROR)
+        except Exception as error:
+            # The shipped GitHub client's errors (stdlib only, so not UserErrors); imported here
+            # so commands that never call the API do not load urllib.
+            from generator.shipped.github_api import GitHubApiError
+
+            if not isinstance(error, GitHubApiError):
+                raise
+            click.echo(error.problem.format(), err=True)
+            sys.exit(EXIT_USER_ERROR)
 
     return wrapper
 
@@ -73,7 +82,7 @@ def timings_option(command):
     )(command)
 
 
-API_URL = "https://api.github.com"  # the client's default, without importing requests for --help
+API_URL = "https://api.github.com"  # the client's default, without importing urllib for --help
 
 
 def github_options(command):
@@ -94,7 +103,7 @@ def github_client(repo: str, api_url: str):
     """A client whose token comes from $GITHUB_TOKEN only (never from the command line)."""
     import os
 
-    from generator.github.client import GitHub  # requests: only when a command calls the API
+    from generator.github.client import GitHub  # urllib: only when a command calls the API
 
     return GitHub(repo=repo, token=os.environ.get("GITHUB_TOKEN", ""), api_url=api_url)
 

@@ -12,25 +12,29 @@ from pathlib import Path
 import click
 
 from generator.cli.common import github_client, github_options, input_options, reports_user_errors
-from generator.errors import ProblemReport, UserError, plural
-from generator.github.answers import parse_time
+from generator.errors import ProblemReport, UserError
 from generator.pipeline import read_inputs
 from generator.rerun.budget import PLAN_PATH, read_measured
 from generator.rerun.gate import (
     CommentEvent,
     GateResult,
+    Setup,
     format_duration,
     is_command,
+    jobs_text,
+    parse_time,
     resolve_head,
     run_gate,
     run_report,
 )
 from generator.rerun.parse import (
     MAX_COMMENT_CHARS,
-    RerunIndex,
+    Registry,
     RerunRejected,
     Target,
     parse_comment,
+    problems_of,
+    registry_from_scan,
 )
 from generator.rerun.policy import DEFAULT_POLICY_PATH, authorize, load_policy
 from generator.step_files import StepFileError, append_summary, write_lines
@@ -94,14 +98,27 @@ def comment_event(
     body: str = "",
     author_id: int = 0,
     association: str = "",
+    run_attempt: int = 1,
 ) -> CommentEvent:
     run_url = f"{server_url.rstrip('/')}/{repo}/actions/runs/{run_id}"
-    return CommentEvent(repo, pr, comment_id, author, author_id, comment_time(commented_at), body, run_url, association)
+    return CommentEvent(
+        repo,
+        pr,
+        comment_id,
+        author,
+        author_id,
+        comment_time(commented_at),
+        body,
+        run_url,
+        association,
+        run_id,
+        run_attempt,
+    )
 
 
-def rerun_index(root: Path, scan) -> RerunIndex:
-    """The scan, with the measured seconds of the default branch's plan file where it has one."""
-    return RerunIndex.from_scan(scan, read_measured(root / PLAN_PATH))
+def rerun_registry(root: Path, config, scan) -> Registry:
+    """The registry of the tree, with the measured seconds of its plan file where it has one."""
+    return registry_from_scan(config, scan, read_measured(root / PLAN_PATH))
 
 
 def write_outputs(path: Path, outputs: dict[str, str]) -> None:
@@ -131,17 +148,32 @@ def rerun() -> None:
 @input_options
 @POLICY
 @click.option("--from-env", "env_name", metavar="NAME", help="Read the comment from $NAME instead of stdin.")
+@click.option(
+    "--changed-file",
+    "changed",
+    multiple=True,
+    metavar="PATH",
+    help="A file the pull request changes, for --changed (repeatable; the workflow reads them from the API).",
+)
 @reports_user_errors
-def rerun_parse(root: Path, config_path: Path | None, no_cache: bool, policy_path: Path, env_name: str | None) -> None:
+def rerun_parse(
+    root: Path,
+    config_path: Path | None,
+    no_cache: bool,
+    policy_path: Path,
+    env_name: str | None,
+    changed: tuple[str, ...],
+) -> None:
     """Validate a /rerun-test comment (stdin) against the scanned tree; JSON out, exit 2 if rejected."""
     body = read_comment(env_name)
     inputs = read_inputs(root, config_path, not no_cache)
     limits = load_policy(policy_path).limits
+    registry = rerun_registry(root, inputs.config, inputs.scan)
     try:
-        request = parse_comment(body, rerun_index(root, inputs.scan), inputs.config, limits)
+        request = parse_comment(body, registry, root, limits, changed or None)
     except RerunRejected as rejected:
         click.echo(json.dumps({"accepted": False, "code": rejected.code, "reason": rejected.reason}, indent=2))
-        raise ProblemReport(list(rejected.problems), "rejected: nothing runs.") from None
+        raise ProblemReport(problems_of(rejected), "rejected: nothing runs.") from None
     click.echo(json.dumps(request.to_json(), indent=2))
 
 
@@ -182,7 +214,7 @@ def rerun_head(repo: str, api_url: str, policy_path: Path, pr: int, commented_at
             github, repo, pr, pin.lower() if pin else None, comment_time(commented_at), load_policy(policy_path)
         )
     except RerunRejected as rejected:
-        raise ProblemReport(list(rejected.problems), "the head commit cannot be pinned.") from None
+        raise ProblemReport(problems_of(rejected), "the head commit cannot be pinned.") from None
     click.echo(json.dumps({"head_sha": sha, "head_repo": head.repo, "fork": head.fork}, indent=2))
 
 
@@ -199,6 +231,14 @@ def rerun_head(repo: str, api_url: str, policy_path: Path, pr: int, commented_at
     envvar="COMMENT_AUTHOR_ASSOCIATION",
     required=True,
     help="The commenter's author_association ($COMMENT_AUTHOR_ASSOCIATION); NONE, FIRST_TIMER, ... are refused.",
+)
+@click.option(
+    "--run-attempt",
+    envvar="GITHUB_RUN_ATTEMPT",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="($GITHUB_RUN_ATTEMPT) a re-run of a request is refused.",
 )
 @click.option(
     "--body-env",
@@ -237,6 +277,7 @@ def rerun_gate(
     server_url: str,
     author_id: int,
     author_association: str,
+    run_attempt: int,
     body_env: str,
     output_path: Path | None,
     summary_path: Path | None,
@@ -247,7 +288,17 @@ def rerun_gate(
     (accepted=false is written first either way)."""
     body = read_comment(body_env)
     event = comment_event(
-        repo, pr, comment_id, author, commented_at, run_id, server_url, body, author_id, author_association
+        repo,
+        pr,
+        comment_id,
+        author,
+        commented_at,
+        run_id,
+        server_url,
+        body,
+        author_id,
+        author_association,
+        run_attempt,
     )
     result = GateResult(False, "the gate did not finish")
     try:
@@ -255,13 +306,15 @@ def rerun_gate(
             result = GateResult(False, "ignored: the comment does not start with /rerun-test (case-sensitive)")
         else:
             inputs = read_inputs(root, config_path, not no_cache)
-            index = rerun_index(root, inputs.scan)
-            result = run_gate(event, index, inputs.config, load_policy(policy_path), github_client(repo, api_url))
+            registry = rerun_registry(root, inputs.config, inputs.scan)
+            workflow = inputs.config.workflows.file_name("rerun-test")
+            setup = Setup(load_policy(policy_path), registry, workflow)
+            result = run_gate(event, setup, str(root), github_client(repo, api_url))
     finally:
         if output_path is not None:
             write_outputs(output_path, result.outputs())
     if result.accepted:
-        line = f"accepted: {plural(len(result.request.targets), 'test run')} at {result.head_sha}"
+        line = f"accepted: {jobs_text(result.request.jobs)} at {result.head_sha}"
     else:
         line = f"rejected: {result.reason}"
     click.echo(line)
@@ -302,13 +355,13 @@ def rerun_report(
     reply_id: str,
 ) -> None:
     """The workflow's report step: test outcomes -> commit statuses, the answer, a reaction."""
-    event = comment_event(repo, pr, comment_id, author, commented_at, run_id, server_url)
+    event = comment_event(repo, pr, comment_id, author, commented_at, run_id, server_url, run_attempt=run_attempt)
     try:
-        targets = [Target.from_json(t) for pool_targets in json.loads(targets_json).values() for t in pool_targets]
+        targets = [Target.from_json(t) for job_targets in json.loads(targets_json).values() for t in job_targets]
     except (ValueError, KeyError, TypeError, AttributeError):
         raise UserError("", 0, "bad-targets", "TARGETS is not the gate's targets output") from None
     reply = int(reply_id) if reply_id.isdigit() else None
-    results = run_report(github_client(repo, api_url), targets, head_sha, event, reply, run_id, run_attempt)
+    results = run_report(github_client(repo, api_url), targets, head_sha, event, reply)
     for result in results:
         click.echo(
             f"{result.target.selector} ({result.target.pool}): {result.words}, {format_duration(result.seconds)}"

@@ -1,2 +1,2 @@
-"""The GitHub REST API, through `requests`: one client, every answer validated before use
-(/rerun-test, `cigen audit`, the timings loop)."""
+"""The GitHub REST API: one stdlib client (generator/shipped/github_api.py), every answer
+validated before use (/rerun-test, `cigen audit`, the timings loop)."""

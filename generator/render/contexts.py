@@ -1,21 +1,33 @@
 """One template context per generated workflow. A builder returns None when the repository gets
-no such file (no nightly suite, no CPU workflow, no immutable way to install cigen for /rerun-test)."""
+no such file (no nightly suite, no CPU workflow, no GPU suite to rerun)."""
 
 from __future__ import annotations
 
+import json
 import shlex
 
-from generator.names import FINISH_JOB_NAME, PLAN_FILE, RERUN_POLICY_PATH, RERUN_TEST_STEP, rerun_job_id
+from generator.names import (
+    FINISH_JOB_NAME,
+    GATE_JOB,
+    PLAN_FILE,
+    RERUN_POLICY_PATH,
+    RERUN_PROGRAM,
+    RERUN_REGISTRY_FILE,
+    RERUN_TEST_STEP,
+)
 from generator.pipeline import Build
 from generator.render.jobs import (
     WorkflowKind,
     finish_job,
     gate_job,
     literal,
+    repo_path,
+    suite_pool_job,
     workflow_jobs,
     workflow_suites,
 )
 from generator.render.pins import ACTIONS
+from generator.shipped.rerun_gate import Setup
 
 # Workflow-level concurrency keys: a newer PR push cancels the older run; pushes and
 # scheduled runs queue instead of cancelling each other.
@@ -98,7 +110,8 @@ def cpu_tests_context(build: Build) -> dict | None:
 
 
 def cigen_install(build: Build) -> str | None:
-    """pip arguments that install cigen immutably in the /rerun-test gate and report, or None."""
+    """pip arguments that install cigen immutably for the timings loop (cigen-calibrate.yml), or None.
+    It is the one workflow that runs the package; /rerun-test runs the shipped copies."""
     workflows = build.config.workflows
     if workflows.cigen_requirements is not None:
         return f"--require-hashes -r {shlex.quote(workflows.cigen_requirements)}"
@@ -109,43 +122,98 @@ def cigen_install(build: Build) -> str | None:
     return None
 
 
-def rerun_context(build: Build) -> dict | None:
-    """The /rerun-test workflow: a gate, one test job per pool of an enabled suite of a planned
-    backend, and a report. The test jobs' step name is the one the report reads durations from."""
-    install = cigen_install(build)
-    if install is None:
-        return None
+RERUN = WorkflowKind(name="rerun-test", triggers=())
+# The test step's own argument, then the suite's runner options: which files and which test.
+RERUN_SOURCE = ('--suite "$RERUN_SUITE"', "--shard 0", '--files-json "$RERUN_FILES"', '"$@"')
+RERUN_FAILURE_ARTIFACT = "cigen-on-failure-${{ github.job }}-${{ strategy.job-index }}-${{ github.run_attempt }}"
+
+
+def rerun_setup(build: Build) -> Setup:
+    """What the /rerun-test gate decides with: the policy, the registry, the workflow's name."""
+    from generator.rerun.parse import registry_from_scan
+    from generator.rerun.policy import load_policy
+
+    measured = {
+        (suite_plan.suite.name, path): seconds
+        for suite_plan in build.plan.suites
+        for shard in suite_plan.shards
+        for path, seconds in zip(shard.files, shard.file_seconds)
+    }
+    registry = registry_from_scan(build.config, build.inputs.scan, measured)
+    policy = load_policy(build.inputs.root / RERUN_POLICY_PATH)
+    return Setup(policy, registry, build.config.workflows.file_name("rerun-test"))
+
+
+def rerun_jobs(build: Build) -> list[dict]:
+    """One test job per suite and pool, built like CI's job for them (`suite_pool_job`: labels,
+    timeouts, env, set-up, hooks, runner options) but without secrets or builds (they run in the
+    per-commit workflow only); it runs when the gate put
+    targets in it, on the request's first attempt only (a re-run is refused, not re-counted)."""
+    from generator.rerun.parse import rerun_jobs as registry_jobs
+
     config = build.config
-    suites = [s for s in config.suites.values() if s.backend in config.backends and s.enabled]
-    pools = []
-    for name in sorted({pool for suite in suites for pool in suite.pools}):
-        pool = config.pools[name]
-        users = [s for s in suites if name in s.pools]
-        pools.append(
+    jobs = []
+    for job_id, job in registry_jobs(config).items():
+        suite, pool = config.suites[job.suite].on_pool(job.pool), config.pools[job.pool]
+        source = [line.replace('"$RERUN_SUITE"', shlex.quote(suite.name)) for line in RERUN_SOURCE]
+        ci = suite_pool_job(config, suite, pool, RERUN, source)
+        # Builds run in the per-commit workflow only: here each switch says "not built", as in CI
+        # when the pull request did not change the build's paths.
+        switches = [config.builds[n].switch_env for n in suite.builds if n in config.builds]
+        ci = {**ci, "env": {**ci["env"], **{name: "false" for name in switches if name}}}
+        if ci["hooks"]["upload"] is not None:  # one artifact per target: the matrix has no shard
+            upload = {**ci["hooks"]["upload"], "name": RERUN_FAILURE_ARTIFACT}
+            ci = {**ci, "hooks": {**ci["hooks"], "upload": upload}}
+        jobs.append(
             {
-                "name": name,
-                "id": rerun_job_id(name),
-                "if": f"needs.gate.outputs.accepted == 'true' && "
-                f"contains(fromJSON(needs.gate.outputs.pools || '[]'), {literal(name)})",
+                "id": job_id,
+                "name": "${{ matrix.target.job_name }}",
+                "suite": suite.name,
+                "pool": pool.name,
+                "needs": [GATE_JOB],
+                "if": f"needs.{GATE_JOB}.outputs.accepted == 'true' && github.run_attempt == '1' && "
+                f"contains(fromJSON(needs.{GATE_JOB}.outputs.jobs || '[]'), {literal(job_id)})",
                 # act evaluates a skipped job's matrix (GitHub does not): `|| '{}'` because a refused
                 # gate leaves `targets` empty (fromJSON('') would abort the run), and the result test
-                # first because act cannot read the outputs of a gate its `if:` skipped (any comment
-                # not starting with /rerun-test): that aborts the run too.
-                "targets": f"${{{{ needs.gate.result == 'success' && "
-                f"fromJSON(needs.gate.outputs.targets || '{{}}')[{literal(name)}] || fromJSON('[]') }}}}",
-                "runs_on": list(pool.labels),
-                "timeout_minutes": max(s.job_timeout_minutes for s in users),
-                "setup": list(config.workflows.setup if pool.setup is None else pool.setup),
-                "setup_timeout_minutes": config.workflows.setup_timeout_minutes,
+                # first because act cannot read the outputs of a gate its `if:` skipped.
+                "targets": f"${{{{ needs.{GATE_JOB}.result == 'success' && "
+                f"fromJSON(needs.{GATE_JOB}.outputs.targets || '{{}}')[{literal(job_id)}] || fromJSON('[]') }}}}",
+                **ci,
             }
         )
+    return jobs
+
+
+def rerun_context(build: Build) -> dict | None:
+    """The /rerun-test workflow: a gate, one test job per suite and pool of an enabled suite of a
+    planned backend, and a report; None when there is no such suite."""
+    jobs = rerun_jobs(build)
+    if not jobs:
+        return None
+    policy = rerun_setup(build).policy
+    associations = json.dumps(list(policy.associations), separators=(", ", ": "))
     return {
         **_common(build),
-        "pools": pools,
-        "cigen_install": install,
+        "jobs": jobs,
+        "associations": associations,
+        "program": repo_path(RERUN_PROGRAM),
+        "registry": repo_path(RERUN_REGISTRY_FILE),
         "policy_path": RERUN_POLICY_PATH,
         "test_step": RERUN_TEST_STEP,
     }
+
+
+def rerun_registry_text(build: Build) -> str | None:
+    """`.github/cigen/rerun-test.json`: what the gate may run and who may ask, where the
+    /rerun-test workflow is rendered."""
+    if rerun_context(build) is None:
+        return None
+    data = {
+        "@generated": f"by cigen render from the scan, the config and {RERUN_POLICY_PATH}. DO NOT EDIT.",
+        "regenerate": build.config.workflows.regenerate,
+        **rerun_setup(build).to_json(),
+    }
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
 def calibrate_context(build: Build) -> dict | None:

@@ -82,6 +82,11 @@ class WorkflowKind:
         """Only trusted events (schedule, dispatch) start it: secrets may always be passed."""
         return self.name == "nightly"
 
+    @property
+    def pull_request_code_only(self) -> bool:
+        """Every run tests a pull request's code (/rerun-test): no secret is ever passed."""
+        return self.name == "rerun-test"
+
 
 def job_condition(suite: Suite, has_needs: bool) -> str:
     """The gate decided this suite runs, and no job it waits for failed or was cancelled (a
@@ -160,7 +165,7 @@ def secrets_environment(config: Config, suite: Suite, kind: WorkflowKind) -> str
     """The deployment environment a job with secrets runs in (where the secrets are kept). A pull
     request gets none (GitHub ignores an empty name): it gets no secrets, and the environment's
     protection rules (required reviewers) must not hold back every pull request's GPU jobs."""
-    if not {**config.workflows.secrets, **suite.secrets}:
+    if not {**config.workflows.secrets, **suite.secrets} or kind.pull_request_code_only:
         return None
     name = config.workflows.secrets_environment
     return name if kind.trusted else f"${{{{ github.event_name != 'pull_request' && {literal(name)} || '' }}}}"
@@ -172,21 +177,26 @@ def job_env(config: Config, suite: Suite, pool: Pool, kind: WorkflowKind) -> dic
     env = config.env_for(suite, pool)
     for name, secret in {**config.workflows.secrets, **suite.secrets}.items():
         value = f"secrets.{secret}"
-        env[name] = (
-            f"${{{{ {value} }}}}"
-            if kind.trusted
-            else f"${{{{ github.event_name != 'pull_request' && {value} || '' }}}}"
-        )
+        if kind.pull_request_code_only:
+            env[name] = ""
+        elif kind.trusted:
+            env[name] = f"${{{{ {value} }}}}"
+        else:
+            env[name] = f"${{{{ github.event_name != 'pull_request' && {value} || '' }}}}"
     return env
 
 
-def shard_command(suite: Suite, pool: Pool) -> str:
-    """The run step: the shipped runner with the suite's settings, one option a line."""
+def plan_source(suite: Suite) -> list[str]:
+    """Which files a shard job runs: its shard of the plan file."""
+    return [f"--plan {repo_path(PLAN_FILE)}", f"--suite {shlex.quote(suite.name)}", '--shard "$SHARD"']
+
+
+def shard_command(suite: Suite, pool: Pool, source: Sequence[str] | None = None) -> str:
+    """The run step: the shipped runner with the suite's settings, one option a line; `source`
+    says which files (default: the job's shard of the plan)."""
     lines = [
         f"python3 {repo_path(RUNNER_FILE)} run",
-        f"--plan {repo_path(PLAN_FILE)}",
-        f"--suite {shlex.quote(suite.name)}",
-        '--shard "$SHARD"',
+        *(plan_source(suite) if source is None else source),
         f"--per-file-timeout {suite.per_file_timeout_seconds}",
         f"--retries {suite.retries}",
         f"--retry-wait {suite.retry_wait_seconds}",
@@ -354,20 +364,11 @@ def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wo
                 "name": f"{shown} (shard ${{{{ matrix.shard }}}})",
                 "needs": needs,
                 "if": job_condition(suite, len(needs) > 1),
+                **suite_pool_job(config, suite, pool, kind),
                 "runs_on": runs_on(pool, overrides, kind),
                 "override_pools": [p.name for p in overrides],
-                "timeout_minutes": suite.job_timeout_minutes,
-                "environment": secrets_environment(config, suite, kind),
-                "env": {**job_env(config, suite, pool, kind), **build_switches(config, suite, kind)},
-                "downloads": build_downloads(config, suite, kind),
                 "shards": shard_matrix(suite),
                 "max_parallel": shard_max_parallel(suite) if throttled else None,
-                "setup": list(config.setup_for(suite, pool)),
-                "setup_timeout_minutes": config.workflows.setup_timeout_minutes,
-                "step_timeout_minutes": suite.step_timeout_minutes,
-                "hooks": hook_steps(config, suite, pool),
-                "command": shard_command(suite, pool),
-                "step_env": health_env(pool.health),
                 "artifact": (
                     f"{RESULTS_ARTIFACT}-${{{{ github.job }}}}-${{{{ matrix.shard }}}}-${{{{ github.run_attempt }}}}"
                 ),
@@ -375,6 +376,28 @@ def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wo
             }
         )
     return jobs
+
+
+def suite_pool_job(
+    config: Config, suite: Suite, pool: Pool, kind: WorkflowKind, source: Sequence[str] | None = None
+) -> dict:
+    """What a suite's job on one pool gets, whichever workflow runs it (its shards, or a
+    /rerun-test of some of its files): runner labels, timeouts, environment, secrets, build
+    downloads (per-commit only), set-up, hooks, and the runner's command with the suite's
+    settings (`source`: which files)."""
+    return {
+        "runs_on": list(pool.labels),
+        "timeout_minutes": suite.job_timeout_minutes,
+        "environment": secrets_environment(config, suite, kind),
+        "env": {**job_env(config, suite, pool, kind), **build_switches(config, suite, kind)},
+        "downloads": build_downloads(config, suite, kind),
+        "setup": list(config.setup_for(suite, pool)),
+        "setup_timeout_minutes": config.workflows.setup_timeout_minutes,
+        "step_timeout_minutes": suite.step_timeout_minutes,
+        "hooks": hook_steps(config, suite, pool),
+        "command": shard_command(suite, pool, source),
+        "step_env": health_env(pool.health),
+    }
 
 
 def model_test_pools(build: Build, suite: Suite) -> list[Pool]:

@@ -12,18 +12,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from generator.model import Config
-from generator.names import PLAN_FILE
+from generator.names import PLAN_FILE, RERUN_REGISTRY_FILE
 from generator.pipeline import Build
 from generator.planning.plan_file import plan_file_text
 from generator.render.contexts import (
     actionlint_context,
     calibrate_context,
-    cigen_install,
     cpu_tests_context,
     nightly_context,
     per_commit_context,
     redispatch_context,
     rerun_context,
+    rerun_registry_text,
 )
 from generator.render.shipping import closure, copy_text, shipped_module_names, shipped_path
 from generator.render.templates import render_template
@@ -60,6 +60,7 @@ SHIPPED_PROGRAMS: dict[str, Callable[[Build], bool]] = {
     "ci_gate": has_gpu_workflow,
     "health": lambda build: bool(build.plan.suites),  # the runners' job-started hook, too
     "redispatch": lambda build: redispatch_context(build) is not None,
+    "rerun_gate": lambda build: rerun_context(build) is not None,
 }
 
 
@@ -94,6 +95,7 @@ OUTPUTS: tuple[Output, ...] = (
     workflow("calibrate", "calibrate.yml.j2", calibrate_context),
     workflow("redispatch", "redispatch.yml.j2", redispatch_context),
     Output("plan", lambda config: PLAN_FILE, plan_file),
+    Output("rerun-registry", lambda config: RERUN_REGISTRY_FILE, rerun_registry_text),
     Output(
         "actionlint",
         lambda config: "actionlint.yaml",
@@ -104,10 +106,8 @@ OUTPUTS: tuple[Output, ...] = (
 
 
 def not_rendered(build: Build) -> list[str]:
-    """Outputs a repository could have but does not, and what it takes: for `cigen render` to say."""
-    if cigen_install(build) is None:
-        name = build.config.workflows.file_name("rerun-test")
-        return [f"{name}: /rerun-test needs cigen installed immutably (workflows.cigen_package: git+https://...@<sha>)"]
+    """Outputs a repository could have but does not, and what it takes: for `cigen render` to say.
+    (/rerun-test needs nothing installed since its gate is shipped: nothing to say today.)"""
     return []
 
 

@@ -10,12 +10,13 @@ statuses, updates the answer, reacts.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.act.fixture import DEFAULT_BRANCH, REPOSITORY
-from tests.rerun_support import FakeGitHub, Recorded
+from tests.rerun_support import FakeGitHub, Recorded, serve_runs
 
 REPLY_ID = 555  # the id of the gate's answer comment
 RUN_ID = 1  # act's GITHUB_RUN_ID
@@ -125,3 +126,57 @@ def serve_github(
 def bodies(calls: list[Recorded], method: str, suffix: str) -> list[object]:
     """The JSON bodies of the calls `method` whose path ends with `suffix`, in order."""
     return [call.body for call in calls if call.method == method and call.path.endswith(suffix)]
+
+
+def rerun_run_jobs(records: Path, targets: Sequence) -> dict:
+    """The /rerun-test run's test jobs as GitHub lists them: one per target whose job ran a recording
+    file, named `target.job_name` (as `name: ${{ matrix.target.job_name }}` names it), concluded by
+    the files' behaviour."""
+    lines = records.read_text().splitlines() if records.is_file() else []
+    ran = [entry for entry in map(json.loads, lines) if entry["kind"] == "test"]
+    jobs = []
+    for target in targets:
+        mine = [entry for entry in ran if entry["job"] == target.job and entry["file"] in target.files]
+        if not mine:
+            continue
+        passed = all(entry["behavior"] in ("pass", "server") for entry in mine)
+        jobs.append(
+            {
+                "name": target.job_name,
+                "status": "completed",
+                "conclusion": "success" if passed else "failure",
+                "started_at": STARTED,
+                "completed_at": COMPLETED,
+                "html_url": f"https://github.com/{REPOSITORY}/actions/runs/{RUN_ID}/job/{target.job}",
+                "steps": [{"name": "Run the test", "started_at": STARTED, "completed_at": COMPLETED}],
+            }
+        )
+    return {"total_count": len(jobs), "jobs": jobs}
+
+
+@contextmanager
+def serve_rerun(
+    pull: PullState,
+    roles: Mapping[str, str],
+    *,
+    records: Path,
+    targets: Sequence,
+    runs: Sequence[dict] = (),
+    run_jobs: Mapping[int, list[dict]] | None = None,
+    comments: Sequence[dict] = (),
+    changed: Sequence[dict] = (),
+    comment_id: int = 101,
+) -> Iterator[FakeGitHub]:
+    """A started fake API for one /rerun-test comment on `pull`: `serve_github`'s routes, plus this
+    workflow's earlier `runs` and their `run_jobs` (what the budgets count), the pull request's
+    `changed` files, and the run's own jobs named after the gate's `targets`."""
+    with FakeGitHub() as api:
+        serve_github(api, pull, roles, comment_id=comment_id, earlier=comments)
+        serve_runs(api, REPOSITORY, "cigen-rerun-test.yml", list(runs), dict(run_jobs or {}))
+        api.on("GET", f"/repos/{REPOSITORY}/pulls/{pull.number}/files", list(changed))
+        api.on(
+            "GET",
+            f"/repos/{REPOSITORY}/actions/runs/{RUN_ID}/attempts/1/jobs",
+            lambda _request: rerun_run_jobs(records, targets),
+        )
+        yield api
