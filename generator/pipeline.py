@@ -28,6 +28,7 @@ class Inputs:
     root: Path
     config: Config
     scan: TreeScan
+    cache_dir: Path | None = None  # where the scan cache and remembered splits live; None: no cache
 
 
 def read_inputs(root: Path, config_path: Path | None = None, use_cache: bool = True) -> Inputs:
@@ -37,7 +38,7 @@ def read_inputs(root: Path, config_path: Path | None = None, use_cache: bool = T
     cache_dir = default_cache_dir() if use_cache else None
     config = load_config(config_path, root, cache_dir)
     cache = ScanCache(cache_dir) if cache_dir is not None else None
-    return Inputs(root, config, scan_tree(root, config.include, config.exclude, cache))
+    return Inputs(root, config, scan_tree(root, config.include, config.exclude, cache), cache_dir)
 
 
 def load_planning_timings(inputs: Inputs, given: Path | None) -> Timings | None:
@@ -76,6 +77,7 @@ def build(
     from generator.lint import check_model_job_ids, file_timeout_check, lint
     from generator.memory.lint import check_memory_fit
     from generator.plan import DEFAULT_TOLERANCE, model_test_placements, plan, with_measured_setup, without_model_tests
+    from generator.planning.memo import load_split_memo, save_split_memo
     from generator.timings.lint import est_time_check
 
     config, scan = inputs.config, inputs.scan
@@ -89,7 +91,10 @@ def build(
     through_action = config.workflows.action is not None
     sharded = without_model_tests(config, scan.registrations) if through_action else list(scan.registrations)
     tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
-    planned = plan(config, sharded, seconds_of, previous=previous, tolerance=tolerance)
+    memo = load_split_memo(inputs.cache_dir, inputs.root) if inputs.cache_dir is not None else None
+    planned = plan(config, sharded, seconds_of, previous=previous, tolerance=tolerance, memo=memo)
+    if memo is not None:
+        save_split_memo(memo, inputs.cache_dir, inputs.root)
     model_tests = model_test_placements(config, scan.registrations) if through_action else ()
     problems = [*lint(config, scan, checks), *planned.problems, *check_model_job_ids(config, model_tests)]
     return Build(inputs, config, timings, planned, model_tests, tuple(sorted(problems)))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from generator.errors import Problem, Severity, plural
 from generator.model import Config, PlacedModelTest, Plan, Pool, Registration, Shard, Suite, SuitePlan
+from generator.planning.memo import Split, SplitMemo, split_key
 from generator.planning.partition import best_partition, choose_shard_count, rounding_slack, simple_lower_bound
 from generator.planning.stability import stable_split
 
@@ -77,17 +78,14 @@ def _budget_problems(
     return problems
 
 
-def plan_suite(
+def split_suite(
     suite: Suite,
-    pools: tuple[Pool, ...],
-    members: Mapping[str, Registration],
-    seconds_of: SecondsOf,
+    durations: Mapping[str, float],
     previous: Sequence[Sequence[str]] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
-    source: str = "",
-) -> tuple[SuitePlan, list[Problem]]:
-    """One non-empty suite -> its shards (and warnings about its budget)."""
-    durations = {path: float(seconds_of(reg)) for path, reg in members.items()}
+) -> Split:
+    """A suite's files per shard: the fewest shards that fit its budget, split as evenly as
+    we can find, kept close to `previous` where that stays within `tolerance`."""
     budget = suite.shard_budget_minutes * 60
     count = choose_shard_count(durations, budget, suite.max_parallel, suite.groups)
     best = best_partition(durations, count, suite.groups, budget_seconds=budget)
@@ -97,6 +95,33 @@ def plan_suite(
         bins = stable_split(durations, previous, bins, best.makespan, tolerance, suite.groups, budget)
         makespan = max(sum(durations[p] for p in files) for files in bins)
         optimal = best.optimal and makespan <= best.makespan + rounding_slack(best.makespan)
+    return Split(tuple(tuple(files) for files in bins), optimal, best.lpt_makespan)
+
+
+def plan_suite(
+    suite: Suite,
+    pools: tuple[Pool, ...],
+    members: Mapping[str, Registration],
+    seconds_of: SecondsOf,
+    previous: Sequence[Sequence[str]] | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    source: str = "",
+    memo: SplitMemo | None = None,
+) -> tuple[SuitePlan, list[Problem]]:
+    """One non-empty suite -> its shards (and warnings about its budget). With `memo`, a split
+    made earlier from the same inputs is reused instead of searched for again."""
+    durations = {path: float(seconds_of(reg)) for path, reg in members.items()}
+    if memo is None:
+        split = split_suite(suite, durations, previous, tolerance)
+    else:
+        key = split_key(
+            durations, suite.shard_budget_minutes * 60, suite.max_parallel, suite.groups, previous, tolerance
+        )
+        split = memo.get(key, list(durations))
+        if split is None:
+            split = split_suite(suite, durations, previous, tolerance)
+            memo.put(key, split)
+    bins = split.bins
     shards = tuple(
         Shard(
             index=i,
@@ -111,8 +136,8 @@ def plan_suite(
         pools=pools,
         shards=shards,
         lower_bound_seconds=simple_lower_bound(list(durations.values()), len(shards)),
-        optimal=optimal,
-        lpt_makespan_seconds=best.lpt_makespan,
+        optimal=split.optimal,
+        lpt_makespan_seconds=split.lpt_makespan_seconds,
     )
     return suite_plan, _budget_problems(suite, shards, members, source)
 
@@ -148,9 +173,11 @@ def plan(
     *,
     previous: PreviousShards | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    memo: SplitMemo | None = None,
 ) -> Plan:
     """Every enabled, non-empty suite of the config, in config order. `seconds_of` gives a
-    file's planned seconds (default: its est_time); `previous` the last plan's shards."""
+    file's planned seconds (default: its est_time); `previous` the last plan's shards; `memo`
+    splits made earlier (generator/planning/memo.py)."""
     seconds_of = seconds_of or (lambda reg: reg.est_seconds)
     members = suite_members(config, registrations)
     suites, problems = [], []
@@ -159,7 +186,9 @@ def plan(
             continue
         old = previous.get(suite.name) if previous is not None else None
         pools = tuple(config.pools[p] for p in suite.pools)
-        suite_plan, found = plan_suite(suite, pools, members[suite.name], seconds_of, old, tolerance, config.source)
+        suite_plan, found = plan_suite(
+            suite, pools, members[suite.name], seconds_of, old, tolerance, config.source, memo
+        )
         suites.append(suite_plan)
         problems.extend(found)
     return Plan(tuple(suites), tuple(sorted(problems)))
