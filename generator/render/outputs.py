@@ -43,7 +43,7 @@ def workflow(name: str, template: str, build_context: Callable[[Build], dict | N
 
     def make(build: Build) -> str | None:
         context = build_context(build)
-        return None if context is None else render_template(template, context)
+        return None if context is None else render_template(template, context, build.inputs.cache_dir)
 
     return Output(name, lambda config: f"workflows/{config.workflows.file_name(name)}", make)
 
@@ -99,7 +99,7 @@ OUTPUTS: tuple[Output, ...] = (
     Output(
         "actionlint",
         lambda config: "actionlint.yaml",
-        lambda build: render_template("actionlint.yaml.j2", actionlint_context(build)),
+        lambda build: render_template("actionlint.yaml.j2", actionlint_context(build), build.inputs.cache_dir),
     ),
     *(shipped(module) for module in shipped_module_names()),
 )

@@ -3,10 +3,13 @@ every value reaches YAML through the `yaml` filter."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import jinja2
 import yaml
@@ -22,11 +25,15 @@ def yaml_value(value: object) -> str:
     (easier to review), else double-quoted; lists and numbers in JSON's flow style."""
     if not isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
+    return value if _reads_back_plain(value) else json.dumps(value, ensure_ascii=False)
+
+
+@cache  # a workflow repeats the same labels, paths and commands many times
+def _reads_back_plain(value: str) -> bool:
     try:
-        plain = "\n" not in value and yaml.load(f"k: {value}", Loader=SafeLoader) == {"k": value}
+        return "\n" not in value and yaml.load(f"k: {value}", Loader=SafeLoader) == {"k": value}
     except yaml.YAMLError:
-        plain = False
-    return value if plain else json.dumps(value, ensure_ascii=False)
+        return False
 
 
 def _load_template(name: str) -> tuple[str, str, Callable[[], bool]]:
@@ -36,10 +43,24 @@ def _load_template(name: str) -> tuple[str, str, Callable[[], bool]]:
     return resource.read_text(encoding="utf-8"), str(resource), lambda: True
 
 
+def _bytecode_cache(cache_dir: Path | None) -> jinja2.BytecodeCache | None:
+    """Compiled templates under `cache_dir`, in a folder named after this module's source: jinja
+    keys them by template text only, and how they compile is set here. None when not writable."""
+    if cache_dir is None:
+        return None
+    digest = hashlib.blake2b(Path(__file__).read_bytes(), digest_size=8).hexdigest()
+    folder = cache_dir / f"templates-{digest}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder)) if os.access(folder, os.W_OK) else None
+
+
 @cache
-def environment() -> jinja2.Environment:
+def environment(cache_dir: Path | None = None) -> jinja2.Environment:
     """StrictUndefined, no autoescape; `chomp` drops the newline a macro's block ends with (the
-    calling line has its own)."""
+    calling line has its own). With `cache_dir`, compiled templates are kept there between runs."""
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_load_template),
         variable_start_string="!{{",
@@ -49,15 +70,16 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        bytecode_cache=_bytecode_cache(cache_dir),
     )
     env.filters["yaml"] = yaml_value
     env.filters["chomp"] = lambda block: block.removesuffix("\n")
     return env
 
 
-def render_template(template: str, context: dict) -> str:
+def render_template(template: str, context: dict, cache_dir: Path | None = None) -> str:
     """One template, checked for its `@generated` header and parsed back as a YAML mapping."""
-    text = environment().get_template(template).render({"template": template, **context})
+    text = environment(cache_dir).get_template(template).render({"template": template, **context})
     first, second = (text.splitlines() + ["", ""])[:2]
     if first != f"{GENERATED_MARK}{template}. DO NOT EDIT." or not second.startswith("# Regenerate: "):
         raise AssertionError(f"{template} does not start with the @generated header")
