@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -15,6 +16,41 @@ def best_of(runs: int, fn: Callable[[], object]) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Wall-clock seconds of one call."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def median_of(runs: int, fn: Callable[[], object]) -> float:
+    """Median wall-clock seconds of `runs` calls."""
+    return statistics.median(timed(fn) for _ in range(runs))
+
+
+def paired_rounds(rounds: int, commands: Mapping[str, Callable[[], object]]) -> dict[str, list[float]]:
+    """Seconds of every command in each of `rounds` rounds. Each round runs every command once,
+    in an order rotated from round to round, so a burst of load on a shared machine falls on all
+    of them alike; a ratio taken within one round (see `paired_ratio`) compares like with like."""
+    names = list(commands)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(rounds):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name].append(timed(commands[name]))
+    return samples
+
+
+def paired_ratio(baseline: list[float], candidate: list[float]) -> float:
+    """The median of baseline / candidate taken round by round: the speed-up a user sees."""
+    return statistics.median(b / c for b, c in zip(baseline, candidate))
+
+
+def spread(samples: list[float]) -> str:
+    """Median with the lowest and highest sample, so the noise of the run is on the page."""
+    return f"{statistics.median(samples):.3f} ({min(samples):.3f}-{max(samples):.3f})"
 
 
 def table(header: tuple[str, ...], rows: list[tuple]) -> str:

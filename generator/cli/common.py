@@ -56,7 +56,11 @@ def stop_on_errors(problems: Iterable[Problem], files: int, what: str) -> None:
 
 def input_options(command):
     """--root, --config and --no-cache, shared by every command that reads the tree."""
-    command = click.option("--no-cache", is_flag=True, help="Scan every file; ignore and keep the scan cache.")(command)
+    command = click.option(
+        "--no-cache",
+        is_flag=True,
+        help="Ignore (and keep) the cache: scan every file, plan and compile templates afresh.",
+    )(command)
     command = click.option(
         "--config",
         "config_path",
