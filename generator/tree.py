@@ -73,6 +73,14 @@ def outside_root(rel: str, folder: bool) -> Problem:
     return finding(1, "outside-root", "a link that leads outside the scanned tree; the file is not read").at(rel)
 
 
+def _is_folder(entry: os.DirEntry) -> bool:
+    """A folder, or a link to one (as os.walk counts them); False where it cannot tell."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def discover_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[list[str], list[Problem]]:
     """Posix relative paths under root matching an include glob and no exclude glob, and an
     `outside-root` problem for each matching file, and each folder, whose real path leaves the
@@ -92,22 +100,29 @@ def discover_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
         if start and os.path.isdir(top) and _leaves(real_root, top):
             problems.append(outside_root(start, folder=True))
             continue
-        for folder, dirs, names in os.walk(top):
-            rel_folder = folder[len(root_text) :].strip(os.sep).replace(os.sep, "/")
+        # os.walk's walk (links to folders listed, not entered; unreadable folders skipped), on
+        # os.scandir's entries: they know whether they are links without one more stat per file.
+        folders = [(top, start)]
+        while folders:
+            folder, rel_folder = folders.pop()
             prefix = rel_folder + "/" if rel_folder else ""
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            for name in dirs:  # os.walk lists folder links here but does not enter them
-                path = os.path.join(folder, name)
-                if os.path.islink(path) and _leaves(real_root, path):
-                    problems.append(outside_root(prefix + name, folder=True))
-            for name in names:
-                if name.startswith("."):
+            try:
+                with os.scandir(folder) as listing:
+                    entries = list(listing)
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.startswith("."):
                     continue
-                rel = prefix + name
-                if any(r.match(rel) for r in includes) and not any(r.match(rel) for r in excludes):
+                rel = prefix + entry.name
+                if _is_folder(entry):
+                    if not entry.is_symlink():
+                        folders.append((entry.path, rel))
+                    elif _leaves(real_root, entry.path):
+                        problems.append(outside_root(rel, folder=True))
+                elif any(r.match(rel) for r in includes) and not any(r.match(rel) for r in excludes):
                     found.add(rel)
-                    path = os.path.join(folder, name)
-                    if os.path.islink(path) and _leaves(real_root, path):
+                    if entry.is_symlink() and _leaves(real_root, entry.path):
                         problems.append(outside_root(rel, folder=False))
     return sorted(found), problems
 
