@@ -1,38 +1,38 @@
-"""A warm `render` (scan cache, remembered splits, compiled templates) gives exactly what a cold
-one gives, and a cache folder it cannot write to changes nothing but speed."""
+"""A warm `render` (scan cache, remembered splits, compiled templates) writes exactly what a cold
+one writes, and a cache folder it cannot write to changes nothing but speed."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from generator.cli.render_commands import render_files
-from generator.render.files import write_generated
+from click.testing import CliRunner
+
+from generator.cli import cli
 
 
-def rendered(root: Path, github: Path, no_cache: bool) -> dict[str, str]:
-    files = render_files(root, None, no_cache, None, github, "nothing written").files
-    return {path.relative_to(github).as_posix(): text for path, text in files.items()}
+def render(root: Path, out: Path, *options: str) -> dict[str, str]:
+    """`cigen render --out OUT`, and every file it leaves under OUT."""
+    result = CliRunner().invoke(cli, ["render", "--root", str(root), "--out", str(out), *options])
+    assert result.exit_code == 0, result.output
+    return {path.relative_to(out).as_posix(): path.read_text() for path in sorted(out.rglob("*")) if path.is_file()}
 
 
 def test_warm_render_is_the_cold_render_byte_for_byte(synth_tree, tmp_path, isolated_cache):
-    github = tmp_path / ".github"
-    cold = rendered(synth_tree.root, github, no_cache=True)
-    assert rendered(synth_tree.root, github, no_cache=False) == cold  # fills the caches
-    assert {p.name.split("-")[0] for p in isolated_cache.iterdir()} >= {"scan", "splits", "templates"}
-    assert rendered(synth_tree.root, github, no_cache=False) == cold  # served from them
+    cold = render(synth_tree.root, tmp_path / "cold", "--no-cache")
+    assert not isolated_cache.exists()
+    assert render(synth_tree.root, tmp_path / "warm", "--fresh") == cold  # fills the caches
+    assert {path.name.split("-")[0] for path in isolated_cache.iterdir()} >= {"scan", "splits", "templates"}
+    assert render(synth_tree.root, tmp_path / "served", "--fresh") == cold  # served from them
 
-    # With the plan file committed, the next plan starts from its shards: also a cache key.
-    write_generated(render_files(synth_tree.root, None, True, None, github, "nothing written").files, github)
-    kept_cold = rendered(synth_tree.root, github, no_cache=True)
-    assert rendered(synth_tree.root, github, no_cache=False) == kept_cold
-    assert rendered(synth_tree.root, github, no_cache=False) == kept_cold
+    # Over its own output, the plan starts from the committed plan file's shards: also a key.
+    again_cold = render(synth_tree.root, tmp_path / "cold", "--no-cache")
+    assert render(synth_tree.root, tmp_path / "warm") == again_cold
+    assert render(synth_tree.root, tmp_path / "warm") == again_cold
 
 
-def test_a_cache_folder_that_cannot_be_written_only_costs_speed(synth_tree, tmp_path, monkeypatch, capsys):
-    github = tmp_path / ".github"
-    cold = rendered(synth_tree.root, github, no_cache=True)
+def test_a_cache_folder_that_cannot_be_written_only_costs_speed(synth_tree, tmp_path, monkeypatch):
+    cold = render(synth_tree.root, tmp_path / "cold", "--no-cache")
     blocked = tmp_path / "a-file-not-a-folder"
     blocked.write_text("")
     monkeypatch.setenv("CIGEN_CACHE_DIR", str(blocked))
-    assert rendered(synth_tree.root, github, no_cache=False) == cold
-    assert "scan cache not saved" in capsys.readouterr().err  # said once, by the scan cache
+    assert render(synth_tree.root, tmp_path / "warm") == cold
