@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import cache
-from importlib import metadata, resources
+from importlib import resources
+
+from generator import __version__
 
 SHIPPED_PACKAGE = "generator.shipped"
 SHIPPED_DIR = "cigen"  # under .github/
@@ -65,7 +67,7 @@ def copy_text(module: str, regenerate: str) -> str:
     return header + SIBLING_IMPORT.sub(r"import \1", text)
 
 
-@cache
 def cigen_version() -> str:
-    """The installed cigen's version: a copy names the release it came from."""
-    return metadata.version("cigen")
+    """cigen's version (generator.__version__, which pyproject.toml reads): a copy names the
+    release it came from."""
+    return __version__
