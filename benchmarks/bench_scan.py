@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks.common import Targets, paired_ratio, paired_rounds, spread, table
 from tests.oracle import ci_register
-from tests.synth import corpus_dir, write_tree
+from tests.synth import REPO_ROOT, corpus_dir, write_tree
 
 ROUNDS = 9
 
@@ -73,7 +73,7 @@ def main(targets: Targets) -> None:
     median = {name: statistics.median(values) for name, values in samples.items()}
     print(
         f"## Commands, whole process: {len(tree.paths):,} files, {size_mib:.1f} MiB, built from "
-        f"{corpus_dir().name}/sglang-registrations.json\n"
+        f"{os.path.relpath(corpus_dir(), REPO_ROOT)}/sglang-registrations.json\n"
     )
     print(
         f"Seconds: median (lowest-highest) of {ROUNDS} interleaved rounds; speed-up: median of the "
