@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 
 
+@cache  # a render matches every suite's paths against the same few patterns thousands of times
 def glob_regex(pattern: str) -> re.Pattern:
     """One glob as an anchored regex."""
     out, index = "", 0
