@@ -44,11 +44,12 @@ def _load_template(name: str) -> tuple[str, str, Callable[[], bool]]:
 
 
 def _bytecode_cache(cache_dir: Path | None) -> jinja2.BytecodeCache | None:
-    """Compiled templates under `cache_dir`, in a folder named after this module's source: jinja
-    keys them by template text only, and how they compile is set here. None when not writable."""
+    """Compiled templates under `cache_dir`, in a folder named after this module's source and
+    jinja's version: jinja keys them by template text only, and how they compile is set here.
+    None when not writable."""
     if cache_dir is None:
         return None
-    digest = hashlib.blake2b(Path(__file__).read_bytes(), digest_size=8).hexdigest()
+    digest = hashlib.blake2b(Path(__file__).read_bytes() + jinja2.__version__.encode(), digest_size=8).hexdigest()
     folder = cache_dir / f"templates-{digest}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
