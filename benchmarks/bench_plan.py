@@ -8,7 +8,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import Targets, best_of, table
+from benchmarks.common import Targets, median_of, table
 from generator.config import load_config
 from generator.plan import DEFAULT_TOLERANCE, plan, plan_to_json
 from generator.planning.partition import best_partition, choose_shard_count, lpt, simple_lower_bound
@@ -144,11 +144,11 @@ def runner_minutes(suites: dict[str, dict[str, float]], counts: dict[str, int], 
 
 
 def speed(config, registrations, suites, counts, targets: Targets) -> None:
-    whole = best_of(5, lambda: plan(config, registrations))
-    document = best_of(5, lambda: plan_to_json(plan(config, registrations)))
-    at_counts = best_of(5, lambda: [best_partition(d, counts[n]) for n, d in suites.items()])
-    lpt_time = best_of(5, lambda: [lpt(d, counts[n]) for n, d in suites.items()])
-    print("## Plan time (best of 5)\n")
+    whole = median_of(5, lambda: plan(config, registrations))
+    document = median_of(5, lambda: plan_to_json(plan(config, registrations)))
+    at_counts = median_of(5, lambda: [best_partition(d, counts[n]) for n, d in suites.items()])
+    lpt_time = median_of(5, lambda: [lpt(d, counts[n]) for n, d in suites.items()])
+    print("## Plan time (median of 5)\n")
     print(
         table(
             ("what", "seconds"),

@@ -8,16 +8,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 
-def best_of(runs: int, fn: Callable[[], object]) -> float:
-    """Fastest wall-clock seconds of `runs` calls (the least disturbed by other load)."""
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def timed(fn: Callable[[], object]) -> float:
     """Wall-clock seconds of one call."""
     start = time.perf_counter()
