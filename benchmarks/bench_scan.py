@@ -64,9 +64,11 @@ def main(targets: Targets) -> None:
             run(command, tree.root, env)  # bytecode and OS caches warm, cigen's caches filled
         time.sleep(2.5)  # past the scan cache's racy window: the next run records file signatures
         run(commands["warm"], tree.root, env)
+        load_before = os.getloadavg()[0]
         samples = paired_rounds(
             ROUNDS, {name: (lambda command=command: run(command, tree.root, env)) for name, command in commands.items()}
         )
+        load_after = os.getloadavg()[0]
         size_mib = sum(p.stat().st_size for p in tree.paths) / 2**20
     collect = samples["collect"]
     speedup = {name: paired_ratio(collect, samples[name]) for name in samples}
@@ -77,7 +79,9 @@ def main(targets: Targets) -> None:
     )
     print(
         f"Seconds: median (lowest-highest) of {ROUNDS} interleaved rounds; speed-up: median of the "
-        "per-round ratios. The machine may be shared: the range shows how noisy this run was.\n"
+        "per-round ratios. The machine may be shared: the range shows how noisy this run was, and "
+        f"the 1-minute load average was {load_before:.1f} before the rounds and {load_after:.1f} after, "
+        f"on {os.cpu_count()} CPUs.\n"
     )
     rows = [
         ("python: sglang collect_tests (baseline)", "collect"),
