@@ -41,7 +41,6 @@ from generator.model import (
     WorkflowSettings,
 )
 from generator.names import RESERVED_JOBS, build_job_id, shard_job_ids
-from generator.shipped.health import BUILTIN_PROBES
 
 CONFIG_NAME = "cigen.yml"
 # generator/data/, read as plain files (as pip installs them): importlib.resources would add
@@ -374,22 +373,27 @@ def _health_problems(doc: _Document) -> list[Problem]:
     """A probe may not take a built-in probe's name: the report could not tell them apart."""
     data: dict = doc.data  # schema-valid
     places = [("health",)] + [("pools", name, "health") for name in data["pools"]]
-    problems = []
+    named = []
     for where in places:
         spec = data
         for key in where:
             spec = spec.get(key, {}) if isinstance(spec, dict) else {}
-        for name in spec.get("probes", {}) if isinstance(spec, dict) else {}:
-            if name in BUILTIN_PROBES:
-                problems.append(
-                    doc.problem(
-                        where + ("probes", name),
-                        "probe-name-taken",
-                        f"{'.'.join(where)}.probes: '{name}' is a built-in probe's name",
-                        help="built-in probes: " + ", ".join(BUILTIN_PROBES) + "; pick another name",
-                    )
-                )
-    return problems
+        named += [(where, name) for name in (spec.get("probes", {}) if isinstance(spec, dict) else {})]
+    if not named:
+        return []
+    # The shipped health program (and its subprocess, socket and argparse) only when probes are named.
+    from generator.shipped.health import BUILTIN_PROBES
+
+    return [
+        doc.problem(
+            where + ("probes", name),
+            "probe-name-taken",
+            f"{'.'.join(where)}.probes: '{name}' is a built-in probe's name",
+            help="built-in probes: " + ", ".join(BUILTIN_PROBES) + "; pick another name",
+        )
+        for where, name in named
+        if name in BUILTIN_PROBES
+    ]
 
 
 def _env(spec: dict) -> dict[str, str]:
