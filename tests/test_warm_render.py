@@ -36,3 +36,16 @@ def test_a_cache_folder_that_cannot_be_written_only_costs_speed(synth_tree, tmp_
     blocked.write_text("")
     monkeypatch.setenv("CIGEN_CACHE_DIR", str(blocked))
     assert render(synth_tree.root, tmp_path / "warm") == cold
+
+
+def test_the_rerun_programs_are_shipped_exactly_when_the_rerun_workflow_renders(synth_tree, tmp_path):
+    from dataclasses import replace
+
+    from generator.pipeline import build, read_inputs
+    from generator.render.contexts import rerun_context
+    from generator.render.outputs import has_rerun_workflow
+
+    built = build(read_inputs(synth_tree.root))
+    assert has_rerun_workflow(built) and rerun_context(built) is not None
+    no_suites = replace(built, config=replace(built.config, suites={}))
+    assert not has_rerun_workflow(no_suites) and rerun_context(no_suites) is None

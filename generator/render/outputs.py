@@ -53,6 +53,15 @@ def has_gpu_workflow(build: Build) -> bool:
     return per_commit_context(build) is not None or nightly_context(build) is not None
 
 
+def has_rerun_workflow(build: Build) -> bool:
+    """The /rerun-test workflow is rendered (rerun_context is not None): some suite and pool can
+    be rerun. Decided from the config alone: the registry the workflow needs is slow to build,
+    and this is asked once per shipped module."""
+    from generator.rerun.parse import rerun_jobs
+
+    return bool(rerun_jobs(build.config))
+
+
 # The programs generated workflows run, and when a repository needs each; the modules they
 # import come with them (generator/render/shipping.py).
 SHIPPED_PROGRAMS: dict[str, Callable[[Build], bool]] = {
@@ -60,7 +69,7 @@ SHIPPED_PROGRAMS: dict[str, Callable[[Build], bool]] = {
     "ci_gate": has_gpu_workflow,
     "health": lambda build: bool(build.plan.suites),  # the runners' job-started hook, too
     "redispatch": lambda build: redispatch_context(build) is not None,
-    "rerun_gate": lambda build: rerun_context(build) is not None,
+    "rerun_gate": has_rerun_workflow,
 }
 
 
