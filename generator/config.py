@@ -20,7 +20,30 @@ from pathlib import Path
 from types import MappingProxyType
 
 from generator.atomic import write_text_atomic
-from generator.backends import BACKENDS, DEFAULT_BACKEND
+from generator.backends import BACKENDS
+from generator.config_fields import (
+    BUILD,
+    CALIBRATE,
+    CPU_TESTS,
+    ENV_VARIABLE,
+    HEALTH,
+    HOOKS,
+    MODEL_TEST,
+    POOL,
+    POOL_HEALTH,
+    PREFLIGHT,
+    PULL_REQUESTS,
+    REDISPATCH,
+    SCHEDULE,
+    SUITE,
+    TESTS,
+    THROTTLE,
+    TOP,
+    TRIGGERS,
+    WORKFLOWS,
+    annotate_schema,
+    default_file_name,
+)
 from generator.errors import Problem, ProblemReport, UserError, plural
 from generator.model import (
     OUTPUT_NAMES,
@@ -47,17 +70,6 @@ CONFIG_NAME = "cigen.yml"
 # about 5 ms to every command's start, most of a warm `cigen scan`'s budget.
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SOURCE = "<embedded default cigen.yml>"
-_SUITE_DEFAULTS = {
-    "needs": [],
-    "job_timeout_minutes": 360,
-    "per_file_timeout_seconds": 1200,
-    "max_parallel": 1,
-    "paths": [],
-    "groups": [],
-    "enabled": True,
-}
-_REQUIRED_SUITE_FIELDS = ("trigger", "step_timeout_minutes", "shard_budget_minutes")
-
 Path_ = tuple  # a location in the YAML document: keys and indexes from the top
 
 
@@ -146,12 +158,14 @@ def _compose(text: str, source: str, loader_class: type) -> _Document:
 
 @cache
 def schema() -> dict:
-    """cigen.schema.json, with the backend names filled in from generator/backends.py and the
-    workflow outputs whose file names may be set from OUTPUT_NAMES."""
+    """cigen.schema.json, with the backend names filled in from generator/backends.py, the
+    workflow outputs whose file names may be set from OUTPUT_NAMES, and every key's default and
+    description from generator/config_fields.py."""
     loaded = json.loads(_schema_text())
     loaded["$defs"]["backend"]["enum"] = [backend.name for backend in BACKENDS]
     files = loaded["properties"]["workflows"]["properties"]["files"]
     files["properties"] = {name: {"$ref": "#/$defs/workflow_file"} for name in OUTPUT_NAMES}
+    annotate_schema(loaded)
     return loaded
 
 
@@ -179,193 +193,261 @@ def _schema_problems(doc: _Document) -> list[Problem]:
 
 
 def _build(doc: _Document) -> Config:
-    data: dict = doc.data  # schema-valid
+    """A schema-valid document -> Config, one builder per section; every semantic problem at once."""
+    data: dict = doc.data
     problems: list[Problem] = []
-    pools = {
-        name: Pool(
-            name=name,
-            labels=tuple(spec["labels"]),
-            gpus=spec["gpus"],
-            setup_minutes=float(spec["setup_minutes"]),
-            gpu_model=spec.get("gpu"),
-            gpu_mem_gib=spec.get("gpu_mem_gib"),
-            setup=tuple(spec["setup"]) if "setup" in spec else None,
-            env=_env(spec.get("env", {})),
-            preflight=GpuPreflight(**spec.get("preflight", {})),
-            hooks=_hooks(spec.get("hooks", {})),
-            changed_paths=tuple(spec.get("labels_when_changed", {}).get("paths", ())),
-            changed_labels=tuple(spec.get("labels_when_changed", {}).get("labels", ())),
-            health=_runner_health(data.get("health", {}), spec.get("health", {})),
-            line=doc.line(("pools", name)),
-        )
-        for name, spec in data["pools"].items()
-    }
-    runner_configs = dict(data.get("runner_configs", {}))
-    for runner_config, pool in runner_configs.items():
-        if pool not in pools:
-            problems.append(
-                doc.problem(
-                    ("runner_configs", runner_config),
-                    "unknown-pool",
-                    f"runner_config '{runner_config}' maps to unknown pool '{pool}'",
-                )
-            )
-    backends = tuple(data.get("backends", [DEFAULT_BACKEND]))
-    defaults = {"backend": backends[0], **data.get("defaults", {})}
+    health = TOP.get(data, "health")
+    pools = {name: _pool(doc, name, spec, health) for name, spec in data["pools"].items()}
+    runner_configs = dict(TOP.get(data, "runner_configs"))
+    problems.extend(_runner_config_problems(doc, runner_configs, pools))
+    backends = tuple(TOP.get(data, "backends"))
+    suite_defaults = {"backend": backends[0], **TOP.get(data, "defaults")}
     suites: dict[str, Suite] = {}
     for name, spec in data["suites"].items():
-        where = ("suites", name)
-        merged = {**_SUITE_DEFAULTS, **defaults, **spec}
-        if "runner_config" in spec and "pools" in defaults:
-            merged.pop("pools")
-        if "pools" in spec and "runner_config" in defaults:
-            merged.pop("runner_config")
-        missing = [field for field in _REQUIRED_SUITE_FIELDS if field not in merged]
-        if missing:
-            problems.append(doc.problem(where, "config-schema", f"suite '{name}' needs {', '.join(missing)}"))
-            continue
-        if "runner_config" in merged:
-            pool_names = (runner_configs.get(merged["runner_config"]),)
-            if pool_names[0] is None:
-                problems.append(
-                    doc.problem(
-                        where + ("runner_config",),
-                        "unknown-runner-config",
-                        f"suite '{name}': runner_config '{merged['runner_config']}' is not under runner_configs",
-                    )
-                )
-                continue
-        elif "pools" in merged:
-            pool_names = tuple(merged["pools"])
-        else:
-            problems.append(doc.problem(where, "config-schema", f"suite '{name}' needs runner_config or pools"))
-            continue
-        for pool in pool_names:
-            if pool not in pools:
-                problems.append(
-                    doc.problem(where + ("pools",), "unknown-pool", f"suite '{name}': unknown pool '{pool}'")
-                )
-        problems.extend(_suite_problems(doc, name, merged, backends))
-        problems.extend(
-            doc.problem(
-                where + ("on_pools", pool),
-                "unknown-pool",
-                f"suite '{name}': on_pools names '{pool}', which is not one of its pools ({', '.join(pool_names)})",
-            )
-            for pool in merged.get("on_pools", {})
-            if pool not in pool_names
-        )
-        suites[name] = Suite(
-            name=name,
-            backend=merged["backend"],
-            trigger=merged["trigger"],
-            pools=pool_names,
-            job_timeout_minutes=merged["job_timeout_minutes"],
-            step_timeout_minutes=merged["step_timeout_minutes"],
-            shard_budget_minutes=float(merged["shard_budget_minutes"]),
-            max_parallel=merged["max_parallel"],
-            per_file_timeout_seconds=merged["per_file_timeout_seconds"],
-            needs=tuple(merged["needs"]),
-            pr_label=merged.get("pr_label"),
-            paths=tuple(merged["paths"]),
-            cron=merged.get("cron"),
-            enabled=merged["enabled"],
-            groups=tuple(tuple(group) for group in merged["groups"]),
-            setup=tuple(merged["setup"]) if "setup" in merged else None,
-            env=_env(merged.get("env", {})),
-            secrets=dict(merged.get("secrets", {})),
-            working_directory=merged.get("working_directory"),
-            retries=merged.get("retries", 1),
-            retry_wait_seconds=merged.get("retry_wait_seconds", 60),
-            test_args=tuple(merged.get("test_args", ())),
-            mismatched_nightly=merged.get("mismatched_nightly", "run"),
-            on_pools={pool: dict(settings) for pool, settings in merged.get("on_pools", {}).items()},
-            hooks=_hooks(merged.get("hooks", {})),
-            builds=tuple(merged.get("builds", ())),
-            line=doc.line(where),
-        )
+        suite = _suite(doc, name, spec, suite_defaults, backends, pools, runner_configs, problems)
+        if suite is not None:
+            suites[name] = suite
     problems.extend(_needs_problems(doc, suites, declared=set(data["suites"])))
-    builds = {
-        name: Build(
-            name=name,
-            pool=spec["pool"],
-            steps=tuple(spec["steps"]),
-            artifact_path=spec["artifact_path"],
-            download_to=spec["download_to"],
-            paths=tuple(spec.get("paths", ())),
-            switch_env=spec.get("switch_env"),
-            timeout_minutes=spec.get("timeout_minutes", 120),
-            line=doc.line(("builds", name)),
-        )
-        for name, spec in data.get("builds", {}).items()
-    }
+    builds = {name: _build_job(doc, name, spec) for name, spec in TOP.get(data, "builds").items()}
     problems.extend(_build_problems(doc, builds, pools, suites))
-    model_tests = {}
-    for path, spec in data.get("model_tests", {}).items():
-        where = ("model_tests", path)
-        for pool in spec.get("pools", []):
-            if pool not in pools:
-                problems.append(
-                    doc.problem(where + ("pools",), "unknown-pool", f"model test '{path}': unknown pool '{pool}'")
-                )
-        model_tests[path] = ModelTest(
-            path=path,
-            model=spec["model"],
-            hf_model=spec.get("hf_model", spec["model"]),
-            tp=spec.get("tp", 1),
-            extra_peak=spec.get("extra_peak", "weight-checker"),
-            pools=tuple(spec.get("pools", [])),
-            server_args=spec.get("server_args", ""),
-            install=spec.get("install", "none"),
-            line=doc.line(where),
-        )
-    workflows = data.get("workflows", {})
-    if "@" in workflows.get("action", "./") and "action_version" not in workflows:
-        problems.append(
-            doc.problem(
-                ("workflows", "action"),
-                "action-version-missing",
-                "a pinned action needs action_version: the version its sha is, written beside it for reviewers",
-            )
-        )
+    model_tests = {
+        path: _model_test(doc, path, spec, pools, problems) for path, spec in TOP.get(data, "model_tests").items()
+    }
+    workflows = TOP.get(data, "workflows")
+    problems.extend(_action_problems(doc, workflows))
     problems.extend(_expression_problems(doc))
     problems.extend(_job_id_problems(doc, suites))
     problems.extend(_workflow_problems(doc, workflows))
     problems.extend(_health_problems(doc))
     if problems:
         raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {doc.source}")
+    tests = TOP.get(data, "tests")
     return Config(
         source=doc.source,
-        include=tuple(data.get("tests", {}).get("include", ["test/registered/**/*.py"])),
-        exclude=tuple(data.get("tests", {}).get("exclude", [])),
+        include=tuple(TESTS.get(tests, "include")),
+        exclude=tuple(TESTS.get(tests, "exclude")),
         backends=backends,
         pools=pools,
         runner_configs=runner_configs,
         suites=suites,
-        nightly_cron=data.get("schedule", {}).get("nightly_cron", "0 14 * * *"),
+        nightly_cron=SCHEDULE.get(TOP.get(data, "schedule"), "nightly_cron"),
         model_tests=model_tests,
         builds=builds,
         workflows=_workflow_settings(workflows),
-        max_infra_rate=data.get("health", {}).get("max_infra_rate", 0.2),
+        max_infra_rate=HEALTH.get(health, "max_infra_rate"),
         lines=MappingProxyType(dict(doc.lines)),
     )
 
 
+def _pool(doc: _Document, name: str, spec: dict, health: dict) -> Pool:
+    """`pools.<name>` (schema-valid); `health` is the top-level section its own health: goes over."""
+    changed = POOL.get(spec, "labels_when_changed")
+    return Pool(
+        name=name,
+        labels=tuple(spec["labels"]),
+        gpus=spec["gpus"],
+        setup_minutes=float(spec["setup_minutes"]),
+        gpu_model=POOL.get(spec, "gpu"),
+        gpu_mem_gib=POOL.get(spec, "gpu_mem_gib"),
+        setup=_lines_or_none(POOL.get(spec, "setup")),
+        env=_env(POOL.get(spec, "env")),
+        preflight=_preflight(POOL.get(spec, "preflight")),
+        hooks=_hooks(POOL.get(spec, "hooks")),
+        changed_paths=tuple(changed["paths"]) if changed else (),
+        changed_labels=tuple(changed["labels"]) if changed else (),
+        health=_runner_health(health, POOL.get(spec, "health")),
+        line=doc.line(("pools", name)),
+    )
+
+
+def _preflight(spec: dict) -> GpuPreflight:
+    """A pool's `preflight:`; a key left out keeps the shard runner's default (None)."""
+    return GpuPreflight(**{item.key: PREFLIGHT.get(spec, item.key) for item in PREFLIGHT.fields})
+
+
+def _runner_config_problems(doc: _Document, runner_configs: dict[str, str], pools: dict[str, Pool]) -> list[Problem]:
+    return [
+        doc.problem(
+            ("runner_configs", runner_config),
+            "unknown-pool",
+            f"runner_config '{runner_config}' maps to unknown pool '{pool}'",
+        )
+        for runner_config, pool in runner_configs.items()
+        if pool not in pools
+    ]
+
+
+def _suite(
+    doc: _Document,
+    name: str,
+    spec: dict,
+    suite_defaults: dict,
+    backends: tuple[str, ...],
+    pools: dict[str, Pool],
+    runner_configs: dict[str, str],
+    problems: list[Problem],
+) -> Suite | None:
+    """`suites.<name>` over the `defaults:` section over the table's defaults; None (its problems added) when
+    it cannot be built."""
+    where = ("suites", name)
+    merged = {**SUITE.defaults(), **suite_defaults, **spec}
+    if "runner_config" in spec and "pools" in suite_defaults:
+        merged.pop("pools")
+    if "pools" in spec and "runner_config" in suite_defaults:
+        merged.pop("runner_config")
+    missing = [key for key in SUITE.required if key not in merged]
+    if missing:
+        problems.append(doc.problem(where, "config-schema", f"suite '{name}' needs {', '.join(missing)}"))
+        return None
+    pool_names = _suite_pools(doc, name, merged, runner_configs, problems)
+    if pool_names is None:
+        return None
+    for pool in pool_names:
+        if pool not in pools:
+            problems.append(doc.problem(where + ("pools",), "unknown-pool", f"suite '{name}': unknown pool '{pool}'"))
+    problems.extend(_suite_problems(doc, name, merged, backends))
+    problems.extend(
+        doc.problem(
+            where + ("on_pools", pool),
+            "unknown-pool",
+            f"suite '{name}': on_pools names '{pool}', which is not one of its pools ({', '.join(pool_names)})",
+        )
+        for pool in merged["on_pools"]
+        if pool not in pool_names
+    )
+
+    def get(key: str) -> object:
+        return SUITE.get(merged, key)
+
+    return Suite(
+        name=name,
+        backend=merged["backend"],
+        trigger=merged["trigger"],
+        pools=pool_names,
+        job_timeout_minutes=get("job_timeout_minutes"),
+        step_timeout_minutes=get("step_timeout_minutes"),
+        shard_budget_minutes=float(get("shard_budget_minutes")),
+        max_parallel=get("max_parallel"),
+        per_file_timeout_seconds=get("per_file_timeout_seconds"),
+        needs=tuple(get("needs")),
+        pr_label=get("pr_label"),
+        paths=tuple(get("paths")),
+        cron=get("cron"),
+        enabled=get("enabled"),
+        groups=tuple(tuple(group) for group in get("groups")),
+        setup=_lines_or_none(get("setup")),
+        env=_env(get("env")),
+        secrets=dict(get("secrets")),
+        working_directory=get("working_directory"),
+        retries=get("retries"),
+        retry_wait_seconds=get("retry_wait_seconds"),
+        test_args=tuple(get("test_args")),
+        mismatched_nightly=get("mismatched_nightly"),
+        on_pools={pool: dict(settings) for pool, settings in get("on_pools").items()},
+        hooks=_hooks(get("hooks")),
+        builds=tuple(get("builds")),
+        line=doc.line(where),
+    )
+
+
+def _suite_pools(
+    doc: _Document, name: str, merged: dict, runner_configs: dict[str, str], problems: list[Problem]
+) -> tuple[str, ...] | None:
+    """The suite's pools: its runner_config's, or its pools; None (a problem added) when it names neither
+    or an unknown runner_config."""
+    where = ("suites", name)
+    if "runner_config" in merged:
+        pool = runner_configs.get(merged["runner_config"])
+        if pool is None:
+            problems.append(
+                doc.problem(
+                    where + ("runner_config",),
+                    "unknown-runner-config",
+                    f"suite '{name}': runner_config '{merged['runner_config']}' is not under runner_configs",
+                )
+            )
+        return None if pool is None else (pool,)
+    if "pools" in merged:
+        return tuple(merged["pools"])
+    problems.append(doc.problem(where, "config-schema", f"suite '{name}' needs runner_config or pools"))
+    return None
+
+
+def _build_job(doc: _Document, name: str, spec: dict) -> Build:
+    """`builds.<name>` (schema-valid)."""
+    return Build(
+        name=name,
+        pool=spec["pool"],
+        steps=tuple(spec["steps"]),
+        artifact_path=spec["artifact_path"],
+        download_to=spec["download_to"],
+        paths=tuple(BUILD.get(spec, "paths")),
+        switch_env=BUILD.get(spec, "switch_env"),
+        timeout_minutes=BUILD.get(spec, "timeout_minutes"),
+        line=doc.line(("builds", name)),
+    )
+
+
+def _model_test(doc: _Document, path: str, spec: dict, pools: dict[str, Pool], problems: list[Problem]) -> ModelTest:
+    """`model_tests.<path>`; an unknown pool is a problem."""
+    where = ("model_tests", path)
+    for pool in MODEL_TEST.get(spec, "pools"):
+        if pool not in pools:
+            problems.append(
+                doc.problem(where + ("pools",), "unknown-pool", f"model test '{path}': unknown pool '{pool}'")
+            )
+    return ModelTest(
+        path=path,
+        model=spec["model"],
+        hf_model=spec.get("hf_model", spec["model"]),
+        tp=MODEL_TEST.get(spec, "tp"),
+        extra_peak=MODEL_TEST.get(spec, "extra_peak"),
+        pools=tuple(MODEL_TEST.get(spec, "pools")),
+        server_args=MODEL_TEST.get(spec, "server_args"),
+        install=MODEL_TEST.get(spec, "install"),
+        line=doc.line(where),
+    )
+
+
+def _action_problems(doc: _Document, workflows: dict) -> list[Problem]:
+    """A pinned action says which version its sha is."""
+    if "@" in (WORKFLOWS.get(workflows, "action") or "") and "action_version" not in workflows:
+        return [
+            doc.problem(
+                ("workflows", "action"),
+                "action-version-missing",
+                "a pinned action needs action_version: the version its sha is, written beside it for reviewers",
+            )
+        ]
+    return []
+
+
+def _lines_or_none(lines: list[str] | None) -> tuple[str, ...] | None:
+    """A `setup:` that is given (even empty) replaces the level above's; None keeps it."""
+    return None if lines is None else tuple(lines)
+
+
 def _hooks(spec: dict) -> Hooks:
-    """A level's hooks (schema-valid); absent keys are empty."""
-    return Hooks(**{key: value if key == "timeout_minutes" else tuple(value) for key, value in spec.items()})
+    """A level's `hooks:` (schema-valid)."""
+    return Hooks(
+        before=tuple(HOOKS.get(spec, "before")),
+        always_after=tuple(HOOKS.get(spec, "always_after")),
+        on_failure=tuple(HOOKS.get(spec, "on_failure")),
+        upload_on_failure=tuple(HOOKS.get(spec, "upload_on_failure")),
+        timeout_minutes=HOOKS.get(spec, "timeout_minutes"),
+    )
 
 
 def _runner_health(default: dict, pool: dict) -> RunnerHealth:
     """The top-level `health:` with the pool's own on top, key by key; probes merged by name."""
     merged = {**default, **pool}
     return RunnerHealth(
-        min_disk_free_gib=merged.get("min_disk_free_gib"),
-        disk_path=merged.get("disk_path"),
-        drain_command=merged.get("drain_command"),
-        drain_marker=merged.get("drain_marker"),
-        probes={**default.get("probes", {}), **pool.get("probes", {})},
-        probe_timeout_seconds=merged.get("probe_timeout_seconds"),
+        min_disk_free_gib=POOL_HEALTH.get(merged, "min_disk_free_gib"),
+        disk_path=POOL_HEALTH.get(merged, "disk_path"),
+        drain_command=POOL_HEALTH.get(merged, "drain_command"),
+        drain_marker=POOL_HEALTH.get(merged, "drain_marker"),
+        probes={**HEALTH.get(default, "probes"), **POOL_HEALTH.get(pool, "probes")},
+        probe_timeout_seconds=POOL_HEALTH.get(merged, "probe_timeout_seconds"),
     )
 
 
@@ -404,60 +486,97 @@ def _env(spec: dict) -> dict[str, str]:
 
 def _env_value(value: object) -> str:
     if isinstance(value, dict):
-        fallback = value.get("default")
+        fallback = ENV_VARIABLE.get(value, "default")
         tail = "" if fallback is None else " || '" + fallback + "'"  # the schema refuses ' in a default
         return "${{ vars." + value["var"] + tail + " }}"
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _workflow_settings(spec: dict) -> WorkflowSettings:
-    """The `workflows:` section (schema-valid); absent keys keep WorkflowSettings' defaults."""
-    cpu = spec.get("cpu_tests")
-    calibrate = spec.get("calibrate")
-    pull_requests = spec.get("pull_requests", {})
-    triggers = spec.get("triggers", {})
-    throttle = spec.get("throttle")
-    scalars = (
-        "setup_timeout_minutes",
-        "cigen_package",
-        "cigen_requirements",
-        "action",
-        "action_version",
-        "regenerate",
-        "timings",
-        "secrets_environment",
-    )
+    """The `workflows:` section (schema-valid), its sub-sections by their own builders."""
+
+    def get(key: str) -> object:
+        return WORKFLOWS.get(spec, key)
+
     return WorkflowSettings(
-        **{key: spec[key] for key in scalars if key in spec},
-        **{key: tuple(spec[key]) for key in ("setup", "branches") if key in spec},
-        env=_env(spec.get("env", {})),
-        secrets=dict(spec.get("secrets", {})),
-        files=dict(spec.get("files", {})),
-        pull_requests=PullRequestGate(
-            label=pull_requests.get("label"),
-            skip_drafts=pull_requests.get("skip_drafts", True),
-            paths=tuple(pull_requests.get("paths", ())),
-            **{key: tuple(pull_requests[key]) for key in ("types",) if key in pull_requests},
-            gated_off=pull_requests.get("gated_off", "pass"),
-        ),
-        hooks=_hooks(spec.get("hooks", {})),
-        triggers=Triggers(
-            push=triggers.get("push", True),
-            schedule=tuple(triggers.get("schedule", ())),
-            dispatch=triggers.get("dispatch", True),
-        ),
-        throttle=(
-            Throttle(
-                divisor=throttle["divisor"],
-                events=tuple(throttle.get("events", ("pull_request",))),
-                lift_label=throttle.get("lift_label"),
-            )
-            if throttle is not None
-            else None
-        ),
-        cpu_tests=CpuTests(**{**cpu, "commands": tuple(cpu["commands"])}) if cpu is not None else None,
-        calibrate=CalibrateLoop(**calibrate) if calibrate is not None else None,
-        redispatch=Redispatch(**spec["redispatch"]) if "redispatch" in spec else None,
+        setup=tuple(get("setup")),
+        setup_timeout_minutes=get("setup_timeout_minutes"),
+        env=_env(get("env")),
+        secrets=dict(get("secrets")),
+        secrets_environment=get("secrets_environment"),
+        files=dict(get("files")),
+        pull_requests=_pull_request_gate(get("pull_requests")),
+        triggers=_triggers(get("triggers")),
+        throttle=_throttle(get("throttle")),
+        hooks=_hooks(get("hooks")),
+        cigen_package=get("cigen_package"),
+        cigen_requirements=get("cigen_requirements"),
+        action=get("action"),
+        action_version=get("action_version"),
+        regenerate=get("regenerate"),
+        branches=tuple(get("branches")),
+        timings=get("timings"),
+        cpu_tests=_cpu_tests(get("cpu_tests")),
+        calibrate=_calibrate(get("calibrate")),
+        redispatch=_redispatch(get("redispatch")),
+    )
+
+
+def _pull_request_gate(spec: dict) -> PullRequestGate:
+    return PullRequestGate(
+        label=PULL_REQUESTS.get(spec, "label"),
+        skip_drafts=PULL_REQUESTS.get(spec, "skip_drafts"),
+        paths=tuple(PULL_REQUESTS.get(spec, "paths")),
+        types=tuple(PULL_REQUESTS.get(spec, "types")),
+        gated_off=PULL_REQUESTS.get(spec, "gated_off"),
+    )
+
+
+def _triggers(spec: dict) -> Triggers:
+    return Triggers(
+        push=TRIGGERS.get(spec, "push"),
+        schedule=tuple(TRIGGERS.get(spec, "schedule")),
+        dispatch=TRIGGERS.get(spec, "dispatch"),
+    )
+
+
+def _throttle(spec: dict | None) -> Throttle | None:
+    if spec is None:
+        return None
+    return Throttle(
+        divisor=spec["divisor"],
+        events=tuple(THROTTLE.get(spec, "events")),
+        lift_label=THROTTLE.get(spec, "lift_label"),
+    )
+
+
+def _cpu_tests(spec: dict | None) -> CpuTests | None:
+    if spec is None:
+        return None
+    return CpuTests(
+        commands=tuple(spec["commands"]),
+        runs_on=CPU_TESTS.get(spec, "runs_on"),
+        python=CPU_TESTS.get(spec, "python"),
+        timeout_minutes=CPU_TESTS.get(spec, "timeout_minutes"),
+    )
+
+
+def _redispatch(spec: dict | None) -> Redispatch | None:
+    if spec is None:
+        return None
+    return Redispatch(daily_cap=REDISPATCH.get(spec, "daily_cap"), comment=REDISPATCH.get(spec, "comment"))
+
+
+def _calibrate(spec: dict | None) -> CalibrateLoop | None:
+    if spec is None:
+        return None
+    return CalibrateLoop(
+        cron=spec["cron"],
+        days=CALIBRATE.get(spec, "days"),
+        branch=CALIBRATE.get(spec, "branch"),
+        max_factor=CALIBRATE.get(spec, "max_factor"),
+        min_seconds=CALIBRATE.get(spec, "min_seconds"),
+        min_samples=CALIBRATE.get(spec, "min_samples"),
     )
 
 
@@ -490,8 +609,8 @@ def _suite_problems(doc: _Document, name: str, suite: dict, backends: tuple[str,
                 f"job_timeout_minutes ({suite['job_timeout_minutes']})",
             )
         )
-    problems.extend(_paths_problems(doc, where + ("paths",), suite.get("paths", [])))
-    for pool, settings in suite.get("on_pools", {}).items():
+    problems.extend(_paths_problems(doc, where + ("paths",), suite["paths"]))
+    for pool, settings in suite["on_pools"].items():
         merged = {**suite, **settings}
         if merged["step_timeout_minutes"] > merged["job_timeout_minutes"]:
             problems.append(
@@ -540,7 +659,7 @@ IMMUTABLE_GIT_URL = re.compile(r"git\+https://[^@\s]+@[0-9a-f]{40}(#subdirectory
 def _workflow_problems(doc: _Document, workflows: dict) -> list[Problem]:
     """cigen is installed only from an immutable reference; two outputs cannot share a file."""
     problems = []
-    package = workflows.get("cigen_package")
+    package = WORKFLOWS.get(workflows, "cigen_package")
     if package is not None and package != "." and not IMMUTABLE_GIT_URL.match(package):
         problems.append(
             doc.problem(
@@ -570,10 +689,10 @@ def _workflow_problems(doc: _Document, workflows: dict) -> list[Problem]:
             )
         )
     problems.extend(_paths_problems(doc, ("workflows", "pull_requests", "paths"), pull_requests_paths(workflows)))
-    files = workflows.get("files", {})
+    files = WORKFLOWS.get(workflows, "files")
     seen: dict[str, str] = {}
     for output in OUTPUT_NAMES:
-        name = files.get(output, f"cigen-{output}.yml")
+        name = files.get(output, default_file_name(output))
         if name in seen:
             problems.append(
                 doc.problem(
@@ -587,7 +706,7 @@ def _workflow_problems(doc: _Document, workflows: dict) -> list[Problem]:
 
 
 def pull_requests_paths(workflows: dict) -> list[str]:
-    return list(workflows.get("pull_requests", {}).get("paths", []))
+    return list(PULL_REQUESTS.get(WORKFLOWS.get(workflows, "pull_requests"), "paths"))
 
 
 def _expression_problems(doc: _Document) -> list[Problem]:
