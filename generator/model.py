@@ -10,6 +10,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from generator.config_fields import (
+    BUILD,
+    CALIBRATE,
+    CPU_TESTS,
+    HEALTH,
+    HOOKS,
+    MODEL_TEST,
+    POOL,
+    PREFLIGHT,
+    PULL_REQUESTS,
+    REDISPATCH,
+    SUITE,
+    THROTTLE,
+    TRIGGERS,
+    WORKFLOWS,
+    default_file_name,
+)
 from generator.errors import Problem
 
 
@@ -52,23 +69,23 @@ class Registration:
 
 @dataclass(frozen=True)
 class GpuPreflight:
-    """A pool's GPU check before a shard's first file; None: the shard runner's default."""
+    """A pool's GPU check before a shard's first file; None: the shard runner's default (config_fields.PREFLIGHT)."""
 
-    timeout_seconds: float | None = None  # nvidia-smi must answer within this (runner: 15)
-    max_used_mib: int | None = None  # a GPU is busy at this much used memory (runner: 2048, sglang's)
-    min_free_mib: int | None = None  # a GPU is busy below this much free memory (runner: 0)
-    wait_seconds: float | None = None  # how long busy memory may take to be released (runner: 30)
+    timeout_seconds: float | None = PREFLIGHT.default("timeout_seconds")
+    max_used_mib: int | None = PREFLIGHT.default("max_used_mib")
+    min_free_mib: int | None = PREFLIGHT.default("min_free_mib")
+    wait_seconds: float | None = PREFLIGHT.default("wait_seconds")
 
 
 @dataclass(frozen=True)
 class Hooks:
     """Shell steps around a GPU job's tests, one level's (workflows, pool or suite)."""
 
-    before: tuple[str, ...] = ()  # after set-up, before the tests (sglang: DeepGEMM warm-up)
-    always_after: tuple[str, ...] = ()  # even when the tests failed (sglang: ci_cleanup_venv.sh)
-    on_failure: tuple[str, ...] = ()  # only when a step failed (sglang: collect core dumps)
-    upload_on_failure: tuple[str, ...] = ()  # paths uploaded as an artifact when a step failed
-    timeout_minutes: int | None = None  # each hook step's; None: the set-up timeout
+    before: tuple[str, ...] = HOOKS.default("before")
+    always_after: tuple[str, ...] = HOOKS.default("always_after")
+    on_failure: tuple[str, ...] = HOOKS.default("on_failure")
+    upload_on_failure: tuple[str, ...] = HOOKS.default("upload_on_failure")
+    timeout_minutes: int | None = HOOKS.default("timeout_minutes")
 
     def then(self, other: Hooks) -> Hooks:
         """This level's lines, then `other`'s (a more specific level adds to the one above)."""
@@ -86,12 +103,12 @@ class RunnerHealth:
     """A pool's runner health beyond the GPU preflight (generator/shipped/health.py): the
     top-level `health:` merged with the pool's own, key by key; None: the probe is off."""
 
-    min_disk_free_gib: float | None = None
-    disk_path: str | None = None  # None: the job's working folder
-    drain_command: str | None = None  # takes the runner out of the pool (e.g. stops its service)
-    drain_marker: str | None = None  # written on a failure; every later check refuses while it exists
+    min_disk_free_gib: float | None = HEALTH.default("min_disk_free_gib")
+    disk_path: str | None = HEALTH.default("disk_path")
+    drain_command: str | None = HEALTH.default("drain_command")
+    drain_marker: str | None = HEALTH.default("drain_marker")
     probes: Mapping[str, str] = field(default_factory=dict, hash=False)  # name -> shell command
-    probe_timeout_seconds: float | None = None
+    probe_timeout_seconds: float | None = HEALTH.default("probe_timeout_seconds")
 
 
 @dataclass(frozen=True)
@@ -102,9 +119,9 @@ class Pool:
     labels: tuple[str, ...]
     gpus: int
     setup_minutes: float  # per job: checkout, install, warm-up before the first test
-    gpu_model: str | None = None
-    gpu_mem_gib: float | None = None
-    setup: tuple[str, ...] | None = None  # None: the workflows' setup
+    gpu_model: str | None = POOL.default("gpu")
+    gpu_mem_gib: float | None = POOL.default("gpu_mem_gib")
+    setup: tuple[str, ...] | None = POOL.default("setup")
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
     preflight: GpuPreflight = field(default_factory=GpuPreflight)
     hooks: Hooks = field(default_factory=Hooks)
@@ -127,23 +144,23 @@ class Suite:
     shard_budget_minutes: float  # target for one shard's test time (setup excluded)
     max_parallel: int
     per_file_timeout_seconds: int
-    needs: tuple[str, ...] = ()
-    pr_label: str | None = None  # per-commit suites that only run when a PR carries this label
-    paths: tuple[str, ...] = ()  # per-commit suites that only run when these paths change
-    cron: str | None = None  # nightly suites on their own schedule
-    enabled: bool = True
-    groups: tuple[tuple[str, ...], ...] = ()  # files that must share a shard
-    setup: tuple[str, ...] | None = None  # None: the pool's, else the workflows' setup
+    needs: tuple[str, ...] = SUITE.default("needs")
+    pr_label: str | None = SUITE.default("pr_label")
+    paths: tuple[str, ...] = SUITE.default("paths")
+    cron: str | None = SUITE.default("cron")
+    enabled: bool = SUITE.default("enabled")
+    groups: tuple[tuple[str, ...], ...] = SUITE.default("groups")
+    setup: tuple[str, ...] | None = SUITE.default("setup")
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
     secrets: Mapping[str, str] = field(default_factory=dict, hash=False)  # env name -> secret name, trusted events only
-    working_directory: str | None = None  # where each test runs (sglang: test); paths stay as registered
-    retries: int = 1  # extra attempts for retriable failure classes, as sglang
-    retry_wait_seconds: int = 60
-    test_args: tuple[str, ...] = ()
-    mismatched_nightly: str = "run"  # "run" | "skip": files whose nightly= contradicts the trigger (sglang: skip)
+    working_directory: str | None = SUITE.default("working_directory")
+    retries: int = SUITE.default("retries")
+    retry_wait_seconds: int = SUITE.default("retry_wait_seconds")
+    test_args: tuple[str, ...] = SUITE.default("test_args")
+    mismatched_nightly: str = SUITE.default("mismatched_nightly")  # "run" | "skip"
     on_pools: Mapping[str, Mapping[str, int]] = field(default_factory=dict, hash=False)  # pool -> settings
     hooks: Hooks = field(default_factory=Hooks)
-    builds: tuple[str, ...] = ()  # builds whose artifact the suite's jobs download
+    builds: tuple[str, ...] = SUITE.default("builds")
     line: int = 0
 
     def on_pool(self, pool: str) -> Suite:
@@ -172,11 +189,11 @@ class ModelTest:
     path: str  # relative to the root, as registrations spell it
     model: str  # built-in model name or path to a HF config.json
     hf_model: str  # what the server loads
-    tp: int = 1
-    extra_peak: str | float = "weight-checker"  # "weight-checker" or MiB
-    pools: tuple[str, ...] = ()  # empty: the pools of the test's suite
-    server_args: str = ""
-    install: str = "none"  # the action's `install` input: pip arguments, or none
+    tp: int = MODEL_TEST.default("tp")
+    extra_peak: str | float = MODEL_TEST.default("extra_peak")  # "weight-checker" or MiB
+    pools: tuple[str, ...] = MODEL_TEST.default("pools")  # empty: the pools of the test's suite
+    server_args: str = MODEL_TEST.default("server_args")
+    install: str = MODEL_TEST.default("install")
     line: int = 0
 
 
@@ -189,9 +206,9 @@ class Build:
     steps: tuple[str, ...]
     artifact_path: str  # what it uploads
     download_to: str  # where a suite job puts the artifact
-    paths: tuple[str, ...] = ()  # a pull request changing these runs it; empty: always
-    switch_env: str | None = None  # env a suite job gets: "true" when the build ran
-    timeout_minutes: int = 120
+    paths: tuple[str, ...] = BUILD.default("paths")  # a pull request changing these runs it; empty: always
+    switch_env: str | None = BUILD.default("switch_env")
+    timeout_minutes: int = BUILD.default("timeout_minutes")
     line: int = 0
 
 
@@ -200,29 +217,29 @@ class CpuTests:
     """The hosted-runner workflow of the repo's own checks (`make test`, the drift check)."""
 
     commands: tuple[str, ...]  # one step each, in order
-    runs_on: str = "ubuntu-latest"
-    python: str = "3.12"
-    timeout_minutes: int = 60
+    runs_on: str = CPU_TESTS.default("runs_on")
+    python: str = CPU_TESTS.default("python")
+    timeout_minutes: int = CPU_TESTS.default("timeout_minutes")
 
 
 @dataclass(frozen=True)
 class PullRequestGate:
     """Which pull requests start the per-commit GPU suites (pushes and dispatches always do)."""
 
-    label: str | None = None  # the label a pull request needs, read live (sglang: run-ci)
-    skip_drafts: bool = True
-    paths: tuple[str, ...] = ()  # a change under none of these runs no GPU suite ("!glob" excludes)
-    types: tuple[str, ...] = ("opened", "synchronize", "reopened", "ready_for_review", "labeled")
-    gated_off: str = "pass"  # "pass" | "fail": the required check of a draft or unlabelled pull request
+    label: str | None = PULL_REQUESTS.default("label")
+    skip_drafts: bool = PULL_REQUESTS.default("skip_drafts")
+    paths: tuple[str, ...] = PULL_REQUESTS.default("paths")
+    types: tuple[str, ...] = PULL_REQUESTS.default("types")
+    gated_off: str = PULL_REQUESTS.default("gated_off")  # "pass" | "fail"
 
 
 @dataclass(frozen=True)
 class Triggers:
     """Events besides pull requests that run the per-commit workflow's every suite."""
 
-    push: bool = True  # pushes to workflows.branches
-    schedule: tuple[str, ...] = ()  # crons (sglang: 0 11,23 * * *)
-    dispatch: bool = True
+    push: bool = TRIGGERS.default("push")
+    schedule: tuple[str, ...] = TRIGGERS.default("schedule")
+    dispatch: bool = TRIGGERS.default("dispatch")
 
 
 @dataclass(frozen=True)
@@ -231,17 +248,17 @@ class Throttle:
     carries `lift_label` (sglang's compute_partitions: size // 3 on pull requests, `high priority` lifts it)."""
 
     divisor: int
-    events: tuple[str, ...] = ("pull_request",)
-    lift_label: str | None = None
+    events: tuple[str, ...] = THROTTLE.default("events")
+    lift_label: str | None = THROTTLE.default("lift_label")
 
 
 @dataclass(frozen=True)
 class PlausibilityBounds:
     """How far measured timings may move a file on few samples: further is held back, not applied."""
 
-    max_factor: float = 3.0  # new / old (or old / new) above this is a jump
-    min_seconds: float = 1.0  # a new estimate below this is a jump too (a 0 s file is a lie or a skip)
-    min_samples: int = 5  # with this many samples a jump is believed and applied
+    max_factor: float = CALIBRATE.default("max_factor")
+    min_seconds: float = CALIBRATE.default("min_seconds")
+    min_samples: int = CALIBRATE.default("min_samples")
 
 
 @dataclass(frozen=True)
@@ -249,11 +266,11 @@ class CalibrateLoop:
     """The scheduled workflow that turns recent shard results into a timings-and-plan branch."""
 
     cron: str
-    days: int = 7  # how far back results are downloaded
-    branch: str = "cigen/timings"  # the branch the pull request comes from
-    max_factor: float = PlausibilityBounds.max_factor
-    min_seconds: float = PlausibilityBounds.min_seconds
-    min_samples: int = PlausibilityBounds.min_samples
+    days: int = CALIBRATE.default("days")
+    branch: str = CALIBRATE.default("branch")
+    max_factor: float = CALIBRATE.default("max_factor")
+    min_seconds: float = CALIBRATE.default("min_seconds")
+    min_samples: int = CALIBRATE.default("min_samples")
 
     @property
     def bounds(self) -> PlausibilityBounds:
@@ -264,8 +281,8 @@ class CalibrateLoop:
 class Redispatch:
     """The workflow_run workflow that re-runs a run's failed jobs once when all of them were infra."""
 
-    daily_cap: int = 20  # re-dispatched runs a day (UTC), every re-run counted
-    comment: bool = True  # the one line on the pull request (pull-requests: write); else the summary only
+    daily_cap: int = REDISPATCH.default("daily_cap")
+    comment: bool = REDISPATCH.default("comment")
 
 
 OUTPUT_NAMES = ("per-commit", "nightly", "rerun-test", "cpu-tests", "calibrate", "redispatch")
@@ -275,30 +292,30 @@ OUTPUT_NAMES = ("per-commit", "nightly", "rerun-test", "cpu-tests", "calibrate",
 class WorkflowSettings:
     """How generated workflows prepare GPU runners, gate pull requests, and reach cigen."""
 
-    setup: tuple[str, ...] = ()  # shell lines run before a GPU job's tests (install the project)
-    setup_timeout_minutes: int = 20
+    setup: tuple[str, ...] = WORKFLOWS.default("setup")
+    setup_timeout_minutes: int = WORKFLOWS.default("setup_timeout_minutes")
     env: Mapping[str, str] = field(default_factory=dict)  # every GPU job's environment
     secrets: Mapping[str, str] = field(default_factory=dict)  # env name -> secret name, trusted events only
-    secrets_environment: str = "cigen-secrets"  # the GitHub environment jobs with secrets run in
+    secrets_environment: str = WORKFLOWS.default("secrets_environment")
     files: Mapping[str, str] = field(default_factory=dict)  # output name -> workflow file name
     pull_requests: PullRequestGate = field(default_factory=PullRequestGate)
     triggers: Triggers = field(default_factory=Triggers)
-    throttle: Throttle | None = None  # None: every shard at once
+    throttle: Throttle | None = WORKFLOWS.default("throttle")
     hooks: Hooks = field(default_factory=Hooks)  # every GPU job's; pools and suites add theirs
-    cigen_package: str | None = None  # immutable: git URL at a commit, or `.` in cigen's own repository
-    cigen_requirements: str | None = None  # a hash-pinned requirements file, installed with --require-hashes
-    action: str | None = None  # cigen's composite action: `./` in cigen's repository, else `owner/cigen@<sha>`
-    action_version: str | None = None  # the version comment beside a pinned action
-    regenerate: str = "cigen render"  # the command named in every generated file's header
-    branches: tuple[str, ...] = ("main",)  # pushes to these run the per-commit workflow
-    timings: str | None = None  # the timings file plan, render and check use by default
-    cpu_tests: CpuTests | None = None  # None: no CPU workflow
-    calibrate: CalibrateLoop | None = None  # None: no calibrate workflow
-    redispatch: Redispatch | None = None  # None: no re-dispatch workflow
+    cigen_package: str | None = WORKFLOWS.default("cigen_package")
+    cigen_requirements: str | None = WORKFLOWS.default("cigen_requirements")
+    action: str | None = WORKFLOWS.default("action")
+    action_version: str | None = WORKFLOWS.default("action_version")
+    regenerate: str = WORKFLOWS.default("regenerate")
+    branches: tuple[str, ...] = WORKFLOWS.default("branches")
+    timings: str | None = WORKFLOWS.default("timings")
+    cpu_tests: CpuTests | None = WORKFLOWS.default("cpu_tests")
+    calibrate: CalibrateLoop | None = WORKFLOWS.default("calibrate")
+    redispatch: Redispatch | None = WORKFLOWS.default("redispatch")
 
     def file_name(self, output: str) -> str:
-        """The workflow file an output is written to (default: cigen-<output>.yml)."""
-        return self.files.get(output, f"cigen-{output}.yml")
+        """The workflow file an output is written to (workflows.files, else config_fields.default_file_name)."""
+        return self.files.get(output, default_file_name(output))
 
 
 @dataclass(frozen=True)
@@ -316,7 +333,7 @@ class Config:
     model_tests: Mapping[str, ModelTest] = field(default_factory=dict)  # by path
     builds: Mapping[str, Build] = field(default_factory=dict)  # by name
     workflows: WorkflowSettings = field(default_factory=WorkflowSettings)
-    max_infra_rate: float = 0.2  # `cigen health` names a runner whose infra share is above this
+    max_infra_rate: float = HEALTH.default("max_infra_rate")
     lines: Mapping[tuple[str, ...], int] = field(default_factory=dict, compare=False, repr=False)  # key path -> line
 
     def line(self, *key: str) -> int:
