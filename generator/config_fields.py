@@ -8,6 +8,7 @@ uses as they are (tuples, not lists). Standard library only, and cheap to import
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -24,11 +25,17 @@ REQUIRED = _Required()  # no default: the schema requires the key (a suite may t
 EMPTY: Mapping = MappingProxyType({})  # an absent mapping or sub-section: empty, or each of its keys' defaults
 
 
-@dataclass(frozen=True)
 class Derived:
-    """A default computed from other keys when the config is built, said in words."""
+    """A default computed from other keys when the config is built, said in words. (A plain class:
+    every cigen command imports this module, and each dataclass costs about a millisecond to make.)"""
 
-    rule: str
+    __slots__ = ("rule",)
+
+    def __init__(self, rule: str) -> None:
+        self.rule = rule
+
+    def __repr__(self) -> str:
+        return f"Derived({self.rule!r})"
 
 
 @dataclass(frozen=True)
@@ -178,7 +185,7 @@ HOOKS = Section(
         Field(
             "timeout_minutes",
             None,
-            "Each hook step's timeout (None: workflows.setup_timeout_minutes); the most specific level that gives "
+            "Each hook step's timeout (left out: workflows.setup_timeout_minutes); the most specific level that gives "
             "one wins.",
         ),
     ),
@@ -213,7 +220,7 @@ POOL = Section(
         Field("gpu_mem_gib", None, "Each GPU's memory as nvidia-smi reports it, for the memory advisor."),
         Field("gpus", REQUIRED, "GPUs per runner (0: a CPU runner)."),
         Field("setup_minutes", REQUIRED, "Per-job overhead (checkout, install, warm-up) before the first test."),
-        Field("setup", None, "Shell lines that replace workflows.setup on this pool (None: the workflows')."),
+        Field("setup", None, "Shell lines that replace workflows.setup on this pool (left out: the workflows')."),
         Field("env", EMPTY, "Environment of the pool's GPU jobs, over the workflows' (key by key)."),
         Field(
             "preflight",
@@ -285,11 +292,11 @@ SUITE = Section(
         Field("per_file_timeout_seconds", 1200, "How long one test file may run."),
         Field("pr_label", None, "A per-commit suite runs on a pull request only when it carries this label."),
         Field("paths", (), "A per-commit suite runs on a pull request only when it changes these paths."),
-        Field("cron", None, "A nightly suite's own schedule (None: schedule.nightly_cron)."),
+        Field("cron", None, "A nightly suite's own schedule (left out: schedule.nightly_cron)."),
         Field("enabled", True, "A disabled suite is kept in the config (say why in note) and never runs."),
         Field("note", None, "Why the suite is as it is (e.g. why it is disabled); cigen does not read it."),
         Field("groups", (), "Files (paths relative to the root) that must run in the same shard."),
-        Field("setup", None, "Shell lines that replace the pool's or the workflows' setup (None: theirs)."),
+        Field("setup", None, "Shell lines that replace the pool's or the workflows' setup (left out: theirs)."),
         Field("env", EMPTY, "Environment of the suite's jobs, over the pool's and the workflows' (key by key)."),
         Field("secrets", EMPTY, "env name -> secret name, on trusted events only."),
         Field(
@@ -365,7 +372,7 @@ ENV_VARIABLE = Section(
     ("$defs", "env", "additionalProperties", "oneOf", "1"),
     (
         Field("var", REQUIRED, "The repository variable vars.<var>, read through env: only."),
-        Field("default", None, "The text used when the variable is unset (None: empty)."),
+        Field("default", None, "The text used when the variable is unset (left out: empty)."),
     ),
 )
 
@@ -403,7 +410,11 @@ PULL_REQUESTS = Section(
     "workflows.pull_requests",
     ("properties", "workflows", "properties", "pull_requests"),
     (
-        Field("label", None, "The label a pull request needs (read live from the API), e.g. run-ci; None: none."),
+        Field(
+            "label",
+            None,
+            "The label a pull request needs (read live from the API), e.g. run-ci; left out: none needed.",
+        ),
         Field("skip_drafts", True, "Draft pull requests run nothing."),
         Field(
             "paths",
@@ -497,7 +508,7 @@ WORKFLOWS = Section(
             "cpu_tests",
             None,
             "A workflow on a hosted runner running these commands on every pull request and push (this repo: make "
-            "test, make check-workflows); None: no CPU workflow.",
+            "test, make check-workflows); left out: no CPU workflow.",
         ),
         Field("env", EMPTY, "Every GPU job's environment; pools' and suites' env merge in."),
         Field("secrets", EMPTY, "env name -> secret name, on trusted events only."),
@@ -527,7 +538,7 @@ WORKFLOWS = Section(
             "calibrate",
             None,
             "Render a scheduled workflow that downloads recent shard results, runs cigen calibrate and opens a pull "
-            "request changing only the timings and plan files; None: no calibrate workflow.",
+            "request changing only the timings and plan files; left out: no calibrate workflow.",
         ),
         Field(
             "secrets_environment",
@@ -539,7 +550,7 @@ WORKFLOWS = Section(
         Field(
             "throttle",
             None,
-            "Per-commit shards a suite may run at once on the listed events (None: every shard at once).",
+            "Per-commit shards a suite may run at once on the listed events (left out: every shard at once).",
         ),
         Field("hooks", EMPTY, "Every GPU job's hook steps; pools and suites add theirs."),
         Field(
@@ -587,3 +598,40 @@ SECTIONS = (
     CALIBRATE,
     REDISPATCH,
 )
+
+
+def reference_markdown() -> str:
+    """docs/config.md: every section's keys with their defaults and help. A key that only passes an
+    option to the shard runner shows the runner's own default, read from its argument parser."""
+    from generator.shipped import run_shard
+
+    runner = vars(run_shard.build_parser().parse_args(["run", "--suite", "s", "--shard", "0", "--files-json", "[]"]))
+    lines = [
+        "# `cigen.yml` keys",
+        "",
+        "<!-- @generated from generator/config_fields.py. DO NOT EDIT.",
+        "     Regenerate: .venv/bin/python -m pytest tests/test_config_fields.py --update-golden -->",
+        "",
+        "Every key cigen reads, with the value it takes when left out. The shapes each key accepts are",
+        "checked by `generator/data/cigen.schema.json`; `cigen lint` reports every problem at its line.",
+    ]
+    for section in SECTIONS:
+        lines += ["", f"## `{section.name}`" if section.schema_path else "## Top level", ""]
+        lines += ["| key | left out | meaning |", "| --- | --- | --- |"]
+        for item in section.fields:
+            meaning = item.help.replace("|", "\\|")
+            lines.append(f"| `{item.key}` | {_left_out(item, runner)} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def _left_out(item: Field, runner: dict[str, object]) -> str:
+    if item.default is REQUIRED:
+        return "required"
+    if isinstance(item.default, Derived):
+        return item.default.rule
+    if item.default is None and item.runner_option:
+        value = runner[item.runner_option.lstrip("-").replace("-", "_")]
+        return f"the runner's `{item.runner_option}`: `{value:g}`"
+    if item.default is None:
+        return "none"
+    return f"`{json.dumps(_json_value(item.default))}`"

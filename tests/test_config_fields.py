@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import MISSING, fields
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -187,3 +188,14 @@ def test_keys_that_set_a_runner_option_agree_with_the_runner() -> None:
     assert runner["test_arg"] == list(SUITE.default("test_args"))
     assert runner["retries"] == SUITE.default("retries")
     assert runner["retry_wait"] == SUITE.default("retry_wait_seconds")
+
+
+def test_the_config_reference_is_generated_from_the_table(update_golden: bool) -> None:
+    """docs/config.md lists every key with its default; rewritten by --update-golden."""
+    path = Path(__file__).parent.parent / "docs" / "config.md"
+    expected = config_fields.reference_markdown()
+    if update_golden:
+        path.write_text(expected)
+    assert path.read_text() == expected
+    assert "| `retries` | `1` |" in expected
+    assert "| `max_used_mib` | the runner's `--max-used-mib`: `2048` |" in expected
