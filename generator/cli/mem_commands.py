@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from generator.cli.common import FORMAT, format_table, reports_user_errors
+from generator.config_fields import MODEL_TEST
 from generator.errors import UserError
 from generator.memory.advisor import (
     CHECKER_CODES,
@@ -124,14 +125,14 @@ def _mem_row(advice: Advice, data_status: str) -> tuple:
 @click.option(
     "--tp",
     type=click.IntRange(min=1),
-    default=1,
+    default=MODEL_TEST.default("tp"),
     show_default=True,
     help="Tensor parallelism: GPUs the model is split over.",
 )
 @click.option("--mem-fraction", type=float, help="Also evaluate this --mem-fraction-static (default: sglang's own).")
 @click.option(
     "--extra-peak",
-    default="weight-checker",
+    default=MODEL_TEST.default("extra_peak"),
     show_default=True,
     help="The test's own GPU peak: 'weight-checker' (from the model's largest tensor) or MiB.",
 )

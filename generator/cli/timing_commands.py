@@ -14,6 +14,7 @@ from generator.cli.common import (
     reports_user_errors,
     stop_on_errors,
 )
+from generator.config_fields import CALIBRATE
 from generator.errors import plural
 from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
 from generator.timings.measure import FORMATS
@@ -195,7 +196,9 @@ def timings_fetch(
 @timings.command("propose")
 @github_options
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
-@click.option("--branch", default="cigen/timings", show_default=True, help="cigen's branch for the pull request.")
+@click.option(
+    "--branch", default=CALIBRATE.default("branch"), show_default=True, help="cigen's branch for the pull request."
+)
 @click.option("--base", envvar="GITHUB_REF_NAME", required=True, help="The branch to propose to ($GITHUB_REF_NAME).")
 @click.option(
     "--server-url", envvar="GITHUB_SERVER_URL", default="https://github.com", show_default=True, help="For the link."
