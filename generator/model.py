@@ -2,7 +2,8 @@
 
 Frozen dataclasses only; dicts stay at the edges (YAML in, JSON and template context out).
 Units are in the names (`est_seconds`, `gpu_mem_gib`); sort keys are explicit so output is
-byte-identical from run to run.
+byte-identical from run to run. A field that a `cigen.yml` key sets takes its default from that
+key's entry in generator/config_fields.py, the one place defaults are written.
 """
 
 from __future__ import annotations
