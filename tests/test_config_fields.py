@@ -199,3 +199,13 @@ def test_the_config_reference_is_generated_from_the_table(update_golden: bool) -
     assert path.read_text() == expected
     assert "| `retries` | `1` |" in expected
     assert "| `max_used_mib` | the runner's `--max-used-mib`: `2048` |" in expected
+
+
+def test_the_actions_inputs_default_to_the_model_test_keys() -> None:
+    """action.yml cannot import the table: its defaults for the keys a model test passes agree with it."""
+    import yaml
+
+    inputs = yaml.safe_load((Path(__file__).parent.parent / "action.yml").read_text())["inputs"]
+    model_test = config_fields.MODEL_TEST
+    for key in ("tp", "extra_peak", "install", "server_args"):
+        assert inputs[key.replace("_", "-")]["default"] == str(model_test.default(key)), key
