@@ -3,7 +3,13 @@ pre-commit's cfgv). This is the one place a default is written: config.py fills 
 from here, model.py's dataclasses take their defaults from here, and the schema
 (generator/data/cigen.schema.json, which checks shapes only) gets its `default` and
 `description` keywords from here when it is loaded. Defaults are immutable values the model
-uses as they are (tuples, not lists). Standard library only, and cheap to import.
+uses as they are (tuples, not lists). Every command imports this module: it imports nothing but
+generator/backends.py, and the shard runner (whose own defaults apply where a pool's preflight
+key is left out) only when docs/config.md is written.
+
+To add a key: its shape in the schema, one Field here (the tests check the two list the same
+keys in the same order, and that the default passes the schema), and one line in its section's
+builder in config.py.
 """
 
 from __future__ import annotations
