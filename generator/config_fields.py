@@ -283,7 +283,7 @@ _RETRIES_HELP = "Extra attempts for a file failing as flaky-accuracy, infra or t
 _RETRY_WAIT_HELP = "Seconds between attempts, as sglang."
 
 SUITE = Section(
-    "suites.<name>",
+    "suites.<name> and defaults",
     ("$defs", "suite_fields"),
     (
         Field("backend", Derived("the first of backends"), "The backend whose registrations the suite runs."),
