@@ -85,6 +85,7 @@ def test_help_is_written_once_in_the_table_and_given_to_the_schema() -> None:
             assert "description" not in _object_schema(raw, section)["properties"][item.key], item.key
             annotated = _object_schema(loaded, section)["properties"][item.key]
             assert annotated["description"].startswith(item.help)
+    jsonschema.Draft202012Validator.check_schema(loaded)  # still a valid schema with the annotations
     retries = loaded["$defs"]["suite_fields"]["properties"]["retries"]
     assert retries["default"] == 1
     assert loaded["properties"]["workflows"]["properties"]["branches"]["default"] == ["main"]
