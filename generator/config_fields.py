@@ -637,7 +637,8 @@ def _left_out(item: Field, runner: dict[str, object]) -> str:
         return item.default.rule
     if item.default is None and item.runner_option:
         value = runner[item.runner_option.lstrip("-").replace("-", "_")]
-        return f"the runner's `{item.runner_option}`: `{value:g}`"
+        shown = f"{value:g}" if isinstance(value, (int, float)) else value
+        return f"the runner's `{item.runner_option}`: `{shown}`"
     if item.default is None:
         return "none"
     return f"`{json.dumps(_json_value(item.default))}`"
