@@ -72,7 +72,7 @@ def _cards(
                     "--pool",
                     0,
                     "unknown-pool",
-                    f"no pool '{name}' in {config.source} (known: {', '.join(sorted(config.pools))})",
+                    f"no pool '{name}' in {config.source} (known: {', '.join(gpu_pool_names(config))})",
                 )
             if pool.gpu_mem_gib is None:
                 raise UserError(config.source, pool.line, "mem-unknown-gpu", f"pool '{name}' declares no gpu_mem_gib")
@@ -83,6 +83,11 @@ def _cards(
             if warning is not None:
                 warnings.append(warning.format())
     return cards, warnings
+
+
+def gpu_pool_names(config) -> list[str]:
+    """The pools `--pool` may name: those with GPUs (not build pools)."""
+    return sorted(name for name, pool in config.pools.items() if pool.gpus)
 
 
 def _mem_row(advice: Advice, data_status: str) -> tuple:
