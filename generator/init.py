@@ -73,9 +73,9 @@ workflows:
 SGLANG_MARKS = (
     Mark(
         (),
-        "switch off the hand-written workflows these replace (pr-test.yml with pr-gate.yml, "
-        "_pr-test-check-changes.yml, _pr-test-sgl-kernel-build.yml, and the CUDA nightly workflows) "
-        "once cigen's have run beside them; until then both run and only theirs is required",
+        "switch off the hand-written workflows these replace (pr-test.yml, pr-test-extra.yml, "
+        "nightly-test-nvidia.yml, weekly-test-nvidia.yml, stress-test.yml; keep pr-gate.yml, which other "
+        "backends call) once cigen's have run beside them; until then both run and only theirs is required",
     ),
     Mark(("schedule", "nightly_cron"), "when the nightly suites run (UTC; sglang: 14:00 every other day)"),
     Mark(("pools",), "keep the pools whose labels your self-hosted runners register (sglang's runner fleet)"),

@@ -115,3 +115,33 @@ def test_pull_requests_are_gated_and_one_check_decides(sglang, tmp_path):
     }
     finish = workflow["jobs"]["finish"]
     assert finish["if"] == "${{ always() }}" and set(finish["needs"]) == set(workflow["jobs"]) - {"finish"}
+
+
+def shard_step(job: dict) -> dict:
+    return next(step for step in job["steps"] if step["name"] == "Run shard")
+
+
+def option(command: str, name: str) -> str:
+    """The value of `--name VALUE` in the shard step's command."""
+    return re.search(rf"--{name} (\S+)", command).group(1)
+
+
+def test_every_gpu_job_runs_with_sglangs_runner_policy(sglang, tmp_path):
+    """sglang's CUDA CI never passes --enable-retry, and each stage has its own timeouts; the B200
+    nightly job (nightly-test-general-8-gpu-b200) has tighter ones than the H200 one."""
+    assert CliRunner().invoke(cli, ["render", "--root", str(sglang), "--out", str(tmp_path / "gh")]).exit_code == 0
+    config = load_config(None, sglang)
+    policies = {}
+    for workflow in ("cigen-per-commit.yml", "cigen-nightly.yml"):
+        for job_id, job in shard_jobs(load_yaml(tmp_path / "gh" / "workflows" / workflow)).items():
+            base = config.suites[job_suite(job)]
+            pool = base.pools[0] if len(base.pools) == 1 else job_id.removeprefix(f"{base.name}-")
+            suite = base.on_pool(pool)
+            command = shard_step(job)["run"]
+            assert option(command, "retries") == "0", job_id
+            assert int(option(command, "per-file-timeout")) == suite.per_file_timeout_seconds, job_id
+            assert shard_step(job)["timeout-minutes"] == suite.step_timeout_minutes, job_id
+            assert job["timeout-minutes"] == suite.job_timeout_minutes, job_id
+            policies[job_id] = (shard_step(job)["timeout-minutes"], int(option(command, "per-file-timeout")))
+    assert policies["nightly-8-gpu-common-8-gpu-b200"] == (200, 12000)
+    assert policies["nightly-8-gpu-common-8-gpu-h200"] == (300, 18000)

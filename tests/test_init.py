@@ -70,9 +70,9 @@ def test_minimal_config_follows_the_tests_and_renders(tmp_path):
 
 # Every decision only sglang's maintainers can make, each a TODO above its key (issue 20 item 10).
 SGLANG_TODOS = {
-    "# TODO: switch off the hand-written workflows these replace (pr-test.yml with pr-gate.yml, "
-    "_pr-test-check-changes.yml, _pr-test-sgl-kernel-build.yml, and the CUDA nightly workflows) once cigen's have "
-    "run beside them; until then both run and only theirs is required": (
+    "# TODO: switch off the hand-written workflows these replace (pr-test.yml, pr-test-extra.yml, "
+    "nightly-test-nvidia.yml, weekly-test-nvidia.yml, stress-test.yml; keep pr-gate.yml, which other backends call) "
+    "once cigen's have run beside them; until then both run and only theirs is required": (
         "# cigen configuration: the embedded default. It reproduces sglang's CUDA CI layout"
     ),
     "  # TODO: when the nightly suites run (UTC; sglang: 14:00 every other day)": '  nightly_cron: "0 14 */2 * *"',

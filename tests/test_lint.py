@@ -205,3 +205,29 @@ def test_every_requirement_of_cigen_requirements_carries_a_hash(tmp_path, monkey
     (tmp_path / "ci" / "cigen.txt").unlink()
     (missing,) = [p.format() for p in build(read_inputs(Path("."), use_cache=False)).errors]
     assert missing.startswith("ci/cigen.txt: requirements-unreadable: cannot read workflows.cigen_requirements")
+
+
+def ci_path_warnings(tmp_path: Path, monkeypatch, paths: str) -> list[str]:
+    """The ci-files-outside-paths warnings for a pull-request path filter (first lines)."""
+    config = CONFIG.replace("    groups: [[t/a.py, t/missing.py]]\n", "")
+    config += f"workflows:\n  pull_requests:\n    label: run-ci\n    paths: {paths}\n"
+    test = "register_cuda_ci(est_time=60, suite='nightly-1-gpu', nightly=True)" + MAIN
+    write_files(tmp_path, {"cigen.yml": config, "t/a.py": test})
+    monkeypatch.chdir(tmp_path)
+    problems = build(read_inputs(Path("."), use_cache=False)).problems
+    return [p.format().splitlines()[0] for p in problems if p.code == "ci-files-outside-paths"]
+
+
+def test_a_path_filter_that_leaves_out_the_ci_files_is_a_warning(tmp_path, monkeypatch):
+    paths = '["t/**", "!**/*.md"]'
+    assert ci_path_warnings(tmp_path, monkeypatch, paths) == [
+        f"cigen.yml:{config_line('    paths: ' + paths)}: warning: ci-files-outside-paths: "
+        "workflows.pull_requests.paths leaves out cigen.yml, .github/workflows/cigen-per-commit.yml, "
+        ".github/cigen/plan.json: a pull request changing only the CI would run none of it, so cigen adds "
+        "cigen.yml, its workflows and .github/cigen/** to the gate"
+    ]
+
+
+def test_a_path_filter_that_lists_the_ci_files_is_quiet(tmp_path, monkeypatch):
+    paths = '["t/**", "cigen.yml", ".github/workflows/cigen-*.yml", ".github/cigen/**"]'
+    assert ci_path_warnings(tmp_path, monkeypatch, paths) == []
