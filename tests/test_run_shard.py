@@ -180,6 +180,24 @@ def test_retriable_failures_get_retries_extra_attempts_and_no_more(tmp_path):
     assert (root / "t/attempts.log").read_text() == "x\n"
 
 
+def test_only_the_retry_classes_named_are_retried(tmp_path):
+    infra = COUNTED + "import sys\nprint('RuntimeError: CUDA error: initialization error')\nsys.exit(1)\n"
+    root = write_files(tmp_path / "repo", {"t/test_acc.py": COUNTED + ACCURACY_FAIL, "u/test_infra.py": infra})
+    results = tmp_path / "results.json"
+    files = ["t/test_acc.py", "u/test_infra.py"]
+    only_infra = ("--retries", "2", "--retry-classes", "infra", "--keep-going", "--results", str(results))
+    assert run_runner(*shard_args(root, files, *only_infra)).exit_code == 1
+    assert (root / "t/attempts.log").read_text() == "x\n"
+    assert (root / "u/attempts.log").read_text() == "x\nx\nx\n"
+    classes = [(entry["class"], len(entry["attempts"])) for entry in json.loads(results.read_text())["files"]]
+    assert classes == [("flaky-accuracy", 1), ("infra", 3)]
+    for log in (root / "t/attempts.log", root / "u/attempts.log"):
+        log.unlink()
+    both = ("--retries", "1", "--retry-classes", "infra,flaky-accuracy", "--keep-going")
+    assert run_runner(*shard_args(root, files, *both)).exit_code == 1
+    assert (root / "t/attempts.log").read_text() == (root / "u/attempts.log").read_text() == "x\nx\n"
+
+
 def test_the_default_is_one_retry_as_sglang(tmp_path):
     root = write_files(tmp_path / "repo", {"t/test_a.py": COUNTED + ACCURACY_FAIL})
     assert run_runner(*shard_args(root, ["t/test_a.py"])).exit_code == 1
@@ -353,6 +371,12 @@ def test_option_mistakes_are_one_line_errors(tmp_path):
          "--per-file-timeout: missing-timeout: required when a file has no est_seconds (a.py)"),
         (["run", "--suite", "s", "--shard", "0", "--files-json", '["a.py"]', "--per-file-timeout", "0"],
          "run_shard.py run: argument --per-file-timeout: must be at least 0.1, got '0'"),
+        (["run", "--suite", "s", "--shard", "0", "--files-json", '["a.py"]', "--retry-classes", "infra,test"],
+         "run_shard.py run: argument --retry-classes: expected distinct names among flaky-accuracy, infra, "
+         "timeout, got 'infra,test'"),
+        (["run", "--suite", "s", "--shard", "0", "--files-json", '["a.py"]', "--retry-classes", "infra,infra"],
+         "run_shard.py run: argument --retry-classes: expected distinct names among flaky-accuracy, infra, "
+         "timeout, got 'infra,infra'"),
     ]  # fmt: skip
     for args, message in cases:
         run = run_runner(*args)

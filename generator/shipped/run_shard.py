@@ -10,9 +10,10 @@ matrix of shard indices.)
 
 `cigen run-shard ARGS` calls the same `main`. Parity with sglang 0.5.23's `run_unittest_files`
 (sglang/test/ci/ci_utils.py): each file runs as `python3 FILE` in its own process, failures matching
-sglang's retriable patterns (or timing out) get one more attempt, test failures never do, and the
-same TIMINGS block is printed at the end. Beyond it: every failed attempt gets a class (FAILURE_CLASSES),
-a GPU preflight runs before the first file, and a results file and the step summary record every attempt.
+sglang's retriable patterns (or timing out) get one more attempt (--retries, --retry-classes), test
+failures never do, and the same TIMINGS block is printed at the end. Beyond it: every failed attempt
+gets a class (FAILURE_CLASSES), a GPU preflight runs before the first file, and a results file and the
+step summary record every attempt.
 
 Exit status:
   0  every file passed (a flaky file, passed on retry, counts as passed)
@@ -527,6 +528,7 @@ class RunSettings:
     keep_going: bool
     preflight: health.HealthSettings
     pool: str | None = None
+    retry_classes: tuple[str, ...] = RETRIABLE_CLASSES  # what --retries applies to
 
     def timeout_for(self, planned: PlannedFile) -> float:
         """--per-file-timeout, else sglang's derive_timeout_per_file(est_time)."""
@@ -578,7 +580,8 @@ def machine_fault(matches: dict[int, str], gpu_problem: str | None) -> str:
 
 
 def run_file(planned: PlannedFile, position: str, settings: RunSettings) -> FileResult:
-    """Run a file, retrying retriable failures up to --retries times; a pass after a retry is `flaky`."""
+    """Run a file, retrying failures of --retry-classes up to --retries times; a pass after a
+    retry is `flaky`."""
     if not os.path.isfile(os.path.join(settings.root, planned.path)):
         say(f"{position} {planned.path}: missing")
         return FileResult(planned.path, "missing")
@@ -594,7 +597,7 @@ def run_file(planned: PlannedFile, position: str, settings: RunSettings) -> File
         )
         say(f"{position} {planned.path}: {verdict} in {attempt.seconds:.0f} s")
         if (
-            attempt.failure_class not in RETRIABLE_CLASSES
+            attempt.failure_class not in settings.retry_classes
             or len(attempts) > settings.retries
         ):
             break
@@ -1003,6 +1006,17 @@ def non_negative(kind: Callable[[str], float]) -> Callable[[str], float]:
 SECONDS = number(float, 0.1)
 
 
+def class_list(text: str) -> tuple[str, ...]:
+    """An argparse type: a comma-separated list of RETRIABLE_CLASSES (test failures never retry)."""
+    names = tuple(name.strip() for name in text.split(","))
+    unknown = [name for name in names if name not in RETRIABLE_CLASSES]
+    if unknown or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct names among {', '.join(RETRIABLE_CLASSES)}, got {text!r}"
+        )
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="run_shard.py",
@@ -1034,7 +1048,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--retries",
         type=non_negative(int),
         default=1,
-        help="Extra attempts for flaky-accuracy, infra and timeout failures, never test (default 1, as sglang).",
+        help="Extra attempts for failures of --retry-classes, never test (default 1, as sglang).",
+    )
+    run.add_argument(
+        "--retry-classes",
+        type=class_list,
+        default=RETRIABLE_CLASSES,
+        help="The failure classes --retries applies to, comma-separated "
+        "(default: flaky-accuracy,infra,timeout, as sglang).",
     )
     run.add_argument(
         "--retry-wait",
@@ -1107,6 +1128,7 @@ def run_command(options: argparse.Namespace) -> int:
         options.keep_going,
         preflight,
         options.pool,
+        options.retry_classes,
     )
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = (
