@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from generator.atomic import write_text_atomic
 from generator.backends import BACKENDS
@@ -64,6 +65,9 @@ from generator.model import (
     WorkflowSettings,
 )
 from generator.names import RESERVED_JOBS, build_job_id, shard_job_ids
+
+if TYPE_CHECKING:
+    import jsonschema
 
 CONFIG_NAME = "cigen.yml"
 # generator/data/, read as plain files (as pip installs them): importlib.resources would add
@@ -188,8 +192,22 @@ def _schema_problems(doc: _Document) -> list[Problem]:
                     message += f" (known: {', '.join(sorted(known))})"
         elif error.validator == "not" and isinstance(error.instance, dict):
             message = "give either runner_config or pools, not both"
+        elif error.validator == "oneOf" and error.schema == schema()["$defs"]["env"]["additionalProperties"]:
+            message = _env_value_message(error)
+        elif "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+            path = path + (error.instance,)  # the bad key's own line
+            message = f"key {error.message}"
         problems.append(doc.problem(path, "config-schema", f"{where}: {message}"))
     return problems
+
+
+def _env_value_message(error: jsonschema.ValidationError) -> str:
+    """What an env value may be, and what is wrong with a {var: ...} one (the schema's oneOf says neither)."""
+    message = "an env value is text, a number, true/false, or {var: REPOSITORY_VARIABLE, default: text}"
+    if isinstance(error.instance, dict):
+        details = sorted(sub.message for sub in error.context if sub.relative_schema_path[0] == 1)
+        message += f"; here {'; '.join(details)}"
+    return message
 
 
 def _build(doc: _Document) -> Config:
@@ -341,9 +359,10 @@ def _suite(
         working_directory=get("working_directory"),
         retries=get("retries"),
         retry_wait_seconds=get("retry_wait_seconds"),
+        retry_classes=tuple(get("retry_classes")),
         test_args=tuple(get("test_args")),
         mismatched_nightly=get("mismatched_nightly"),
-        on_pools={pool: dict(settings) for pool, settings in get("on_pools").items()},
+        on_pools={pool: _on_pool(settings) for pool, settings in get("on_pools").items()},
         hooks=_hooks(get("hooks")),
         builds=tuple(get("builds")),
         line=doc.line(where),
@@ -476,6 +495,16 @@ def _health_problems(doc: _Document) -> list[Problem]:
         for where, name in named
         if name in BUILTIN_PROBES
     ]
+
+
+def _on_pool(settings: dict) -> dict[str, object]:
+    """A suite's settings on one pool (schema-valid) as Suite fields: env values as the shell sees them."""
+    on_pool = dict(settings)
+    if "env" in on_pool:
+        on_pool["env"] = _env(on_pool["env"])
+    if "retry_classes" in on_pool:
+        on_pool["retry_classes"] = tuple(on_pool["retry_classes"])
+    return on_pool
 
 
 def _env(spec: dict) -> dict[str, str]:

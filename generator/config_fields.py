@@ -279,7 +279,10 @@ HEALTH = Section(
 
 POOL_HEALTH = Section("pools.<name>.health", ("$defs", "health"), _HEALTH_FIELDS)
 
-_RETRIES_HELP = "Extra attempts for a file failing as flaky-accuracy, infra or timeout (never test), as sglang."
+_RETRIES_HELP = "Extra attempts for a file failing in one of retry_classes (never test), as sglang."
+_RETRY_CLASSES_HELP = (
+    "The failure classes retries apply to: flaky-accuracy, infra, timeout (a test failure never retries), as sglang."
+)
 _RETRY_WAIT_HELP = "Seconds between attempts, as sglang."
 
 SUITE = Section(
@@ -311,6 +314,7 @@ SUITE = Section(
             "Folder (relative to the repository root) each test file runs in; paths stay as registered (sglang: test).",
         ),
         Field("retries", 1, _RETRIES_HELP, "--retries"),
+        Field("retry_classes", ("flaky-accuracy", "infra", "timeout"), _RETRY_CLASSES_HELP, "--retry-classes"),
         Field("retry_wait_seconds", 60, _RETRY_WAIT_HELP, "--retry-wait"),
         Field("test_args", (), "Arguments after each test file (sglang passes -f).", "--test-arg"),
         Field(
@@ -323,7 +327,8 @@ SUITE = Section(
             "on_pools",
             EMPTY,
             "Settings of this suite on one of its pools only (sglang's B200 nightly timeouts): pool name -> "
-            "job_timeout_minutes, step_timeout_minutes, per_file_timeout_seconds, retries, retry_wait_seconds.",
+            "job_timeout_minutes, step_timeout_minutes, per_file_timeout_seconds, retries, retry_classes, "
+            "retry_wait_seconds, and env (over the suite's, key by key: sglang's IS_H200 on its H200 job only).",
         ),
         Field("hooks", EMPTY, "Hook steps the suite's GPU jobs add after the pool's."),
         Field("builds", (), "Builds (top-level builds:) whose artifact this per-commit suite's jobs download."),
@@ -333,15 +338,19 @@ SUITE = Section(
 ON_POOL = Section(
     "suites.<name>.on_pools.<pool>",
     ("$defs", "suite_fields", "properties", "on_pools", "additionalProperties"),
-    tuple(
-        Field(key, Derived("the suite's"), SUITE[key].help)
-        for key in (
-            "job_timeout_minutes",
-            "step_timeout_minutes",
-            "per_file_timeout_seconds",
-            "retries",
-            "retry_wait_seconds",
-        )
+    (
+        *(
+            Field(key, Derived("the suite's"), SUITE[key].help)
+            for key in (
+                "job_timeout_minutes",
+                "step_timeout_minutes",
+                "per_file_timeout_seconds",
+                "retries",
+                "retry_classes",
+                "retry_wait_seconds",
+            )
+        ),
+        Field("env", EMPTY, "Environment of the suite's job on this pool, over the suite's (key by key)."),
     ),
 )
 

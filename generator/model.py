@@ -30,6 +30,9 @@ from generator.config_fields import (
 )
 from generator.errors import Problem
 
+# The failure classes the shard runner may retry (generator/shipped/run_shard.py RETRIABLE_CLASSES).
+RETRIABLE_CLASSES: tuple[str, ...] = SUITE.default("retry_classes")
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -157,16 +160,21 @@ class Suite:
     working_directory: str | None = SUITE.default("working_directory")
     retries: int = SUITE.default("retries")
     retry_wait_seconds: int = SUITE.default("retry_wait_seconds")
+    retry_classes: tuple[str, ...] = SUITE.default("retry_classes")  # the failures retries are for
     test_args: tuple[str, ...] = SUITE.default("test_args")
     mismatched_nightly: str = SUITE.default("mismatched_nightly")  # "run" | "skip"
-    on_pools: Mapping[str, Mapping[str, int]] = field(default_factory=dict, hash=False)  # pool -> settings
+    on_pools: Mapping[str, Mapping[str, object]] = field(default_factory=dict, hash=False)  # pool -> settings
     hooks: Hooks = field(default_factory=Hooks)
     builds: tuple[str, ...] = SUITE.default("builds")
     line: int = 0
 
     def on_pool(self, pool: str) -> Suite:
-        """This suite with the settings it has on `pool` (on_pools), e.g. sglang's B200 nightly timeouts."""
-        return replace(self, **self.on_pools[pool]) if pool in self.on_pools else self
+        """This suite with the settings it has on `pool` (on_pools), e.g. sglang's B200 nightly timeouts;
+        its env is merged over the suite's, key by key (sglang's IS_H200 on the H200 job only)."""
+        settings = self.on_pools.get(pool)
+        if not settings:
+            return self
+        return replace(self, **{**settings, "env": {**self.env, **settings.get("env", {})}})
 
     def runs_file(self, nightly: bool) -> bool:
         """Whether a registration with this nightly= flag runs here (sglang's run_suite skips a mismatch)."""

@@ -9,7 +9,7 @@ import pytest
 
 from generator.config import DEFAULT_SOURCE, load_config, parse_config
 from generator.errors import ProblemReport, UserError
-from generator.model import PlausibilityBounds
+from generator.model import RETRIABLE_CLASSES, PlausibilityBounds
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +144,60 @@ def test_runner_config_and_pools_are_exclusive():
     text = MINIMAL.replace("    pools: [1-gpu-h100]\n", "    pools: [1-gpu-h100]\n    runner_config: x\n")
     assert messages(text) == [
         "cigen.yml:7: config-schema: suites.nightly-1-gpu: give either runner_config or pools, not both"
+    ]
+
+
+def test_a_suites_settings_on_one_pool_merge_its_env_and_set_its_retry_policy():
+    text = MINIMAL.replace(
+        "gpus: 1, setup_minutes: 2}",
+        "gpus: 1, setup_minutes: 2}\n  8-gpu-h200: {labels: [h], gpus: 8, setup_minutes: 2}",
+    )
+    text = text.replace("pools: [1-gpu-h100]", "pools: [1-gpu-h100, 8-gpu-h200]") + (
+        "    env: {SHARED: suite, ONLY_SUITE: true}\n"
+        "    retries: 2\n"
+        "    retry_classes: [infra, timeout]\n"
+        "    on_pools:\n"
+        "      8-gpu-h200:\n"
+        "        env: {IS_H200: 1, SHARED: h200, RELAY: {var: PERFETTO_RELAY_URL, default: none}}\n"
+        "        retry_classes: [flaky-accuracy]\n"
+    )
+    suite = parse_config(text, "cigen.yml").suites["nightly-1-gpu"]
+    h200, h100 = suite.on_pool("8-gpu-h200"), suite.on_pool("1-gpu-h100")
+    assert dict(h200.env) == {
+        "SHARED": "h200",
+        "ONLY_SUITE": "true",
+        "IS_H200": "1",
+        "RELAY": "${{ vars.PERFETTO_RELAY_URL || 'none' }}",
+    }
+    assert (h200.retries, h200.retry_classes) == (2, ("flaky-accuracy",))
+    assert h100 == suite and dict(h100.env) == {"SHARED": "suite", "ONLY_SUITE": "true"}
+    assert (h100.retries, h100.retry_classes) == (2, ("infra", "timeout"))
+    assert parse_config(MINIMAL, "cigen.yml").suites["nightly-1-gpu"].retry_classes == RETRIABLE_CLASSES
+
+
+def test_per_pool_env_and_retry_classes_are_checked_with_their_lines():
+    text = MINIMAL + (
+        "    retry_classes: [flaky-accuracy, test]\n"
+        "    on_pools:\n"
+        "      1-gpu-h100:\n"
+        "        env:\n"
+        "          IS_H200: 1\n"
+        "          bad-name: x\n"
+        "          VAR: {var: no spaces}\n"
+        "          OTHER: {variable: X}\n"
+        "        retry_classes: []\n"
+    )
+    env_value = "an env value is text, a number, true/false, or {var: REPOSITORY_VARIABLE, default: text}; here "
+    where = "suites.nightly-1-gpu.on_pools.1-gpu-h100"
+    assert messages(text) == [
+        "cigen.yml:12: config-schema: suites.nightly-1-gpu.retry_classes.1: "
+        "'test' is not one of ['flaky-accuracy', 'infra', 'timeout']",
+        f"cigen.yml:17: config-schema: {where}.env: key 'bad-name' does not match '^[A-Za-z_][A-Za-z0-9_]*$'",
+        f"cigen.yml:18: config-schema: {where}.env.VAR: {env_value}"
+        "'no spaces' does not match '^[A-Za-z_][A-Za-z0-9_]*$'",
+        f"cigen.yml:19: config-schema: {where}.env.OTHER: {env_value}"
+        "'var' is a required property; Additional properties are not allowed ('variable' was unexpected)",
+        f"cigen.yml:20: config-schema: {where}.retry_classes: [] should be non-empty",
     ]
 
 

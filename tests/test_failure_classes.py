@@ -7,6 +7,8 @@ import logging
 
 import pytest
 
+from generator import model
+from generator.config import schema
 from generator.shipped.health import SGLANG_IDLE_POLL_SECONDS, SGLANG_IDLE_USED_MIB, SGLANG_IDLE_WAIT_SECONDS
 from generator.shipped.run_shard import (
     FAILURE_CLASSES,
@@ -168,6 +170,9 @@ def test_timeouts_are_infra_when_the_gpu_stopped_answering_or_the_output_says_so
 def test_every_class_is_reachable_and_listed():
     assert FAILURE_CLASSES == ("passed", "flaky", "test", "flaky-accuracy", "infra", "timeout", "not-run", "missing")
     assert set(RETRIABLE_CLASSES) == {"flaky-accuracy", "infra", "timeout"}
+    # The config's retry_classes (and its default: every retriable class) name the runner's classes.
+    assert model.RETRIABLE_CLASSES == RETRIABLE_CLASSES
+    assert schema()["$defs"]["retry_classes"]["items"]["enum"] == list(RETRIABLE_CLASSES)
 
 
 def test_defaults_match_sglang():

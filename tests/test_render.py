@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -275,6 +276,48 @@ def test_golden_setup_environment_and_secrets_by_level():
     assert upload["with"]["name"] == "cigen-results-${{ github.job }}-${{ matrix.shard }}-${{ github.run_attempt }}"
 
 
+def test_a_suites_settings_on_one_pool_reach_that_pools_job_only(tmp_path):
+    """on_pools: env merged over the suite's (a repository variable through env: only) and the
+    retry policy, on the one pool's job; the other pool's job keeps the suite's."""
+    tree = tmp_path / "tree"
+    shutil.copytree(GOLDEN / "tree", tree)
+    config = (tree / "cigen.yml").read_text()
+    on_pools = (
+        "    max_parallel: 2\n"
+        "    env: {SUITE_LEVEL: suite, SHARED: suite}\n"
+        "    on_pools:\n"
+        "      8-gpu-h200:\n"
+        '        env: {IS_H200: "1", SHARED: h200, PERF_URL: {var: PERF_RELAY_URL}}\n'
+        "        retries: 2\n"
+        "        retry_classes: [infra]\n"
+        "  weekly-8-gpu:\n"
+    )
+    (tree / "cigen.yml").write_text(config.replace("    max_parallel: 2\n  weekly-8-gpu:\n", on_pools, 1))
+    assert run("render", "--root", str(tree)).exit_code == 0
+    nightly = load_yaml(tree / ".github" / "workflows" / "cigen-nightly.yml")["jobs"]
+    h200, b200 = nightly["nightly-8-gpu-8-gpu-h200"], nightly["nightly-8-gpu-8-gpu-b200"]
+    assert {key: h200["env"].get(key) for key in ("SUITE_LEVEL", "SHARED", "IS_H200", "PERF_URL")} == {
+        "SUITE_LEVEL": "suite",
+        "SHARED": "h200",
+        "IS_H200": "1",
+        "PERF_URL": "${{ vars.PERF_RELAY_URL }}",
+    }
+    assert {key: b200["env"].get(key) for key in ("SUITE_LEVEL", "SHARED", "IS_H200", "PERF_URL")} == {
+        "SUITE_LEVEL": "suite",
+        "SHARED": "suite",
+        "IS_H200": None,
+        "PERF_URL": None,
+    }
+    h200_run, b200_run = (shlex.split(job["steps"][2]["run"]) for job in (h200, b200))
+    assert h200_run[h200_run.index("--retries") : h200_run.index("--retry-wait")] == [
+        "--retries", "2", "--retry-classes", "infra",
+    ]  # fmt: skip
+    assert b200_run[b200_run.index("--retries") : b200_run.index("--retry-wait")] == [
+        "--retries", "1", "--retry-classes", "flaky-accuracy,infra,timeout",
+    ]  # fmt: skip
+    assert all("vars." not in step.get("run", "") for job in nightly.values() for step in job.get("steps", []))
+
+
 def test_model_tests_run_through_the_action_on_each_pool_and_nowhere_else():
     nightly = load_yaml(EXPECTED / "workflows" / "cigen-nightly.yml")
     model = "test/nightly/test_model_server.py"
@@ -362,6 +405,7 @@ def test_each_shard_job_runs_on_its_pool_with_its_gpus(synth_tree, corpus_workfl
                 if len(suite.pools) == 1
                 else config.pools[next(p for p in suite.pools if name.endswith(p))]
             )
+            suite = suite.on_pool(pool.name)  # its settings on this pool (on_pools)
             assert default_labels(job) == [list(pool.labels)], name
             command = shlex.split(next(s["run"] for s in job["steps"] if "run_shard.py run" in s.get("run", "")))
             assert command[command.index("--gpus") + 1] == str(pool.gpus), name
@@ -373,6 +417,15 @@ def test_each_shard_job_runs_on_its_pool_with_its_gpus(synth_tree, corpus_workfl
             assert next(s["run"] for s in job["steps"] if s["name"] == "Set up").splitlines() == list(
                 config.setup_for(suite, pool)
             )
+
+
+def test_the_sglang_template_sets_is_h200_where_sglang_does(corpus_workflows):
+    """sglang's nightly-test-general-8-gpu-h200 runs nightly-8-gpu-common with IS_H200=1; its B200
+    job and every other job (the nightly-8-gpu-h200 suite on the same runners included) do not."""
+    jobs = {name: job for workflow in corpus_workflows.values() for name, job in shard_jobs(workflow).items()}
+    assert [name for name, job in jobs.items() if "IS_H200" in job["env"]] == ["nightly-8-gpu-common-8-gpu-h200"]
+    assert jobs["nightly-8-gpu-common-8-gpu-h200"]["env"]["IS_H200"] == "1"
+    assert "nightly-8-gpu-common-8-gpu-b200" in jobs and "nightly-8-gpu-h200" in jobs
 
 
 def test_nightly_and_manual_suites_only_in_the_nightly_workflow(synth_tree, corpus_workflows):

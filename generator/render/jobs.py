@@ -134,17 +134,16 @@ def shard_matrix(suite: Suite) -> str:
 def override_pools(config: Config, suite: Suite, pool: Pool, kind: WorkflowKind) -> list[Pool]:
     """Pools a dispatch may move a single-pool job to: those with as many GPUs whose job would get
     the same env and set-up, since only `runs-on` follows the dispatch (a moved job must not carry
-    its own pool's GPU_CONFIG or install script to another card)."""
+    its own pool's GPU_CONFIG, its on_pools env or install script to another card)."""
     if not kind.pool_overrides:
         return []
-    same = (config.env_for(suite, pool), config.setup_for(suite, pool))
-    return [
-        p
-        for p in config.pools.values()
-        if p.gpus == pool.gpus
-        and p.name != pool.name
-        and (config.env_for(suite, p), config.setup_for(suite, p)) == same
-    ]
+
+    def job_setting(p: Pool) -> tuple:
+        on_p = suite.on_pool(p.name)
+        return config.env_for(on_p, p), config.setup_for(on_p, p)
+
+    same = job_setting(pool)
+    return [p for p in config.pools.values() if p.gpus == pool.gpus and p.name != pool.name and job_setting(p) == same]
 
 
 def runs_on(pool: Pool, others: Sequence[Pool], kind: WorkflowKind | None = None) -> list[str] | str:
@@ -199,8 +198,10 @@ def shard_command(suite: Suite, pool: Pool, source: Sequence[str] | None = None)
         *(plan_source(suite) if source is None else source),
         f"--per-file-timeout {suite.per_file_timeout_seconds}",
         f"--retries {suite.retries}",
-        f"--retry-wait {suite.retry_wait_seconds}",
     ]
+    if suite.retries:  # which failures the retries are for (with none, nothing is retried)
+        lines.append(f"--retry-classes {','.join(suite.retry_classes)}")
+    lines.append(f"--retry-wait {suite.retry_wait_seconds}")
     if suite.trigger != "per-commit":  # per-commit shards free the runner at the first failure
         lines.append("--keep-going")
     lines.append(f"--pool {shlex.quote(pool.name)}")
@@ -354,7 +355,7 @@ def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wo
     for ident, pool in zip(shard_job_ids(suite_plan.suite.name, suite_plan.suite.pools), suite_plan.pools):
         suite = suite_plan.suite.on_pool(pool.name)
         shown = f"{suite.name} on {pool.name}" if len(suite_plan.pools) > 1 else suite.name
-        overrides = override_pools(config, suite, pool, kind) if len(suite_plan.pools) == 1 else []
+        overrides = override_pools(config, suite_plan.suite, pool, kind) if len(suite_plan.pools) == 1 else []
         throttled = kind.name == "per-commit" and config.workflows.throttle is not None
         jobs.append(
             {
@@ -474,7 +475,7 @@ def workflow_jobs(build: Build, kind: WorkflowKind) -> list[dict]:
             jobs.extend(shard_jobs(config, planned[suite.name], needs, kind))
         for pool in model_test_pools(build, suite):
             tests = [p.test for p in build.model_tests if p.suite.name == suite.name and pool in p.pools]
-            jobs.append(model_test_job(config, suite, pool, tests, needs, kind))
+            jobs.append(model_test_job(config, suite.on_pool(pool.name), pool, tests, needs, kind))
     return jobs
 
 
