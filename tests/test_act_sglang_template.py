@@ -39,8 +39,11 @@ BASE_A, BASE_B, B200, H200 = (
 EXTRA, KERNEL = "extra-a-test-1-gpu-large", "base-b-kernel-unit-test-1-gpu-large"
 SUITES = (BASE_A, BASE_B, B200, H200, EXTRA, KERNEL)
 GPU_JOBS = (BUILD, *SUITES)
-RECORD_ENV = "CUSTOM_BUILD_SGL_KERNEL,SGLANG_PRECISION_HF_REPO,SGLANG_PRECISION_HF_REVISION,RUNAI_STREAMER_MEMORY_LIMIT"
+RECORD_ENV = (
+    "CUSTOM_BUILD_SGL_KERNEL,SGLANG_PRECISION_HF_REPO,SGLANG_PRECISION_HF_REVISION,RUNAI_STREAMER_MEMORY_LIMIT,IS_H200"
+)
 SCHEDULE, NIGHTLY_CRON = "0 11,23 * * *", "0 14 */2 * *"
+COMMON = "test/registered/8-gpu-models/test_common.py"  # nightly-8-gpu-common: on 8-gpu-h200 and 8-gpu-b200
 NO_RUN_CI = (
     "No GPU test ran: the pull request lacks the label `run-ci`. To run CI, add the `run-ci` label; "
     "then re-run this workflow."
@@ -280,7 +283,9 @@ def test_high_priority_lifts_the_throttle_and_a_failure_runs_the_hooks(runs, rep
 
 def test_the_nightly_schedule_runs_only_nightly_files_with_the_repository_variables(runs):
     """sglang's run_suite.py --nightly skips nightly=False files; the precision suite reads vars.*; every
-    nightly file runs with sglang's RUNAI_STREAMER_MEMORY_LIMIT=0 (and no per-commit file does)."""
+    nightly file runs with sglang's RUNAI_STREAMER_MEMORY_LIMIT=0 (and no per-commit file does). The
+    suite on two pools runs on both, with IS_H200=1 on the H200 job only (its on_pools env), as sglang's
+    nightly-test-general-8-gpu-h200 job; no other job of the run, on the same runners or not, gets it."""
     result = runs["nightly"]
     assert_clean(result)
     ran = {run.file for run in result.files}
@@ -291,6 +296,14 @@ def test_the_nightly_schedule_runs_only_nightly_files_with_the_repository_variab
     assert precision.data["env"]["SGLANG_PRECISION_HF_REVISION"] == "main"  # the variable is unset: its default
     assert {run.data["env"]["RUNAI_STREAMER_MEMORY_LIMIT"] for run in result.files} == {"0"}
     assert {run.data["env"].get("RUNAI_STREAMER_MEMORY_LIMIT") for run in runs["schedule"].files} == {None}
+    is_h200 = sorted((run.job, run.file, run.data["env"]["IS_H200"]) for run in result.files)
+    assert is_h200 == [
+        ("nightly-1-gpu", "test/registered/nightly/test_accuracy.py", None),
+        ("nightly-1-gpu", "test/registered/nightly/test_perplexity.py", None),
+        ("nightly-8-gpu-common-8-gpu-b200", COMMON, None),
+        ("nightly-8-gpu-common-8-gpu-h200", COMMON, "1"),
+        ("nightly-precision-8-gpu-h200", "test/registered/precision/test_baseline.py", None),
+    ]
 
 
 def plan_shards(repo: FixtureRepo, suite: str) -> list[list[str]]:

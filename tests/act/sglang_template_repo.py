@@ -20,7 +20,7 @@ import yaml
 from generator.config import default_config_text
 from tests.act.fixture import FixtureRepo, git, make_repo, recording_test, render_and_commit
 
-POOLS = ("1-gpu-5090", "1-gpu-h100", "4-gpu-b200", "8-gpu-h200", "x64-kernel-build-node")
+POOLS = ("1-gpu-5090", "1-gpu-h100", "4-gpu-b200", "8-gpu-h200", "8-gpu-b200", "x64-kernel-build-node")
 RUNNER_CONFIGS = ("1-gpu-small", "1-gpu-large", "4-gpu-b200", "8-gpu-h200")
 SUITES = (
     "base-a-test-1-gpu-small",
@@ -31,6 +31,7 @@ SUITES = (
     "base-b-kernel-unit-test-1-gpu-large",
     "nightly-1-gpu",
     "nightly-precision-8-gpu-h200",
+    "nightly-8-gpu-common",
 )
 TEMPLATE_COREDUMPS, FIXTURE_COREDUMPS = "/tmp/sglang_cuda_coredumps", "coredumps"
 SMALL, LARGE = 'runner_config="1-gpu-small"', 'runner_config="1-gpu-large"'
@@ -56,8 +57,12 @@ FILES = {
     "test/registered/precision/test_baseline.py": (
         'register_cuda_ci(est_time=600, suite="nightly-precision-8-gpu-h200", nightly=True)'
     ),
+    # Runs on both 8-GPU pools, as sglang's nightly-test-general-8-gpu-h200 and -b200 jobs run it.
+    "test/registered/8-gpu-models/test_common.py": (
+        'register_cuda_ci(est_time=600, suite="nightly-8-gpu-common", nightly=True)'
+    ),
 }
-PER_COMMIT_FILES = tuple(path for path in FILES if "/nightly/" not in path and "/precision/" not in path)
+PER_COMMIT_FILES = tuple(path for path, mark in FILES.items() if 'suite="nightly' not in mark)
 FAILING = "test/registered/core/test_generate.py"
 
 # A stand-in for one of sglang's CI scripts: appends what it saw to the harness's records file.
