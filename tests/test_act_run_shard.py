@@ -4,7 +4,8 @@ One shard whose files leave a server behind, hang past the per-file timeout, fai
 an accuracy line then pass, and pass, run with one retry and --keep-going; a dead GPU (nvidia-smi
 hangs, or sees no GPU) ends the shard as `infra` before any file runs; the TIMINGS block of the job
 log and the uploaded results file both feed `cigen calibrate`, whose timings change the plan; and
-adding a test changes the plan file, never a workflow.
+adding a test changes the plan file, never a workflow. The same suite on two pools, one of them
+retrying flaky-accuracy only (on_pools retry_classes), retries a timeout on the other pool alone.
 
 The pool sets the preflight's nvidia-smi timeout (`preflight: {timeout_seconds: 3}`, the runner's
 default is 15 s): the dead-GPU scenario shows the key reaching the rendered run step, and the
@@ -63,6 +64,18 @@ FILES = {
     "test/test_d_flaky.py": "flaky",
     "test/test_e_pass.py": "pass",
 }
+# The retry policy per suite and pool: the same suite on a second pool retries flaky-accuracy only, so
+# its hang (timeout) runs once there while the first pool's job, on the defaults, retries it.
+H100_POOL = "  1-gpu-h100: {labels: [1-gpu-h100], gpus: 1, setup_minutes: 1, preflight: {timeout_seconds: 3}}\n"
+ONE_POOL_SUITE = (
+    "  nightly-1-gpu: {trigger: nightly, pools: [1-gpu-h100], step_timeout_minutes: 5, shard_budget_minutes: 4}\n"
+)
+POLICY_CONFIG = CONFIG.replace(H100_POOL, H100_POOL + H100_POOL.replace("h100", "b200")).replace(
+    ONE_POOL_SUITE,
+    "  nightly-1-gpu:\n"
+    "    {trigger: nightly, pools: [1-gpu-h100, 1-gpu-b200], step_timeout_minutes: 5, shard_budget_minutes: 4,\n"
+    "     on_pools: {1-gpu-b200: {retry_classes: [flaky-accuracy]}}}\n",
+)
 PASS_SECONDS = 1.5
 MARK = 'register_cuda_ci(est_time=2, suite="nightly-1-gpu", nightly=True)'
 WORKFLOW = "cigen-nightly.yml"
@@ -72,9 +85,9 @@ PREFLIGHT_SECONDS = 3  # the pool's preflight.timeout_seconds
 RUN_ARGS = ["run", "--suite", JOB, "--shard", "0", "--files-json", '["t.py"]']
 
 
-def fixture_files(extra: dict[str, str] | None = None) -> dict[str, str]:
+def fixture_files(extra: dict[str, str] | None = None, config: str = CONFIG) -> dict[str, str]:
     files = {rel: recording_test(rel, behavior, [MARK], seconds=PASS_SECONDS) for rel, behavior in FILES.items()}
-    return {"cigen.yml": CONFIG, **files, **(extra or {})}
+    return {"cigen.yml": config, **files, **(extra or {})}
 
 
 @pytest.fixture(scope="module")
@@ -83,17 +96,23 @@ def repo(tmp_path_factory) -> FixtureRepo:
 
 
 @pytest.fixture(scope="module")
-def runs(repo, tmp_path_factory) -> Runs:
+def policy_repo(tmp_path_factory) -> FixtureRepo:
+    files = fixture_files(config=POLICY_CONFIG)
+    return render_and_commit(make_repo(tmp_path_factory.mktemp("run-shard-policy") / "repo", files))
+
+
+@pytest.fixture(scope="module")
+def runs(repo, policy_repo, tmp_path_factory) -> Runs:
     root = tmp_path_factory.mktemp("run-shard-runs")
 
-    def act(name: str, gpu: str) -> ActRun:
+    def act(name: str, gpu: str, fixture: FixtureRepo = repo, labels: tuple[str, ...] = ("1-gpu-h100",)) -> ActRun:
         work = root / name
         return run_workflow(
-            repo.path,
+            fixture.path,
             WORKFLOW,
             "workflow_dispatch",
             dispatch_event({"suite": "all"}),
-            labels=["1-gpu-h100"],
+            labels=list(labels),
             bin_dirs=[fake_gpu_bin(work / "gpu-bin")],
             work=work / "act",
             env={"CIGEN_FAKE_GPU": gpu},
@@ -104,6 +123,7 @@ def runs(repo, tmp_path_factory) -> Runs:
             "shard": lambda: act("shard", "idle"),
             "hung GPU": lambda: act("hung", "hang"),
             "no GPU": lambda: act("none", "none"),
+            "policy per pool": lambda: act("policy", "idle", policy_repo, ("1-gpu-h100", "1-gpu-b200")),
         }
     )
 
@@ -139,6 +159,26 @@ def test_a_shard_retries_what_sglang_retries_kills_hangs_and_servers_and_keeps_g
     assert result.leftovers == [] and not any(running(run.pid) for run in job.files)
     assert ("warning", "test/test_d_flaky.py passed on attempt 2") in job.annotations
     assert FLAKY_LINE in job.lines
+
+
+def test_the_retry_classes_a_suite_has_on_a_pool_decide_what_its_job_there_retries(runs):
+    """on_pools: {1-gpu-b200: {retry_classes: [flaky-accuracy]}}: the B200 job runs its hang (timeout) once,
+    the H100 job (every retriable class, the default) twice; a test failure runs once on both."""
+    result = runs["policy per pool"]
+    h100, b200 = "nightly-1-gpu-1-gpu-h100", "nightly-1-gpu-1-gpu-b200"
+    assert result.results() == {"gate": "success", h100: "failure", b200: "failure"}
+    rows = {job: summary_rows(result.job(job, shard=0).summary) for job in (h100, b200)}
+    assert {job: (row["test/test_b_hang.py"], row["test/test_c_fail.py"]) for job, row in rows.items()} == {
+        h100: (("timeout", "timeout, timeout"), ("test", "test")),
+        b200: (("timeout", "timeout"), ("test", "test")),
+    }
+    # flaky-accuracy is retried on both pools (the flaky file's marker is the run's, shared by its two
+    # jobs: a job that runs it after the other passes at once).
+    flaky = {row["test/test_d_flaky.py"] for row in rows.values()}
+    assert ("flaky", "flaky-accuracy, passed") in flaky and flaky <= {
+        ("flaky", "flaky-accuracy, passed"),
+        ("passed", "passed"),
+    }
 
 
 def test_the_results_artifact_records_the_flaky_file_and_the_unretried_failure(runs):
