@@ -292,9 +292,14 @@ def test_a_suites_settings_on_one_pool_reach_that_pools_job_only(tmp_path):
         "        retry_classes: [infra]\n"
         "  weekly-8-gpu:\n"
     )
-    (tree / "cigen.yml").write_text(config.replace("    max_parallel: 2\n  weekly-8-gpu:\n", on_pools, 1))
+    one_pool = "    env: {HF_HUB_DOWNLOAD_TIMEOUT: 300}\n"
+    config = config.replace("    max_parallel: 2\n  weekly-8-gpu:\n", on_pools, 1)
+    config = config.replace(one_pool, one_pool + "    on_pools: {1-gpu-h100: {env: {H100_ONLY: '1'}}}\n", 1)
+    (tree / "cigen.yml").write_text(config)
     assert run("render", "--root", str(tree)).exit_code == 0
     nightly = load_yaml(tree / ".github" / "workflows" / "cigen-nightly.yml")["jobs"]
+    # A dispatch may move a one-pool job only where it would get the same env: not with its pool's on_pools env.
+    assert nightly["nightly-1-gpu"]["runs-on"] == ["1-gpu-h100"] and nightly["nightly-1-gpu"]["env"]["H100_ONLY"] == "1"
     h200, b200 = nightly["nightly-8-gpu-8-gpu-h200"], nightly["nightly-8-gpu-8-gpu-b200"]
     assert {key: h200["env"].get(key) for key in ("SUITE_LEVEL", "SHARED", "IS_H200", "PERF_URL")} == {
         "SUITE_LEVEL": "suite",
