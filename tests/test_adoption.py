@@ -84,6 +84,7 @@ def test_every_gpu_job_has_its_pools_setup_and_environment(sglang, tmp_path):
                 if len(suite.pools) == 1
                 else config.pools[job_id.removeprefix(f"{suite.name}-")]
             )
+            suite = suite.on_pool(pool.name)  # its settings on this pool (on_pools: sglang's IS_H200)
             setup = next(step["run"] for step in job["steps"] if step["name"] == "Set up").splitlines()
             assert setup == list(config.setup_for(suite, pool)), job_id
             secrets = {name: f"${{{{ secrets.{secret} }}}}" for name, secret in suite.secrets.items()}
