@@ -424,13 +424,26 @@ def test_each_shard_job_runs_on_its_pool_with_its_gpus(synth_tree, corpus_workfl
             )
 
 
-def test_the_sglang_template_sets_is_h200_where_sglang_does(corpus_workflows):
-    """sglang's nightly-test-general-8-gpu-h200 runs nightly-8-gpu-common with IS_H200=1; its B200
-    job and every other job (the nightly-8-gpu-h200 suite on the same runners included) do not."""
+def test_the_sglang_template_sets_per_pool_settings_and_no_retries_where_sglang_does(corpus_workflows):
+    """sglang's nightly-test-general-8-gpu-h200 runs nightly-8-gpu-common with IS_H200=1 (step 300 min,
+    --timeout-per-file=18000); its -b200 job runs it without IS_H200 (200 min, 12000 s). No other job (the
+    nightly-8-gpu-h200 suite on the same runners included) gets IS_H200, and no CUDA job retries (sglang's
+    CUDA CI never passes --enable-retry)."""
     jobs = {name: job for workflow in corpus_workflows.values() for name, job in shard_jobs(workflow).items()}
     assert [name for name, job in jobs.items() if "IS_H200" in job["env"]] == ["nightly-8-gpu-common-8-gpu-h200"]
     assert jobs["nightly-8-gpu-common-8-gpu-h200"]["env"]["IS_H200"] == "1"
-    assert "nightly-8-gpu-common-8-gpu-b200" in jobs and "nightly-8-gpu-h200" in jobs
+    assert "nightly-8-gpu-h200" in jobs
+
+    def run_step(job: dict) -> tuple[int, list[str]]:
+        step = next(s for s in job["steps"] if "run_shard.py run" in s.get("run", ""))
+        return step["timeout-minutes"], shlex.split(step["run"])
+
+    for name, (minutes, seconds) in {"8-gpu-h200": (300, "18000"), "8-gpu-b200": (200, "12000")}.items():
+        timeout, command = run_step(jobs[f"nightly-8-gpu-common-{name}"])
+        assert (timeout, command[command.index("--per-file-timeout") + 1]) == (minutes, seconds), name
+    for name, job in jobs.items():
+        command = run_step(job)[1]
+        assert command[command.index("--retries") + 1] == "0" and "--retry-classes" not in command, name
 
 
 def test_nightly_and_manual_suites_only_in_the_nightly_workflow(synth_tree, corpus_workflows):
