@@ -1006,9 +1006,9 @@ def non_negative(kind: Callable[[str], float]) -> Callable[[str], float]:
 SECONDS = number(float, 0.1)
 
 
-def class_list(text: str) -> tuple[str, ...]:
+def class_list(text: str) -> list[str]:
     """An argparse type: a comma-separated list of RETRIABLE_CLASSES (test failures never retry)."""
-    names = tuple(name.strip() for name in text.split(","))
+    names = [name.strip() for name in text.split(",")]
     unknown = [name for name in names if name not in RETRIABLE_CLASSES]
     if unknown or len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(
@@ -1053,7 +1053,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--retry-classes",
         type=class_list,
-        default=RETRIABLE_CLASSES,
+        default=list(RETRIABLE_CLASSES),
         help="The failure classes --retries applies to, comma-separated "
         "(default: flaky-accuracy,infra,timeout, as sglang).",
     )
@@ -1128,7 +1128,7 @@ def run_command(options: argparse.Namespace) -> int:
         options.keep_going,
         preflight,
         options.pool,
-        options.retry_classes,
+        tuple(options.retry_classes),
     )
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = (
