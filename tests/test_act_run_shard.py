@@ -264,5 +264,6 @@ def test_adding_a_test_changes_the_plan_file_and_no_workflow(repo, tmp_path):
         for path, text in after.items()
         if before.get(tmp_path / "before" / path.relative_to(tmp_path / "after")) != text
     )
-    assert changed == ["cigen/plan.json"]
+    assert changed == ["cigen/plan.json", "cigen/rerun-test.json"]  # data only: the plan and what may be rerun
     assert "test/test_f_new.py" in after[tmp_path / "after/cigen/plan.json"]
+    assert "test/test_f_new.py" in after[tmp_path / "after/cigen/rerun-test.json"]
