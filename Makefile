@@ -25,12 +25,19 @@ $(VENV)/.test: $(VENV)/.base
 		$$($(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"])')
 	touch $@
 
-.PHONY: test bench regen-workflows check-workflows lint-corpus clean
+.PHONY: test test-fast bench regen-workflows check-workflows lint-corpus clean
 
 # pytest exits 5 when it collected nothing: that is a failure, never a pass.
 test: $(VENV)/.test
 	@$(BIN)/python -m pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
+
+# The inner loop: everything but the act scenarios and the workflow validators (pytest markers
+# `act` and `validators`, see tests/conftest.py). `make test` stays the full suite.
+test-fast: $(VENV)/.test
+	@$(BIN)/python -m pytest -q -m "not act and not validators"; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test-fast: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
 # .github/ is generated from cigen.yml and the tests it registers: rewrite it, or fail with

@@ -10,6 +10,7 @@ under whatever Python the runner has.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -263,6 +264,27 @@ def plan() -> None:
 # --- run / cleanup -------------------------------------------------------------------------------
 
 
+class DeadlinePassed(Exception):
+    """The test's time is up (SIGALRM from `deadline`)."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float):
+    """Raise DeadlinePassed in this thread after `seconds`: an interval timer, so its SIGALRM is the
+    one event that ends the wait (tests send that signal themselves instead of waiting for the clock)."""
+
+    def expire(signum, frame):
+        raise DeadlinePassed
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run() -> None:
     """The test in its own process group, with a timeout; output to the log and to the job log."""
     folder = state_dir()
@@ -295,9 +317,10 @@ def run() -> None:
         copier = threading.Thread(target=_copy_output, args=(process.stdout, log), daemon=True)
         copier.start()
         try:
-            exit_code = process.wait(timeout=timeout_seconds)
+            with deadline(timeout_seconds):
+                exit_code = process.wait()
             result = "passed" if exit_code == 0 else "failed"
-        except subprocess.TimeoutExpired:
+        except DeadlinePassed:
             annotate("error", f"{test_file} did not finish in {timeout_seconds / 60:g} min; its processes were killed")
             kill_started_groups(folder)
             exit_code = process.wait(timeout=KILL_GRACE_SECONDS * 3)

@@ -51,6 +51,22 @@ def write_files(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+# Test tiers (README "Development"): `make test-fast` deselects `act` and `validators`.
+# Every module named test_act_*.py runs workflows in act, so it is marked here by its name (a new
+# scenario file cannot forget it); validator tests carry `pytest.mark.validators` in their module;
+# the GPU e2e module is marked `gpu`.
+ACT_MODULE_PREFIX = "test_act_"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.path.name
+        if module.startswith(ACT_MODULE_PREFIX):
+            item.add_marker(pytest.mark.act)
+        if item.path.parent.name == "e2e":
+            item.add_marker(pytest.mark.gpu)
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="Rewrite tests/golden/expected/ from a fresh render.")
 

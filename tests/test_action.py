@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -148,29 +149,74 @@ def test_refuses_early_when_the_free_memory_cannot_fit(tmp_path):
 
 
 def test_timeout_kills_only_what_the_action_started(tmp_path):
+    """The deadline is an event, not a race with the clock: once the hanging server has printed its
+    line, the test sends the run step the SIGALRM its deadline timer would send."""
     bystander = subprocess.Popen(["sleep", "120"], start_new_session=True)  # not the action's: must survive
     try:
         hang = f"{STANDIN} --hang-before-ready"
-        run = run_action(
-            inputs(**{"timeout-minutes": "0.1"}),
-            tmp_path / "t",
-            environment(tmp_path, [RTX_5090], CIGEN_E2E_LAUNCH=hang),
+        runs: list = []
+        action_thread = threading.Thread(
+            target=lambda: runs.append(
+                run_action(
+                    inputs(**{"timeout-minutes": "5"}),
+                    tmp_path / "t",
+                    environment(tmp_path, [RTX_5090], CIGEN_E2E_LAUNCH=hang),
+                )
+            )
         )
+        action_thread.start()
+        server_log = wait_for(lambda: next((tmp_path / "t").rglob("server.log"), None))
+        wait_for(lambda: "hanging before ready, as asked" in server_log.read_text())
+        test_pid = int((server_log.parent / "pgids").read_text().split()[0])
+        os.kill(parent_pid(test_pid), signal.SIGALRM)  # the run step: `action.py run`, the test's parent
+        action_thread.join(timeout=120)
+        (run,) = runs
         assert run.outputs == {"mem-fraction-static": "0.79", "result": "timeout"}
         output = run.step("Run the test").output
-        assert f"::error::{E2E} did not finish in 0.1 min; its processes were killed" in output
+        assert f"::error::{E2E} did not finish in 5 min; its processes were killed" in output
         folder = Path(run.step("Prepare").outputs["dir"])
+        assert folder == server_log.parent
         groups = [int(line) for line in (folder / "pgids").read_text().split()]
         assert len(groups) == 2  # the test's group, then the server's (written by the e2e test)
         assert [f"cleanup: SIGTERM to process group {pgid}" in output for pgid in groups] == [True, True]
-        assert "hanging before ready, as asked" in (folder / "server.log").read_text()
         token = (folder / "token").read_text().strip()
         assert processes_with(f"{action.TOKEN_VARIABLE}={token}") == []
         assert bystander.poll() is None
-        assert "| result | timeout (exit -15) in N s (timeout 0.1 min) |" in normalized(run.summary)
+        assert "| result | timeout (exit -15) in N s (timeout 5 min) |" in normalized(run.summary)
     finally:
         bystander.send_signal(signal.SIGKILL)
         bystander.wait()
+
+
+def test_the_deadline_timer_ends_a_wait_and_is_cleared_after():
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        with pytest.raises(action.DeadlinePassed):
+            with action.deadline(0.05):
+                child.wait()
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+        with action.deadline(60):
+            pass
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def wait_for(condition, limit_seconds: float = 120):
+    """Poll `condition` until it is truthy; the limit only bounds a broken run, it is never the event."""
+    end = time.monotonic() + limit_seconds
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"still waiting after {limit_seconds} s")
+
+
+def parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
 
 
 def test_a_server_that_dies_fails_the_test_with_its_log(tmp_path):

@@ -12,7 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.action_runner import ACTION
+
+pytestmark = pytest.mark.validators
 
 BIN = Path(sys.executable).parent
 CALLER = """\

@@ -15,6 +15,8 @@ import pytest
 
 from tests.rendering import GOLDEN, REPO_ROOT, pinned_default_config, render_tree
 
+pytestmark = pytest.mark.validators
+
 BIN = Path(sys.executable).parent
 
 
