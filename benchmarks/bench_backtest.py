@@ -25,7 +25,7 @@ from generator.lint import planned_registrations
 from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
 from generator.timings.history import read_history
 from generator.tree import scan_tree
-from tests.synth import corpus_dir, write_tree
+from tests.support.synth import corpus_dir, write_tree
 
 
 def main(targets: Targets) -> None:

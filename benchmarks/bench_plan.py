@@ -14,8 +14,8 @@ from generator.plan import DEFAULT_TOLERANCE, plan, plan_to_json
 from generator.planning.partition import best_partition, choose_shard_count, lpt, simple_lower_bound
 from generator.planning.stability import churn, stable_split
 from generator.tree import scan_tree
-from tests.sglang_counts import cuda_suite_durations, sglang_shard_counts
-from tests.synth import load_suites, write_tree
+from tests.support.sglang_counts import cuda_suite_durations, sglang_shard_counts
+from tests.support.synth import load_suites, write_tree
 
 
 def _makespan(durations: dict[str, float], bins) -> float:

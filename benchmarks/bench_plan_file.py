@@ -11,7 +11,7 @@ from pathlib import Path
 from benchmarks.common import Targets, table
 from generator.cli.render_commands import render_files
 from generator.render.files import write_generated
-from tests.synth import write_tree
+from tests.support.synth import write_tree
 
 NEW_FILE = "test/registered/core/test_new_feature.py"
 NEW_SOURCE = (

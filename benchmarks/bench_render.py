@@ -14,7 +14,7 @@ from generator.config import load_config
 from generator.pipeline import Inputs, build
 from generator.render.outputs import render_outputs
 from generator.tree import scan_tree
-from tests.synth import write_tree
+from tests.support.synth import write_tree
 
 
 def main(targets: Targets) -> None:

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import Targets, paired_ratio, paired_rounds, spread, table
-from tests.oracle import ci_register
-from tests.synth import REPO_ROOT, corpus_dir, write_tree
+from tests.support.oracle import ci_register
+from tests.support.synth import REPO_ROOT, corpus_dir, write_tree
 
 ROUNDS = 9
 

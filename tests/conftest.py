@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.synth import SynthTree, load_corpus, load_suites, write_tree
+from tests.support.synth import SynthTree, load_corpus, load_suites, write_tree
 
 # Validators run as subprocesses (zizmor, actionlint, check-jsonschema) colour their output in
 # CI (CI=true) even into a pipe; the tests compare plain text.
@@ -43,14 +43,6 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
     return cache
 
 
-def write_files(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
-
 # Test tiers (README "Development"): `make test-fast` deselects `act` and `validators`.
 # Every module named test_act_*.py runs workflows in act, so it is marked here by its name (a new
 # scenario file cannot forget it); validator tests carry `pytest.mark.validators` in their module;
@@ -74,15 +66,3 @@ def pytest_addoption(parser):
 @pytest.fixture
 def update_golden(request) -> bool:
     return request.config.getoption("--update-golden")
-
-
-def without_warnings(stderr: str) -> str:
-    """stderr without the warning findings (and their help lines) every command prints."""
-    kept, in_warning = [], False
-    for line in stderr.splitlines(keepends=True):
-        if line.startswith("  help: ") and in_warning:
-            continue
-        in_warning = ": warning: " in line or line.startswith("warning: ")
-        if not in_warning:
-            kept.append(line)
-    return "".join(kept)

@@ -28,7 +28,7 @@ from tests.act.fixture import DEFAULT_BRANCH, REPOSITORY, FixtureRepo, dispatch_
 from tests.act.harness import ActRun, run_workflow
 from tests.act.sglang_repo import CONFIG, make_sglang_repo
 from tests.act.wheelhouse import build_wheelhouse, hashed_requirements, offline_pip_env
-from tests.rerun_support import FakeGitHub, Recorded
+from tests.support.rerun import FakeGitHub, Recorded
 
 WORKFLOW = "cigen-calibrate.yml"
 REQUIREMENTS = ".github/cigen/requirements.txt"

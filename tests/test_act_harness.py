@@ -11,7 +11,7 @@ import yaml
 
 from tests.act.fixture import FixtureRepo, dispatch_event, make_repo, push_event
 from tests.act.harness import FAKE_TOKEN, ActError, ActRun, find_act, run_workflow, running
-from tests.rerun_support import FakeGitHub
+from tests.support.rerun import FakeGitHub
 
 CHECKOUT = "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8"
 UPLOAD = "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02"

@@ -20,7 +20,7 @@ from tests.act.concurrent import Runs, run_concurrently
 from tests.act.fixture import FixtureRepo, dispatch_event, fake_gpu_bin, repository_payload, venv_python_bin
 from tests.act.harness import ActRun, run_workflow, running, workflow_labels
 from tests.act.sglang_repo import E2E, actual_runs, expected_runs, make_sglang_repo
-from tests.action_runner import ARTIFACT_FILES
+from tests.support.action_runner import ARTIFACT_FILES
 
 WORKFLOW = "cigen-nightly.yml"
 NIGHTLY, KERNEL, WEEKLY, STRESS = "nightly-1-gpu", "nightly-kernel-1-gpu", "weekly-1-gpu", "stress-1-gpu"

@@ -17,7 +17,7 @@ from tests.act.fixture import FixtureRepo, fake_gpu_bin, pull_request_event, pus
 from tests.act.github_api import PullState, serve_github
 from tests.act.harness import NO_NETWORK, ActRun, run_workflow, running, workflow_labels
 from tests.act.sglang_repo import actual_runs, expected_runs, job_labels, make_sglang_repo, pool_labels, recording_file
-from tests.rerun_support import FakeGitHub
+from tests.support.rerun import FakeGitHub
 
 WORKFLOW = "cigen-per-commit.yml"
 BASE_A, BASE_B_SMALL, BASE_B_LARGE, BASE_C = (

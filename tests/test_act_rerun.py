@@ -35,7 +35,7 @@ from tests.act.fixture import (
 )
 from tests.act.github_api import REPLY_ID, PullState, bodies, bot_answer, serve_rerun
 from tests.act.harness import ActRun, run_workflow, workflow_labels
-from tests.rerun_support import listed_job, workflow_run
+from tests.support.rerun import listed_job, workflow_run
 
 WORKFLOW = "cigen-rerun-test.yml"
 PR = 7

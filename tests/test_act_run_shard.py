@@ -33,7 +33,7 @@ from tests.act.fixture import (
     render_and_commit,
 )
 from tests.act.harness import ActRun, run_workflow, running
-from tests.rendering import render_tree
+from tests.support.rendering import render_tree
 
 CONFIG = """\
 version: 1

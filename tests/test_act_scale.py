@@ -1,7 +1,7 @@
-"""sglang's whole corpus in act (issue 12, item 6): the per-commit workflow of the embedded default
-config over all 1,369 test files of the corpus, each a recording file with the file's registrations
-(as tests/synth.py writes them), run by its twice-daily schedule (sglang's full per-commit run; a push
-to main runs nothing, as in sglang). Every enabled CUDA registration of a per-commit suite must run
+"""sglang's whole corpus in act: the per-commit workflow of the embedded default config over all
+1,369 test files of the corpus, each a recording file with the file's registrations (as
+tests/support/synth.py writes them), run by its twice-daily schedule (sglang's full per-commit run; a
+push to main runs nothing, as in sglang). Every enabled CUDA registration of a per-commit suite must run
 exactly once, in the job and shard the plan file gave it. The run's wall time is printed (pytest -s shows it).
 
 The config is the embedded default with every set-up made a no-op and no wait between retries, and the
@@ -26,7 +26,7 @@ from tests.act.fixture import (
 )
 from tests.act.harness import ActRun, run_workflow, workflow_labels
 from tests.act.sglang_repo import actual_runs, expected_runs
-from tests.synth import render_call
+from tests.support.synth import render_call
 
 WORKFLOW = "cigen-per-commit.yml"
 SETUPS = (
@@ -54,7 +54,7 @@ def scale_config() -> str:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, corpus) -> FixtureRepo:
-    """Every corpus file as a recording file with its registrations as tests/synth.py writes them
+    """Every corpus file as a recording file with its registrations as tests/support/synth.py writes them
     (the synthesized body around them is never run), rendered with the scale config and committed."""
     files = {"cigen.yml": scale_config(), **HOOK_SCRIPTS}
     for entry in corpus["files"]:

@@ -37,8 +37,8 @@ from tests.act.concurrent import Runs, run_concurrently
 from tests.act.fixture import FixtureRepo, make_repo, pull_request_event, render_and_commit
 from tests.act.github_api import PullState, bodies, serve_github
 from tests.act.harness import ActRun, run_workflow
-from tests.redispatch_support import ApiJob, FakeRun, workflow_run_event, zipped
-from tests.rerun_support import FakeGitHub
+from tests.support.redispatch import ApiJob, FakeRun, workflow_run_event, zipped
+from tests.support.rerun import FakeGitHub
 
 LABEL = "2-gpu-h100"
 CONFIG = f"""\

@@ -26,7 +26,7 @@ from tests.act.sglang_template_repo import (
     fixture_test_file,
     make_sglang_template_repo,
 )
-from tests.rerun_support import FakeGitHub
+from tests.support.rerun import FakeGitHub
 
 PER_COMMIT, NIGHTLY = "cigen-per-commit.yml", "cigen-nightly.yml"
 BUILD = "build-sgl-kernel"

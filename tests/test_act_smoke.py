@@ -35,7 +35,7 @@ from tests.act.fixture import (
 )
 from tests.act.harness import NO_NETWORK, ActRun, run_workflow, workflow_labels
 from tests.act.sglang_repo import actual_runs, expected_runs
-from tests.rendering import GOLDEN
+from tests.support.rendering import GOLDEN
 
 TREE = GOLDEN / "tree"
 GOLDEN_SETUP = {

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from generator import action, step_files
-from tests.action_runner import ARTIFACT_FILES, REPO, fake_nvidia_smi, processes_with, run_action
+from tests.support.action_runner import ARTIFACT_FILES, REPO, fake_nvidia_smi, processes_with, run_action
 
 E2E = "tests/e2e/test_weight_checker_e2e.py"
 TINY = "tests/e2e/tiny-qwen3"

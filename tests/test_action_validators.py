@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.action_runner import ACTION
+from tests.support.action_runner import ACTION
 
 pytestmark = pytest.mark.validators
 

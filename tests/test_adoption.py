@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.config import load_config
-from tests.rendering import job_suite, load_yaml, pinned_default_config, shard_jobs
-from tests.synth import corpus_dir
+from tests.support.rendering import job_suite, load_yaml, pinned_default_config, shard_jobs
+from tests.support.synth import corpus_dir
 
 SGLANG_WORKFLOWS = json.loads((corpus_dir() / "sglang-ci-env.json").read_text())["workflow_files"]
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
-from tests.rerun_support import FakeGitHub
+from tests.support.rerun import FakeGitHub
 
 REPO = "octo/gpu"
 BASE = f"/repos/{REPO}/actions/permissions"

@@ -24,7 +24,7 @@ from generator.lint import planned_registrations
 from generator.model import Registration
 from generator.timings.history import history_measurements, read_history
 from generator.tree import scan_tree
-from tests.synth import corpus_dir
+from tests.support.synth import corpus_dir
 
 SUITE = "base-c-test-4-gpu-h100"  # embedded default: 22.5 min budget, max_parallel 6
 

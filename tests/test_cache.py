@@ -8,7 +8,7 @@ from pathlib import Path
 from generator import cache as cache_module
 from generator.cache import ScanCache
 from generator.tree import scan_tree
-from tests.conftest import write_files
+from tests.support.files import write_files
 
 A = "register_cuda_ci(est_time=60, suite='s')\nif __name__ == '__main__':\n    main()\n"
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.names import is_generated
-from tests.conftest import without_warnings, write_files
-from tests.rendering import GOLDEN, REPO_ROOT
+from tests.support.files import without_warnings, write_files
+from tests.support.rendering import GOLDEN, REPO_ROOT
 
 HEADER = "# @generated from templates/nightly.yml.j2. DO NOT EDIT.\n"
 

@@ -13,8 +13,8 @@ import pytest
 from generator.config import default_config_text, parse_config
 from generator.render.jobs import with_ci_paths
 from generator.shipped import ci_gate
-from tests.conftest import write_files
-from tests.rerun_support import FakeGitHub
+from tests.support.files import write_files
+from tests.support.rerun import FakeGitHub
 
 GATE = Path(ci_gate.__file__)
 REPO = "octo/gpu"

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.cli.app import COMMANDS
 from generator.config import load_config
-from tests.conftest import write_files
-from tests.rendering import GOLDEN
+from tests.support.files import write_files
+from tests.support.rendering import GOLDEN
 
 GOLDEN_CONFIG = GOLDEN / "tree" / "cigen.yml"
 

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from benchmarks.backtest.__main__ import main as backtest_main
 from generator.cli import cli
-from tests.conftest import write_files
-from tests.synth import corpus_dir
+from tests.support.files import write_files
+from tests.support.synth import corpus_dir
 from tests.test_backtest import write_history
 
 MAIN = '\nif __name__ == "__main__":\n    main()\n'

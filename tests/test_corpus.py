@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tests.synth import SHARED_CORPUS, VENDORED_CORPUS, corpus_dir
+from tests.support.synth import SHARED_CORPUS, VENDORED_CORPUS, corpus_dir
 
 FILES = [
     "README.md",

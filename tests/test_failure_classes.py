@@ -24,9 +24,9 @@ from generator.shipped.run_shard import (
     failure_class,
     timings_block,
 )
-from tests.ci_utils_oracle import ORACLE_NAME, ci_utils, gpu_idle_constants
-from tests.conftest import write_files
-from tests.run_shard_support import run_runner, shard_args, timings_lines
+from tests.support.ci_utils_oracle import ORACLE_NAME, ci_utils, gpu_idle_constants
+from tests.support.files import write_files
+from tests.support.run_shard import run_runner, shard_args, timings_lines
 
 # One output line per row, which that row (and no row above it) must match.
 SAMPLES = {

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.shipped import fleet
-from tests.redispatch_support import results_doc
+from tests.support.redispatch import results_doc
 
 NO_GPU = ("nvidia-smi", "nvidia-smi exited 6: No devices were found")
 

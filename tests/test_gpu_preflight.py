@@ -7,8 +7,8 @@ import re
 
 from generator.shipped.health import Gpu, parse_gpus, visible_gpus
 from generator.shipped.run_shard import build_parser
-from tests.conftest import write_files
-from tests.run_shard_support import PASS, fake_nvidia_smi, gpu_line, run_runner, shard_args
+from tests.support.files import write_files
+from tests.support.run_shard import PASS, fake_nvidia_smi, gpu_line, run_runner, shard_args
 
 HANGS = "sleep 30\n"
 NO_DEVICES = "echo 'No devices were found'\nexit 6\n"

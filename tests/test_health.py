@@ -13,7 +13,7 @@ import pytest
 
 from generator.shipped import health
 from generator.shipped.run_shard import FAILURE_CLASSES
-from tests.run_shard_support import gpu_line
+from tests.support.run_shard import gpu_line
 
 HEALTH = Path(health.__file__)
 TWO_IDLE = f"echo '{gpu_line(0, 10)}'\necho '{gpu_line(1, 10)}'\n"
@@ -185,8 +185,8 @@ CUDA_INIT = "import sys\nprint('RuntimeError: CUDA error: initialization error')
 
 def shard_run(tmp_path: Path, test: str, nvidia_smi: str, *extra: str) -> tuple[int, dict, list[str]]:
     """The shard runner on one file with a drain command that appends to drained.log."""
-    from tests.conftest import write_files
-    from tests.run_shard_support import run_runner, shard_args
+    from tests.support.files import write_files
+    from tests.support.run_shard import run_runner, shard_args
 
     root = write_files(tmp_path / "repo", {"t/test_a.py": test})
     results = tmp_path / "results.json"

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.config import default_config_text, load_config
 from generator.todos import find_todos
-from tests.conftest import write_files
+from tests.support.files import write_files
 
 MAIN = '\n\nif __name__ == "__main__":\n    unittest.main()\n'
 TREE = {

@@ -8,7 +8,7 @@ from generator.config import load_config
 from generator.lint import counts_by_code, lint
 from generator.pipeline import build, read_inputs
 from generator.tree import scan_tree
-from tests.conftest import write_files
+from tests.support.files import write_files
 
 CONFIG = """\
 version: 1

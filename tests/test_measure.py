@@ -14,7 +14,7 @@ from generator.timings.junit import read_junit
 from generator.timings.measure import Known, read_measurements
 from generator.timings.model_json import read_partition_model
 from generator.timings.samples import Measurements, Sample, SetupSample
-from tests.synth import corpus_dir
+from tests.support.synth import corpus_dir
 
 SUITE = "base-b-test-1-gpu-large"
 NOTHING = Known(set(), set(), ["cuda"])  # no scanned file, no suite

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.memory.advisor import pinned_mem_fraction
-from tests.conftest import write_files
+from tests.support.files import write_files
 
 CONFIG = """\
 version: 1

@@ -21,7 +21,7 @@ from generator.planning.partition import (
     simple_lower_bound,
 )
 from generator.tree import scan_tree
-from tests.sglang_counts import cuda_suite_durations, sglang_shard_counts
+from tests.support.sglang_counts import cuda_suite_durations, sglang_shard_counts
 
 
 def makespan(durations: dict[str, float], bins) -> float:

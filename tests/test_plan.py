@@ -14,8 +14,8 @@ from generator.cli import cli
 from generator.config import load_config
 from generator.plan import plan, plan_to_json
 from generator.tree import scan_tree
-from tests.conftest import write_files
-from tests.rendering import pinned_default_config
+from tests.support.files import write_files
+from tests.support.rendering import pinned_default_config
 
 CONFIG = """\
 version: 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from generator.cli import cli
-from tests.rendering import REPO_ROOT
+from tests.support.rendering import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
 # Paths in the user's repository (what cigen writes under .github/, sglang's own files): not ours to check.

@@ -16,7 +16,7 @@ import yaml
 
 from generator.shipped import fleet, redispatch
 from generator.shipped.run_shard import FAILURE_CLASSES
-from tests.redispatch_support import (
+from tests.support.redispatch import (
     BASE,
     RERUN,
     ApiJob,
@@ -27,7 +27,7 @@ from tests.redispatch_support import (
     workflow_run_event,
     zipped,
 )
-from tests.rerun_support import FakeGitHub
+from tests.support.rerun import FakeGitHub
 
 PROGRAM = Path(redispatch.__file__)
 TIMINGS_HOSTILE = [
@@ -332,7 +332,7 @@ def test_the_workflow_is_a_privileged_trigger_that_runs_only_the_default_branchs
     import shutil
 
     from generator.render.pins import CHECKOUT
-    from tests.rendering import GOLDEN, load_yaml, render_tree
+    from tests.support.rendering import GOLDEN, load_yaml, render_tree
 
     workflow = load_yaml(GOLDEN / "expected" / "workflows" / "cigen-redispatch.yml")
     assert workflow[True] == {  # YAML 1.1 reads the key `on` as true

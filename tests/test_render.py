@@ -26,8 +26,8 @@ from generator.render.pins import CHECKOUT, DOWNLOAD_ARTIFACT, SETUP_PYTHON, UPL
 from generator.render.shipping import copy_text
 from generator.render.templates import yaml_value
 from generator.tree import scan_tree
-from tests.conftest import without_warnings, write_files
-from tests.rendering import (
+from tests.support.files import without_warnings, write_files
+from tests.support.rendering import (
     GOLDEN,
     REPO_ROOT,
     default_labels,

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.config import load_config
 from generator.planning.plan_file import committed_shards
-from tests.rendering import render_tree
+from tests.support.rendering import render_tree
 
 NEW_FILE = "test/registered/core/test_new_feature.py"
 NEW_SOURCE = (

@@ -27,7 +27,7 @@ from generator.rerun.parse import (
     registry_from_scan,
 )
 from generator.tree import scan_tree
-from tests.rerun_support import E2E, write_rerun_tree
+from tests.support.rerun import E2E, write_rerun_tree
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = yaml.safe_load((REPO / "tests/cases/rerun/hostile.yml").read_text())

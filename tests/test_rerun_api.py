@@ -29,7 +29,7 @@ from generator.rerun.policy import (
 )
 from generator.shipped import rerun_gate
 from generator.shipped.rerun_select import FORMS
-from tests.rerun_support import (
+from tests.support.rerun import (
     E2E,
     LINK_OUT,
     OUTSIDE_SECRET,

@@ -24,8 +24,8 @@ from generator.rerun.parse import Target, parse_comment, registry_from_scan
 from generator.shipped.rerun_select import job_name
 from generator.tree import scan_tree
 from tests.act.fixture import fake_gpu_bin
-from tests.conftest import write_files
-from tests.rendering import build_without_tree, pinned_default_config
+from tests.support.files import write_files
+from tests.support.rendering import build_without_tree, pinned_default_config
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

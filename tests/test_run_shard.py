@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.shipped.run_shard import FAILURE_PATTERNS, OutputWatch, failure_class, main
-from tests.conftest import write_files
-from tests.run_shard_support import (
+from tests.support.files import write_files
+from tests.support.run_shard import (
     ACCURACY_FAIL,
     COUNTED,
     FAIL,

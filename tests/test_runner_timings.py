@@ -15,8 +15,8 @@ from generator.timings.measure import Known, read_measurements
 from generator.timings.runresults import read_run_results
 from generator.timings.samples import Sample
 from generator.timings.timingslog import read_timings_log
-from tests.conftest import write_files
-from tests.run_shard_support import ACCURACY_FAIL, FLAKY, PASS, run_runner, write_plan
+from tests.support.files import write_files
+from tests.support.run_shard import ACCURACY_FAIL, FLAKY, PASS, run_runner, write_plan
 
 SUITE = "base-c-test-4-gpu-h100"
 # Registered (the scanner reads the call) and runnable (the stub module is on PYTHONPATH).

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from generator.errors import Severity
 from generator.scan import scan_bytes, scan_module, scan_text
-from tests.oracle import ci_register
+from tests.support.oracle import ci_register
 
 # Codes where we are deliberately stricter than sglang (it silently accepts these).
 STRICTER = {"non-constant-arg", "bad-est-time", "bad-suite", "bad-stage", "bad-runner-config"}

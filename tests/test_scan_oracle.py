@@ -8,7 +8,7 @@ from generator.backends import MARKERS
 from generator.config import load_config
 from generator.scan import scan_text
 from generator.tree import scan_tree
-from tests.oracle import ci_register, sglang_files
+from tests.support.oracle import ci_register, sglang_files
 
 
 def oracle_rows(root: Path) -> list[tuple]:

@@ -22,7 +22,7 @@ from generator.github.client import GitHub
 from generator.timings.loop import fetch_results, propose
 from generator.timings.measure import Known, read_measurements
 from generator.timings.provenance import TrustedRuns
-from tests.rerun_support import FakeGitHub
+from tests.support.rerun import FakeGitHub
 
 REPO = "octo/gpu"
 BASE = "0123456789abcdef0123456789abcdef01234567"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rendering import GOLDEN, REPO_ROOT, pinned_default_config, render_tree
+from tests.support.rendering import GOLDEN, REPO_ROOT, pinned_default_config, render_tree
 
 pytestmark = pytest.mark.validators
 

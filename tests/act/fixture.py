@@ -221,7 +221,7 @@ def make_repo(path: Path, files: Mapping[str, str]) -> FixtureRepo:
 
 def render_and_commit(repo: FixtureRepo) -> FixtureRepo:
     """`cigen render` into the repository's .github/, committed: what a user pushes."""
-    from tests.rendering import render_tree  # the generator, only where a fixture is rendered
+    from tests.support.rendering import render_tree  # the generator, only where a fixture is rendered
 
     render_tree(repo.path, repo.path / ".github")
     repo.commit({}, "cigen render")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.act.fixture import DEFAULT_BRANCH, REPOSITORY
-from tests.rerun_support import FakeGitHub, Recorded, serve_runs
+from tests.support.rerun import FakeGitHub, Recorded, serve_runs
 
 REPLY_ID = 555  # the id of the gate's answer comment
 RUN_ID = 1  # act's GITHUB_RUN_ID

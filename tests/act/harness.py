@@ -90,8 +90,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.action_runner import processes_with
-from tests.rerun_support import FakeGitHub, Recorded
+from tests.support.action_runner import processes_with
+from tests.support.rerun import FakeGitHub, Recorded
 
 ACT_VERSION = "0.2.89"
 DOUBLES = Path(__file__).resolve().parent / "doubles"

@@ -18,8 +18,8 @@ from generator.pipeline import Build, Inputs, build
 from generator.render.files import write_generated
 from generator.tree import TreeScan
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = Path(__file__).resolve().parent / "golden"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = REPO_ROOT / "tests" / "golden"
 
 
 def render_tree(root: Path, github_dir: Path, config: Path | None = None, fresh: bool = False) -> dict[Path, str]:

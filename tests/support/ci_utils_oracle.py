@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from unittest import mock
 
-from tests.oracle import SGLANG_VERSION
+from tests.support.oracle import SGLANG_VERSION
 
 ORACLE_NAME = "sglang_ci_utils_oracle"
 

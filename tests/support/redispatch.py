@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tests.act.fixture import REPOSITORY, repository_payload
-from tests.rerun_support import FakeGitHub
+from tests.support.rerun import FakeGitHub
 
 RUN_ID = 4242
 BASE = f"/repos/{REPOSITORY}"

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 SHARED_CORPUS = REPO_ROOT.parent / "shared" / "corpus"  # the team's copy, beside the checkout

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.synth import render_file
+from tests.support.synth import render_file
 
 E2E = "test/registered/rl/test_weight_checker_e2e.py"  # nightly-1-gpu -> 1-gpu-h100
 # Real sglang files (from the corpus), chosen for what /rerun-test must decide about them.
@@ -66,7 +66,7 @@ CUSTOM_FILES = {
 
 
 def write_rerun_tree(root: Path, corpus: dict) -> Path:
-    """The corpus files above, synthesized as in tests/synth.py, plus a few hand-made ones."""
+    """The corpus files above, synthesized as in tests/support/synth.py, plus a few hand-made ones."""
     for entry in corpus["files"]:
         if entry["file"] in CORPUS_FILES or entry["file"].startswith(CORPUS_DIRS):
             path = root / entry["file"]
