@@ -25,7 +25,7 @@ $(VENV)/.test: $(VENV)/.base
 		$$($(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"])')
 	touch $@
 
-.PHONY: test test-fast bench regen-workflows check-workflows lint-corpus clean
+.PHONY: test test-fast findings-table bench regen-workflows check-workflows lint-corpus clean
 
 # pytest exits 5 when it collected nothing: that is a failure, never a pass.
 test: $(VENV)/.test
@@ -47,6 +47,10 @@ regen-workflows: $(VENV)/.base
 
 check-workflows: $(VENV)/.base
 	$(CIGEN) check
+
+# README.md's findings table, regenerated from the catalog in generator/findings.py.
+findings-table: $(VENV)/.test
+	$(BIN)/python -m pytest -q tests/test_findings.py -k readme --update-golden
 
 bench: $(VENV)/.test
 	$(BIN)/python benchmarks/run.py --update-readme
