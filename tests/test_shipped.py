@@ -22,7 +22,7 @@ from generator.render.shipping import (
     sibling_imports,
     source,
 )
-from tests.rendering import GOLDEN, render_tree
+from tests.support.rendering import GOLDEN, render_tree
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "generator" / "shipped"
 BIN = Path(sys.executable).parent
