@@ -161,7 +161,7 @@ def test_missing_root_is_a_user_error(tmp_path):
 WEIGHT_CHECKER = {"test/registered/rl/test_weight_checker_e2e.py": GOOD}
 
 
-@pytest.mark.parametrize("command", ["lint", "plan", "render", "check"])
+@pytest.mark.parametrize("command", ["scan", "lint", "plan", "render", "check"])
 def test_a_root_without_tests_is_an_error_not_an_empty_ci(tmp_path, command):
     (tmp_path / "src").mkdir()
     result = CliRunner().invoke(cli, [command, "--root", str(tmp_path)])

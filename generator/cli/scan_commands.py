@@ -25,10 +25,12 @@ from generator.errors import EXIT_USER_ERROR, plural
 @reports_user_errors
 def scan(root: Path, config_path: Path | None, no_cache: bool, fmt: str) -> None:
     """List every CI registration in the tree (parsed, never imported)."""
+    from generator.lint import check_tree
     from generator.pipeline import read_inputs
 
     inputs = read_inputs(root, config_path, not no_cache)
-    stop_on_errors(inputs.scan.problems, len(inputs.scan.files), "nothing printed")
+    problems = [*inputs.scan.problems, *check_tree(inputs.config, inputs.scan)]  # an empty tree is a wrong root
+    stop_on_errors(problems, len(inputs.scan.files), "nothing printed")
     registrations = inputs.scan.registrations
     if fmt == "json":
         click.echo(json.dumps([r.to_json() for r in registrations], indent=2))
