@@ -215,3 +215,18 @@ def test_user_errors_exit_2_with_one_line():
         result = run(*args)
         assert (result.exit_code, result.stderr) == (2, message + "\n"), args
         assert result.stdout == ""
+
+
+def test_the_model_is_named_after_its_file_unless_it_is_a_folders_config_json(tmp_path):
+    config = (REPO / "generator/data/models/Qwen3-8B.json").read_text()
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "My-8B.json").write_text(config)
+    (tmp_path / "Their-8B").mkdir()
+    (tmp_path / "Their-8B" / "config.json").write_text(config)
+
+    def name(model: str) -> str:
+        return json.loads(run("--model", model, "--gpu-mem-gib", "80", "--format", "json").stdout)["model"]
+
+    assert name(str(tmp_path / "models" / "My-8B.json")) == "My-8B"
+    assert name(str(tmp_path / "Their-8B" / "config.json")) == "Their-8B"
+    assert name(str(tmp_path / "Their-8B")) == "Their-8B"

@@ -152,7 +152,7 @@ def load_model(spec: str, root: Path | None = None) -> ModelShape:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise UserError(str(path), 0, "bad-model-config", f"cannot read model config: {error}") from None
-        return model_from_config(data, name=path.parent.name or spec, source=str(path))
+        return model_from_config(data, name=model_name(path, spec), source=str(path))
     name = _builtin_name(spec)
     if name is None:
         raise UserError(
@@ -164,6 +164,13 @@ def load_model(spec: str, root: Path | None = None) -> ModelShape:
         )
     text = resources.files("generator").joinpath(f"data/models/{name}.json").read_text(encoding="utf-8")
     return model_from_config(json.loads(text), name=name, source="built-in")
+
+
+def model_name(path: Path, spec: str) -> str:
+    """A Hugging Face folder's config.json is named after its folder; any other file after itself."""
+    if path.name == "config.json":
+        return path.parent.name or spec
+    return path.stem
 
 
 def model_from_config(data: object, name: str, source: str) -> ModelShape:
