@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.common import Targets, table
-from generator.cli.render_commands import render_files
 from generator.render.files import write_generated
+from generator.render.repository import RenderRequest, render_repository
 from tests.support.synth import write_tree
 
 NEW_FILE = "test/registered/core/test_new_feature.py"
@@ -22,7 +22,7 @@ EDITED = "test/registered/reasoning/test_reasoning.py"  # base-b-test-1-gpu-larg
 
 
 def render(root: Path) -> dict[str, str]:
-    rendered = render_files(root, None, True, None, None, "nothing written")
+    rendered = render_repository(RenderRequest(root), "nothing written")
     write_generated(rendered.files, rendered.github_dir)
     return {path.relative_to(root).as_posix(): text for path, text in rendered.files.items()}
 

@@ -8,6 +8,7 @@ is a bug in cigen and is allowed to show its traceback.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -87,12 +88,23 @@ class UserError(Exception):
 
 
 class ProblemReport(Exception):
-    """Several problems found in one pass; raised once all of them are collected."""
+    """Several problems found in one pass; raised once all of them are collected. `warnings`
+    found in the same pass are printed before them."""
 
-    def __init__(self, problems: list[Problem], summary: str):
+    def __init__(self, problems: list[Problem], summary: str, warnings: tuple[Problem, ...] = ()):
         self.problems = sorted(problems)
         self.summary = summary
+        self.warnings = warnings
         super().__init__(summary)
+
+
+def raise_errors(problems: Iterable[Problem], files: int, what: str) -> None:
+    """Raise every error at once (exit 2) so nothing is half done: '2 errors in 9 files; `what`.'"""
+    problems = list(problems)
+    errors = [p for p in problems if p.is_error]
+    if errors:
+        warnings = tuple(p for p in problems if not p.is_error)
+        raise ProblemReport(errors, f"{plural(len(errors), 'error')} in {plural(files, 'file')}; {what}.", warnings)
 
 
 def plural(count: int, noun: str) -> str:

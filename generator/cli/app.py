@@ -46,7 +46,7 @@ COMMANDS: dict[str, LazyCommand] = {
         "generator.cli.render_commands", "check", "Fail with a diff when the generated files are stale."
     ),
     "run-shard": LazyCommand(
-        "generator.cli.render_commands",
+        "generator.cli.run_shard_command",
         "run_shard_command",
         "Run one CI shard's test files (cigen's runner).",
     ),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from generator.errors import EXIT_USER_ERROR, Problem, ProblemReport, UserError, plural
+from generator.errors import EXIT_USER_ERROR, Problem, ProblemReport, UserError, raise_errors
 
 
 def print_problems(problems: Iterable[Problem]) -> None:
@@ -29,6 +29,7 @@ def reports_user_errors(command):
             click.echo(error.problem.format(), err=True)
             sys.exit(EXIT_USER_ERROR)
         except ProblemReport as report:
+            print_problems(report.warnings)
             print_problems(report.problems)
             click.echo(report.summary, err=True)
             sys.exit(EXIT_USER_ERROR)
@@ -46,12 +47,10 @@ def reports_user_errors(command):
 
 
 def stop_on_errors(problems: Iterable[Problem], files: int, what: str) -> None:
-    """Print the warnings; raise every error at once (exit 2) so nothing is half done."""
+    """Print the warnings, or raise every error at once (exit 2; the warnings print first)."""
     problems = list(problems)
-    errors = [p for p in problems if p.is_error]
+    raise_errors(problems, files, what)
     print_problems(p for p in problems if not p.is_error)
-    if errors:
-        raise ProblemReport(errors, f"{plural(len(errors), 'error')} in {plural(files, 'file')}; {what}.")
 
 
 def input_options(command):

@@ -1,14 +1,13 @@
-"""render, check and run-shard: the generated workflows and what their jobs call."""
+"""render and check: write the generated files, or compare them with the disk."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from generator.cli.common import format_table, input_options, reports_user_errors, stop_on_errors, timings_option
+from generator.cli.common import format_table, input_options, print_problems, reports_user_errors, timings_option
 from generator.errors import EXIT_DRIFT, plural
 
 
@@ -33,44 +32,19 @@ def render_options(command):
     return timings_option(command)
 
 
-@dataclass(frozen=True)
-class RenderedFiles:
-    """Every generated file's fresh text, by where it belongs on disk."""
-
-    files: dict[Path, str]
-    github_dir: Path
-    regenerate: str  # the command that rewrites them
-    not_rendered: tuple[str, ...] = ()  # outputs the repository does not get, and why
-
-
-def render_files(
+def request(
     root: Path,
     config_path: Path | None,
     no_cache: bool,
     timings_path: Path | None,
     out: Path | None,
-    what: str,
-    fresh: bool = False,
-    adopt: tuple[Path, ...] = (),
-) -> RenderedFiles:
-    """Build (keeping the committed plan file's shards where the plan allows, unless `fresh`)
-    and render: nothing touches the disk. Errors and hand-written files in the way stop it;
-    warnings are printed."""
-    from generator.names import PLAN_FILE
-    from generator.pipeline import build, load_planning_timings, read_inputs
-    from generator.planning.plan_file import committed_shards
-    from generator.render.files import output_files, refuse_hand_written
-    from generator.render.outputs import not_rendered, render_outputs
+    fresh: bool,
+    adopt: tuple[Path, ...],
+):
+    """The options as a RenderRequest (imported here: `cigen --help` does not load render/)."""
+    from generator.render.repository import RenderRequest
 
-    inputs = read_inputs(root, config_path, not no_cache)
-    timings = load_planning_timings(inputs, timings_path)
-    github_dir = out if out is not None else root / ".github"
-    previous = None if fresh else committed_shards(github_dir / PLAN_FILE)
-    built = build(inputs, timings, previous)
-    stop_on_errors(built.problems, len(inputs.scan.files), what)
-    files = output_files(render_outputs(built), github_dir)
-    refuse_hand_written(files, adopt, what)
-    return RenderedFiles(files, github_dir, built.config.workflows.regenerate, tuple(not_rendered(built)))
+    return RenderRequest(root, config_path, not no_cache, timings_path, out, fresh, adopt)
 
 
 @click.command("render")
@@ -94,8 +68,12 @@ def render(
     never replaced.
     """
     from generator.render.files import write_generated
+    from generator.render.repository import render_repository
 
-    rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing written", fresh, adopt)
+    rendered = render_repository(
+        request(root, config_path, no_cache, timings_path, out, fresh, adopt), "nothing written"
+    )
+    print_problems(rendered.warnings)
     result = write_generated(rendered.files, rendered.github_dir)
     rows = [(path, "written" if path in result.changed else "unchanged") for path in sorted(rendered.files)]
     rows += [(path, "removed (no longer generated)") for path in result.removed]
@@ -122,9 +100,13 @@ def check(
     Renders in memory and compares with the files on disk: exit 0 when they match, exit 1
     with a unified diff (and the command that regenerates them) when they do not.
     """
-    from generator.check import find_drift
+    from generator.render.check import find_drift
+    from generator.render.repository import render_repository
 
-    rendered = render_files(root, config_path, no_cache, timings_path, out, "nothing checked", fresh, adopt)
+    rendered = render_repository(
+        request(root, config_path, no_cache, timings_path, out, fresh, adopt), "nothing checked"
+    )
+    print_problems(rendered.warnings)
     drift = find_drift(rendered.files, rendered.github_dir, root)
     if not drift:
         click.echo(f"{plural(len(rendered.files), 'generated file')} up to date.")
@@ -137,20 +119,3 @@ def check(
     fix = rendered.regenerate if out is None else f"cigen render --out {out}"
     click.echo(f"  fix: {fix}", err=True)
     sys.exit(EXIT_DRIFT)
-
-
-@click.command(
-    "run-shard",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run_shard_command(args: tuple[str, ...]) -> None:
-    """Run one CI shard's test files (cigen's runner).
-
-    `run-shard [run] ARGS`: the runner generated jobs call as `.github/cigen/run_shard.py`
-    (generator/shipped/run_shard.py, standard library only). `run-shard run --help` lists its options.
-    """
-    from generator.shipped.run_shard import main as run_shard_main
-
-    forwarded = list(args) if args and args[0] in ("run", "-h", "--help") else ["run", *args]
-    sys.exit(run_shard_main(forwarded))

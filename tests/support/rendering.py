@@ -11,11 +11,11 @@ from pathlib import Path
 
 import yaml
 
-from generator.cli.render_commands import render_files
 from generator.config import default_config_text
 from generator.model import Config, Registration
 from generator.pipeline import Build, Inputs, build
 from generator.render.files import write_generated
+from generator.render.repository import RenderRequest, render_repository
 from generator.tree import TreeScan
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ GOLDEN = REPO_ROOT / "tests" / "golden"
 
 def render_tree(root: Path, github_dir: Path, config: Path | None = None, fresh: bool = False) -> dict[Path, str]:
     """Render `root` into `github_dir` (workflows/, cigen/, actionlint.yaml), as `cigen render --out` does."""
-    rendered = render_files(root, config, True, None, github_dir, "nothing written", fresh)
+    rendered = render_repository(RenderRequest(root, config, out=github_dir, fresh=fresh), "nothing written")
     write_generated(rendered.files, rendered.github_dir)
     return rendered.files
 
