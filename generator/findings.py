@@ -77,10 +77,10 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "bad-plan-file",
         ERROR,
-        "generator.planning.plan_file",
-        "the plan file does not match its schema; regenerate it with cigen render",
+        "generator.shipped.plan_file",
+        "the plan file is not JSON of its shape (suites.….shards[…].files[…].est_seconds must be a number >= 0, …); "
+        "fix: regenerate it with cigen render",
     ),
-    Finding("bad-plan-json", ERROR, "generator.rerun.budget", "expected an object with a 'suites' object"),
     Finding("bad-server-args", ERROR, "generator.memory.lint", "model test '…': …"),
     Finding("bad-targets", ERROR, "generator.cli.rerun_commands", "TARGETS is not the gate's targets output"),
     Finding(
@@ -368,7 +368,14 @@ FINDINGS: tuple[Finding, ...] = (
         "two selectors name the same test (a file and a class or method in it)",
     ),
     Finding("path-traversal", ERROR, "generator.rerun.parse", "'..' is not allowed in a path"),
-    Finding("plan-unreadable", ERROR, "generator.planning.plan_file", "cannot read plan: …"),
+    Finding("plan-unreadable", ERROR, "generator.shipped.plan_file", "cannot read: … (the plan file's path is wrong)"),
+    Finding(
+        "plan-version",
+        ERROR,
+        "generator.shipped.plan_file",
+        "the plan file is version …; this cigen reads version 1; fix: regenerate it with cigen render "
+        "(or cigen plan --format json)",
+    ),
     Finding(
         "policy-schema",
         ERROR,

@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from generator.shipped.plan_file import PLAN_PATH
 
 GENERATED_MARK = "# @generated from templates/"  # how every generated workflow starts
 # How other generated files start: a Python file's first comment, a JSON file's first key.
@@ -19,7 +21,7 @@ FINISH_JOB_NAME = "Result"  # its name: its failure only repeats the others' (th
 RESERVED_JOBS = (GATE_JOB, FINISH_JOB)
 
 # Files cigen writes beside the workflows, relative to .github/, and how jobs reach them.
-PLAN_FILE = "cigen/plan.json"
+PLAN_FILE = PurePosixPath(PLAN_PATH).relative_to(".github").as_posix()  # defined in plan_file
 RUNNER_FILE = "cigen/run_shard.py"
 GATE_FILE = "cigen/ci_gate.py"
 RESULTS_ARTIFACT = "cigen-results"  # prefix of every shard's results artifact

@@ -18,6 +18,7 @@ from generator.model import Config, PlacedModelTest, Plan, Pool, Registration, S
 from generator.planning.memo import Split, SplitMemo, split_key
 from generator.planning.partition import best_partition, choose_shard_count, rounding_slack, simple_lower_bound
 from generator.planning.stability import stable_split
+from generator.shipped import plan_file
 
 SecondsOf = Callable[[Registration], float]
 PreviousShards = Mapping[str, Sequence[Sequence[str]]]  # suite -> each shard's files, in index order
@@ -220,10 +221,10 @@ class PoolTotal:
         return self.runner_minutes * self.pool.gpus
 
 
-def pool_totals(plan_: Plan) -> list[PoolTotal]:
+def pool_totals(planned: Plan) -> list[PoolTotal]:
     """Per pool, by name: jobs, runner-minutes and the setup share of them."""
     totals: dict[str, PoolTotal] = {}
-    for sp in plan_.suites:
+    for sp in planned.suites:
         for pool in sp.pools:
             before = totals.get(pool.name, PoolTotal(pool, 0, 0.0, 0.0))
             totals[pool.name] = PoolTotal(
@@ -235,40 +236,58 @@ def pool_totals(plan_: Plan) -> list[PoolTotal]:
     return [totals[name] for name in sorted(totals)]
 
 
-def _r(value: float) -> float:
-    """Rounded for JSON: milliseconds are plenty, and float noise stays out of diffs."""
+def _cost(value: float) -> float:
+    """A cost for JSON, rounded: milliseconds are plenty, and float noise stays out of diffs."""
     return round(value, 3)
 
 
-def plan_to_json(plan_: Plan) -> dict:
-    """The `cigen plan --format json` document; `render` reads the same shape."""
-    return {
-        "suites": {
-            sp.suite.name: {
+def plan_file_of(planned: Plan) -> plan_file.PlanFile:
+    """What the plan file holds of a plan: each suite's shards, their files and seconds (rounded
+    as the file holds them, so a plan read back from the file compares equal)."""
+    seconds = plan_file.rounded
+    return plan_file.PlanFile(
+        {
+            sp.suite.name: tuple(
+                plan_file.PlannedShard(
+                    seconds(shard.est_seconds),
+                    tuple(map(plan_file.PlannedFile, shard.files, map(seconds, shard.file_seconds))),
+                )
+                for shard in sp.shards
+            )
+            for sp in planned.suites
+        }
+    )
+
+
+def plan_to_json(planned: Plan) -> dict:
+    """The `cigen plan --format json` document: the plan file's shape (generator/shipped/plan_file.py)
+    plus each suite's and each pool's costs, so `--previous` and `--diff` read either."""
+    document = plan_file.document(plan_file_of(planned))
+    for sp in planned.suites:
+        document["suites"][sp.suite.name].update(
+            {
                 "pool": sp.pools[0].name,
                 "pools": [p.name for p in sp.pools],
                 "runs_on": list(sp.pools[0].labels),
                 "trigger": sp.suite.trigger,
-                "shards": [{"files": list(s.files), "est_time": _r(s.est_seconds)} for s in sp.shards],
-                "makespan": _r(sp.makespan_seconds),
-                "lower_bound": _r(sp.lower_bound_seconds),
-                "lpt_makespan": _r(sp.lpt_makespan_seconds),
+                "makespan": _cost(sp.makespan_seconds),
+                "lower_bound": _cost(sp.lower_bound_seconds),
+                "lpt_makespan": _cost(sp.lpt_makespan_seconds),
                 "optimal": sp.optimal,
-                "budget": _r(sp.suite.shard_budget_minutes * 60),
-                "wall_minutes": _r(sp.wall_minutes),
-                "runner_minutes": _r(sp.runner_minutes),
-                "gpu_minutes": _r(sp.gpu_minutes),
+                "budget": _cost(sp.suite.shard_budget_minutes * 60),
+                "wall_minutes": _cost(sp.wall_minutes),
+                "runner_minutes": _cost(sp.runner_minutes),
+                "gpu_minutes": _cost(sp.gpu_minutes),
             }
-            for sp in plan_.suites
-        },
-        "pools": {
-            total.pool.name: {
-                "gpus": total.pool.gpus,
-                "jobs": total.jobs,
-                "setup_minutes": _r(total.setup_minutes),
-                "runner_minutes": _r(total.runner_minutes),
-                "gpu_minutes": _r(total.gpu_minutes),
-            }
-            for total in pool_totals(plan_)
-        },
+        )
+    document["pools"] = {
+        total.pool.name: {
+            "gpus": total.pool.gpus,
+            "jobs": total.jobs,
+            "setup_minutes": _cost(total.setup_minutes),
+            "runner_minutes": _cost(total.runner_minutes),
+            "gpu_minutes": _cost(total.gpu_minutes),
+        }
+        for total in pool_totals(planned)
     }
+    return document

@@ -36,7 +36,8 @@ NIGHTLY = {
         "stress": {"trigger": "manual"},
     },
 }
-PLAN = {"suites": {"base": {"shards": [{"files": []}, {"files": []}]}, "kernel": {"shards": [{"files": []}]}}}
+NO_FILES = {"est_seconds": 0, "files": []}
+PLAN = {"version": 1, "suites": {"base": {"shards": [NO_FILES, NO_FILES]}, "kernel": {"shards": [NO_FILES]}}}
 
 
 def git(cwd: Path, *args: str) -> None:

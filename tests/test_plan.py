@@ -98,11 +98,24 @@ def plan_of(root: Path, **kwargs):
     return plan(config, scan_tree(root, config.include, config.exclude).registrations, **kwargs)
 
 
+def shard(*files: tuple[str, float]) -> dict:
+    """A shard as the plan file writes it."""
+    return {
+        "est_seconds": sum(seconds for _, seconds in files),
+        "files": [{"file": path, "est_seconds": seconds} for path, seconds in files],
+    }
+
+
+def shard_paths(shard: dict) -> list[str]:
+    return [entry["file"] for entry in shard["files"]]
+
+
 def test_plan_json_shape_counts_budgets_and_costs(tree):
     result = run("plan", "--format", "json")
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == WARNINGS
     assert json.loads(result.stdout) == {
+        "version": 1,  # the plan file's shape (generator/shipped/plan_file.py), plus costs
         "suites": {
             "base-b-test-1-gpu-small": {
                 "pool": "small",
@@ -111,8 +124,8 @@ def test_plan_json_shape_counts_budgets_and_costs(tree):
                 "trigger": "per-commit",
                 # 550s over a 300s budget: 2 shards; a+b (a group) with e, c with d.
                 "shards": [
-                    {"files": ["t/a.py", "t/b.py", "t/e.py"], "est_time": 250.0},
-                    {"files": ["t/c.py", "t/d.py"], "est_time": 300.0},
+                    shard(("t/a.py", 100.0), ("t/b.py", 100.0), ("t/e.py", 50.0)),
+                    shard(("t/c.py", 150.0), ("t/d.py", 150.0)),
                 ],
                 "makespan": 300.0,
                 "lower_bound": 275.0,
@@ -129,8 +142,8 @@ def test_plan_json_shape_counts_budgets_and_costs(tree):
                 "runs_on": ["8-gpu-h200"],
                 "trigger": "nightly",
                 "shards": [
-                    {"files": ["t/n1.py"], "est_time": 900.0},
-                    {"files": ["t/n2.py", "t/n3.py"], "est_time": 400.0},
+                    shard(("t/n1.py", 900.0)),
+                    shard(("t/n2.py", 200.0), ("t/n3.py", 200.0)),
                 ],
                 "makespan": 900.0,
                 "lower_bound": 900.0,
@@ -237,20 +250,32 @@ def test_diff_against_itself_is_no_changes(tree, tmp_path):
 
 
 def test_bad_plan_files_are_user_errors(tree, tmp_path):
-    write_files(tmp_path, {"bad.json": json.dumps({"suites": {"x": {"shards": [{"files": [1]}]}}})})
+    write_files(tmp_path, {"bad.json": json.dumps({"version": 1, "suites": {"x": {"shards": [{"files": [1]}]}}})})
     result = run("plan", "--previous", "bad.json")
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    assert result.stderr.splitlines() == [
-        "bad.json: bad-plan-file: suites.x.shards.0.files.0: 1 is not valid under any of the given schemas",
-        "1 error in bad.json",
-    ]
-    missing = run("plan", "--diff", "nope.json")
-    assert missing.exit_code == 2
-    assert (
-        missing.stderr
-        == "nope.json: plan-unreadable: cannot read plan: [Errno 2] No such file or directory: 'nope.json'\n"
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "bad.json: bad-plan-file: suites.x.shards[0].files[0] must be an object with 'file' and 'est_seconds'\n"
     )
+    missing = run("plan", "--diff", "nope.json")
+    message = "nope.json: plan-unreadable: cannot read: No such file or directory\n"
+    assert (missing.exit_code, missing.stderr) == (2, message)
+
+
+def test_a_plan_of_another_version_is_refused(tree, tmp_path):
+    write_files(tmp_path, {"old.json": '{"suites": {}}', "new.json": '{"version": 2, "suites": {}}'})
+    for option in ("--previous", "--diff"):
+        result = run("plan", option, "old.json")
+        assert (result.exit_code, result.stderr) == (
+            2,
+            "old.json: plan-version: the plan file has no 'version'; this cigen reads version 1. "
+            "Regenerate it with `cigen render` (or `cigen plan --format json`).\n",
+        )
+        result = run("plan", option, "new.json")
+        assert (result.exit_code, result.stderr) == (
+            2,
+            "new.json: plan-version: the plan file is version 2; this cigen reads version 1. "
+            "Regenerate it with `cigen render` (or `cigen plan --format json`).\n",
+        )
 
 
 def test_timings_replace_estimates_and_setup(tree, tmp_path):
@@ -263,9 +288,9 @@ def test_timings_replace_estimates_and_setup(tree, tmp_path):
     assert result.exit_code == 0
     suite = json.loads(result.stdout)["suites"]["base-b-test-1-gpu-small"]
     assert suite["shards"] == [
-        {"files": ["t/a.py", "t/b.py"], "est_time": 200.0},
-        {"files": ["t/c.py", "t/d.py"], "est_time": 300.0},
-        {"files": ["t/e.py"], "est_time": 400.0},
+        shard(("t/a.py", 100.0), ("t/b.py", 100.0)),
+        shard(("t/c.py", 150.0), ("t/d.py", 150.0)),
+        shard(("t/e.py", 400.0)),
     ]
     assert suite["wall_minutes"] == 7.667  # measured setup 1 min + 400s
     lines = result.stderr.splitlines()
@@ -325,7 +350,7 @@ def test_model_tests_get_jobs_of_their_own_through_cigens_action_else_shards(syn
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["model_tests"] == []
-    assert checker in [f for shard in document["suites"]["nightly-1-gpu"]["shards"] for f in shard["files"]]
+    assert checker in [f for shard in document["suites"]["nightly-1-gpu"]["shards"] for f in shard_paths(shard)]
     # With cigen's action pinned, it gets a job per pool and leaves the shards.
     config = pinned_default_config(tmp_path)
     result = CliRunner().invoke(
@@ -336,7 +361,7 @@ def test_model_tests_get_jobs_of_their_own_through_cigens_action_else_shards(syn
     assert document["model_tests"] == [
         {"file": checker, "suite": "nightly-1-gpu", "pools": ["1-gpu-5090", "1-gpu-h100"]}
     ]
-    shards = {f for suite in document["suites"].values() for shard in suite["shards"] for f in shard["files"]}
+    shards = {f for suite in document["suites"].values() for shard in suite["shards"] for f in shard_paths(shard)}
     assert checker not in shards
-    nightly = [f for shard in document["suites"]["nightly-1-gpu"]["shards"] for f in shard["files"]]
+    nightly = [f for shard in document["suites"]["nightly-1-gpu"]["shards"] for f in shard_paths(shard)]
     assert len(nightly) == 22  # sglang's 23 enabled nightly-1-gpu files, less the checker (nightly=False skipped)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.config import load_config
-from generator.planning.plan_file import committed_shards
+from generator.planning.previous import committed_shards
 from tests.support.rendering import render_tree
 
 NEW_FILE = "test/registered/core/test_new_feature.py"
@@ -58,13 +58,16 @@ def test_regenerating_an_unchanged_tree_changes_nothing(synth_tree, tmp_path):
 
 
 def test_only_a_plan_file_cigen_wrote_and_can_read_is_the_previous_plan(tmp_path):
-    plan = {"suites": {"nightly-1-gpu": {"shards": [{"files": [{"file": "test/a.py", "est_seconds": 1}]}]}}}
+    shards = [{"est_seconds": 1, "files": [{"file": "test/a.py", "est_seconds": 1}]}]
+    plan = {"version": 1, "suites": {"nightly-1-gpu": {"shards": shards}}}
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan))  # hand-written: no @generated key first
     assert committed_shards(path) is None
     path.write_text(json.dumps({"@generated": "by cigen", **plan}, indent=2))
     assert committed_shards(path) == {"nightly-1-gpu": [["test/a.py"]]}
     path.write_text('{\n  "@generated": "by cigen", "suites": [\n')  # cigen's, but broken
+    assert committed_shards(path) is None
+    path.write_text(json.dumps({"@generated": "by cigen", **plan, "version": 2}, indent=2))  # a newer cigen's
     assert committed_shards(path) is None
     assert committed_shards(tmp_path / "absent.json") is None
 

@@ -974,19 +974,20 @@ def test_gate_fails_closed_when_the_budget_cannot_be_counted(github, tree, tmp_p
     assert replies(github) == [rejection(reason)]
 
 
-def test_measured_seconds_from_the_plan_file_set_the_estimate(github, tmp_path, corpus):
+def test_planned_seconds_from_the_plan_file_set_the_estimate(github, tmp_path, corpus):
     tree = write_rerun_tree(tmp_path / "tree", corpus)
-    plan = {"suites": {"nightly-1-gpu": {"shards": [{"files": [{"file": E2E, "est_seconds": 6000}, "other.py"]}]}}}
+    files = [{"file": E2E, "est_seconds": 6000}, {"file": "other.py", "est_seconds": 1}]
+    plan = {"version": 1, "suites": {"nightly-1-gpu": {"shards": [{"est_seconds": 6001, "files": files}]}}}
     (tree / ".github/cigen").mkdir(parents=True)
     (tree / ".github/cigen/plan.json").write_text(json.dumps(plan))
     serve_happy_path(github)
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
     assert "1 test job, an estimated 100 GPU-minutes" in replies(github)[0]
-    (tree / ".github/cigen/plan.json").write_text('{"suites": {"nightly-1-gpu": {"shards": {}}}}')
+    (tree / ".github/cigen/plan.json").write_text('{"version": 1, "suites": {"nightly-1-gpu": {"shards": {}}}}')
     result, outputs = run_gate(github, tree, tmp_path, f"/rerun-test {E2E}")
     assert (result.exit_code, outputs) == (2, "accepted=false\n")
     assert (
-        result.stderr == f"{tree}/.github/cigen/plan.json: bad-plan-json: suites.nightly-1-gpu.shards must be a list\n"
+        result.stderr == f"{tree}/.github/cigen/plan.json: bad-plan-file: suites.nightly-1-gpu.shards must be a list\n"
     )
 
 

@@ -11,6 +11,7 @@ import time
 from click.testing import CliRunner
 
 from generator.cli import cli
+from generator.render.shipping import closure, copy_text
 from generator.shipped.run_shard import FAILURE_PATTERNS, OutputWatch, failure_class, main
 from tests.support.files import write_files
 from tests.support.run_shard import (
@@ -343,7 +344,7 @@ def test_plan_mistakes_are_one_line_errors_naming_the_plan(tmp_path):
     run = run_runner("run", "--plan", str(tmp_path / "broken.json"), "--suite", "s", "--shard", "0")
     assert (run.exit_code, run.stderr) == (
         2,
-        f"{tmp_path}/broken.json: plan-json: "
+        f"{tmp_path}/broken.json: bad-plan-file: "
         "invalid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)\n",
     )
     run = run_runner("run", "--plan", str(tmp_path / "absent.json"), "--suite", "s", "--shard", "0")
@@ -351,12 +352,18 @@ def test_plan_mistakes_are_one_line_errors_naming_the_plan(tmp_path):
         2,
         f"{tmp_path}/absent.json: plan-unreadable: cannot read: No such file or directory\n",
     )
-    (tmp_path / "odd.json").write_text('{"suites": {"s": {"shards": [{"files": [{"est_seconds": 3}]}]}}}')
+    (tmp_path / "odd.json").write_text('{"version": 1, "suites": {"s": {"shards": [{"files": [{"est_seconds": 3}]}]}}}')
     run = run_runner("run", "--plan", str(tmp_path / "odd.json"), "--suite", "s", "--shard", "0")
     assert (run.exit_code, run.stderr) == (
         2,
-        f"{tmp_path}/odd.json: plan-shape: "
-        "suites.s.shards[0].files[0] must be a path or an object with a 'file' path\n",
+        f"{tmp_path}/odd.json: bad-plan-file: suites.s.shards[0].files[0].file must be a non-empty path, got null\n",
+    )
+    (tmp_path / "newer.json").write_text('{"version": 2, "suites": {}}')
+    run = run_runner("run", "--plan", str(tmp_path / "newer.json"), "--suite", "s", "--shard", "0")
+    assert (run.exit_code, run.stderr) == (
+        2,
+        f"{tmp_path}/newer.json: plan-version: the plan file is version 2; this cigen reads version 1. "
+        "Regenerate it with `cigen render` (or `cigen plan --format json`).\n",
     )
 
 
@@ -384,18 +391,16 @@ def test_option_mistakes_are_one_line_errors(tmp_path):
 
 
 def test_the_runner_runs_as_a_plain_file_outside_the_package(tmp_path):
-    """As the workflows run it: the shipped copies of the runner and what it imports (health), in one folder."""
-    from generator.render.shipping import closure, copy_text
-
+    """As the workflows run it: the shipped copies of the runner and what it imports, in one folder."""
     copy = tmp_path / "elsewhere" / "run_shard.py"
     copy.parent.mkdir()
-    assert closure({"run_shard"}) == ["health", "run_shard"]
+    assert closure({"run_shard"}) == ["health", "plan_file", "run_shard"]
     for module in closure({"run_shard"}):
         (copy.parent / f"{module}.py").write_text(copy_text(module, "make regen-workflows"))
     root = write_files(tmp_path / "repo", {"test/registered/a/test_x.py": PASS})
     plan = write_plan(tmp_path / "plan.json", {"s": [[("test/registered/a/test_x.py", 5.0)]]})
     args = ["run", "--plan", str(plan), "--suite", "s", "--shard", "0", "--root", str(root)]
-    # PYTHONSAFEPATH would drop the copy's folder from sys.path, and with it the sibling `import health`
+    # PYTHONSAFEPATH would drop the copy's folder from sys.path, and with it the sibling imports
     run = run_runner(*args, runner=copy, python="python3", env={"PYTHONPATH": ""})
     assert run.exit_code == 0, run.stderr
     assert (

@@ -93,6 +93,7 @@ def test_the_copies_survive_black_and_ruff_format_and_check_stays_clean(tmp_path
         "fleet",
         "github_api",
         "health",
+        "plan_file",
         "redispatch",
         "rerun_gate",
         "rerun_select",

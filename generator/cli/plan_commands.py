@@ -18,7 +18,7 @@ from generator.cli.common import (
 )
 from generator.errors import plural
 from generator.model import PlacedModelTest, Plan
-from generator.plan import DEFAULT_TOLERANCE, plan_to_json, pool_totals
+from generator.plan import DEFAULT_TOLERANCE, plan_file_of, plan_to_json, pool_totals
 
 PLAN_FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -31,7 +31,7 @@ PLAN_FILE = click.Path(dir_okay=False, path_type=Path)
     "--previous",
     "previous_path",
     type=PLAN_FILE,
-    help="An earlier plan JSON: keep files in their shards where the makespan allows.",
+    help="An earlier plan (the plan file or --format json): keep files in their shards where the makespan allows.",
 )
 @click.option(
     "--tolerance",
@@ -41,7 +41,10 @@ PLAN_FILE = click.Path(dir_okay=False, path_type=Path)
     help="With --previous: how far over the lower bound (fraction) a kept-in-place split may be.",
 )
 @click.option(
-    "--diff", "diff_path", type=PLAN_FILE, help="Show which files moved relative to this plan JSON instead of the plan."
+    "--diff",
+    "diff_path",
+    type=PLAN_FILE,
+    help="Show which files moved relative to this plan (the plan file or --format json) instead of the plan.",
 )
 @reports_user_errors
 def plan_command(
@@ -56,17 +59,17 @@ def plan_command(
 ) -> None:
     """Split every suite into time-balanced shards: pools, shard counts, files, cost."""
     from generator.pipeline import build, load_planning_timings, read_inputs
-    from generator.planning.plan_file import diff_plans, format_diff, read_plan_file, read_previous
+    from generator.planning.previous import diff_plans, format_diff, read_plan
 
-    previous = read_previous(previous_path) if previous_path is not None else None
-    old = read_plan_file(diff_path) if diff_path is not None else None
+    previous = read_plan(previous_path).shard_paths() if previous_path is not None else None
+    old = read_plan(diff_path) if diff_path is not None else None
     inputs = read_inputs(root, config_path, not no_cache)
     timings = load_planning_timings(inputs, timings_path)
     built = build(inputs, timings, previous, tolerance)
     stop_on_errors(built.problems, len(inputs.scan.files), "nothing planned")
     result, model_tests = built.plan, built.model_tests
     if old is not None:
-        diffs = diff_plans(old, plan_to_json(result))
+        diffs = diff_plans(old, plan_file_of(result))
         if fmt == "json":
             click.echo(json.dumps([dataclasses.asdict(d) for d in diffs], indent=2))
         else:

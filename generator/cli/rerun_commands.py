@@ -14,7 +14,7 @@ import click
 from generator.cli.common import github_client, github_options, input_options, reports_user_errors
 from generator.errors import ProblemReport, UserError
 from generator.pipeline import read_inputs
-from generator.rerun.budget import PLAN_PATH, read_measured
+from generator.rerun.budget import planned_seconds
 from generator.rerun.gate import (
     CommentEvent,
     GateResult,
@@ -37,6 +37,7 @@ from generator.rerun.parse import (
     registry_from_scan,
 )
 from generator.rerun.policy import DEFAULT_POLICY_PATH, authorize, load_policy
+from generator.shipped.plan_file import PLAN_PATH
 from generator.step_files import StepFileError, append_summary, write_lines
 
 # /rerun-test ------------------------------------------------------------------------------
@@ -117,8 +118,8 @@ def comment_event(
 
 
 def rerun_registry(root: Path, config, scan) -> Registry:
-    """The registry of the tree, with the measured seconds of its plan file where it has one."""
-    return registry_from_scan(config, scan, read_measured(root / PLAN_PATH))
+    """The registry of the tree, with the planned seconds of its plan file where it has one."""
+    return registry_from_scan(config, scan, planned_seconds(root / PLAN_PATH))
 
 
 def write_outputs(path: Path, outputs: dict[str, str]) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from generator.model import Config
 from generator.names import PLAN_FILE, RERUN_REGISTRY_FILE
 from generator.pipeline import Build
-from generator.planning.plan_file import plan_file_text
+from generator.plan import plan_file_of
 from generator.render.contexts import (
     actionlint_context,
     calibrate_context,
@@ -27,6 +27,7 @@ from generator.render.contexts import (
 )
 from generator.render.shipping import closure, copy_text, shipped_module_names, shipped_path
 from generator.render.templates import render_template
+from generator.shipped import plan_file as plan_file_module
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,11 @@ def plan_file(build: Build) -> str | None:
     """The plan the workflows run, wherever a GPU workflow's gate reads it."""
     if not has_gpu_workflow(build):
         return None
-    return plan_file_text(build.plan, build.config.workflows.regenerate)
+    generated = (
+        "written by cigen render from cigen.yml and the registered tests. DO NOT EDIT. "
+        f"Regenerate: {build.config.workflows.regenerate}"
+    )
+    return plan_file_module.text(plan_file_of(build.plan), generated)
 
 
 OUTPUTS: tuple[Output, ...] = (

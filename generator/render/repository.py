@@ -46,7 +46,7 @@ def render_repository(request: RenderRequest, what: str) -> RenderedFiles:
     ("nothing written"); warnings come back with the files."""
     from generator.names import PLAN_FILE
     from generator.pipeline import build, load_planning_timings, read_inputs
-    from generator.planning.plan_file import committed_shards
+    from generator.planning.previous import committed_shards
     from generator.render.files import output_files, refuse_hand_written
     from generator.render.outputs import not_rendered, render_outputs
 

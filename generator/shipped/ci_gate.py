@@ -46,6 +46,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 
+from generator.shipped import plan_file
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -67,20 +69,11 @@ def read_json_file(path: str, what: str) -> object:
 
 def plan_shards(plan_path: str, suites: Sequence[str]) -> dict[str, list[int]]:
     """Each suite's shard indices in the plan file (a suite the plan lacks gets none)."""
-    plan = read_json_file(plan_path, "the plan file")
-    planned = plan.get("suites") if isinstance(plan, dict) else None
-    if not isinstance(planned, dict):
-        raise GateError(f"the plan file {plan_path} has no 'suites' object")
-    shards = {}
-    for suite in suites:
-        entry = planned.get(suite)
-        count = (
-            len(entry["shards"])
-            if isinstance(entry, dict) and isinstance(entry.get("shards"), list)
-            else 0
-        )
-        shards[suite] = list(range(count))
-    return shards
+    try:
+        planned = plan_file.read(plan_path).suites
+    except plan_file.PlanFileError as error:
+        raise GateError(str(error)) from None
+    return {suite: list(range(len(planned.get(suite, ())))) for suite in suites}
 
 
 def live_pull_request(number: int) -> dict:
@@ -410,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "decide", help="Which suites this run starts (the gate job)."
     )
     decide_parser.add_argument(
-        "--plan", required=True, help="The plan file (.github/cigen/plan.json)."
+        "--plan", required=True, help=f"The plan file ({plan_file.PLAN_PATH})."
     )
     commands.add_parser(
         "finish",

@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from generator.shipped import health
+from generator.shipped import health, plan_file
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -508,7 +508,7 @@ class FileResult:
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """A file of the shard and its estimate, when the plan gives one."""
+    """A file of the shard and its planned seconds (None when --files-json names it)."""
 
     path: str
     est_seconds: float | None = None
@@ -886,71 +886,24 @@ def annotate(result: FileResult) -> None:
         )
 
 
-def load_plan(path: str) -> dict:
+def plan_files(path: str, suite: str, shard: int) -> list[PlannedFile]:
+    """suites[suite].shards[shard].files of the plan file (read by plan_file)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            plan = json.load(handle)
-    except OSError as error:
-        raise UsageError(
-            f"{path}: plan-unreadable: cannot read: {error.strerror or error}"
-        ) from None
-    except ValueError as error:
-        raise UsageError(f"{path}: plan-json: invalid JSON: {error}") from None
-    if not isinstance(plan, dict) or not isinstance(plan.get("suites"), dict):
-        raise UsageError(
-            f"{path}: plan-shape: expected an object with a 'suites' object"
-        )
-    return plan
-
-
-def plan_shards(plan: dict, path: str, suite: str) -> list:
-    suites = plan["suites"]
+        suites = plan_file.read(path).suites
+    except plan_file.PlanFileError as error:
+        raise UsageError(str(error)) from None
     if suite not in suites:
         known = ", ".join(sorted(suites)) or "none"
         raise UsageError(
             f"{path}: plan-no-suite: suite {suite!r} is not in the plan (suites: {known})"
         )
-    shards = suites[suite].get("shards") if isinstance(suites[suite], dict) else None
-    if not isinstance(shards, list):
-        raise UsageError(f"{path}: plan-shape: suites.{suite}.shards must be a list")
-    return shards
-
-
-def plan_files(path: str, suite: str, shard: int) -> list[PlannedFile]:
-    """suites[suite].shards[shard].files of the plan file; every other key is ignored."""
-    shards = plan_shards(load_plan(path), path, suite)
+    shards = suites[suite]
     if not 0 <= shard < len(shards):
         raise UsageError(
-            f"{path}: plan-no-shard: suite {suite!r} has {len(shards)} shard(s) (0-{len(shards) - 1}), not {shard}"
+            f"{path}: plan-no-shard: suite {suite!r} has {len(shards)} shard(s) "
+            f"(0-{len(shards) - 1}), not {shard}"
         )
-    files = shards[shard].get("files") if isinstance(shards[shard], dict) else None
-    if not isinstance(files, list):
-        raise UsageError(
-            f"{path}: plan-shape: suites.{suite}.shards[{shard}].files must be a list"
-        )
-    return [
-        planned_file(
-            entry, f"{path}: plan-shape: suites.{suite}.shards[{shard}].files[{i}]"
-        )
-        for i, entry in enumerate(files)
-    ]
-
-
-def planned_file(entry: object, where: str) -> PlannedFile:
-    if isinstance(entry, str) and entry:
-        return PlannedFile(entry)
-    if (
-        not isinstance(entry, dict)
-        or not isinstance(entry.get("file"), str)
-        or not entry["file"]
-    ):
-        raise UsageError(f"{where} must be a path or an object with a 'file' path")
-    est = entry.get("est_seconds")
-    if est is not None and (
-        isinstance(est, bool) or not isinstance(est, (int, float)) or est < 0
-    ):
-        raise UsageError(f"{where}.est_seconds must be a number >= 0, got {est!r}")
-    return PlannedFile(entry["file"], float(est) if est is not None else None)
+    return [PlannedFile(f.path, f.est_seconds) for f in shards[shard].files]
 
 
 def json_files(text: str) -> list[PlannedFile]:
