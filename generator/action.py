@@ -30,7 +30,7 @@ if __package__ in (None, ""):  # run as a file by action.yml: import the package
 from generator.errors import UserError  # noqa: E402
 from generator.memory.advisor import MEM_FLAG, Card, advise, mem_fraction, pinned_mem_fraction  # noqa: E402
 from generator.memory.hfmodel import load_model  # noqa: E402
-from generator.step_files import StepFileError, append_summary, check_line, one_line, write_lines  # noqa: E402
+from generator.shipped.step_files import StepFileError, append_summary, check_line, one_line, write_lines  # noqa: E402
 
 TOKEN_VARIABLE = "CIGEN_ACTION_TOKEN"
 KILL_GRACE_SECONDS = 10

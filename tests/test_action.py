@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from generator import action, step_files
+from generator import action
+from generator.shipped import step_files
 from tests.support.action_runner import ARTIFACT_FILES, REPO, fake_nvidia_smi, processes_with, run_action
 
 E2E = "tests/e2e/test_weight_checker_e2e.py"

@@ -38,7 +38,7 @@ from generator.rerun.parse import (
 )
 from generator.rerun.policy import DEFAULT_POLICY_PATH, authorize, load_policy
 from generator.shipped.plan_file import PLAN_PATH
-from generator.step_files import StepFileError, append_summary, write_lines
+from generator.shipped.step_files import StepFileError, append_summary, write_lines
 
 # /rerun-test ------------------------------------------------------------------------------
 

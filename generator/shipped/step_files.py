@@ -4,7 +4,8 @@ The runner reads those files as `name=value` lines, so a value holding a line br
 of its own (`x<LF>result=passed` sets `result`), and a job-log line starting `::` is a workflow
 command. Every write goes through here: names must be plain, values one line (no control
 character but tab, no Unicode line separator), and all of a step's values are checked before
-any is written. Standard library only: action.py runs under whatever Python the runner has.
+any is written. Standard library only (generator/shipped/): action.py and the shipped programs
+run under whatever Python the runner has.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def check_line(name: str, value: str) -> str:
         raise StepFileError(f"{name!r} is not a plain output name")
     found = _BREAKS.search(value)
     if found:
-        raise StepFileError(f"{name}: the value holds {found.group()!r}, which would start a line of its own")
+        raise StepFileError(
+            f"{name}: the value holds {found.group()!r}, which would start a line of its own"
+        )
     return f"{name}={value}"
 
 
@@ -42,7 +45,9 @@ def write_lines(path: Path | str, values: Mapping[str, str]) -> list[str]:
 def one_line(text: str) -> str:
     """`text` with every line break and control character shown as an escape (`\\n`), for a
     job-log line or a table cell that must stay one line."""
-    return _BREAKS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+    return _BREAKS.sub(
+        lambda match: match.group().encode("unicode_escape").decode("ascii"), text
+    )
 
 
 def append_summary(path: Path | str, markdown: str) -> None:
