@@ -370,3 +370,14 @@ def test_a_build_without_paths_runs_whenever_a_suite_that_needs_it_runs(tmp_path
     gates = {**PER_COMMIT, "builds": {"wheel": {"paths": [], "suites": ["base"]}, "other": {"suites": ["extra"]}}}
     status, outputs = decide(tmp_path, monkeypatch, gates, "push", {}, None)
     assert (status, outputs["builds"]) == (0, {"wheel": True, "other": True})
+
+
+def test_an_output_that_would_not_stay_one_line_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """The gate writes GITHUB_OUTPUT through step_files, the package's one rule for it."""
+    output = tmp_path / "output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    ci_gate.write_output("run", '{"a": true}')
+    for value in ("x\ny", "x\ry", "x\x1by", "x\u2028y"):
+        with pytest.raises(ci_gate.GateError, match="^output run: the value holds "):
+            ci_gate.write_output("run", value)
+    assert output.read_text() == 'run={"a": true}\n'

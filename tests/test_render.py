@@ -74,6 +74,7 @@ SHIPPED = {
     "cigen/rerun_select.py": "rerun_select",
     "cigen/github_api.py": "github_api",
     "cigen/plan_file.py": "plan_file",
+    "cigen/step_files.py": "step_files",
 }  # copies of generator/shipped modules: the programs and the modules they import
 
 
@@ -94,6 +95,7 @@ def test_golden_render_of_the_fixture_tree(tmp_path, update_golden):
         "cigen/rerun_gate.py",
         "cigen/rerun_select.py",
         "cigen/run_shard.py",
+        "cigen/step_files.py",
         "workflows/cigen-calibrate.yml",
         "workflows/cigen-cpu-tests.yml",
         "workflows/cigen-nightly.yml",

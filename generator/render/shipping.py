@@ -1,7 +1,7 @@
 """Copies of cigen's stdlib-only programs (generator/shipped/) for a repository's `.github/cigen/`.
 
 A copy is its module's source behind an `@generated` header that names the cigen version and the
-source's digest, with each `from generator.shipped import NAME` line read as `import NAME` (the copy
+source's digest, with each `from generator.shipped import NAME[, NAME]` line read as `import NAME` (the copy
 runs as `python3 .github/cigen/PROG.py`, whose folder is on `sys.path`). A program is shipped with
 the closure of the modules it imports that way.
 """
@@ -17,7 +17,8 @@ from generator import __version__
 
 SHIPPED_PACKAGE = "generator.shipped"
 SHIPPED_DIR = "cigen"  # under .github/
-SIBLING_IMPORT = re.compile(r"^from generator\.shipped import (\w+)$", re.MULTILINE)
+# `from generator.shipped import a` or, as isort merges two such lines, `... import a, b`.
+SIBLING_IMPORT = re.compile(r"^from generator\.shipped import (\w+(?:, \w+)*)$", re.MULTILINE)
 
 
 @cache
@@ -35,7 +36,7 @@ def shipped_module_names() -> list[str]:
 
 def sibling_imports(module: str) -> list[str]:
     """The shipped modules this one imports, in source order."""
-    return SIBLING_IMPORT.findall(source(module))
+    return [name for names in SIBLING_IMPORT.findall(source(module)) for name in names.split(", ")]
 
 
 def closure(programs: set[str]) -> list[str]:
@@ -64,7 +65,12 @@ def copy_text(module: str, regenerate: str) -> str:
         f"# cigen {cigen_version()}, source sha256 {digest}\n"
         f"# Regenerate: {regenerate}\n"
     )
-    return header + SIBLING_IMPORT.sub(r"import \1", text)
+    return header + SIBLING_IMPORT.sub(lambda match: as_plain_imports(match.group(1)), text)
+
+
+def as_plain_imports(names: str) -> str:
+    """`a, b` -> `import a` and `import b` on lines of their own: the copy's siblings lie beside it."""
+    return "\n".join(f"import {name}" for name in names.split(", "))
 
 
 def cigen_version() -> str:

@@ -46,7 +46,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 
-from generator.shipped import plan_file
+from generator.shipped import plan_file, step_files
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -301,14 +301,15 @@ def decide(gates: Mapping, event_name: str, event: Mapping) -> Decision:
 
 
 def write_output(name: str, value: str) -> None:
-    """One `name=value` line in GITHUB_OUTPUT (values are JSON on one line)."""
-    if "\n" in value or "\r" in value:
-        raise GateError(f"output {name} spans lines")
-    path = os.environ.get("GITHUB_OUTPUT")
-    if path:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(f"{name}={value}\n")
-    print(f"{name}={value}")
+    """One `name=value` line in GITHUB_OUTPUT, checked by step_files (values are JSON on one line)."""
+    try:
+        line = step_files.check_line(name, value)
+        path = os.environ.get("GITHUB_OUTPUT")
+        if path:
+            step_files.write_lines(path, {name: value})
+    except step_files.StepFileError as error:
+        raise GateError(f"output {error}") from None
+    print(line)
 
 
 def write_summary(text: str) -> None:
