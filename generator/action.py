@@ -30,6 +30,7 @@ if __package__ in (None, ""):  # run as a file by action.yml: import the package
 from generator.errors import UserError  # noqa: E402
 from generator.memory.advisor import MEM_FLAG, Card, advise, mem_fraction, pinned_mem_fraction  # noqa: E402
 from generator.memory.hfmodel import load_model  # noqa: E402
+from generator.shipped import process_group  # noqa: E402
 from generator.shipped.step_files import StepFileError, append_summary, check_line, one_line, write_lines  # noqa: E402
 
 TOKEN_VARIABLE = "CIGEN_ACTION_TOKEN"
@@ -349,45 +350,24 @@ def _copy_output(stream, log) -> None:
         sys.stdout.flush()
 
 
-def _group_members(pgid: int, token: str) -> list[int]:
-    """Live processes in process group `pgid` that carry this run's token."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) != pgid or fields[0] == "Z":
-                continue
-            if f"{TOKEN_VARIABLE}={token}".encode() in (entry / "environ").read_bytes().split(b"\0"):
-                members.append(int(entry.name))
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile, or not ours to read
-    return sorted(members)
-
-
 def kill_started_groups(folder: Path) -> list[int]:
     """SIGTERM, then SIGKILL, the process groups in `pgids` that still hold processes with our token."""
     pgids_file, token = folder / "pgids", (folder / "token").read_text().strip()
     if not pgids_file.is_file():
         return []
-    groups = sorted({int(line) for line in pgids_file.read_text().split() if line.isdigit()})
+    ours = f"{TOKEN_VARIABLE}={token}".encode()
     killed = []
-    for pgid in groups:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if not _group_members(pgid, token):
-                break
-            print(f"cleanup: {signal.Signals(sig).name} to process group {pgid}", flush=True)
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
+    for pgid in sorted({int(line) for line in pgids_file.read_text().split() if line.isdigit()}):
+
+        def still_running(pgid: int = pgid) -> bool:
+            return bool(process_group.members(pgid, ours))
+
+        def announce(sig: signal.Signals, pgid: int = pgid) -> None:
+            print(f"cleanup: {sig.name} to process group {pgid}", flush=True)
+
+        if process_group.end(pgid, KILL_GRACE_SECONDS, still_running, announce):
             killed.append(pgid)
-            deadline = time.monotonic() + KILL_GRACE_SECONDS
-            while time.monotonic() < deadline and _group_members(pgid, token):
-                time.sleep(0.2)
-    return sorted(set(killed))
+    return killed
 
 
 def cleanup() -> None:

@@ -38,12 +38,12 @@ def generated(root: Path) -> list[Path]:
 def test_fresh_render_passes(tmp_path):
     root = fixture_repo(tmp_path)
     result = invoke("check", "--root", str(root))
-    # 6 workflows (re-dispatch too), the plan, actionlint.yaml; the runner, gate, plan_file, step_files, health,
-    # fleet and re-dispatch programs; /rerun-test's gate, selector, client and registry
-    assert len(generated(root)) == 19
+    # 6 workflows (re-dispatch too), the plan, actionlint.yaml; the runner, gate, plan_file, step_files,
+    # process_group, health, fleet and re-dispatch programs; /rerun-test's gate, selector, client and registry
+    assert len(generated(root)) == 20
     assert (result.exit_code, result.stdout, without_warnings(result.stderr)) == (
         0,
-        "19 generated files up to date.\n",
+        "20 generated files up to date.\n",
         "",
     )
 

@@ -74,7 +74,9 @@ SHIPPED = {
     "cigen/rerun_select.py": "rerun_select",
     "cigen/github_api.py": "github_api",
     "cigen/plan_file.py": "plan_file",
+    "cigen/process_group.py": "process_group",
     "cigen/step_files.py": "step_files",
+    "cigen/process_group.py": "process_group",
 }  # copies of generator/shipped modules: the programs and the modules they import
 
 
@@ -90,6 +92,7 @@ def test_golden_render_of_the_fixture_tree(tmp_path, update_golden):
         "cigen/health.py",
         "cigen/plan.json",
         "cigen/plan_file.py",
+        "cigen/process_group.py",
         "cigen/redispatch.py",
         "cigen/rerun-test.json",
         "cigen/rerun_gate.py",

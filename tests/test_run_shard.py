@@ -394,7 +394,7 @@ def test_the_runner_runs_as_a_plain_file_outside_the_package(tmp_path):
     """As the workflows run it: the shipped copies of the runner and what it imports, in one folder."""
     copy = tmp_path / "elsewhere" / "run_shard.py"
     copy.parent.mkdir()
-    assert closure({"run_shard"}) == ["health", "plan_file", "run_shard"]
+    assert closure({"run_shard"}) == ["health", "plan_file", "process_group", "run_shard"]
     for module in closure({"run_shard"}):
         (copy.parent / f"{module}.py").write_text(copy_text(module, "make regen-workflows"))
     root = write_files(tmp_path / "repo", {"test/registered/a/test_x.py": PASS})

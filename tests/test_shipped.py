@@ -91,12 +91,12 @@ def test_the_copies_survive_black_and_ruff_format_and_check_stays_clean(tmp_path
     render_tree(root, root / ".github")
     copies = sorted((root / ".github" / "cigen").glob("*.py"))
     assert [copy.stem for copy in copies] == [
-    assert [copy.stem for copy in copies] == [
         "ci_gate",
         "fleet",
         "github_api",
         "health",
         "plan_file",
+        "process_group",
         "redispatch",
         "rerun_gate",
         "rerun_select",

@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from generator.shipped import health, plan_file
+from generator.shipped import health, plan_file, process_group
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -353,39 +353,12 @@ def end_process_group(
     process: subprocess.Popen, grace_seconds: float = KILL_GRACE_SECONDS
 ) -> None:
     """SIGTERM the process group (the test and any server it started), then SIGKILL what is left."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + grace_seconds
-        while time.monotonic() < deadline:
-            process.poll()  # reap the leader
-            if not group_alive(process.pid):
-                return
-            time.sleep(0.05)
 
+    def still_running() -> bool:
+        process.poll()  # reap the leader: a zombie does not count
+        return process_group.alive(process.pid)
 
-def group_alive(group: int) -> bool:
-    """Whether a process of the group still runs. Zombies do not count: an orphan is reaped by init,
-    which in a container may take its time (or never come)."""
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        pids = [name for name in os.listdir("/proc") if name.isdigit()]
-    except OSError:
-        return True  # no /proc: a zombie member keeps the group alive until reaped
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 2 and fields[2] == str(group).encode() and fields[0] != b"Z":
-            return True
-    return False
+    process_group.end(process.pid, grace_seconds, still_running)
 
 
 def write_to_stdout(chunk: bytes) -> None:
