@@ -11,9 +11,10 @@ from pathlib import Path
 from benchmarks.common import Targets, median_of, table
 from generator.config import load_config
 from generator.plan import DEFAULT_TOLERANCE, plan, plan_to_json
-from generator.planning.partition import best_partition, choose_shard_count, lpt, simple_lower_bound
-from generator.planning.stability import churn, stable_split
+from generator.planning.partition import best_partition, choose_shard_count, simple_lower_bound
+from generator.planning.stability import stable_split
 from generator.tree import scan_tree
+from tests.support.baselines import churn, lpt
 from tests.support.sglang_counts import cuda_suite_durations, sglang_shard_counts
 from tests.support.synth import load_suites, write_tree
 

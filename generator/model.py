@@ -186,10 +186,6 @@ class Suite:
         """The `nightly=` flag its registrations must carry (sglang's run_suite --nightly)."""
         return self.trigger == "nightly"
 
-    @property
-    def pool(self) -> str:
-        return self.pools[0]
-
 
 @dataclass(frozen=True)
 class ModelTest:
@@ -437,6 +433,3 @@ class Plan:
 
     suites: tuple[SuitePlan, ...]
     problems: tuple[Problem, ...] = ()
-
-    def suite(self, name: str) -> SuitePlan:
-        return next(s for s in self.suites if s.suite.name == name)

@@ -80,7 +80,7 @@ def test_every_gpu_job_has_its_pools_setup_and_environment(sglang, tmp_path):
         for job_id, job in shard_jobs(load_yaml(tmp_path / "gh" / "workflows" / workflow)).items():
             suite = config.suites[job_suite(job)]
             pool = (
-                config.pools[suite.pool]
+                config.pools[suite.pools[0]]
                 if len(suite.pools) == 1
                 else config.pools[job_id.removeprefix(f"{suite.name}-")]
             )

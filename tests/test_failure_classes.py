@@ -20,13 +20,12 @@ from generator.shipped.run_shard import (
     FileResult,
     PlannedFile,
     RunSettings,
-    classify_output,
     failure_class,
     timings_block,
 )
 from tests.support.ci_utils_oracle import ORACLE_NAME, ci_utils, gpu_idle_constants
 from tests.support.files import write_files
-from tests.support.run_shard import run_runner, shard_args, timings_lines
+from tests.support.run_shard import classify_output, run_runner, shard_args, timings_lines
 
 # One output line per row, which that row (and no row above it) must match.
 SAMPLES = {

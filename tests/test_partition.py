@@ -14,13 +14,13 @@ from generator.planning.partition import (
     best_partition,
     choose_shard_count,
     lower_bound,
-    lpt,
     make_items,
     partition,
     search,
     simple_lower_bound,
 )
 from generator.tree import scan_tree
+from tests.support.baselines import lpt
 from tests.support.sglang_counts import cuda_suite_durations, sglang_shard_counts
 
 

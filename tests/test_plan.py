@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.config import load_config
+from generator.model import Plan, SuitePlan
 from generator.plan import plan, plan_to_json
 from generator.tree import scan_tree
 from tests.support.files import write_files
@@ -96,6 +97,10 @@ def run(*args: str):
 def plan_of(root: Path, **kwargs):
     config = load_config(None, root)
     return plan(config, scan_tree(root, config.include, config.exclude).registrations, **kwargs)
+
+
+def suite_plan(result: Plan, name: str) -> SuitePlan:
+    return next(s for s in result.suites if s.suite.name == name)
 
 
 def shard(*files: tuple[str, float]) -> dict:
@@ -195,17 +200,17 @@ def test_plan_is_byte_identical_whatever_the_registration_order(tree):
 
 def test_previous_plan_keeps_shard_indices(tree):
     previous = {"base-b-test-1-gpu-small": [["t/c.py", "t/d.py"], ["t/a.py", "t/b.py", "t/e.py"]]}
-    suite = plan_of(tree, previous=previous).suite("base-b-test-1-gpu-small")
+    suite = suite_plan(plan_of(tree, previous=previous), "base-b-test-1-gpu-small")
     assert [shard.files for shard in suite.shards] == [("t/c.py", "t/d.py"), ("t/a.py", "t/b.py", "t/e.py")]
 
 
 def test_previous_plan_keeps_files_in_place_within_the_tolerance(tree):
     # Before: c with e. A fresh plan would move e next to a+b; within 10% it stays.
     previous = {"base-b-test-1-gpu-small": [["t/a.py", "t/b.py"], ["t/c.py", "t/d.py", "t/e.py"]]}
-    kept = plan_of(tree, previous=previous, tolerance=0.3).suite("base-b-test-1-gpu-small")
+    kept = suite_plan(plan_of(tree, previous=previous, tolerance=0.3), "base-b-test-1-gpu-small")
     assert [shard.files for shard in kept.shards] == [("t/a.py", "t/b.py"), ("t/c.py", "t/d.py", "t/e.py")]
     assert kept.makespan_seconds == 350 and not kept.optimal
-    strict = plan_of(tree, previous=previous, tolerance=0.0).suite("base-b-test-1-gpu-small")
+    strict = suite_plan(plan_of(tree, previous=previous, tolerance=0.0), "base-b-test-1-gpu-small")
     assert strict.makespan_seconds == 300 and strict.optimal
 
 

@@ -413,7 +413,7 @@ def test_each_shard_job_runs_on_its_pool_with_its_gpus(synth_tree, corpus_workfl
         for name, job in shard_jobs(workflow).items():
             suite = config.suites[job_suite(job)]
             pool = (
-                config.pools[suite.pool]
+                config.pools[suite.pools[0]]
                 if len(suite.pools) == 1
                 else config.pools[next(p for p in suite.pools if name.endswith(p))]
             )

@@ -11,12 +11,12 @@ from generator.planning.partition import best_partition, simple_lower_bound
 from generator.planning.stability import (
     _min_cost_assignment,
     align,
-    churn,
     match_shards,
     moved_files,
     stable_split,
     warm_start,
 )
+from tests.support.baselines import churn
 
 
 @settings(max_examples=100, deadline=None)

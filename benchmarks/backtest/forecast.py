@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from benchmarks.backtest.replay import actual_durations, judge
 from generator.model import Config, Registration
-from generator.planning import partition
 from generator.timings.calibrate import calibrate, registered_est
 from generator.timings.estimators import nearest_rank
 from generator.timings.history import Run, history_measurements, is_partial
+from tests.support.baselines import lpt
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def score_estimators(
                         guess = sum(predicted[path] for path in {f.path for f in job.files})
                         shard_errors.append(abs(guess - real) / real)
                 if len(jobs) > 1:
-                    imbalances.append(judge(partition.lpt(predicted, len(jobs)), actual, 0.0).imbalance)
+                    imbalances.append(judge(lpt(predicted, len(jobs)), actual, 0.0).imbalance)
         scores.append(
             EstimatorScore(
                 estimator=name,

@@ -4,7 +4,7 @@ durations, and judge sglang's actual shards the same way. Pure: no I/O.
 For each held-out run and CUDA suite, these shardings of the files the suite actually ran:
   sglang      the jobs sglang ran (each job one shard)
   cigen       `partition.partition` on our estimates, at sglang's shard count
-  lpt         `partition.lpt` (sglang's algorithm) on our estimates, at sglang's count
+  lpt         `tests.support.baselines.lpt` (sglang's algorithm) on our estimates, at sglang's count
   hindsight   `partition.partition` on the run's own durations, at sglang's count (no estimate error)
   oracle      `partition.partition` on each file's mean over the whole history, the held-out run
               included, at sglang's count: more than any forecast can know, yet the run's own
@@ -31,6 +31,7 @@ from generator.planning import partition
 from generator.timings.calibrate import calibrate, registered_est
 from generator.timings.estimators import DEFAULT_ESTIMATOR, nearest_rank
 from generator.timings.history import Job, Run, history_measurements, is_partial
+from tests.support.baselines import lpt
 
 Partitioner = Callable[[Mapping[str, float], int], list[list[str]]]
 VARIANTS = ("sglang", "cigen", "lpt", "hindsight", "oracle", "cigen-own", "cigen-own-setup")
@@ -213,7 +214,7 @@ def backtest(
             shardings = {
                 "sglang": Sharding(tuple(job.test_seconds for job in jobs), setup, max(actual.values())),
                 "cigen": judge(cigen_bins, actual, setup),
-                "lpt": judge(partition.lpt(predicted, count), actual, setup),
+                "lpt": judge(lpt(predicted, count), actual, setup),
                 "hindsight": judge(partitioner(actual, count), actual, setup),
                 "oracle": judge(partitioner({p: history_mean[(suite_name, p)] for p in actual}, count), actual, setup),
             }
@@ -224,7 +225,7 @@ def backtest(
                 shardings["cigen-own"] = judge(partitioner(predicted, own), actual, setup)
                 setup_guess = timings.setup_seconds(suite_name, jobs[0].runner)
                 if setup_guess is None:
-                    setup_guess = config.pools[suite.pool].setup_minutes * 60
+                    setup_guess = config.pools[suite.pools[0]].setup_minutes * 60
                 own = min(
                     count_with_setup(predicted, budget, suite.max_parallel, setup_guess, partitioner), len(actual)
                 )

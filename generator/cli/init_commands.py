@@ -8,6 +8,7 @@ import click
 
 from generator.cli.common import reports_user_errors
 from generator.errors import UserError, plural
+from generator.init import TEMPLATES
 
 # Where test files usually live; the first that holds a registration is used.
 TEST_LAYOUTS = ("test/registered/**/*.py", "tests/**/*.py", "test/**/*.py")
@@ -33,7 +34,7 @@ next:
 )
 @click.option(
     "--template",
-    type=click.Choice(["minimal", "sglang"]),
+    type=click.Choice(TEMPLATES),
     default="minimal",
     show_default=True,
     help="minimal: suites and pools from the tests found; sglang: sglang's CUDA CI (the embedded default).",

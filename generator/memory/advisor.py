@@ -182,10 +182,6 @@ def runtime_fixed_mib() -> float:
     return advice.headroom_mib(default_mem_fraction(CALIBRATION_CARD_MIB, 1, "fix-time")) - CALIBRATION_FREE_MIB
 
 
-def server_runtime(model: ModelShape, gpu_mib: float, tp: int = 1, defaults: str = DEFAULT_SGLANG) -> Runtime:
-    return _variable_runtime(model, gpu_mib, tp, defaults, runtime_fixed_mib())
-
-
 # sglang's request-to-token table (ReqToTokenPool, allocated after the KV budget is sized):
 # int32 [max_num_reqs + 1, context_len + 4], max_num_reqs = min(max(tokens / context_len * 512, 2048), 4096).
 MIN_RUNNING_REQUESTS, MAX_RUNNING_REQUESTS = 2048, 4096

@@ -60,8 +60,3 @@ def reserved_for(sizes: list[int]) -> int:
         if rest >= MIN_BLOCK if small else rest > SMALL_SIZE:
             rests[small].append(rest)
     return total
-
-
-def overhead_for(sizes: list[int]) -> int:
-    """What those tensors take beyond their byte count."""
-    return reserved_for(sizes) - sum(sizes)

@@ -396,16 +396,6 @@ def best_partition(
     )
 
 
-def lpt(durations: Mapping[str, float], shards: int) -> list[list[str]]:
-    """sglang's auto_partition: longest first, each to the least-loaded shard (ties: path)."""
-    paths = sorted(durations, key=lambda p: (-durations[p], p))
-    assign = _lpt_assign([durations[p] for p in paths], shards)
-    bins: list[list[str]] = [[] for _ in range(shards)]
-    for path, shard in zip(paths, assign):
-        bins[shard].append(path)
-    return bins
-
-
 def partition(
     durations: Mapping[str, float],
     shards: int,

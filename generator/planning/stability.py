@@ -1,4 +1,4 @@
-"""Keeping shards stable across plans: match shard indices, count churn, warm-start a split.
+"""Keeping shards stable across plans: match shard indices, count moved files, warm-start a split.
 
 Churn between two splits of (nearly) the same files: the files present in both whose shard
 changed, after renumbering the new shards to overlap the old ones as much as possible.
@@ -76,17 +76,6 @@ def align(old: Sequence[Sequence[str]], new: Sequence[Sequence[str]]) -> list[li
     """`new` renumbered so each shard keeps the index of the old shard it overlaps most."""
     slots = match_shards(old, new)
     return [list(new[i]) for i in sorted(range(len(new)), key=lambda i: slots[i])]
-
-
-def churn(old: Sequence[Collection[str]], new: Sequence[Collection[str]], ignore: Collection[str] = ()) -> int:
-    """Files in both splits, other than `ignore`, whose shard changed after optimal matching."""
-    skip = set(ignore)
-    old = [set(files) - skip for files in old]
-    new = [set(files) - skip for files in new]
-    common = set().union(*old) & set().union(*new)
-    slots = match_shards(old, new)
-    kept = sum(len(new[i] & old[slot]) for i, slot in enumerate(slots) if slot < len(old))
-    return len(common) - kept
 
 
 def moved_files(old: Sequence[Collection[str]], new: Sequence[Collection[str]]) -> int:

@@ -309,13 +309,6 @@ def first_matching_line(
     return None
 
 
-def classify_output(lines: Sequence[str]) -> tuple[str, str]:
-    """The class of a failed attempt that printed these lines, and why (for tests and the docs)."""
-    watch = OutputWatch(lambda chunk: None)
-    watch.feed("".join(line + "\n" for line in lines).encode())
-    return failure_class(watch.matches, timed_out=False, gpu_problem=None)
-
-
 def failure_class(
     matches: dict[int, str], timed_out: bool, gpu_problem: str | None
 ) -> tuple[str, str]:

@@ -8,10 +8,12 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import generator.shipped.run_shard
+from generator.shipped.run_shard import OutputWatch, failure_class
 
 RUNNER = Path(generator.shipped.run_shard.__file__)
 
@@ -135,3 +137,10 @@ def timings_lines(stdout: str) -> list[str]:
     lines = stdout.splitlines()
     begin = lines.index(generator.shipped.run_shard.TIMINGS_BEGIN)
     return lines[begin : lines.index(generator.shipped.run_shard.TIMINGS_END) + 1]
+
+
+def classify_output(lines: Sequence[str]) -> tuple[str, str]:
+    """The class the runner gives a failed attempt that printed these lines, and why."""
+    watch = OutputWatch(lambda chunk: None)
+    watch.feed("".join(line + "\n" for line in lines).encode())
+    return failure_class(watch.matches, timed_out=False, gpu_problem=None)
