@@ -296,7 +296,7 @@ def _unhashed_requirements(path: Path, shown: str) -> list[Problem]:
     return problems
 
 
-def file_timeout_check(seconds_of: Callable[[Registration], float]) -> LintCheck:
+def file_timeout_check(est_seconds_of: Callable[[Registration], float]) -> LintCheck:
     """A file expected to run longer than its suite's per-file timeout would be killed every time."""
 
     def check_file_timeouts(config: Config, scan: TreeScan) -> list[Problem]:
@@ -305,7 +305,7 @@ def file_timeout_check(seconds_of: Callable[[Registration], float]) -> LintCheck
             suite = config.suites.get(reg.suite)
             if suite is None or not suite.enabled:
                 continue
-            seconds = seconds_of(reg)
+            seconds = est_seconds_of(reg)
             if seconds > suite.per_file_timeout_seconds:
                 problems.append(
                     _warning(

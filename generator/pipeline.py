@@ -81,10 +81,10 @@ def build(
     from generator.timings.lint import est_time_check
 
     config, scan = inputs.config, inputs.scan
-    seconds_of = timings.seconds_of if timings is not None else (lambda reg: reg.est_seconds)
+    est_seconds_of = timings.est_seconds_of if timings is not None else (lambda reg: reg.est_seconds)
     if timings is not None:
         config = with_measured_setup(config, timings.setup_minutes)
-    checks = [file_timeout_check(seconds_of), check_memory_fit]
+    checks = [file_timeout_check(est_seconds_of), check_memory_fit]
     if timings is not None:
         checks.append(est_time_check(timings))
     # Model tests get jobs of their own through cigen's action; without one they are files like any other.
@@ -92,7 +92,7 @@ def build(
     sharded = without_model_tests(config, scan.registrations) if through_action else list(scan.registrations)
     tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
     memo = load_split_memo(inputs.cache_dir, inputs.root) if inputs.cache_dir is not None else None
-    planned = plan(config, sharded, seconds_of, previous=previous, tolerance=tolerance, memo=memo)
+    planned = plan(config, sharded, est_seconds_of, previous=previous, tolerance=tolerance, memo=memo)
     if memo is not None:
         save_split_memo(memo, inputs.cache_dir, inputs.root)
     model_tests = model_test_placements(config, scan.registrations) if through_action else ()

@@ -20,7 +20,7 @@ from generator.planning.partition import best_partition, choose_shard_count, rou
 from generator.planning.stability import stable_split
 from generator.shipped import plan_file
 
-SecondsOf = Callable[[Registration], float]
+EstSeconds = Callable[[Registration], float]
 PreviousShards = Mapping[str, Sequence[Sequence[str]]]  # suite -> each shard's files, in index order
 
 # With a previous plan, keep files in place while the makespan stays within 0.5% of the
@@ -103,7 +103,7 @@ def plan_suite(
     suite: Suite,
     pools: tuple[Pool, ...],
     members: Mapping[str, Registration],
-    seconds_of: SecondsOf,
+    est_seconds_of: EstSeconds,
     previous: Sequence[Sequence[str]] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     source: str = "",
@@ -111,7 +111,7 @@ def plan_suite(
 ) -> tuple[SuitePlan, list[Problem]]:
     """One non-empty suite -> its shards (and warnings about its budget). With `memo`, a split
     made earlier from the same inputs is reused instead of searched for again."""
-    durations = {path: float(seconds_of(reg)) for path, reg in members.items()}
+    durations = {path: float(est_seconds_of(reg)) for path, reg in members.items()}
     if memo is None:
         split = split_suite(suite, durations, previous, tolerance)
     else:
@@ -170,16 +170,16 @@ def without_model_tests(config: Config, registrations: Sequence[Registration]) -
 def plan(
     config: Config,
     registrations: Sequence[Registration],
-    seconds_of: SecondsOf | None = None,
+    est_seconds_of: EstSeconds | None = None,
     *,
     previous: PreviousShards | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     memo: SplitMemo | None = None,
 ) -> Plan:
-    """Every enabled, non-empty suite of the config, in config order. `seconds_of` gives a
+    """Every enabled, non-empty suite of the config, in config order. `est_seconds_of` gives a
     file's planned seconds (default: its est_time); `previous` the last plan's shards; `memo`
     splits made earlier (generator/planning/memo.py)."""
-    seconds_of = seconds_of or (lambda reg: reg.est_seconds)
+    est_seconds_of = est_seconds_of or (lambda reg: reg.est_seconds)
     members = suite_members(config, registrations)
     suites, problems = [], []
     for suite in config.suites.values():
@@ -188,7 +188,7 @@ def plan(
         old = previous.get(suite.name) if previous is not None else None
         pools = tuple(config.pools[p] for p in suite.pools)
         suite_plan, found = plan_suite(
-            suite, pools, members[suite.name], seconds_of, old, tolerance, config.source, memo
+            suite, pools, members[suite.name], est_seconds_of, old, tolerance, config.source, memo
         )
         suites.append(suite_plan)
         problems.extend(found)

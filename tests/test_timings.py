@@ -104,9 +104,9 @@ def test_estimate_falls_back_from_measured_to_ratio_to_suite_median():
         },
         suite_ratio={SUITE: 0.5},
     )
-    assert timings.seconds_of(reg("t/a.py", SUITE, 100)) == 200
-    assert timings.seconds_of(reg("t/new.py", SUITE, 100)) == 50  # est_time x ratio
-    assert timings.seconds_of(reg("t/new.py", "s3", 100)) == 100  # no ratio: est_time
+    assert timings.est_seconds_of(reg("t/a.py", SUITE, 100)) == 200
+    assert timings.est_seconds_of(reg("t/new.py", SUITE, 100)) == 50  # est_time x ratio
+    assert timings.est_seconds_of(reg("t/new.py", "s3", 100)) == 100  # no ratio: est_time
     assert timings.estimate(SUITE, "t/renamed.py", None) == 120  # the suite's median file
     assert timings.estimate("s3", "t/renamed.py", None) == 40  # the median over all files
 
@@ -151,8 +151,8 @@ def test_the_provisional_format_still_loads(tmp_path):
         )
     )
     timings = load_timings(path)
-    assert timings.seconds_of(reg("t/a.py", SUITE, 10)) == 90
-    assert timings.seconds_of(reg("t/x.py", SUITE, 10)) == 15
+    assert timings.est_seconds_of(reg("t/a.py", SUITE, 10)) == 90
+    assert timings.est_seconds_of(reg("t/x.py", SUITE, 10)) == 15
     assert timings.setup_by_runner == {"1-gpu-h100": SetupTiming(120.0, 0)}
 
 

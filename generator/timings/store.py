@@ -91,7 +91,7 @@ class Timings:
     estimator: str = ""
     inputs: tuple[str, ...] = ()
 
-    def seconds_of(self, reg: Registration) -> float:
+    def est_seconds_of(self, reg: Registration) -> float:
         """Measured where known, else est_time scaled by the suite's measured ratio."""
         return self.estimate(reg.suite, reg.path, reg.est_seconds)
 
