@@ -74,7 +74,7 @@ CONFIG_NAME = "cigen.yml"
 # about 5 ms to every command's start, most of a warm `cigen scan`'s budget.
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SOURCE = "<embedded default cigen.yml>"
-Path_ = tuple  # a location in the YAML document: keys and indexes from the top
+YamlPath = tuple  # a location in the YAML document: keys and indexes from the top
 
 
 @dataclass
@@ -83,16 +83,16 @@ class _Document:
 
     source: str
     data: object
-    lines: dict[Path_, int]
+    lines: dict[YamlPath, int]
 
-    def line(self, path: Path_) -> int:
+    def line(self, path: YamlPath) -> int:
         """Line of `path`, or of its closest ancestor that has one."""
         path = tuple(path)
         while path not in self.lines and path:
             path = path[:-1]
         return self.lines.get(path, 1)
 
-    def problem(self, path: Path_, code: str, message: str, help: str | None = None) -> Problem:
+    def problem(self, path: YamlPath, code: str, message: str, help: str | None = None) -> Problem:
         return Problem(self.source, self.line(path), code, message, help=help)
 
 
@@ -118,10 +118,10 @@ def _compose(text: str, source: str, loader_class: type) -> _Document:
     loader = loader_class(text)
     try:
         root = loader.get_single_node()
-        lines: dict[Path_, int] = {}
+        lines: dict[YamlPath, int] = {}
         duplicates: list[Problem] = []
 
-        def build(node: yaml.Node, path: Path_) -> object:
+        def build(node: yaml.Node, path: YamlPath) -> object:
             lines.setdefault(path, node.start_mark.line + 1)
             if isinstance(node, yaml.MappingNode):
                 loader.flatten_mapping(node)
@@ -664,7 +664,7 @@ def _suite_problems(doc: _Document, name: str, suite: dict, backends: tuple[str,
     return problems
 
 
-def _paths_problems(doc: _Document, where: Path_, paths: list[str]) -> list[Problem]:
+def _paths_problems(doc: _Document, where: YamlPath, paths: list[str]) -> list[Problem]:
     """A path list of exclusions only (`!**/*.md`) would match every other file: say what was meant."""
     if paths and all(path.startswith("!") for path in paths):
         return [
@@ -742,7 +742,7 @@ def _expression_problems(doc: _Document) -> list[Problem]:
     """Config text lands in workflow YAML: a `${{` in it would be evaluated by GitHub."""
     problems = []
 
-    def visit(value: object, path: Path_) -> None:
+    def visit(value: object, path: YamlPath) -> None:
         if isinstance(value, dict):
             for key, child in value.items():
                 visit(child, path + (key,))
