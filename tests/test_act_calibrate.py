@@ -1,10 +1,10 @@
-"""The timings loop in act (issue 14, item 5; issue 22, F1 and F4): the rendered cigen-calibrate.yml
-of the sglang-shaped fixture lists the shard results artifacts on the fake API: those of a push and
-a schedule run of the generated workflows on main, and the poisoned ones (0 s) of a pull request
-from a branch of the repository and of a fork's. It keeps the trusted two, skips and counts the
-others, calibrates, re-plans and pushes a branch that changes only .github/cigen/; it opens no pull
-request (POST /pulls answers 403, as with "Allow GitHub Actions to create and approve pull
-requests" off) and links to one in the job summary. With no results it changes nothing.
+"""The timings loop in act: the rendered cigen-calibrate.yml of the sglang-shaped fixture lists the
+shard results artifacts on the fake API: those of a push and a schedule run of the generated
+workflows on main, and the poisoned ones (0 s) of a pull request from a branch of the repository and
+of a fork's. It keeps the trusted two, skips and counts the others, calibrates, re-plans and pushes a
+branch that changes only .github/cigen/; it opens no pull request (POST /pulls answers 403, as with
+"Allow GitHub Actions to create and approve pull requests" off) and links to one in the job summary.
+With no results it changes nothing.
 
 cigen is installed as users' workflows do, `pip install --require-hashes` from the wheelhouse of
 tests/act/wheelhouse.py with no index reachable. Each artifact download answers with a redirect to

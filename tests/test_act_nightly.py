@@ -1,5 +1,5 @@
 """The sglang-shaped fixture's nightly workflow in act: schedules, dispatches, a hanging file and the
-model test through action.yml against the CPU stand-in server (issue 12, scenarios 4, 5 and 6).
+model test through action.yml against the CPU stand-in server.
 
 The model-test jobs run sglang's weight-checker e2e test (tests/e2e/test_weight_checker_e2e.py,
 copied into the fixture) with `uses: ./`: action.yml detects the card with the fake nvidia-smi
@@ -109,7 +109,7 @@ def summary_rows(summary: str) -> dict[str, str]:
 
 
 def test_the_nightly_schedule_runs_its_suites_and_not_the_weekly_or_manual_ones(runs, repo):
-    """Scenario 5: with two crons, the gate reads the payload's `schedule` and runs only that cron's suites."""
+    """With two crons, the gate reads the payload's `schedule` and runs only that cron's suites."""
     result = runs["nightly cron"]
     assert_clean(result)
     assert result.results() == {
@@ -124,7 +124,7 @@ def test_the_nightly_schedule_runs_its_suites_and_not_the_weekly_or_manual_ones(
 
 
 def test_a_hanging_file_is_killed_with_its_server_at_the_per_file_timeout_and_later_files_run(runs):
-    """Scenario 4: nightly shards keep going (--keep-going); the hang is a `timeout`, not retried (retries 0).
+    """Nightly shards keep going (--keep-going); the hang is a `timeout`, not retried (retries 0).
     The runner's per-file timeout does it, as on GitHub: act ignores a job's timeout-minutes (difference 2)
     and would not end the server either (difference 4), so nothing left behind proves the group kill."""
     job = runs["nightly cron"].job(KERNEL, shard=0)
@@ -146,7 +146,7 @@ def test_a_hanging_file_is_killed_with_its_server_at_the_per_file_timeout_and_la
 
 
 def test_the_model_test_runs_through_the_action_sized_for_each_card(runs):
-    """Scenario 6: the chosen --mem-fraction-static is in the step summary; the logs are uploaded."""
+    """The chosen --mem-fraction-static is in the step summary; the logs are uploaded."""
     result = runs["nightly cron"]
     for job_id, card, fraction in (
         (MODELS_5090, "NVIDIA GeForce RTX 5090", "0.79"),
@@ -172,7 +172,7 @@ def test_the_weekly_cron_runs_only_the_suite_with_that_cron(runs, repo):
 
 
 def test_a_dispatch_moves_the_chosen_suite_to_the_chosen_pool(runs):
-    """Scenario 5: only the 5090's label is served, so the weekly job ran because it asked for it."""
+    """Only the 5090's label is served, so the weekly job ran because it asked for it."""
     result = runs["weekly on the 5090"]
     assert_clean(result)
     assert result.results() == {**dict.fromkeys(JOBS, "skipped"), "gate": "success", WEEKLY: "success"}
@@ -188,7 +188,7 @@ def test_a_manual_suite_runs_only_when_dispatched_by_name(runs, repo):
 
 
 def test_the_action_refuses_a_card_that_cannot_fit_the_model_and_runs_nothing(runs):
-    """Scenario 6, refusal: the 5090 has 3000 MiB free; the H100 jobs have no runner (label not served)."""
+    """A refusal: the 5090 has 3000 MiB free; the H100 jobs have no runner (label not served)."""
     result = runs["no fit"]
     assert_clean(result)
     assert result.results() == {

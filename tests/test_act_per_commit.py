@@ -1,4 +1,4 @@
-"""The sglang-shaped fixture's per-commit workflow in act: pushes and pull requests (issue 12, 1-3).
+"""The sglang-shaped fixture's per-commit workflow in act: pushes and pull requests.
 
 Each scenario asserts what ran (every recorded file, in its job and shard), what was skipped, what
 failed and what was left behind. The runs are independent (each pull request on its own clone,
@@ -119,7 +119,7 @@ def assert_clean(result: ActRun) -> None:
 
 
 def test_a_push_runs_every_per_commit_file_once_in_its_suites_job_and_pool_offline(runs, repo):
-    """Scenario 1, with no network at all (NO_NETWORK): the jobs install nothing."""
+    """With no network at all (NO_NETWORK): the jobs install nothing."""
     result = runs["push"]
     assert_clean(result)
     assert result.results() == dict.fromkeys(JOBS, "success")
@@ -136,7 +136,7 @@ def test_a_push_runs_every_per_commit_file_once_in_its_suites_job_and_pool_offli
 
 
 def test_the_pull_requests_labels_are_read_live_not_from_the_event(runs, repo):
-    """Scenario 2: the event carries no label, the API says run-ci: the ungated stages run."""
+    """The event carries no label, the API says run-ci: the ungated stages run."""
     result = runs["live label"]
     assert_clean(result)
     assert result.results() == {**dict.fromkeys(JOBS, "success"), EXTRA: "skipped", KERNEL: "skipped"}
@@ -157,7 +157,7 @@ def test_the_extra_label_and_a_kernel_change_run_their_gated_suites(runs, repo):
 
 
 def test_a_label_on_the_event_but_gone_from_the_pull_request_runs_nothing_and_passes(runs):
-    """Scenario 2 the other way round: labels removed since the event; finish still passes. The suite
+    """The other way round: labels removed since the event; finish still passes. The suite
     jobs' matrices fall back to [0] when the gate names no shards, so act can evaluate them for jobs it
     then skips (difference 1); GitHub never evaluates them."""
     result = runs["label removed"]
@@ -181,7 +181,7 @@ def test_a_pull_request_outside_the_workflows_paths_runs_nothing(runs):
 
 
 def test_a_failing_file_fails_its_shard_skips_what_needs_it_and_fails_the_run(runs, repo):
-    """Scenario 3: base-a stops at the failure (per-commit shards stop at the first failure); the
+    """Base-a stops at the failure (per-commit shards stop at the first failure); the
     stages after it are skipped; extra-a, which needs nothing, still runs; finish fails."""
     result = runs["failing"]
     assert_clean(result)

@@ -1,4 +1,4 @@
-"""The shipped shard runner inside a rendered nightly job in act (issue 14, item 6; issue 12, item 4).
+"""The shipped shard runner inside a rendered nightly job in act.
 
 One shard whose files leave a server behind, hang past the per-file timeout, fail, fail once with
 an accuracy line then pass, and pass, run with one retry and --keep-going; a dead GPU (nvidia-smi

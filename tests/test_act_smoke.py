@@ -1,7 +1,7 @@
 """Rendered workflows of more repositories in act, with no network: cigen's golden tree, a plain
-Python project that is no cigen project at all (issue 13, item 8), whose CPU workflow also runs the
-drift check (issue 12, scenario 8), and the same project configured by `cigen init` alone, with
-one TODO answered (issue 13: from `cigen init` to a green run).
+Python project that is no cigen project at all, whose CPU workflow also runs the
+drift check, and the same project configured by `cigen init` alone, with
+one TODO answered (from `cigen init` to a green run).
 
 The golden tree (tests/golden/tree, every layout the templates know) runs with each test file
 replaced by a recording file and its set-up made a no-op; its model tests go through cigen's
@@ -225,7 +225,7 @@ def test_a_plain_project_runs_green_offline_without_installing_cigen(runs, repos
 
 
 def test_a_project_configured_by_cigen_init_runs_green_offline(runs, repos):
-    """Issue 13's day one: `cigen init` (one TODO answered), `cigen render`, push: every file runs
+    """Day one: `cigen init` (one TODO answered), `cigen render`, push: every file runs
     once in its suite, nothing installs cigen, nothing reaches a network."""
     result = runs["init push"]
     assert result.errors == [] and result.leftovers == [], result.text
@@ -247,7 +247,7 @@ def test_a_plain_projects_jobs_call_only_the_files_cigen_wrote(repos):
 
 
 def test_the_drift_check_passes_on_fresh_workflows_and_fails_on_stale_ones(runs):
-    """Scenario 8: the CPU workflow runs `cigen check`; a config changed without a re-render fails it."""
+    """The CPU workflow runs `cigen check`; a config changed without a re-render fails it."""
     fresh, stale = runs["fresh check"], runs["stale check"]
     assert fresh.results() == {"cpu-tests": "success"}
     assert stale.results() == {"cpu-tests": "failure"}
