@@ -1,5 +1,5 @@
 """The act harness itself: results, doubles, fake API, offline refusal, leftovers, timeouts, and
-the act-vs-GitHub differences documented in tests/act/harness.py, each pinned by a small run."""
+the act-vs-GitHub differences documented in docs/act.md, each pinned by a small run."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def runs(repo, tmp_path_factory) -> Runs:
         {
             "nightly cron": lambda: act(repo, "schedule", schedule_event("0 2 * * *"), root / "nightly"),
             "weekly cron": lambda: act(repo, "schedule", schedule_event("0 4 * * 0"), root / "weekly"),
-            # Only the 5090 pool's label has a runner (difference 7): the weekly suite must have asked for it.
+            # Only the 5090 pool's label has a runner (docs/act.md, difference 7): the weekly suite asked for it.
             "weekly on the 5090": lambda: act(
                 repo,
                 "workflow_dispatch",
@@ -125,8 +125,9 @@ def test_the_nightly_schedule_runs_its_suites_and_not_the_weekly_or_manual_ones(
 
 def test_a_hanging_file_is_killed_with_its_server_at_the_per_file_timeout_and_later_files_run(runs):
     """Nightly shards keep going (--keep-going); the hang is a `timeout`, not retried (retries 0).
-    The runner's per-file timeout does it, as on GitHub: act ignores a job's timeout-minutes (difference 2)
-    and would not end the server either (difference 4), so nothing left behind proves the group kill."""
+    The runner's per-file timeout does it, as on GitHub: act ignores a job's timeout-minutes and would
+    not end the server either (docs/act.md, differences 2 and 4), so nothing left behind proves the
+    group kill."""
     job = runs["nightly cron"].job(KERNEL, shard=0)
     assert [run.file for run in job.files] == [
         "test/registered/nightly/test_accuracy.py",
@@ -180,7 +181,7 @@ def test_a_dispatch_moves_the_chosen_suite_to_the_chosen_pool(runs):
 
 
 def test_a_manual_suite_runs_only_when_dispatched_by_name(runs, repo):
-    """The dispatch payloads name every input: act passes only given ones in the event (difference 8),
+    """The dispatch payloads name every input: act passes only given ones in the event (docs/act.md, difference 8),
     and the gate reads the event, as on GitHub, whose payload always has them all."""
     result = runs["manual suite"]
     assert result.results() == {**dict.fromkeys(JOBS, "skipped"), "gate": "success", STRESS: "success"}

@@ -50,7 +50,7 @@ def pull_request(
 ) -> ActRun:
     """A pull request of `changes` on a clone; the fake API answers `pull` (labels, draft) for it.
     A clone each: act takes a pull request's GITHUB_SHA from the working copy, where the fixture
-    checks out the merge commit GitHub would test (difference 6 in tests/act/harness.py)."""
+    checks out the merge commit GitHub would test (docs/act.md, difference 6)."""
     clone = repo.clone(work / "repo")
     pr = clone.pull_request(changes, number=7)
     state = PullState(7, pr.head_sha, pr.base_sha, pr.branch, **pull)
@@ -159,7 +159,7 @@ def test_the_extra_label_and_a_kernel_change_run_their_gated_suites(runs, repo):
 def test_a_label_on_the_event_but_gone_from_the_pull_request_runs_nothing_and_passes(runs):
     """The other way round: labels removed since the event; finish still passes. The suite
     jobs' matrices fall back to [0] when the gate names no shards, so act can evaluate them for jobs it
-    then skips (difference 1); GitHub never evaluates them."""
+    then skips (docs/act.md, difference 1); GitHub never evaluates them."""
     result = runs["label removed"]
     assert_clean(result)
     assert result.results() == {"gate": "success", **dict.fromkeys(SUITES, "skipped"), "finish": "success"}

@@ -199,7 +199,7 @@ def test_a_gated_off_pull_request_runs_no_gpu_job_and_fails_the_required_check(r
 
 def test_a_label_nobody_gates_on_starts_no_run(runs):
     """The template's pull_request types leave out `labeled` (sglang's defaults): GitHub starts nothing,
-    so no running GPU job is cancelled. act ignores `types` (harness difference 12): the harness applies them."""
+    so no running GPU job is cancelled. act ignores `types` (docs/act.md, difference 12): the harness applies them."""
     result = runs["unrelated label"]
     assert (result.started, result.jobs) == (False, [])
 

@@ -173,9 +173,9 @@ def rerun_jobs(build: Build) -> list[dict]:
                 "needs": [GATE_JOB],
                 "if": f"needs.{GATE_JOB}.outputs.accepted == 'true' && github.run_attempt == '1' && "
                 f"contains(fromJSON(needs.{GATE_JOB}.outputs.jobs || '[]'), {literal(job_id)})",
-                # act evaluates a skipped job's matrix (GitHub does not): `|| '{}'` because a refused
-                # gate leaves `targets` empty (fromJSON('') would abort the run), and the result test
-                # first because act cannot read the outputs of a gate its `if:` skipped.
+                # Right on GitHub and in act (docs/act.md, differences 1 and 9): `|| '{}'` because a
+                # refused gate leaves `targets` empty, and the result test first because the gate is
+                # skipped for any comment not starting with /rerun-test.
                 "targets": f"${{{{ needs.{GATE_JOB}.result == 'success' && "
                 f"fromJSON(needs.{GATE_JOB}.outputs.targets || '{{}}')[{literal(job_id)}] || fromJSON('[]') }}}}",
                 **ci,

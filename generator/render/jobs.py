@@ -126,8 +126,7 @@ def shard_max_parallel(suite: Suite) -> str:
 
 def shard_matrix(suite: Suite) -> str:
     """The suite's shard indices from the gate (the plan file). `|| '{}'` and the `[0]` fallback
-    keep the expression valid when the gate failed: act evaluates a skipped job's matrix
-    (GitHub does not), and fromJSON('') would abort the whole run there."""
+    keep the expression valid when the gate failed, which act evaluates (docs/act.md, difference 1)."""
     return f"${{{{ fromJSON(needs.{GATE_JOB}.outputs.shards || '{{}}')[{literal(suite.name)}] || fromJSON('[0]') }}}}"
 
 

