@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -121,3 +122,34 @@ def test_the_package_is_formatted_as_its_copies_must_be():
     """generator/shipped/ruff.toml sets 88 columns; this is the same check on the sources."""
     done = subprocess.run([BIN / "black", "--check", "-q", SHIPPED_DIR], capture_output=True, text=True)
     assert done.returncode == 0, "run: black generator/shipped\n" + done.stderr
+
+
+LONG_MODULE_LINES = 250  # a shipped module longer than this is read in sections
+MAX_SECTION_LINES = 400
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_a_long_shipped_module_is_read_in_marked_sections(module):
+    """A copy is read in the user's repository, away from cigen's docs: `# --- what ---` markers
+    split a long program into the steps it takes."""
+    lines = source(module).splitlines()
+    if len(lines) <= LONG_MODULE_LINES:
+        return
+    markers = [i for i, line in enumerate(lines) if re.fullmatch(r"# --- \S.* -+", line)]
+    assert markers, f"generator/shipped/{module}.py has no `# --- section ---` markers"
+    assert all(len(line) <= 88 for line in (lines[i] for i in markers))
+    gaps = [later - earlier for earlier, later in zip([0, *markers], [*markers, len(lines)])]
+    assert max(gaps) <= MAX_SECTION_LINES, f"{module}: {max(gaps)} lines without a section marker"
+
+
+def test_every_shipped_definition_is_used_by_cigen_not_only_by_tests():
+    """What is copied into users' repositories is what runs there: a top-level function or class
+    that only tests call belongs in tests/support/."""
+    used_in = "\n".join(path.read_text() for path in sorted(SHIPPED_DIR.parent.rglob("*.py")))
+    unused = []
+    for module in MODULES:
+        for node in ast.parse(source(module)).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name != "main":
+                if len(re.findall(rf"\b{node.name}\b", used_in)) < 2:  # its definition, then a use
+                    unused.append(f"{module}.{node.name}")
+    assert not unused

@@ -59,6 +59,9 @@ class GateError(Exception):
     """Something the gate cannot decide on; it fails closed (nothing runs)."""
 
 
+# --- what the gate reads: the plan file, the live pull request, the diff --------------
+
+
 def read_json_file(path: str, what: str) -> object:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -138,6 +141,9 @@ def touches(pathspecs: Sequence[str]) -> bool:
         ["git", "diff", "--quiet", "HEAD^1", "HEAD", "--", *specs], capture_output=True
     )
     return diff.returncode != 0
+
+
+# --- which suites a run starts, per event, and which builds ---------------------------
 
 
 def blocked_line(pr: Mapping, draft: bool) -> str:
@@ -300,6 +306,9 @@ def decide(gates: Mapping, event_name: str, event: Mapping) -> Decision:
     )
 
 
+# --- what the gate writes: step outputs and the summary -------------------------------
+
+
 def write_output(name: str, value: str) -> None:
     """One `name=value` line in GITHUB_OUTPUT, checked by step_files (values are JSON on one line)."""
     try:
@@ -317,6 +326,9 @@ def write_summary(text: str) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(text)
+
+
+# --- commands: decide, finish ---------------------------------------------------------
 
 
 def decide_command(plan_path: str) -> int:

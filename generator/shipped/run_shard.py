@@ -41,6 +41,9 @@ from datetime import datetime, timezone
 
 from generator.shipped import health, plan_file, process_group
 
+# --- exit statuses and the settings shared with sglang and GitHub ---------------------
+
+
 EXIT_PASSED = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -68,6 +71,9 @@ GITHUB_IDS = (
 
 class UsageError(Exception):
     """A mistake in the options or the plan file: one line on stderr, exit 2."""
+
+
+# --- failure classes: what a failed attempt's output means ----------------------------
 
 
 _REGEX_SYNTAX = frozenset(".^$*+?{}[]\\()")
@@ -333,6 +339,9 @@ def describe_match(index: int, matches: dict[int, str]) -> str:
     return f"{pattern.regex!r} ({pattern.source}) matched: {matches[index]}"
 
 
+# --- one process: its own group, output teed and watched, killed at the timeout -------
+
+
 @dataclass(frozen=True)
 class ProcessEnd:
     """How one test process ended."""
@@ -414,6 +423,9 @@ def run_process(command: Sequence[str], cwd: str, timeout_seconds: float) -> Pro
     ):  # else a process that left the group still holds the pipe: leave it open
         process.stdout.close()
     return ProcessEnd(exit_status, seconds, dict(watch.matches))
+
+
+# --- files and attempts: retried as sglang retries ------------------------------------
 
 
 @dataclass(frozen=True)
@@ -573,6 +585,9 @@ def run_file(planned: PlannedFile, position: str, settings: RunSettings) -> File
     if final == "passed" and len(attempts) > 1:
         final = "flaky"
     return FileResult(planned.path, final, tuple(attempts))
+
+
+# --- reports: the results file, sglang's timings block, the step summary --------------
 
 
 def say(message: str) -> None:
@@ -766,6 +781,9 @@ class Summary:
                 handle.write(text)
 
 
+# --- the shard: every file in order, cancelled cleanly --------------------------------
+
+
 CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -850,6 +868,9 @@ def annotate(result: FileResult) -> None:
         print(
             f"::error title={result.result_class}::{result.path}: {reason}", flush=True
         )
+
+
+# --- command line: the plan file, options, main ---------------------------------------
 
 
 def plan_files(path: str, suite: str, shard: int) -> list[PlannedFile]:
