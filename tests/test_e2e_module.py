@@ -25,18 +25,25 @@ def test_collected_and_skipped_with_a_reason_without_sglang():
     assert "needs sglang and a CUDA GPU: import sglang failed" in result.stdout
 
 
+# A server that logs and never becomes ready. It imports nothing heavy (the stand-in server imports
+# torch), so its line is in the log long before the launch timeout, however busy the machine.
+HANGING_SERVER = "import time\nprint('hanging before ready, as asked', flush=True)\ntime.sleep(600)\n"
+
+
 def test_launch_timeout_fails_and_kills_the_server_group(tmp_path):
     pgid_file = tmp_path / "pgids"
+    server = tmp_path / "hanging_server.py"
+    server.write_text(HANGING_SERVER)
     env = clean_env(
-        CIGEN_E2E_LAUNCH=f"{sys.executable} tests/e2e/standin_server.py --hang-before-ready",
+        CIGEN_E2E_LAUNCH=f"{sys.executable} {server}",
         CIGEN_E2E_MODEL="tests/e2e/tiny-qwen3",
-        CIGEN_E2E_LAUNCH_TIMEOUT="6",  # the stand-in must log before it; a loaded 2-core runner needs seconds
+        CIGEN_E2E_LAUNCH_TIMEOUT="3",
         CIGEN_E2E_LOG_DIR=str(tmp_path),
         CIGEN_E2E_PGID_FILE=str(pgid_file),
     )
     result = subprocess.run([sys.executable, E2E], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
-    assert "TimeoutError: server not ready after 6 s" in result.stderr
+    assert "TimeoutError: server not ready after 3 s" in result.stderr
     assert "hanging before ready, as asked" in result.stderr  # the server log's tail is in the error
     (pgid,) = [int(line) for line in pgid_file.read_text().split()]
     try:
