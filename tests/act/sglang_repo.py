@@ -13,7 +13,6 @@ ran in which job and shard, then passes, fails, hangs or leaves a server behind 
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -23,6 +22,7 @@ import yaml
 
 from generator.config import load_config
 from generator.names import shard_job_ids
+from generator.shipped import plan_file
 from tests.act.fixture import REPO_ROOT, FixtureRepo, make_repo, recording_test, render_and_commit
 from tests.act.harness import ActRun
 
@@ -158,12 +158,8 @@ def make_sglang_repo(path: Path, files: Mapping[str, str] | None = None) -> Fixt
 
 
 def plan(repo: Path) -> dict[str, list[list[str]]]:
-    """suite -> its shards' files, from the committed .github/cigen/plan.json."""
-    data = json.loads((repo / ".github/cigen/plan.json").read_text())
-    return {
-        suite: [[entry["file"] for entry in shard["files"]] for shard in spec["shards"]]
-        for suite, spec in data["suites"].items()
-    }
+    """suite -> its shards' files, from the committed plan file."""
+    return plan_file.read(repo / plan_file.PLAN_PATH).shard_paths()
 
 
 def expected_runs(repo: Path, suites: Iterable[str]) -> Counter:

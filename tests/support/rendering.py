@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import shlex
 from collections.abc import Sequence
@@ -13,9 +12,11 @@ import yaml
 
 from generator.config import default_config_text
 from generator.model import Config, Registration
+from generator.names import PLAN_FILE
 from generator.pipeline import Build, Inputs, build
 from generator.render.files import write_generated
 from generator.render.repository import RenderRequest, render_repository
+from generator.shipped import plan_file
 from generator.tree import TreeScan
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,12 +61,12 @@ def load_yaml(path: Path) -> dict:
 
 def plan_placements(github_dir: Path) -> list[tuple[str, int, str]]:
     """(suite, shard, file) for every file of every shard in the plan file."""
-    plan = json.loads((github_dir / "cigen" / "plan.json").read_text())
+    plan = plan_file.read(github_dir / PLAN_FILE)
     return [
-        (suite, index, entry["file"])
-        for suite, spec in plan["suites"].items()
-        for index, shard in enumerate(spec["shards"])
-        for entry in shard["files"]
+        (suite, index, path)
+        for suite, shards in plan.shard_paths().items()
+        for index, paths in enumerate(shards)
+        for path in paths
     ]
 
 
