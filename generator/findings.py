@@ -167,7 +167,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "free-needs-one-gpu",
         ERROR,
-        "generator.cli.mem_commands",
+        "generator.memory.cards",
         "--gpu-free-mib describes one GPU; give one --gpu-mem-gib or --pool",
     ),
     Finding(
@@ -240,7 +240,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "mem-unknown-gpu",
         EITHER,
-        "generator.cli.mem_commands, generator.memory.lint",
+        "generator.memory.cards, generator.memory.lint",
         "pool '…' declares no gpu_mem_gib",
     ),
     Finding(
@@ -296,7 +296,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "no-gpu",
         ERROR,
-        "generator.action, generator.cli.mem_commands",
+        "generator.action, generator.memory.cards",
         "give --gpu-mem-gib N or --pool NAME (either may repeat)",
     ),
     Finding(
@@ -487,7 +487,7 @@ FINDINGS: tuple[Finding, ...] = (
         "no config.json at '…' and no built-in model of that name; fix: built-in: …; or pass a Hugging Face config.json",
     ),
     Finding("unknown-need", ERROR, "generator.config", "suite '…' needs unknown suite '…'"),
-    Finding("unknown-pool", ERROR, "generator.cli.mem_commands, generator.config", "no pool '…' in … (known: …)"),
+    Finding("unknown-pool", ERROR, "generator.config, generator.memory.cards", "no pool '…' in … (known: …)"),
     Finding(
         "unknown-runner-config", ERROR, "generator.config", "suite '…': runner_config '…' is not under runner_configs"
     ),

@@ -14,15 +14,13 @@ from generator.memory.advisor import (
     CHECKER_CODES,
     DEFAULT_CHECKER,
     DEFAULT_SGLANG,
-    GIB_MIB,
     MARGIN_MIB,
     SGLANG_DEFAULTS,
     Advice,
-    Card,
     advise,
 )
+from generator.memory.cards import resolve_cards
 from generator.memory.hfmodel import load_model
-from generator.memory.lint import tp_over_pool
 from generator.memory.validation import validation
 
 
@@ -39,55 +37,6 @@ def _extra_peak(value: str) -> str | float:
             "--extra-peak", 0, "bad-extra-peak", f"--extra-peak must be 'weight-checker' or MiB >= 0, got '{value}'"
         )
     return peak
-
-
-def _cards(
-    root: Path,
-    config_path: Path | None,
-    gpu_mem_gib: tuple[float, ...],
-    pools: tuple[str, ...],
-    gpu_free_mib: float | None,
-    tp: int,
-) -> tuple[list[Card], list[str]]:
-    """--gpu-mem-gib values, then --pool names read from the config, in the order given; and warnings."""
-    if not gpu_mem_gib and not pools:
-        raise UserError("", 0, "no-gpu", "give --gpu-mem-gib N or --pool NAME (either may repeat)")
-    if gpu_free_mib is not None and len(gpu_mem_gib) + len(pools) != 1:
-        raise UserError(
-            "--gpu-free-mib",
-            0,
-            "free-needs-one-gpu",
-            "--gpu-free-mib describes one GPU; give one --gpu-mem-gib or --pool",
-        )
-    cards = [Card(f"{gib:g} GiB", gib * GIB_MIB, gpu_free_mib) for gib in gpu_mem_gib]
-    warnings = []
-    if pools:
-        from generator.config import load_config
-
-        config = load_config(config_path, root)
-        for name in pools:
-            pool = config.pools.get(name)
-            if pool is None:
-                raise UserError(
-                    "--pool",
-                    0,
-                    "unknown-pool",
-                    f"no pool '{name}' in {config.source} (known: {', '.join(gpu_pool_names(config))})",
-                )
-            if pool.gpu_mem_gib is None:
-                raise UserError(config.source, pool.line, "mem-unknown-gpu", f"pool '{name}' declares no gpu_mem_gib")
-            cards.append(
-                Card(f"{name} ({pool.gpu_model})" if pool.gpu_model else name, pool.gpu_mem_gib * GIB_MIB, gpu_free_mib)
-            )
-            warning = tp_over_pool(config, name, tp)
-            if warning is not None:
-                warnings.append(warning.format())
-    return cards, warnings
-
-
-def gpu_pool_names(config) -> list[str]:
-    """The pools `--pool` may name: those with GPUs (not build pools)."""
-    return sorted(name for name, pool in config.pools.items() if pool.gpus)
 
 
 def _mem_row(advice: Advice, data_status: str) -> tuple:
@@ -196,7 +145,7 @@ def mem_command(
     """GPU-memory advisor: does a model test fit a GPU, at which mem-fraction?"""
     model = load_model(model_spec, root)
     peak = _extra_peak(extra_peak)
-    cards, warnings = _cards(root, config_path, gpu_mem_gib, pools, gpu_free_mib, tp)
+    cards, warnings = resolve_cards(root, config_path, gpu_mem_gib, pools, gpu_free_mib, tp)
     for warning in warnings:
         click.echo(warning, err=True)
     advice = [advise(model, card, tp, peak, checker, margin_mib, sglang_defaults, mem_fraction) for card in cards]
