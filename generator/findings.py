@@ -42,6 +42,20 @@ FINDINGS: tuple[Finding, ...] = (
         "a pinned action needs action_version: the version its sha is, written beside it for reviewers",
     ),
     Finding(
+        "artifact-name",
+        WARNING,
+        "generator.timings.loop",
+        "refused: the name … is not a plain file name; the artifact is skipped",
+    ),
+    Finding("artifact-run", WARNING, "generator.timings.loop", "its run cannot be read: …; its artifacts are skipped"),
+    Finding("artifact-unreadable", ERROR, "generator.timings.loop", "not a readable zip: …"),
+    Finding(
+        "artifacts-truncated",
+        WARNING,
+        "generator.timings.loop",
+        "read the newest … of … artifacts, as many as one listing gives; older ones were not read",
+    ),
+    Finding(
         "backend-not-planned",
         ERROR,
         "generator.config, generator.rerun.parse",
@@ -111,6 +125,13 @@ FINDINGS: tuple[Finding, ...] = (
         "workflows.calibrate writes a timings file: name it in workflows.timings (render plans with it); fix: workflows.timings: .github/cigen/timings.json",
     ),
     Finding("calibrate-no-input", ERROR, "generator.timings.measure", "give at least one of …"),
+    Finding(
+        "ci-files-outside-paths",
+        WARNING,
+        "generator.lint",
+        "workflows.pull_requests.paths leaves out …: cigen adds cigen.yml, its workflows and .github/cigen/** to the "
+        "gate; fix: list them to say so",
+    ),
     Finding("cigen-installed-twice", ERROR, "generator.config", "give cigen_package or cigen_requirements, not both"),
     Finding("comment-too-long", ERROR, "generator.rerun.parse", "the comment is … characters; the limit is …"),
     Finding(
@@ -368,6 +389,13 @@ FINDINGS: tuple[Finding, ...] = (
         "two selectors name the same test (a file and a class or method in it)",
     ),
     Finding("path-traversal", ERROR, "generator.rerun.parse", "'..' is not allowed in a path"),
+    Finding("paths-bad-exclusion", ERROR, "generator.config", "'!': an exclusion needs a pattern after '!'"),
+    Finding(
+        "paths-only-exclusions",
+        ERROR,
+        "generator.config",
+        'every pattern starts with \'!\' (an exclusion); fix: give the paths to include, e.g. ["python/**", "!**/*.md"]',
+    ),
     Finding("plan-unreadable", ERROR, "generator.shipped.plan_file", "cannot read: … (the plan file's path is wrong)"),
     Finding(
         "plan-version",
@@ -394,9 +422,19 @@ FINDINGS: tuple[Finding, ...] = (
         "… has no --hash=sha256: (pip install --require-hashes refuses it); fix: generate the file with pip-compile --generate-hashes",
     ),
     Finding("requirements-unreadable", ERROR, "generator.lint", "cannot read workflows.cigen_requirements: …"),
-    Finding("results-json", ERROR, "generator.timings.runresults", "a run_shard results file is not JSON"),
+    Finding("results-ambiguous", ERROR, "generator.timings.loop", "the artifact holds … results files"),
+    Finding(
+        "results-json",
+        ERROR,
+        "generator.timings.loop, generator.timings.runresults",
+        "a run_shard results file is not JSON (or not UTF-8 text)",
+    ),
+    Finding("results-missing", ERROR, "generator.timings.loop", "the artifact holds no results file"),
     Finding(
         "results-schema", ERROR, "generator.timings.runresults", "a run_shard results file does not match its schema"
+    ),
+    Finding(
+        "results-too-large", ERROR, "generator.timings.loop", "the results file unpacks to more than the … bytes read"
     ),
     Finding(
         "same-second-push",
@@ -465,6 +503,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding("too-many-selectors", ERROR, "generator.rerun.parse", "… selectors; at most … per comment"),
     Finding("tp-over-pool-gpus", EITHER, "generator.memory.lint", "tp=… needs … GPUs, the pool has …"),
     Finding("unknown-arg", ERROR, "generator.scan", "unknown argument '…'; fix: known arguments: …"),
+    Finding("unknown-build", ERROR, "generator.config", "suite '…' names unknown build '…'"),
     Finding("unknown-checker", ERROR, "generator.memory.advisor", "unknown weight-checker code '…' (known: …)"),
     Finding("unknown-class", ERROR, "generator.rerun.parse", "the file defines no top-level class ……"),
     Finding("unknown-command", ERROR, "generator.rerun.parse", "the first line must start with …, got …"),

@@ -31,7 +31,7 @@ NOT_CODES = {
     "cigen-secrets", "cigen-results", "cigen-rerun-test", "cigen-ci-gate", "model-tests", "test-file",
     "server-args", "model-config", "extra-peak", "timeout-minutes", "mem-fraction-static",
     # encodings, programs, formats and values
-    "utf-8", "nvidia-smi", "config-document-1", "built-in", "partition-model", "fix-time",
+    "utf-8", "nvidia-smi", "config-document-1", "built-in", "sgl-kernel", "partition-model", "fix-time",
     # estimator names (timings) and the runner's result classes
     "max-last-3", "median-last-3", "trimmed-mean", "flaky-accuracy", "not-run",
 }  # fmt: skip
