@@ -22,6 +22,7 @@ from generator.errors import warning as _warning
 from generator.model import Config, PlacedModelTest, Registration
 from generator.names import RESERVED_JOBS, job_id, model_job_id
 from generator.pathglob import path_filter_matches
+from generator.shipped.plan_file import PLAN_PATH
 from generator.tree import TreeScan
 
 # Extra checks other steps plug in (timings vs estimates, GPU-memory fit): each takes the
@@ -347,7 +348,7 @@ def check_ci_paths(config: Config, scan: TreeScan) -> list[Problem]:
     """A pull-request path filter that leaves out the files defining the CI: cigen adds them anyway
     (a change to the CI always runs it, issue 22 F7), but the config should say what happens."""
     paths = config.workflows.pull_requests.paths
-    ci_files = ("cigen.yml", f".github/workflows/{config.workflows.file_name('per-commit')}", ".github/cigen/plan.json")
+    ci_files = ("cigen.yml", f".github/workflows/{config.workflows.file_name('per-commit')}", PLAN_PATH)
     missing = [path for path in ci_files if not path_filter_matches(paths, path)] if paths else []
     if not missing:
         return []

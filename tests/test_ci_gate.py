@@ -279,7 +279,7 @@ def test_exclusions_in_paths_leave_out_what_they_match(tmp_path, monkeypatch, ch
 def test_the_throttle_limits_pull_requests_unless_lifted(tmp_path, monkeypatch, event_name, labels, parallel):
     """sglang's compute_partitions: max(size // 3, 1) shards at once on a pull request."""
     repo = merge_commit(tmp_path, "src/app.py")
-    plan = {"suites": {**PLAN["suites"], "big": {"shards": [{"files": []}] * 10}}}
+    plan = {"version": 1, "suites": {**PLAN["suites"], "big": {"shards": [NO_FILES] * 10}}}
     write_files(repo, {"plan.json": json.dumps(plan)})
     monkeypatch.chdir(repo)
     gates = {

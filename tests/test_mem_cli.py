@@ -196,7 +196,8 @@ def test_user_errors_exit_2_with_one_line():
         (
             ["--model", "Qwen3-0.6B", "--pool", "nope"],
             "--pool: unknown-pool: no pool 'nope' in <embedded default cigen.yml> (known: 1-gpu-5090, 1-gpu-h100, "
-            "2-gpu-h100, 4-gpu-b200, 4-gpu-gb300, 4-gpu-h100, 8-gpu-b200, 8-gpu-h20, 8-gpu-h200)",
+            "2-gpu-h100, 4-gpu-b200, 4-gpu-gb300, 4-gpu-h100, 8-gpu-b200, 8-gpu-h20, 8-gpu-h200, "
+            "x64-kernel-build-node)",
         ),
         (
             ["--model", "Qwen3-0.6B", "--gpu-mem-gib", "32", "--gpu-mem-gib", "80", "--gpu-free-mib", "100"],
