@@ -346,7 +346,7 @@ def check_model_job_ids(config: Config, placements: Iterable[PlacedModelTest]) -
 
 def check_ci_paths(config: Config, scan: TreeScan) -> list[Problem]:
     """A pull-request path filter that leaves out the files defining the CI: cigen adds them anyway
-    (a change to the CI always runs it, issue 22 F7), but the config should say what happens."""
+    (a change to the CI always runs it), but the config should say what happens."""
     paths = config.workflows.pull_requests.paths
     ci_files = ("cigen.yml", f".github/workflows/{config.workflows.file_name('per-commit')}", PLAN_PATH)
     missing = [path for path in ci_files if not path_filter_matches(paths, path)] if paths else []

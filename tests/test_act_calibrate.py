@@ -210,7 +210,7 @@ def test_the_loop_learns_only_from_trusted_runs_and_pushes_a_branch_with_a_link(
     before = {f["file"]: f["est_seconds"] for shard in committed["suites"][SUITE]["shards"] for f in shard["files"]}
     assert (before[BATCH], before[GENERATE]) == (400, 500)  # the est_time the fixture registers
     assert posted(calls, "/git/refs") == [{"ref": "refs/heads/cigen/timings", "sha": NEW_COMMIT}]
-    assert [call for call in calls if call.path.endswith("/pulls")] == []  # F4: no pull request asked for
+    assert [call for call in calls if call.path.endswith("/pulls")] == []  # no pull request asked for
     (commit,) = posted(calls, "/git/commits")
     assert f"| {SUITE} | `{BATCH}` | 400.0 | 1000.0 | 1 | 101 |" in commit["message"].splitlines()
     assert f"| {SUITE} | `{GENERATE}` | 500.0 | 300.0 | 1 | 102 |" in commit["message"].splitlines()

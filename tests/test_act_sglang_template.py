@@ -1,5 +1,5 @@
-"""The sglang template's CI, event by event, in act (issue 20's done-when scenarios; issue 22 F7 is
-proven by tests/test_ci_gate.py). The fixture is configured by the template's own workflows, builds
+"""The sglang template's CI, event by event, in act (that a change to the CI always runs
+it is proven by tests/test_ci_gate.py). The fixture is configured by the template's own workflows, builds
 and defaults sections (tests/act/sglang_template_repo.py); each scenario runs on its own clone with
 its own fake API, two at a time (tests/act/concurrent.py).
 

@@ -107,7 +107,7 @@ def test_pull_requests_are_gated_and_one_check_decides(sglang, tmp_path):
         "gated_off": "fail",
         "types": ["opened", "synchronize", "reopened"],
     }
-    # A change to the CI itself always runs it (issue 22, F7); docs never count.
+    # A change to the CI itself always runs it; docs never count.
     assert {"cigen.yml", ".github/workflows/cigen-*.yml", ".github/cigen/**", "!**/*.md"} <= set(
         gates["pull_request"]["paths"]
     )

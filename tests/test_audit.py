@@ -196,7 +196,7 @@ EVERY_OWNER = [f"{c}*/*" for c in "abcdefghijklmnopqrstuvwxyz0123456789"]
 
 
 def test_a_wildcard_owner_is_risky_wherever_it_stands(github):
-    """F3: the old audit flagged only patterns starting with `*`; these 37 (every owner, and owners
+    """The old audit flagged only patterns starting with `*`; these 37 (every owner, and owners
     that look like octo) passed as ok with exit 0."""
     patterns = [*EVERY_OWNER, "octo*/*"]
     selected = {"github_owned_allowed": True, "verified_allowed": False, "patterns_allowed": patterns}

@@ -322,7 +322,7 @@ def test_finish_fails_only_when_a_job_failed_or_was_cancelled(monkeypatch, capsy
     ],
 )
 def test_a_pull_request_changing_only_the_ci_runs_it(tmp_path, monkeypatch, changed, runs):
-    """Issue 22 F7: the sglang template's gate, as rendered, passes a labelled pull request that changes
+    """The sglang template's gate, as rendered, passes a labelled pull request that changes
     only cigen.yml or a generated workflow (it used to say "changes no file the GPU suites test")."""
     config = parse_config(default_config_text(), "cigen.yml")
     configured = [p for p in config.workflows.pull_requests.paths if p not in ci_gate_files()]

@@ -68,7 +68,7 @@ def test_minimal_config_follows_the_tests_and_renders(tmp_path):
     ]
 
 
-# Every decision only sglang's maintainers can make, each a TODO above its key (issue 20 item 10).
+# Every decision only sglang's maintainers can make, each a TODO above its key.
 SGLANG_TODOS = {
     "# TODO: switch off the hand-written workflows these replace (pr-test.yml, pr-test-extra.yml, "
     "nightly-test-nvidia.yml, weekly-test-nvidia.yml, stress-test.yml; keep pr-gate.yml, which other backends call) "

@@ -158,7 +158,7 @@ def test_golden_gates_needs_and_pools():
         "run_shard.py", ""
     ).replace("ci_gate.py", "")
     # Label and path gates are decided by the gate program, from the gates written here.
-    # The files that define the CI are added to every path filter (issue 22, F7).
+    # The files that define the CI are added to every path filter.
     ci_files = ["cigen.yml", *(f".github/workflows/cigen-{name}.yml" for name in OUTPUT_NAMES), ".github/cigen/**"]
     assert gate_spec(per_commit) == {
         "workflow": "per-commit",

@@ -1,5 +1,5 @@
 """The timings loop against a local fake GitHub API: results artifacts of trusted runs in, a
-branch that changes only .github/cigen/ and a compare link out (no pull request: issue 22, F4);
+branch that changes only .github/cigen/ and a compare link out (no pull request);
 the round trip fetch -> calibrate -> render moves the plan; bad numbers never reach render."""
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ PULLS_FORBIDDEN = {"message": "GitHub Actions is not permitted to create or appr
 
 
 def test_propose_pushes_only_the_changed_files_to_cigens_branch_and_opens_no_pull_request(github, tmp_path):
-    """F4: with "Allow GitHub Actions to create and approve pull requests" off (what `cigen audit`
+    """With "Allow GitHub Actions to create and approve pull requests" off (what `cigen audit`
     asks for), POST /pulls answers 403; the loop never calls it, and still ends with a link."""
     write_files(tmp_path, {TIMINGS: '{"new": 1}\n', PLAN: '{"plan": "same"}\n'})
     serve_repository(github, {TIMINGS: '{"old": 1}\n', PLAN: '{"plan": "same"}\n'})
@@ -325,7 +325,7 @@ NAN_RESULTS += '"attempts": [{"seconds": NaN}]}]}'
 
 
 def test_non_finite_seconds_never_reach_the_timings_file_or_render(tmp_path):
-    """F2: NaN passed the results schema, calibrate wrote it into timings.json, render died with a traceback."""
+    """NaN passed the results schema, calibrate wrote it into timings.json, render died with a traceback."""
     root = tmp_path / "tree"
     shutil.copytree(GOLDEN_TREE, root)
     (tmp_path / "nan.json").write_text(NAN_RESULTS)
@@ -354,7 +354,7 @@ def test_non_finite_seconds_never_reach_the_timings_file_or_render(tmp_path):
 
 
 def test_a_file_measured_near_zero_leaves_a_timings_file_render_accepts(tmp_path):
-    """F2: 0.001 s against est_time 400 made a suite ratio that rounded to 0.0, which the timings
+    """0.001 s against est_time 400 made a suite ratio that rounded to 0.0, which the timings
     schema refuses: calibrate wrote a file render could not read."""
     root = tmp_path / "tree"
     shutil.copytree(GOLDEN_TREE, root)
@@ -392,7 +392,7 @@ def test_samples_count_per_artifact_and_are_ordered_by_run_time_not_file_name(tm
 
 
 def test_the_calibrate_workflow_asks_for_no_pull_request_permission():
-    """F4: what `cigen audit` asks for (default token read, Actions may not create pull requests) is
+    """What `cigen audit` asks for (default token read, Actions may not create pull requests) is
     all the loop needs: the job's own permissions are these two, and no step opens a pull request."""
     workflow = yaml.safe_load((GOLDEN_TREE.parent / "expected/workflows/cigen-calibrate.yml").read_text())
     (job,) = workflow["jobs"].values()

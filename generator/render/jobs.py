@@ -102,7 +102,7 @@ def job_condition(suite: Suite, has_needs: bool) -> str:
 
 
 def ci_paths(config: Config) -> list[str]:
-    """The files that define the CI: a pull request changing one of them always runs it (issue 22, F7)."""
+    """The files that define the CI: a pull request changing one of them always runs it."""
     workflows = [f".github/workflows/{config.workflows.file_name(output)}" for output in OUTPUT_NAMES]
     return ["cigen.yml", *workflows, ".github/cigen/**"]
 
