@@ -1,9 +1,10 @@
-"""docs/act.md is where the act-versus-GitHub differences live: every citation of one names a
-difference the page has."""
+"""Notes that outlive a pull request: docs/act.md holds the act-versus-GitHub differences (every
+citation names one the page has), and no comment cites an issue tracker outside the repository."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tests.support.rendering import REPO_ROOT
 
@@ -22,3 +23,18 @@ def test_every_act_difference_cited_is_on_the_page():
                 cited.setdefault(int(number), set()).add(path.relative_to(REPO_ROOT).as_posix())
     assert {"generator/render/contexts.py", "generator/render/jobs.py"} <= set().union(*cited.values())
     assert not {n: where for n, where in cited.items() if n not in headings}
+
+
+def test_no_code_or_test_cites_an_issue_tracker_the_repository_does_not_have():
+    """Comments say what they mean: "issue 22, F7" means nothing to whoever reads the code next."""
+    pattern = re.compile(r"\b[Ii]ssues? ?#?[0-9]+|\bF[0-9]+:")
+    roots = [REPO_ROOT / "generator", REPO_ROOT / "tests", REPO_ROOT / "templates", REPO_ROOT / "docs"]
+    cited = [
+        f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}"
+        for root in roots
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.suffix in {".py", ".j2", ".md", ".yml", ".yaml"} and "golden" not in path.parts
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if pattern.search(line) and path != Path(__file__)
+    ]
+    assert not cited, "\n".join(cited)
