@@ -231,7 +231,7 @@ def planned_seconds(repo: Path, timings: Path | None) -> list[float]:
     args = ["plan", "--root", str(repo), "--format", "json", "--no-cache"]
     result = CliRunner().invoke(cli, [*args, "--timings", str(timings)] if timings else args)
     assert result.exit_code == 0, result.output
-    return [shard["est_time"] for shard in json.loads(result.stdout)["suites"][JOB]["shards"]]
+    return [shard["est_seconds"] for shard in json.loads(result.stdout)["suites"][JOB]["shards"]]
 
 
 @pytest.mark.parametrize("source", ["--log", "--results"])
