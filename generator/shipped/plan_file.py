@@ -20,6 +20,10 @@ Suites in config order, shards in matrix order, each shard's files one a line an
 diff shows exactly what moved; seconds are rounded to 0.1 s. Readers ignore keys they do not
 know (`cigen plan --format json` writes this shape plus each suite's costs) and refuse a
 version they do not know.
+
+Reading, from cigen or a shipped program (`from generator.shipped import plan_file`):
+`plan_file.read(path)` gives a PlanFile (suites -> shards -> files with their est_seconds), or
+raises PlanFileError, whose text is one line: `PATH: CODE: MESSAGE`.
 """
 
 from __future__ import annotations
