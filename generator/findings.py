@@ -412,6 +412,13 @@ FINDINGS: tuple[Finding, ...] = (
     ),
     Finding("policy-unreadable", ERROR, "generator.rerun.policy", "cannot read the policy: …"),
     Finding("pool-mismatch", WARNING, "generator.lint", "runner_config '…' means pool '…', but suite '…' runs on …"),
+    Finding(
+        "probe-name-taken",
+        ERROR,
+        "generator.config",
+        "….probes: '…' is a built-in probe's name; fix: pick another name (built-in probes: drained, nvidia-smi, "
+        "gpu-count, gpu-memory, disk)",
+    ),
     Finding("pull-closed", ERROR, "generator.rerun.gate", "pull request #… is …"),
     Finding("pull-request-budget", ERROR, "generator.rerun.budget", "pull request #…: …; try again later"),
     Finding("repository-budget", ERROR, "generator.rerun.budget", "this repository: …; try again later"),
@@ -424,6 +431,12 @@ FINDINGS: tuple[Finding, ...] = (
     Finding("requirements-unreadable", ERROR, "generator.lint", "cannot read workflows.cigen_requirements: …"),
     Finding("results-ambiguous", ERROR, "generator.timings.loop", "the artifact holds … results files"),
     Finding(
+        "results-invalid",
+        WARNING,
+        "generator.cli.health_commands",
+        "not a cigen results file: …; it is left out of the report",
+    ),
+    Finding(
         "results-json",
         ERROR,
         "generator.timings.loop, generator.timings.runresults",
@@ -435,6 +448,9 @@ FINDINGS: tuple[Finding, ...] = (
     ),
     Finding(
         "results-too-large", ERROR, "generator.timings.loop", "the results file unpacks to more than the … bytes read"
+    ),
+    Finding(
+        "results-unreadable", WARNING, "generator.cli.health_commands", "cannot read: …; it is left out of the report"
     ),
     Finding(
         "same-second-push",
@@ -526,7 +542,12 @@ FINDINGS: tuple[Finding, ...] = (
         "no config.json at '…' and no built-in model of that name; fix: built-in: …; or pass a Hugging Face config.json",
     ),
     Finding("unknown-need", ERROR, "generator.config", "suite '…' needs unknown suite '…'"),
-    Finding("unknown-pool", ERROR, "generator.config, generator.memory.cards", "no pool '…' in … (known: …)"),
+    Finding(
+        "unknown-pool",
+        ERROR,
+        "generator.cli.health_commands, generator.config, generator.memory.cards",
+        "no pool '…' in … (known: …)",
+    ),
     Finding(
         "unknown-runner-config", ERROR, "generator.config", "suite '…': runner_config '…' is not under runner_configs"
     ),

@@ -32,6 +32,9 @@ NOT_CODES = {
     "server-args", "model-config", "extra-peak", "timeout-minutes", "mem-fraction-static",
     # encodings, programs, formats and values
     "utf-8", "nvidia-smi", "config-document-1", "built-in", "sgl-kernel", "partition-model", "fix-time",
+    # runner health: probe names, fault names, a results kind, User-Agents, a verdict, a command's name
+    "gpu-count", "gpu-memory", "cuda-init", "cuda-driver", "cuda-device", "gpu-lost", "job-started-hook",
+    "lost-runner", "cigen-health", "cigen-redispatch", "re-dispatched", "runner-hook",
     # estimator names (timings) and the runner's result classes
     "max-last-3", "median-last-3", "trimmed-mean", "flaky-accuracy", "not-run",
 }  # fmt: skip

@@ -171,11 +171,12 @@ def test_usage_mistakes_are_one_line():
 
 
 def test_the_shard_runner_and_the_health_check_share_the_probe_code():
+    from generator.render.shipping import sibling_imports
     from generator.shipped import run_shard
 
     source = Path(run_shard.__file__).read_text()
     assert "--query-gpu" not in source and "def query_gpus" not in source and "def parse_gpus" not in source
-    assert "from generator.shipped import health" in source.splitlines()
+    assert "health" in sibling_imports("run_shard")
     assert health.BUILTIN_PROBES == ("drained", "nvidia-smi", "gpu-count", "gpu-memory", "disk")
     assert "infra" in FAILURE_CLASSES
 

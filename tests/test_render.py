@@ -76,7 +76,6 @@ SHIPPED = {
     "cigen/plan_file.py": "plan_file",
     "cigen/process_group.py": "process_group",
     "cigen/step_files.py": "step_files",
-    "cigen/process_group.py": "process_group",
 }  # copies of generator/shipped modules: the programs and the modules they import
 
 

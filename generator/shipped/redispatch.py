@@ -51,7 +51,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from generator.shipped import fleet
+from generator.shipped import fleet, step_files
 
 EXIT_DECIDED = 0
 EXIT_API = 1
@@ -515,10 +515,10 @@ def write_summary(text: str) -> None:
 
 
 def set_output(name: str, value: str) -> None:
+    """One `name=value` line in GITHUB_OUTPUT, by step_files' rule (one plain line)."""
     path = os.environ.get("GITHUB_OUTPUT")
     if path:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(f"{name}={value}\n")
+        step_files.write_lines(path, {name: value})
 
 
 def examine(
