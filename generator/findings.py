@@ -26,7 +26,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "absolute-path",
         ERROR,
-        "generator.rerun.parse",
+        "generator.shipped.rerun_select",
         "absolute paths are not allowed; use the path from the repository root",
     ),
     Finding(
@@ -40,6 +40,12 @@ FINDINGS: tuple[Finding, ...] = (
         ERROR,
         "generator.config",
         "a pinned action needs action_version: the version its sha is, written beside it for reviewers",
+    ),
+    Finding(
+        "ambiguous-name",
+        ERROR,
+        "generator.shipped.rerun_select",
+        "'…' names … registered files; fix: give the path of one",
     ),
     Finding(
         "artifact-name",
@@ -69,7 +75,8 @@ FINDINGS: tuple[Finding, ...] = (
         "generator.cli.mem_commands",
         "--extra-peak must be 'weight-checker' or MiB >= 0, got '…'",
     ),
-    Finding("bad-head", ERROR, "generator.rerun.gate", "the head commit of #… is not a commit SHA"),
+    Finding("bad-glob", ERROR, "generator.shipped.rerun_select", "'…': a glob is path characters and * ? [ ] only"),
+    Finding("bad-head", ERROR, "generator.shipped.rerun_gate", "the head commit of #… is not a commit SHA"),
     Finding(
         "bad-mem-fraction", ERROR, "generator.memory.advisor", "--mem-fraction-static must be between 0 and 1, got …"
     ),
@@ -81,11 +88,16 @@ FINDINGS: tuple[Finding, ...] = (
         "generator.cli.rerun_commands",
         "a $GITHUB_OUTPUT value is not one line; nothing was written",
     ),
-    Finding("bad-path", ERROR, "generator.rerun.parse", "write the path as `cigen scan` lists it (no './', no '//')"),
+    Finding(
+        "bad-path",
+        ERROR,
+        "generator.shipped.rerun_select",
+        "write the path as `cigen scan` lists it (no './', no '//')",
+    ),
     Finding(
         "bad-pin",
         ERROR,
-        "generator.rerun.parse",
+        "generator.shipped.rerun_select",
         "the @commit is not where it belongs or not a commit SHA; it comes last: FILE... @<40-hex sha>",
     ),
     Finding(
@@ -100,7 +112,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "bad-test-name",
         ERROR,
-        "generator.rerun.parse",
+        "generator.shipped.rerun_select",
         "after '::' give Class or Class.method (Python identifiers, at most … characters)",
     ),
     Finding(
@@ -115,7 +127,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "budget-unknown",
         ERROR,
-        "generator.rerun.gate",
+        "generator.shipped.rerun_gate",
         "the last 24 hours of … use cannot be counted (…), so nothing runs",
     ),
     Finding(
@@ -126,6 +138,12 @@ FINDINGS: tuple[Finding, ...] = (
     ),
     Finding("calibrate-no-input", ERROR, "generator.timings.measure", "give at least one of …"),
     Finding(
+        "changed-unknown",
+        ERROR,
+        "generator.shipped.rerun_select",
+        "--changed needs the pull request's changed files, which were not read",
+    ),
+    Finding(
         "ci-files-outside-paths",
         WARNING,
         "generator.lint",
@@ -133,9 +151,12 @@ FINDINGS: tuple[Finding, ...] = (
         "gate; fix: list them to say so",
     ),
     Finding("cigen-installed-twice", ERROR, "generator.config", "give cigen_package or cigen_requirements, not both"),
-    Finding("comment-too-long", ERROR, "generator.rerun.parse", "the comment is … characters; the limit is …"),
+    Finding("comment-too-long", ERROR, "generator.shipped.rerun_select", "the comment is … characters; the limit is …"),
     Finding(
-        "commit-required", ERROR, "generator.rerun.gate", "… requires naming the commit you reviewed: … FILE @<sha>"
+        "commit-required",
+        ERROR,
+        "generator.shipped.rerun_gate",
+        "… requires naming the commit you reviewed: … FILE @<sha>",
     ),
     Finding("config-duplicate-key", ERROR, "generator.config", "key '…' appears twice"),
     Finding(
@@ -150,17 +171,22 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "control-character",
         ERROR,
-        "generator.rerun.parse",
+        "generator.shipped.rerun_select",
         "the comment holds a control character; write the command in plain text",
     ),
     Finding("decode-error", ERROR, "generator.scan", "not UTF-8 text: … at byte …"),
     Finding("duplicate-arg", ERROR, "generator.scan", "argument '…' given twice"),
     Finding("duplicate-registration", ERROR, "generator.lint", "… suite '…' is registered more than once in this file"),
-    Finding("duplicate-selector", ERROR, "generator.rerun.parse", "… is named twice"),
+    Finding("duplicate-selector", ERROR, "generator.shipped.rerun_select", "… is named twice"),
     Finding("durations-seconds", ERROR, "generator.timings.durationlog", "seconds must be a number >= 0, got …"),
     Finding("durations-syntax", ERROR, "generator.timings.durationlog", "…, got … fields"),
     Finding("durations-unreadable", ERROR, "generator.timings.durationlog", "cannot read: …"),
-    Finding("empty-suite", WARNING, "generator.lint", "suite '…' has no enabled registrations; no job is generated"),
+    Finding(
+        "empty-suite",
+        WARNING,
+        "generator.lint, generator.shipped.rerun_select",
+        "suite '…' has no enabled registrations; no job is generated",
+    ),
     Finding(
         "est-over-file-timeout",
         WARNING,
@@ -182,7 +208,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "extra-lines",
         ERROR,
-        "generator.rerun.parse",
+        "generator.shipped.rerun_select",
         "line … is not empty; a /rerun-test comment is one line (explain in a separate comment)",
     ),
     Finding(
@@ -194,29 +220,35 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "github-answer",
         ERROR,
-        "generator.github.answers",
+        "generator.shipped.github_api",
         "GitHub answered with a shape cigen does not expect; nothing is acted on",
     ),
     Finding(
         "github-api",
         ERROR,
-        "generator.github.answers, generator.rerun.gate",
+        "generator.shipped.github_api, generator.shipped.rerun_gate",
         "a GitHub API call failed; the step fails closed",
     ),
-    Finding("github-api-argument", ERROR, "generator.github.client", "refusing to call the API with … …"),
-    Finding("github-token", ERROR, "generator.github.client", "no GitHub token: set GITHUB_TOKEN"),
+    Finding("github-api-argument", ERROR, "generator.shipped.github_api", "refusing to call the API with … …"),
+    Finding("github-token", ERROR, "generator.shipped.github_api", "no GitHub token: set GITHUB_TOKEN"),
+    Finding(
+        "glob-matches-nothing", ERROR, "generator.shipped.rerun_select", "'…' matches no test file /rerun-test can run"
+    ),
+    Finding(
+        "glob-with-test", ERROR, "generator.shipped.rerun_select", "'…': '::' names a test of one file, not of a glob"
+    ),
     Finding(
         "group-member-missing",
         ERROR,
         "generator.lint",
         "suite '…': group member '…' is not an enabled registration of this suite",
     ),
-    Finding("head-moved", ERROR, "generator.rerun.gate", "the head is now …, not @…: …"),
-    Finding("head-repo-gone", ERROR, "generator.rerun.gate", "the head repository of #… was deleted"),
+    Finding("head-moved", ERROR, "generator.shipped.rerun_gate", "the head is now …, not @…: …"),
+    Finding("head-repo-gone", ERROR, "generator.shipped.rerun_gate", "the head repository of #… was deleted"),
     Finding(
         "head-unproven",
         ERROR,
-        "generator.rerun.gate",
+        "generator.shipped.rerun_gate",
         "no push record shows when … became the head of …; nothing runs on a head that cannot be shown to predate the comment",
     ),
     Finding("history-duplicate-run", ERROR, "generator.timings.history", "run … is also in …"),
@@ -239,7 +271,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding("junit-time", ERROR, "generator.timings.junit", "testcase needs a time in seconds (a number >= 0), got …"),
     Finding("junit-unreadable", ERROR, "generator.timings.junit", "cannot read: …"),
     Finding("junit-xml", ERROR, "generator.timings.junit", "invalid XML: …"),
-    Finding("line-too-long", ERROR, "generator.rerun.parse", "the first line is … characters; the limit is …"),
+    Finding("line-too-long", ERROR, "generator.shipped.rerun_select", "the first line is … characters; the limit is …"),
     Finding(
         "mem-default-no-fit",
         WARNING,
@@ -335,7 +367,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "no-selector",
         ERROR,
-        "generator.rerun.parse",
+        "generator.shipped.rerun_select",
         "name at least one test: … test/registered/<dir>/test_<name>.py[::Class.method]",
     ),
     Finding(
@@ -347,7 +379,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "non-ascii",
         ERROR,
-        "generator.rerun.parse",
+        "generator.shipped.rerun_select",
         "the command line holds a non-ASCII character (look-alike letters are refused); retype it",
     ),
     Finding(
@@ -369,9 +401,20 @@ FINDINGS: tuple[Finding, ...] = (
         "this file exists and was not generated by cigen (no @generated header); cigen never replaces it; fix: choose another name (workflows.files in cigen.yml), move it away, or adopt it: --adopt …",
     ),
     Finding("not-proposable", ERROR, "generator.timings.loop", "a timings pull request changes only files under …"),
-    Finding("not-python", ERROR, "generator.rerun.parse", "a selector names a .py test file"),
-    Finding("not-registered", ERROR, "generator.rerun.parse", "… is not a test file of this repository's scan…"),
+    Finding("not-python", ERROR, "generator.shipped.rerun_select", "a selector names a .py test file"),
+    Finding(
+        "not-registered",
+        ERROR,
+        "generator.rerun.parse, generator.shipped.rerun_select",
+        "… is not a test file of this repository's scan…",
+    ),
     Finding("not-utf8", ERROR, "generator.cli.rerun_commands", "the comment is not UTF-8 text: … at byte …"),
+    Finding(
+        "nothing-changed",
+        ERROR,
+        "generator.shipped.rerun_select",
+        "--changed: this pull request changes no test file /rerun-test can run (new test files run once registered)",
+    ),
     Finding("option-for-trigger", ERROR, "generator.config", "suite '…': … does not apply to trigger '…'"),
     Finding(
         "outside-root", ERROR, "generator.tree", "a link that leads outside the scanned tree; the file is not read"
@@ -385,10 +428,10 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "overlapping-selectors",
         ERROR,
-        "generator.rerun.parse",
+        "generator.shipped.rerun_select",
         "two selectors name the same test (a file and a class or method in it)",
     ),
-    Finding("path-traversal", ERROR, "generator.rerun.parse", "'..' is not allowed in a path"),
+    Finding("path-traversal", ERROR, "generator.shipped.rerun_select", "'..' is not allowed in a path"),
     Finding("paths-bad-exclusion", ERROR, "generator.config", "'!': an exclusion needs a pattern after '!'"),
     Finding(
         "paths-only-exclusions",
@@ -419,9 +462,9 @@ FINDINGS: tuple[Finding, ...] = (
         "….probes: '…' is a built-in probe's name; fix: pick another name (built-in probes: drained, nvidia-smi, "
         "gpu-count, gpu-memory, disk)",
     ),
-    Finding("pull-closed", ERROR, "generator.rerun.gate", "pull request #… is …"),
-    Finding("pull-request-budget", ERROR, "generator.rerun.budget", "pull request #…: …; try again later"),
-    Finding("repository-budget", ERROR, "generator.rerun.budget", "this repository: …; try again later"),
+    Finding("pull-closed", ERROR, "generator.shipped.rerun_gate", "pull request #… is …"),
+    Finding("pull-request-budget", ERROR, "generator.shipped.rerun_gate", "pull request #…: …; try again later"),
+    Finding("repository-budget", ERROR, "generator.shipped.rerun_gate", "this repository: …; try again later"),
     Finding(
         "requirement-unhashed",
         ERROR,
@@ -455,22 +498,22 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "same-second-push",
         ERROR,
-        "generator.rerun.gate",
+        "generator.shipped.rerun_gate",
         "… was pushed at …, the same second as the comment, so which came first cannot be told: review it and comment again",
     ),
     Finding("scan-error", ERROR, "generator.rerun.parse", "… has a registration error: line …: …"),
-    Finding("selector-too-long", ERROR, "generator.rerun.parse", "a selector is … characters; the limit is …"),
+    Finding("selector-too-long", ERROR, "generator.shipped.rerun_select", "a selector is … characters; the limit is …"),
     Finding(
         "shards-over-budget",
         WARNING,
         "generator.plan",
         "suite '…': shard … takes …s, over the …s budget, with … (max_parallel …); fix: raise max_parallel or shard_budget_minutes for the suite",
     ),
-    Finding("shell-metacharacter", ERROR, "generator.rerun.parse", "shell metacharacter … is not allowed"),
+    Finding("shell-metacharacter", ERROR, "generator.shipped.rerun_select", "shell metacharacter … is not allowed"),
     Finding(
         "short-pin",
         ERROR,
-        "generator.cli.rerun_commands, generator.rerun.parse",
+        "generator.cli.rerun_commands, generator.shipped.rerun_select",
         "give the full 40-hex-digit commit SHA",
     ),
     Finding("starred-arg", ERROR, "generator.scan", "*args are not supported"),
@@ -507,22 +550,28 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "too-many-gpu-minutes",
         ERROR,
-        "generator.rerun.parse",
+        "generator.shipped.rerun_select",
         "an estimated … GPU-minutes (each file's estimated time x its pool's GPUs); at most … per comment",
     ),
     Finding(
         "too-many-jobs",
         ERROR,
-        "generator.rerun.parse",
+        "generator.shipped.rerun_select",
         "… test jobs (… selectors on their pools); at most … per comment",
     ),
-    Finding("too-many-selectors", ERROR, "generator.rerun.parse", "… selectors; at most … per comment"),
+    Finding("too-many-selectors", ERROR, "generator.shipped.rerun_select", "… selectors; at most … per comment"),
     Finding("tp-over-pool-gpus", EITHER, "generator.memory.lint", "tp=… needs … GPUs, the pool has …"),
     Finding("unknown-arg", ERROR, "generator.scan", "unknown argument '…'; fix: known arguments: …"),
     Finding("unknown-build", ERROR, "generator.config", "suite '…' names unknown build '…'"),
     Finding("unknown-checker", ERROR, "generator.memory.advisor", "unknown weight-checker code '…' (known: …)"),
-    Finding("unknown-class", ERROR, "generator.rerun.parse", "the file defines no top-level class ……"),
-    Finding("unknown-command", ERROR, "generator.rerun.parse", "the first line must start with …, got …"),
+    Finding("unknown-class", ERROR, "generator.shipped.rerun_select", "the file defines no top-level class ……"),
+    Finding("unknown-command", ERROR, "generator.shipped.rerun_select", "the first line must start with …, got …"),
+    Finding(
+        "unknown-form",
+        ERROR,
+        "generator.shipped.rerun_select",
+        "'…' is not a test file (.py), a glob, a suite name or --changed",
+    ),
     Finding(
         "unknown-marker",
         WARNING,
@@ -532,7 +581,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "unknown-method",
         ERROR,
-        "generator.rerun.parse",
+        "generator.shipped.rerun_select",
         "class … has no method … in this file (its own or a base class's defined here)…",
     ),
     Finding(
@@ -553,9 +602,11 @@ FINDINGS: tuple[Finding, ...] = (
     ),
     Finding("unknown-sglang-defaults", ERROR, "generator.memory.advisor", "unknown sglang defaults '…' (known: …)"),
     Finding("unknown-suite", ERROR, "generator.lint, generator.rerun.parse", "… suite '…' is not in …"),
-    Finding("unknown-test", ERROR, "generator.rerun.parse", "the file cannot be parsed to find …"),
+    Finding("unknown-test", ERROR, "generator.shipped.rerun_select", "the file cannot be parsed to find …"),
     Finding("workflow-file-clash", ERROR, "generator.config", "workflows.files: '…' and '…' are both written to …"),
-    Finding("wrong-pull", ERROR, "generator.rerun.gate", "GitHub answered about another pull request than #… of …"),
+    Finding(
+        "wrong-pull", ERROR, "generator.shipped.rerun_gate", "GitHub answered about another pull request than #… of …"
+    ),
 )
 
 CODES: dict[str, Finding] = {finding.code: finding for finding in FINDINGS}

@@ -35,6 +35,8 @@ NOT_CODES = {
     # runner health: probe names, fault names, a results kind, User-Agents, a verdict, a command's name
     "gpu-count", "gpu-memory", "cuda-init", "cuda-driver", "cuda-device", "gpu-lost", "job-started-hook",
     "lost-runner", "cigen-health", "cigen-redispatch", "re-dispatched", "runner-hook",
+    # the /rerun-test registry output's name
+    "rerun-registry",
     # estimator names (timings) and the runner's result classes
     "max-last-3", "median-last-3", "trimmed-mean", "flaky-accuracy", "not-run",
 }  # fmt: skip
