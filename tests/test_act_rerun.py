@@ -1,5 +1,5 @@
 """/rerun-test in act, out of the box: the sglang template with no configuration at all (no cigen.yml),
-rendered and committed as a user would, end to end (issue 21).
+rendered and committed as a user would, end to end.
 
 Nothing of cigen is installed: the gate and report jobs run the shipped `.github/cigen/rerun_gate.py`
 with the host's python3, and each test job runs its suite's CI job on that pool (set-up script, env,

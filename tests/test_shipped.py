@@ -135,7 +135,7 @@ def test_a_long_shipped_module_is_read_in_marked_sections(module):
     lines = source(module).splitlines()
     if len(lines) <= LONG_MODULE_LINES:
         return
-    markers = [i for i, line in enumerate(lines) if re.fullmatch(r"# --- \S.* -+", line)]
+    markers = [i for i, line in enumerate(lines) if re.fullmatch(r" *# --- \S.* -+", line)]
     assert markers, f"generator/shipped/{module}.py has no `# --- section ---` markers"
     assert all(len(line) <= 88 for line in (lines[i] for i in markers))
     gaps = [later - earlier for earlier, later in zip([0, *markers], [*markers, len(lines)])]

@@ -60,6 +60,9 @@ _WORKFLOW_FILE = re.compile(r"[A-Za-z0-9_.-]+\.ya?ml\Z")
 _ISSUE_URL = re.compile(r".*/issues/([1-9][0-9]*)\Z")
 
 
+# --- errors and answers: what the API said, checked field by field --------------------
+
+
 @dataclass(frozen=True)
 class ApiProblem:
     """Where a call went wrong and why: formatted like cigen's other problems."""
@@ -202,6 +205,9 @@ def _number(value: int, what: str) -> int:
     return value
 
 
+# --- what the callers get: plain records ----------------------------------------------
+
+
 @dataclass(frozen=True)
 class Permission:
     """A collaborator's permission answer: who it is about and their role."""
@@ -311,6 +317,9 @@ class RunOrigin:
     head_repository: str | None  # owner/name its code came from (a fork's, for forks)
     run_attempt: int
     started_at: datetime
+
+
+# --- the client: one urllib session, the calls cigen makes ----------------------------
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -538,6 +547,8 @@ class GitHub:
         raise GitHubApiError(
             "GET", path, f"more comments since {stamp} than can be read"
         )
+
+    # --- writes: reactions, comments, statuses ----------------------------------------
 
     def add_reaction(self, comment_id: int, content: str) -> None:
         if content not in REACTIONS:
@@ -790,6 +801,9 @@ class GitHub:
                 return
         if complete:
             raise GitHubApiError("GET", path, f"more than {max_pages} pages to read")
+
+
+# --- reading answers into records -----------------------------------------------------
 
 
 def _artifact(answer: Answer, entry: dict, where: str) -> Artifact:

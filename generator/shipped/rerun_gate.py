@@ -43,6 +43,7 @@ from datetime import datetime, timedelta
 # isort: off
 from generator.shipped import github_api
 from generator.shipped import rerun_select
+from generator.shipped import step_files
 
 # isort: on
 
@@ -92,12 +93,10 @@ def jobs_text(count: int) -> str:
     return f"{count} test job" + ("" if count == 1 else "s")
 
 
-def run_title(pr: int) -> str:
-    """The run name of a /rerun-test request (the workflow's run-name): what budgets read."""
-    return f"{COMMAND} on #{pr}"
-
-
 # -- the policy ---------------------------------------------------------------------------
+
+
+# --- the policy: who may run what, and how much ---------------------------------------
 
 
 @dataclass(frozen=True)
@@ -270,6 +269,9 @@ def authorize(
 
 
 # -- the registry file --------------------------------------------------------------------
+
+
+# --- the request: the comment, the pinned head, the changed files ---------------------
 
 
 @dataclass(frozen=True)
@@ -454,6 +456,9 @@ def changed_files(github: GitHub, repo: str, pr: int, sha: str) -> tuple:
 # -- the budgets --------------------------------------------------------------------------
 
 
+# --- budgets: what earlier requests used ----------------------------------------------
+
+
 @dataclass(frozen=True)
 class Usage:
     """Test jobs and estimated GPU-minutes already queued."""
@@ -585,6 +590,9 @@ def check_windows(request: RerunRequest, pr: int, used: Window, policy: RerunPol
 # -- the answers --------------------------------------------------------------------------
 
 
+# --- answers: the comments the gate writes --------------------------------------------
+
+
 def _block(text: str) -> str:
     """A fenced block no text can close early; mentions and HTML inside stay inert."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
@@ -662,6 +670,9 @@ def progress_comment(event: CommentEvent, sha: str, request: RerunRequest) -> st
         f"{jobs_text(request.jobs)}, an estimated {request.gpu_minutes} GPU-minutes "
         f"([workflow run]({event.run_url}))\n\n{_table(rows)}"
     )
+
+
+# --- the gate and the report ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -904,6 +915,9 @@ def run_report(
 # -- the program --------------------------------------------------------------------------
 
 
+# --- command line: the event, outputs, main -------------------------------------------
+
+
 class UsageError(Exception):
     """A mistake in how the program was called: one line on stderr, exit 2."""
 
@@ -964,14 +978,14 @@ def client() -> GitHub:
 
 
 def write_outputs(path: str | None, outputs: dict) -> None:
-    """Step outputs, one `name=value` line each (the values are one line of JSON)."""
+    """Step outputs, one `name=value` line each, all checked by step_files before any is
+    written (the values are one line of JSON)."""
     if not path:
         return
-    for name, value in outputs.items():
-        if "\n" in value or "\r" in value:
-            raise UsageError(f"{path}: bad-output: {name} is not one line")
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.writelines(f"{name}={value}\n" for name, value in outputs.items())
+    try:
+        step_files.write_lines(path, outputs)
+    except step_files.StepFileError as error:
+        raise UsageError(f"{path}: bad-output: {error}") from None
 
 
 def append_summary(path: str | None, text: str) -> None:

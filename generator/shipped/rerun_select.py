@@ -76,6 +76,9 @@ _GLOB = "*?["
 _SHELL_METACHARACTERS = "$`;|&<>(){}!\\'\"~#"
 
 
+# --- refusals, the registry and what a request names ----------------------------------
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why a comment is not run: a stable code and one message."""
@@ -315,6 +318,9 @@ class CommentLimits:
     max_gpu_minutes: int = DEFAULT_MAX_GPU_MINUTES
 
 
+# --- reading the comment: characters, lines, the pin ----------------------------------
+
+
 def first_line(body: str) -> str:
     """The comment's first line without its line ending and surrounding blanks."""
     return body.split("\n", 1)[0].removesuffix("\r").strip(" \t")
@@ -404,6 +410,9 @@ def read_comment(body: str, limits: CommentLimits) -> Comment:
     if repeated:
         raise reject("duplicate-selector", f"{ascii(repeated[0])} is named twice")
     return Comment(tuple(words), pin)
+
+
+# --- selectors: paths, names, globs, suites, --changed --------------------------------
 
 
 def _check_shape(selector: str, path: str) -> None:
@@ -615,6 +624,9 @@ def _select_changed(registry: Registry, changed: tuple | None) -> Selection:
             "(new test files run once they are registered on the default branch)",
         )
     return Selection(CHANGED, tuple(found))
+
+
+# --- tests, overlaps and the budget of one comment ------------------------------------
 
 
 def _class_members(tree: ast.Module) -> dict:
