@@ -196,8 +196,7 @@ def test_user_errors_exit_2_with_one_line():
         (
             ["--model", "Qwen3-0.6B", "--pool", "nope"],
             "--pool: unknown-pool: no pool 'nope' in <embedded default cigen.yml> (known: 1-gpu-5090, 1-gpu-h100, "
-            "2-gpu-h100, 4-gpu-b200, 4-gpu-gb300, 4-gpu-h100, 8-gpu-b200, 8-gpu-h20, 8-gpu-h200, "
-            "x64-kernel-build-node)",
+            "2-gpu-h100, 4-gpu-b200, 4-gpu-gb300, 4-gpu-h100, 8-gpu-b200, 8-gpu-h20, 8-gpu-h200)",
         ),
         (
             ["--model", "Qwen3-0.6B", "--gpu-mem-gib", "32", "--gpu-mem-gib", "80", "--gpu-free-mib", "100"],
@@ -216,18 +215,3 @@ def test_user_errors_exit_2_with_one_line():
         result = run(*args)
         assert (result.exit_code, result.stderr) == (2, message + "\n"), args
         assert result.stdout == ""
-
-
-def test_the_model_is_named_after_its_file_unless_it_is_a_folders_config_json(tmp_path):
-    config = (REPO / "generator/data/models/Qwen3-8B.json").read_text()
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "My-8B.json").write_text(config)
-    (tmp_path / "Their-8B").mkdir()
-    (tmp_path / "Their-8B" / "config.json").write_text(config)
-
-    def name(model: str) -> str:
-        return json.loads(run("--model", model, "--gpu-mem-gib", "80", "--format", "json").stdout)["model"]
-
-    assert name(str(tmp_path / "models" / "My-8B.json")) == "My-8B"
-    assert name(str(tmp_path / "Their-8B" / "config.json")) == "Their-8B"
-    assert name(str(tmp_path / "Their-8B")) == "Their-8B"
