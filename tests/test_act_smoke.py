@@ -254,9 +254,10 @@ def test_the_drift_check_passes_on_fresh_workflows_and_fails_on_stale_ones(runs)
     lines = stale.job("cpu-tests").step("cigen check").lines
     assert lines[:2] == ("--- a/.github/workflows/cigen-per-commit.yml", "+++ b/.github/workflows/cigen-per-commit.yml")
     assert "-        timeout-minutes: 10" in lines and "+        timeout-minutes: 15" in lines
-    assert lines[-3:] == (
-        "1 generated file out of date:",
+    assert lines[-4:] == (  # the /rerun-test jobs are the CI jobs, so their timeout follows
+        "2 generated files out of date:",
         "  .github/workflows/cigen-per-commit.yml (differs)",
+        "  .github/workflows/cigen-rerun-test.yml (differs)",
         "  fix: cigen render",
     )
 
