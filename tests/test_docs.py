@@ -25,15 +25,15 @@ def test_every_act_difference_cited_is_on_the_page():
     assert not {n: where for n, where in cited.items() if n not in headings}
 
 
-def test_no_code_or_test_cites_an_issue_tracker_the_repository_does_not_have():
+def test_no_code_test_or_template_cites_an_issue_tracker_the_repository_does_not_have():
     """Comments say what they mean: "issue 22, F7" means nothing to whoever reads the code next."""
     pattern = re.compile(r"\b[Ii]ssues? ?#?[0-9]+|\bF[0-9]+:")
-    roots = [REPO_ROOT / "generator", REPO_ROOT / "tests", REPO_ROOT / "templates", REPO_ROOT / "docs"]
+    roots = [REPO_ROOT / "generator", REPO_ROOT / "tests", REPO_ROOT / "templates"]  # docs may quote an issue
     cited = [
         f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}"
         for root in roots
         for path in sorted(root.rglob("*"))
-        if path.is_file() and path.suffix in {".py", ".j2", ".md", ".yml", ".yaml"} and "golden" not in path.parts
+        if path.is_file() and path.suffix in {".py", ".j2", ".yml", ".yaml"} and "golden" not in path.parts
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
         if pattern.search(line) and path != Path(__file__)
     ]
