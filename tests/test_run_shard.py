@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
@@ -388,6 +389,20 @@ def test_option_mistakes_are_one_line_errors(tmp_path):
     for args, message in cases:
         run = run_runner(*args)
         assert (run.exit_code, run.stderr) == (2, message + "\n")
+
+
+@pytest.mark.parametrize(
+    "probes, message",
+    [
+        ("not json", "CIGEN_HEALTH_PROBES is not JSON"),
+        ('["ls"]', "CIGEN_HEALTH_PROBES must be a JSON object: name -> command"),
+    ],
+)
+def test_bad_health_probes_in_the_env_are_one_line_errors(probes, message):
+    """The health settings' mistakes end the runner as its own option mistakes do, never in a traceback."""
+    args = ["run", "--suite", "s", "--shard", "0", "--files-json", '["a.py"]', "--per-file-timeout", "10"]
+    run = run_runner(*args, env={"CIGEN_HEALTH_PROBES": probes})
+    assert (run.exit_code, run.stderr) == (2, message + "\n")
 
 
 def test_the_runner_runs_as_a_plain_file_outside_the_package(tmp_path):

@@ -79,7 +79,8 @@ MAX_REASON = 300
 
 
 class UsageError(Exception):
-    """A mistake in the options: one line on stderr, exit 2."""
+    """A mistake in the options (the shard runner's too) or the plan file: one line on
+    stderr, exit 2."""
 
 
 @dataclass(frozen=True)
@@ -596,8 +597,8 @@ def fail_unhealthy(
 DESCRIPTION = "Check that this runner is fit for a GPU job (cigen's health probes)."
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit 2 through UsageError)."""
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2 through UsageError) instead of the usage dump."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
@@ -758,7 +759,7 @@ def settings_from(options: argparse.Namespace) -> HealthSettings:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="health.py", description=DESCRIPTION)
+    parser = OneLineParser(prog="health.py", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="Run the probes; drain on a failure.")
     add_health_options(check, gpus_default=0)

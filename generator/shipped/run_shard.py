@@ -69,10 +69,6 @@ GITHUB_IDS = (
 )  # recorded as run_id, run_attempt, job
 
 
-class UsageError(Exception):
-    """A mistake in the options or the plan file: one line on stderr, exit 2."""
-
-
 # --- failure classes: what a failed attempt's output means ----------------------------
 
 
@@ -878,15 +874,15 @@ def plan_files(path: str, suite: str, shard: int) -> list[PlannedFile]:
     try:
         suites = plan_file.read(path).suites
     except plan_file.PlanFileError as error:
-        raise UsageError(str(error)) from None
+        raise health.UsageError(str(error)) from None
     if suite not in suites:
         known = ", ".join(sorted(suites)) or "none"
-        raise UsageError(
+        raise health.UsageError(
             f"{path}: plan-no-suite: suite {suite!r} is not in the plan (suites: {known})"
         )
     shards = suites[suite]
     if not 0 <= shard < len(shards):
-        raise UsageError(
+        raise health.UsageError(
             f"{path}: plan-no-shard: suite {suite!r} has {len(shards)} shard(s) "
             f"(0-{len(shards) - 1}), not {shard}"
         )
@@ -897,13 +893,15 @@ def json_files(text: str) -> list[PlannedFile]:
     try:
         files = json.loads(text)
     except ValueError as error:
-        raise UsageError(f"--files-json: bad-files-json: not JSON: {error}") from None
+        raise health.UsageError(
+            f"--files-json: bad-files-json: not JSON: {error}"
+        ) from None
     if (
         not isinstance(files, list)
         or not files
         or not all(isinstance(f, str) and f for f in files)
     ):
-        raise UsageError(
+        raise health.UsageError(
             "--files-json: bad-files-json: expected a non-empty JSON list of file paths"
         )
     return [PlannedFile(f) for f in files]
@@ -912,38 +910,11 @@ def json_files(text: str) -> list[PlannedFile]:
 DESCRIPTION = "Run one CI shard's test files (cigen's runner)."
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit 2 through UsageError) instead of the usage dump."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
-
-
-def number(kind: Callable[[str], float], minimum: float) -> Callable[[str], float]:
-    """An argparse type: `kind(text)`, at least `minimum`."""
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a number, got {text!r}"
-            ) from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"must be at least {minimum:g}, got {text!r}"
-            )
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
 def non_negative(kind: Callable[[str], float]) -> Callable[[str], float]:
-    return number(kind, 0)
+    return health.number(kind, 0)
 
 
-SECONDS = number(float, 0.1)
+SECONDS = health.number(float, 0.1)
 
 
 def class_list(text: str) -> list[str]:
@@ -958,7 +929,7 @@ def class_list(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = health.OneLineParser(
         prog="run_shard.py",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -1049,11 +1020,11 @@ def run_command(options: argparse.Namespace) -> int:
     if options.per_file_timeout is None:
         unestimated = [f.path for f in files if f.est_seconds is None]
         if unestimated:
-            raise UsageError(
+            raise health.UsageError(
                 f"--per-file-timeout: missing-timeout: required when a file has no est_seconds ({unestimated[0]})"
             )
     if not os.path.isdir(os.path.join(options.root, options.workdir)):
-        raise UsageError(
+        raise health.UsageError(
             f"--workdir: no-workdir: {os.path.join(options.root, options.workdir)} is not a folder"
         )
     preflight = health.settings_from(options)
@@ -1105,7 +1076,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             list(sys.argv[1:] if argv is None else argv)
         )
         return run_command(options)
-    except UsageError as error:
+    except health.UsageError as error:
         print(error, file=sys.stderr, flush=True)
         return EXIT_USAGE
 
