@@ -38,3 +38,21 @@ def test_no_code_test_or_template_cites_an_issue_tracker_the_repository_does_not
         if pattern.search(line) and path != Path(__file__)
     ]
     assert not cited, "\n".join(cited)
+
+
+def test_every_test_the_docs_cite_as_proof_exists():
+    """docs/*.md, SECURITY.md and README.md cite tests as `tests/<file>.py::<name>`: a rename
+    must not leave a proof that points nowhere."""
+    pages = [*sorted((REPO_ROOT / "docs").glob("*.md")), REPO_ROOT / "SECURITY.md", REPO_ROOT / "README.md"]
+    cited = {
+        (page.name, file, name)
+        for page in pages
+        for file, name in re.findall(r"(?<![\w/])tests/((?:[\w-]+/)*test_\w+\.py)::(\w+)", page.read_text())
+    }
+    missing = [
+        f"{page}: tests/{file}::{name}"
+        for page, file, name in sorted(cited)
+        if not (REPO_ROOT / "tests" / file).is_file()
+        or not re.search(rf"^(?:async )?def {name}\b", (REPO_ROOT / "tests" / file).read_text(), flags=re.M)
+    ]
+    assert len(cited) >= 40 and not missing, "\n".join(missing)
