@@ -58,10 +58,6 @@ FORMS = (
     "a suite name",
     CHANGED + " (the registered test files this pull request changes)",
 )
-USAGE = (
-    f"{COMMAND} SELECTOR ... [@<full sha>], one line; a selector is one of: "
-    + "; ".join(FORMS)
-)
 
 _SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 _PATH = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*\.py\Z")
