@@ -504,10 +504,10 @@ WORKFLOWS = Section(
         Field(
             "cigen_package",
             None,
-            "What the timings loop (cigen-calibrate.yml, which runs cigen calibrate and cigen render) installs cigen "
-            "from, immutably: a git URL at a full commit (git+https://github.com/OWNER/cigen@<40-hex sha>), or '.' in "
-            "cigen's own repository. Nothing else needs it: /rerun-test and the CI jobs run the stdlib programs cigen "
-            "writes to .github/cigen/.",
+            "What the timings loop (cigen-calibrate.yml, which runs cigen timings calibrate and cigen render) "
+            "installs cigen from, immutably: a git URL at a full commit "
+            "(git+https://github.com/OWNER/cigen@<40-hex sha>), or '.' in cigen's own repository. Nothing else needs "
+            "it: /rerun-test and the CI jobs run the stdlib programs cigen writes to .github/cigen/.",
         ),
         Field(
             "action",
@@ -547,13 +547,13 @@ WORKFLOWS = Section(
         Field(
             "timings",
             None,
-            "A timings file (from cigen calibrate): plan, render and check use it unless --timings is given.",
+            "A timings file (from cigen timings calibrate): plan, render and check use it unless --timings is given.",
         ),
         Field(
             "calibrate",
             None,
-            "Render a scheduled workflow that downloads recent shard results, runs cigen calibrate and opens a pull "
-            "request changing only the timings and plan files; left out: no calibrate workflow.",
+            "Render a scheduled workflow that downloads recent shard results, runs cigen timings calibrate and opens a "
+            "pull request changing only the timings and plan files; left out: no calibrate workflow.",
         ),
         Field(
             "secrets_environment",

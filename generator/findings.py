@@ -539,7 +539,7 @@ FINDINGS: tuple[Finding, ...] = (
         "timings-schema",
         ERROR,
         "generator.timings.store",
-        "the timings file does not match its schema; regenerate it with cigen calibrate",
+        "the timings file does not match its schema; regenerate it with cigen timings calibrate",
     ),
     Finding("timings-unopened", ERROR, "generator.timings.timingslog", "TIMINGS END without its BEGIN"),
     Finding("timings-unreadable", ERROR, "generator.timings.store", "the timings file cannot be read or is not JSON"),

@@ -40,7 +40,7 @@ POOL = """\
   {name}:
     labels: [{name}]  # TODO: the runs-on labels of these runners
     gpus: 1  # TODO: GPUs per runner
-    setup_minutes: 2  # checkout and install before the first test; `cigen calibrate` measures it
+    setup_minutes: 2  # checkout and install before the first test; `cigen timings calibrate` measures it
 """
 
 SUITE = """\

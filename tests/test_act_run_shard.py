@@ -3,7 +3,7 @@
 One shard whose files leave a server behind, hang past the per-file timeout, fail, fail once with
 an accuracy line then pass, and pass, run with one retry and --keep-going; a dead GPU (nvidia-smi
 hangs, or sees no GPU) ends the shard as `infra` before any file runs; the TIMINGS block of the job
-log and the uploaded results file both feed `cigen calibrate`, whose timings change the plan; and
+log and the uploaded results file both feed `cigen timings calibrate`, whose timings change the plan; and
 adding a test changes the plan file, never a workflow. The same suite on two pools, one of them
 retrying flaky-accuracy only (on_pools retry_classes), retries a timeout on the other pool alone.
 
@@ -236,7 +236,7 @@ def planned_seconds(repo: Path, timings: Path | None) -> list[float]:
 
 @pytest.mark.parametrize("source", ["--log", "--results"])
 def test_the_jobs_timings_round_trip_through_calibrate_into_the_plan(runs, repo, tmp_path, source):
-    """The TIMINGS block of the job log, or the uploaded results file, -> cigen calibrate -> cigen plan."""
+    """The TIMINGS block of the job log, or the uploaded results file, -> cigen timings calibrate -> cigen plan."""
     result = runs["shard"]
     block = timings_block(result.job(JOB, shard=0).lines)
     measured = {entry["file"]: entry["elapsed"] for entry in map(json.loads, block[1:-1])}
@@ -245,7 +245,7 @@ def test_the_jobs_timings_round_trip_through_calibrate_into_the_plan(runs, repo,
     given.write_text("\n".join(block) + "\n" if source == "--log" else json.dumps(results_file(result)))
     timings = tmp_path / "timings.json"
     calibrate = CliRunner().invoke(
-        cli, ["calibrate", "--root", str(repo.path), "--no-cache", source, str(given), "-o", str(timings)]
+        cli, ["timings", "calibrate", "--root", str(repo.path), "--no-cache", source, str(given), "-o", str(timings)]
     )
     assert calibrate.exit_code == 0, calibrate.output
     files = {entry["path"]: entry["seconds"] for entry in json.loads(timings.read_text())["files"]}

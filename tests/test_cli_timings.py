@@ -1,4 +1,4 @@
-"""`cigen calibrate` and `cigen lint --timings` end to end through click, and the backtest
+"""`cigen timings calibrate` and `cigen lint --timings` end to end through click, and the backtest
 (benchmarks/backtest, research kept out of the wheel) through its own entry point."""
 
 from __future__ import annotations
@@ -66,11 +66,22 @@ def history(folder: Path) -> Path:
     return folder
 
 
+def test_the_old_calibrate_command_says_where_it_moved():
+    result = run("calibrate", "--root", ".")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        "Error: `cigen calibrate` is now `cigen timings calibrate`\n",
+    )
+
+
 def test_calibrate_writes_timings_and_reports_coverage(tmp_path):
     root = write_files(tmp_path / "repo", TREE)
     runs = history(tmp_path / "runs")
     out = tmp_path / "timings.json"
-    result = run("calibrate", "--root", str(root), "--history", str(runs), "--estimator", "median", "--out", str(out))
+    result = run(
+        "timings", "calibrate", "--root", str(root), "--history", str(runs), "--estimator", "median", "--out", str(out)
+    )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         f"wrote {out}: 3 file estimates from 6 samples (median)",
@@ -94,7 +105,16 @@ def test_calibrate_writes_timings_and_reports_coverage(tmp_path):
     first = out.read_bytes()
     assert (
         run(
-            "calibrate", "--root", str(root), "--history", str(runs), "--estimator", "median", "--out", str(out)
+            "timings",
+            "calibrate",
+            "--root",
+            str(root),
+            "--history",
+            str(runs),
+            "--estimator",
+            "median",
+            "--out",
+            str(out),
         ).exit_code
         == 0
     )
@@ -108,6 +128,7 @@ def test_calibrate_reports_all_bad_inputs_and_writes_nothing(tmp_path):
     )
     out = tmp_path / "timings.json"
     result = run(
+        "timings",
         "calibrate",
         "--root",
         str(root),
@@ -125,7 +146,7 @@ def test_calibrate_reports_all_bad_inputs_and_writes_nothing(tmp_path):
         "2 errors in 2 input files; nothing written.",
     ]
     assert not out.exists()
-    result = run("calibrate", "--root", str(root), "-o", str(out))
+    result = run("timings", "calibrate", "--root", str(root), "-o", str(out))
     assert (result.exit_code, result.output) == (
         2,
         "calibrate-no-input: give at least one of "
@@ -144,6 +165,7 @@ def test_calibrate_from_junit_and_a_duration_log(tmp_path):
     )
     out = tmp_path / "t.json"
     args = (
+        "timings",
         "calibrate",
         "--root",
         str(root),
@@ -164,6 +186,7 @@ def test_lint_warns_where_est_time_is_far_from_measured(tmp_path):
     out = tmp_path / "timings.json"
     assert (
         run(
+            "timings",
             "calibrate",
             "--root",
             str(root),

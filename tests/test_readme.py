@@ -35,7 +35,9 @@ def test_every_cigen_command_the_readme_names_exists():
     assert named <= known, sorted(named - known)
     for line in re.findall(r"^cigen rerun ([a-z|]+)", README, flags=re.M):
         assert set(line.split("|")) <= set(groups["rerun"].commands), line
-    assert {"init", "lint", "render", "check", "calibrate", "mem", "rerun"} <= named
+    for sub in re.findall(r"cigen timings ([a-z]+)", README):
+        assert sub in groups["timings"].commands, sub
+    assert {"init", "lint", "render", "check", "timings", "mem", "rerun"} <= named
 
 
 def test_every_repository_path_the_readme_names_exists():

@@ -89,6 +89,7 @@ def test_calibrate_reads_results_files_and_logs(tmp_path):
     result = CliRunner().invoke(
         cli,
         [
+            "timings",
             "calibrate",
             "--root",
             str(root),

@@ -197,7 +197,7 @@ def test_propose_pushes_only_the_changed_files_to_cigens_branch_and_opens_no_pul
     (posted,) = github.bodies("POST", f"/repos/{REPO}/git/commits")
     assert posted == {
         "message": "Update shard timings and plan\n\n"
-        f"cigen calibrate and cigen render changed {TIMINGS}.\n\n| a | table |\n",
+        f"cigen timings calibrate and cigen render changed {TIMINGS}.\n\n| a | table |\n",
         "tree": "c" * 40,
         "parents": [BASE],
     }
@@ -270,7 +270,7 @@ def test_round_trip_fetched_results_calibrate_the_timings_and_move_the_plan(gith
     assert len(fetch_results(client(github), TRUST, 14, folder, NOW).written) == 2
 
     calibrated = runner.invoke(
-        cli, ["calibrate", "--root", str(root), "--results", str(folder), "--out", str(root / TIMINGS)]
+        cli, ["timings", "calibrate", "--root", str(root), "--results", str(folder), "--out", str(root / TIMINGS)]
     )  # without --previous: no bounds, as a maintainer calibrating by hand
     assert calibrated.exit_code == 0, calibrated.output
     assert "2 file estimates from 2 samples" in calibrated.output
@@ -332,7 +332,17 @@ def test_non_finite_seconds_never_reach_the_timings_file_or_render(tmp_path):
     runner = CliRunner()
 
     calibrated = runner.invoke(
-        cli, ["calibrate", "--root", str(root), "--results", str(tmp_path / "nan.json"), "--out", str(root / TIMINGS)]
+        cli,
+        [
+            "timings",
+            "calibrate",
+            "--root",
+            str(root),
+            "--results",
+            str(tmp_path / "nan.json"),
+            "--out",
+            str(root / TIMINGS),
+        ],
     )
 
     assert calibrated.exit_code == 2
@@ -361,7 +371,17 @@ def test_a_file_measured_near_zero_leaves_a_timings_file_render_accepts(tmp_path
     (tmp_path / "tiny.json").write_text(json.dumps(results("test/base/test_batch.py", 0.001)))
     runner = CliRunner()
     calibrated = runner.invoke(
-        cli, ["calibrate", "--root", str(root), "--results", str(tmp_path / "tiny.json"), "--out", str(root / TIMINGS)]
+        cli,
+        [
+            "timings",
+            "calibrate",
+            "--root",
+            str(root),
+            "--results",
+            str(tmp_path / "tiny.json"),
+            "--out",
+            str(root / TIMINGS),
+        ],
     )
     assert calibrated.exit_code == 0, calibrated.output
     assert json.loads((root / TIMINGS).read_text())["suite_ratio"] == {"base-b": 0.0001}

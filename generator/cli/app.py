@@ -50,15 +50,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "run_shard_command",
         "Run one CI shard's test files (cigen's runner).",
     ),
-    "calibrate": LazyCommand(
-        "generator.cli.timing_commands",
-        "calibrate_command",
-        "Write a timings file (for plan/lint --timings) from measured durations.",
-    ),
     "timings": LazyCommand(
         "generator.cli.timing_commands",
         "timings",
-        "The timings loop: recent shard results in, a pull request with new timings and plan out.",
+        "Measured timings: calibrate a timings file; the timings loop's fetch and propose steps.",
     ),
     "mem": LazyCommand(
         "generator.cli.mem_commands",
@@ -83,6 +78,8 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
 }
 
+MOVED = {"calibrate": "timings calibrate"}  # old command -> where it lives now
+
 
 class LazyGroup(click.Group):
     """A group whose commands are imported on first use."""
@@ -92,6 +89,9 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         entry = COMMANDS.get(name)
+        if entry is None and name in MOVED:
+            click.echo(f"Error: `cigen {name}` is now `cigen {MOVED[name]}`", err=True)
+            ctx.exit(2)
         if entry is None:
             return None
         return getattr(importlib.import_module(entry.module), entry.attribute)

@@ -81,7 +81,7 @@ def timings_option(command):
         "--timings",
         "timings_path",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Measured durations (from `cigen calibrate`) to plan with instead of est_time.",
+        help="Measured durations (from `cigen timings calibrate`) to plan with instead of est_time.",
     )(command)
 
 

@@ -50,7 +50,7 @@ def scan(root: Path, config_path: Path | None, no_cache: bool, fmt: str) -> None
     "--timings",
     "timings_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Timings file from `cigen calibrate`: plan with it, and warn where est_time is far from measured.",
+    help="Timings file from `cigen timings calibrate`: plan with it, and warn where est_time is far from measured.",
 )
 @reports_user_errors
 def lint_command(root: Path, config_path: Path | None, no_cache: bool, strict: bool, timings_path: Path | None) -> None:

@@ -1,4 +1,4 @@
-"""calibrate and timings: measured durations in, a timings file out; the loop that proposes them."""
+"""cigen timings: calibrate (measured durations in, a timings file out), and the loop's fetch and propose."""
 
 from __future__ import annotations
 
@@ -38,7 +38,12 @@ def input_format_options(command):
     return command
 
 
-@click.command("calibrate")
+@click.group("timings")
+def timings() -> None:
+    """Measured timings: calibrate a timings file; the timings loop's fetch and propose steps."""
+
+
+@timings.command("calibrate")
 @input_options
 @input_format_options
 @ESTIMATOR
@@ -112,11 +117,6 @@ def calibrate_command(
     if rows:
         click.echo()
         click.echo(format_table(("runner", "jobs", "setup mean s", "median s", "p90 s"), rows))
-
-
-@click.group("timings")
-def timings() -> None:
-    """The timings loop: recent shard results in, a pull request with new timings and plan out."""
 
 
 SUMMARY = click.option(

@@ -2,7 +2,7 @@
 
 `fetch_results` downloads the results artifacts of the last days (every shard job uploads one,
 `cigen-results-<job>-<shard>-<attempt>`), keeping only those of trusted runs (provenance.py) and
-only files that read as results (strict JSON, bounded sizes); `cigen calibrate --results DIR
+only files that read as results (strict JSON, bounded sizes); `cigen timings calibrate --results DIR
 --previous` and `cigen render` turn them into a timings file and a plan file; `propose` commits
 those files, and only files under `.github/cigen/`, to cigen's own branch and says where to open
 the pull request. It opens none: a human does, from the compare link, so the repository can keep
@@ -189,7 +189,7 @@ def propose(github: GitHub, root: Path, files: list[str], branch: str, base: str
     if not changed:
         return None
     names = ", ".join(sorted(changed))
-    message = f"Update shard timings and plan\n\ncigen calibrate and cigen render changed {names}.\n"
+    message = f"Update shard timings and plan\n\ncigen timings calibrate and cigen render changed {names}.\n"
     commit = github.commit_files(changed, head, message + (f"\n{report.strip()}\n" if report.strip() else ""))
     github.point_branch(branch, commit)
     return commit

@@ -1,4 +1,4 @@
-"""Measured test durations: the timings file `cigen calibrate` writes and `plan --timings` reads.
+"""Measured test durations: the timings file `cigen timings calibrate` writes and `plan --timings` reads.
 
 Per (suite, file) a robust duration estimate with its sample count (and sglang's p90 beside
 it), per suite the measured/est_time ratio for files never measured, and the per-job setup
@@ -197,7 +197,7 @@ def timings_from_json(data: dict, source: str) -> Timings:
 
 
 def load_timings(path) -> Timings:
-    """Read a timings file written by `cigen calibrate`; every problem at its line."""
+    """Read a timings file written by `cigen timings calibrate`; every problem at its line."""
     path = Path(path)
     data, text = read_json(path, "timings-unreadable")
     problems = schema_problems(data, text, SCHEMA, str(path), "timings-schema")
