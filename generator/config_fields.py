@@ -457,7 +457,7 @@ CALIBRATE = Section(
     "workflows.calibrate",
     ("properties", "workflows", "properties", "calibrate"),
     (
-        Field("cron", REQUIRED, "When the calibrate workflow runs (UTC cron)."),
+        Field("cron", REQUIRED, "When the timings workflow runs (UTC cron)."),
         Field("days", 7, "How far back shard results are downloaded."),
         Field("branch", "cigen/timings", "The branch the pull request comes from."),
         Field(
@@ -504,7 +504,7 @@ WORKFLOWS = Section(
         Field(
             "cigen_package",
             None,
-            "What the timings loop (cigen-calibrate.yml, which runs cigen timings calibrate and cigen render) "
+            "What the timings loop (cigen-timings.yml, which runs cigen timings calibrate and cigen render) "
             "installs cigen from, immutably: a git URL at a full commit "
             "(git+https://github.com/OWNER/cigen@<40-hex sha>), or '.' in cigen's own repository. Nothing else needs "
             "it: /rerun-test and the CI jobs run the stdlib programs cigen writes to .github/cigen/.",
@@ -553,7 +553,7 @@ WORKFLOWS = Section(
             "calibrate",
             None,
             "Render a scheduled workflow that downloads recent shard results, runs cigen timings calibrate and opens a "
-            "pull request changing only the timings and plan files; left out: no calibrate workflow.",
+            "pull request changing only the timings and plan files; left out: no timings workflow.",
         ),
         Field(
             "secrets_environment",

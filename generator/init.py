@@ -82,7 +82,7 @@ SGLANG_MARKS = (
     Mark(("builds", "sgl-kernel", "pool"), "the runners that build sgl-kernel's wheels (no GPU needed)"),
     Mark(
         ("workflows",),
-        "the timings loop (cigen-calibrate.yml) needs cigen pinned by commit; /rerun-test needs nothing: "
+        "the timings loop (cigen-timings.yml) needs cigen pinned by commit; /rerun-test needs nothing: "
         "cigen_package: git+https://github.com/OWNER/cigen@<40-hex sha>",
     ),
     Mark(

@@ -290,7 +290,7 @@ class Redispatch:
     comment: bool = REDISPATCH.default("comment")
 
 
-OUTPUT_NAMES = ("per-commit", "nightly", "rerun-test", "cpu-tests", "calibrate", "redispatch")
+OUTPUT_NAMES = ("per-commit", "nightly", "rerun-test", "cpu-tests", "timings", "redispatch")
 
 
 @dataclass(frozen=True)

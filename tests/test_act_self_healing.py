@@ -350,7 +350,7 @@ def test_zero_masked_failures_across_the_suite(runs):
 
 def test_the_health_report_names_the_sick_runner_with_its_failing_probes(runs, tmp_path):
     """Every run's results artifact as `cigen timings fetch` keeps it (validated, the run's `github` block
-    from the API), then `cigen health` over them, as the calibrate job runs it."""
+    from the API), then `cigen health` over them, as the timings job runs it."""
     folder = tmp_path / "results"
     results = [(name, runs[name].gpu_run) for name in [*FAULTS, *CODE_FAILURES]]
     results += [(f"{name} attempt 2", runs[name].attempt_2) for name in FAULTS]

@@ -336,15 +336,13 @@ def test_a_calibrate_loop_needs_a_timings_file_and_two_outputs_cannot_share_a_fi
 def test_workflow_file_names_follow_the_outputs_table():
     """`workflows.files` accepts exactly the outputs of OUTPUT_NAMES (filled into the schema at
     load), each a plain .yml name: an unknown output or a path is a schema error at its line."""
-    renamed = parse_config(MINIMAL + "workflows:\n  files: {calibrate: timings.yml, cpu-tests: cpu.yaml}\n", "x")
-    assert renamed.workflows.file_name("calibrate") == "timings.yml"
+    renamed = parse_config(MINIMAL + "workflows:\n  files: {timings: measure.yml, cpu-tests: cpu.yaml}\n", "x")
+    assert renamed.workflows.file_name("timings") == "measure.yml"
     assert renamed.workflows.file_name("cpu-tests") == "cpu.yaml"
     assert renamed.workflows.file_name("nightly") == "cigen-nightly.yml"
     unknown = messages(MINIMAL + "workflows:\n  files: {weekly: weekly.yml}\n")
     assert [m.split(": ")[:2] for m in unknown] == [["cigen.yml:13", "config-schema"]]
-    assert (
-        "unknown key 'weekly' (known: calibrate, cpu-tests, nightly, per-commit, redispatch, rerun-test)" in unknown[0]
-    )
+    assert "unknown key 'weekly' (known: cpu-tests, nightly, per-commit, redispatch, rerun-test, timings)" in unknown[0]
     outside = messages(MINIMAL + "workflows:\n  files: {nightly: ../evil.yml}\n")
     assert [m.split(": ")[:2] for m in outside] == [["cigen.yml:13", "config-schema"]]
 

@@ -197,7 +197,7 @@ def test_results_files_that_name_no_runner_are_counted_not_errors(tmp_path):
 
 
 def test_exit_zero_reports_from_the_readable_files_and_warns_of_the_others(tmp_path):
-    """The calibrate job runs `cigen health --exit-zero`: one odd file must not stop the timings loop."""
+    """The timings job runs `cigen health --exit-zero`: one odd file must not stop the timings loop."""
     folder = fleet_folder(tmp_path)
     bad = write(folder, "zz-bad.json", {"version": 1, "runner": {"name": "x`y"}, "preflight": {}, "files": []})
     summary = tmp_path / "summary.md"

@@ -78,7 +78,7 @@ SGLANG_TODOS = {
     "  # TODO: when the nightly suites run (UTC; sglang: 14:00 every other day)": '  nightly_cron: "0 14 */2 * *"',
     "# TODO: keep the pools whose labels your self-hosted runners register (sglang's runner fleet)": "pools:",
     "    # TODO: the runners that build sgl-kernel's wheels (no GPU needed)": "    pool: x64-kernel-build-node",
-    "# TODO: the timings loop (cigen-calibrate.yml) needs cigen pinned by commit; /rerun-test needs nothing: "
+    "# TODO: the timings loop (cigen-timings.yml) needs cigen pinned by commit; /rerun-test needs nothing: "
     "cigen_package: git+https://github.com/OWNER/cigen@<40-hex sha>": "workflows:",
     "  # TODO: which events run every per-commit suite (sglang: the twice-daily schedule and dispatch, no push)": (
         "  triggers:"

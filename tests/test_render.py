@@ -98,12 +98,12 @@ def test_golden_render_of_the_fixture_tree(tmp_path, update_golden):
         "cigen/rerun_select.py",
         "cigen/run_shard.py",
         "cigen/step_files.py",
-        "workflows/cigen-calibrate.yml",
         "workflows/cigen-cpu-tests.yml",
         "workflows/cigen-nightly.yml",
         "workflows/cigen-per-commit.yml",
         "workflows/cigen-redispatch.yml",
         "workflows/cigen-rerun-test.yml",
+        "workflows/cigen-timings.yml",
     ]
     # The shipped programs are the package's own modules behind a header: compared there, not stored twice
     # (tests/test_shipped.py checks the header and the import rewriting).

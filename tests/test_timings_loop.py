@@ -252,7 +252,7 @@ def test_propose_refuses_anything_outside_the_cigen_folder_before_calling_the_ap
 
 
 def test_round_trip_fetched_results_calibrate_the_timings_and_move_the_plan(github, tmp_path):
-    """What the calibrate workflow does, step by step: fetch, calibrate --results, render."""
+    """What the timings workflow does, step by step: fetch, calibrate --results, render."""
     root = tmp_path / "tree"
     shutil.copytree(GOLDEN_TREE, root)
     plan_path = root / PLAN
@@ -414,7 +414,7 @@ def test_samples_count_per_artifact_and_are_ordered_by_run_time_not_file_name(tm
 def test_the_calibrate_workflow_asks_for_no_pull_request_permission():
     """What `cigen audit` asks for (default token read, Actions may not create pull requests) is
     all the loop needs: the job's own permissions are these two, and no step opens a pull request."""
-    workflow = yaml.safe_load((GOLDEN_TREE.parent / "expected/workflows/cigen-calibrate.yml").read_text())
+    workflow = yaml.safe_load((GOLDEN_TREE.parent / "expected/workflows/cigen-timings.yml").read_text())
     (job,) = workflow["jobs"].values()
     assert workflow["permissions"] == {}
     assert job["permissions"] == {"actions": "read", "contents": "write"}

@@ -133,12 +133,12 @@ def test_every_rendered_workflow_is_validated(corpus_repo, golden_repo, own_repo
             ".github/workflows/cigen-rerun-test.yml",
         ],
         [
-            ".github/workflows/cigen-calibrate.yml",
             ".github/workflows/cigen-cpu-tests.yml",
             ".github/workflows/cigen-nightly.yml",
             ".github/workflows/cigen-per-commit.yml",
             ".github/workflows/cigen-redispatch.yml",
             ".github/workflows/cigen-rerun-test.yml",
+            ".github/workflows/cigen-timings.yml",
         ],
         [
             ".github/workflows/cigen-cpu-tests.yml",

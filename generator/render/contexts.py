@@ -110,7 +110,7 @@ def cpu_tests_context(build: Build) -> dict | None:
 
 
 def cigen_install(build: Build) -> str | None:
-    """pip arguments that install cigen immutably for the timings loop (cigen-calibrate.yml), or None.
+    """pip arguments that install cigen immutably for the timings loop (cigen-timings.yml), or None.
     It is the one workflow that runs the package; /rerun-test runs the shipped copies."""
     workflows = build.config.workflows
     if workflows.cigen_requirements is not None:
@@ -216,7 +216,7 @@ def rerun_registry_text(build: Build) -> str | None:
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
-def calibrate_context(build: Build) -> dict | None:
+def timings_context(build: Build) -> dict | None:
     """The scheduled timings loop, when configured and cigen can be installed immutably."""
     loop = build.config.workflows.calibrate
     install = cigen_install(build)

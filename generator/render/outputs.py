@@ -17,13 +17,13 @@ from generator.pipeline import Build
 from generator.plan import plan_file_of
 from generator.render.contexts import (
     actionlint_context,
-    calibrate_context,
     cpu_tests_context,
     nightly_context,
     per_commit_context,
     redispatch_context,
     rerun_context,
     rerun_registry_text,
+    timings_context,
 )
 from generator.render.shipping import closure, copy_text, shipped_module_names, shipped_path
 from generator.render.templates import render_template
@@ -106,7 +106,7 @@ OUTPUTS: tuple[Output, ...] = (
     workflow("nightly", "nightly.yml.j2", nightly_context),
     workflow("cpu-tests", "cpu-tests.yml.j2", cpu_tests_context),
     workflow("rerun-test", "rerun-test.yml.j2", rerun_context),
-    workflow("calibrate", "calibrate.yml.j2", calibrate_context),
+    workflow("timings", "timings.yml.j2", timings_context),
     workflow("redispatch", "redispatch.yml.j2", redispatch_context),
     Output("plan", lambda config: PLAN_FILE, plan_file),
     Output("rerun-registry", lambda config: RERUN_REGISTRY_FILE, rerun_registry_text),

@@ -502,7 +502,7 @@ def summary(
     text += "".join(f"- {fleet.clean_text(b)}\n" for b in decision.blockers)
     rate = fleet.DEFAULT_MAX_INFRA_RATE
     # The run's own results files: a pull request's code wrote them (trusted runs'
-    # report: the calibrate job's summary).
+    # report: the timings job's summary).
     title = "Runners of this attempt, as its results files tell it"
     return text + "\n" + fleet.report(outcomes, rate, title, mermaid=True)
 

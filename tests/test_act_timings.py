@@ -1,4 +1,4 @@
-"""The timings loop in act: the rendered cigen-calibrate.yml of the sglang-shaped fixture lists the
+"""The timings loop in act: the rendered cigen-timings.yml of the sglang-shaped fixture lists the
 shard results artifacts on the fake API: those of a push and a schedule run of the generated
 workflows on main, and the poisoned ones (0 s) of a pull request from a branch of the repository and
 of a fork's. It keeps the trusted two, skips and counts the others, calibrates, re-plans and pushes a
@@ -30,7 +30,7 @@ from tests.act.sglang_repo import CONFIG, make_sglang_repo
 from tests.act.wheelhouse import build_wheelhouse, hashed_requirements, offline_pip_env
 from tests.support.rerun import FakeGitHub, Recorded
 
-WORKFLOW = "cigen-calibrate.yml"
+WORKFLOW = "cigen-timings.yml"
 REQUIREMENTS = ".github/cigen/requirements.txt"
 TIMINGS, PLAN = ".github/cigen/timings.json", ".github/cigen/plan.json"
 BATCH = "test/registered/core/test_batch.py"  # base-b-test-1-gpu-small, est_time 400
@@ -95,7 +95,7 @@ def repo(tmp_path_factory) -> tuple[FixtureRepo, Path]:
     wheels = build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
     loop = f"  cigen_requirements: {REQUIREMENTS}\n  timings: {TIMINGS}\n  calibrate: {{cron: '0 6 * * 1', days: 14}}\n"
     files = {"cigen.yml": CONFIG + loop, REQUIREMENTS: hashed_requirements(wheels)}
-    return make_sglang_repo(tmp_path_factory.mktemp("calibrate") / "repo", files), wheels
+    return make_sglang_repo(tmp_path_factory.mktemp("timings") / "repo", files), wheels
 
 
 def results_zip(path: str, seconds: float, runner: str = "") -> bytes:
@@ -175,7 +175,7 @@ def act(repo: FixtureRepo, wheels: Path, work: Path, with_results: bool) -> ActR
 @pytest.fixture(scope="module")
 def runs(repo, tmp_path_factory) -> Runs:
     fixture, wheels = repo
-    root = tmp_path_factory.mktemp("calibrate-runs")
+    root = tmp_path_factory.mktemp("timings-runs")
     clone = fixture.clone(root / "clone")  # one working copy per concurrent run
     return run_concurrently(
         {
@@ -192,7 +192,7 @@ def posted(calls: list[Recorded], suffix: str) -> list[object]:
 def test_the_loop_learns_only_from_trusted_runs_and_pushes_a_branch_with_a_link(runs, repo):
     result = runs["results"]
     assert result.errors == [] and result.leftovers == [], result.text
-    assert result.results() == {"calibrate": "success"}
+    assert result.results() == {"timings": "success"}
     calls = result.api_calls
     downloaded = sorted(call.path for call in calls if call.path.endswith("/zip"))
     assert downloaded == [f"{API}/actions/artifacts/1/zip", f"{API}/actions/artifacts/2/zip"]  # never the PRs'
@@ -214,7 +214,7 @@ def test_the_loop_learns_only_from_trusted_runs_and_pushes_a_branch_with_a_link(
     (commit,) = posted(calls, "/git/commits")
     assert f"| {SUITE} | `{BATCH}` | 400.0 | 1000.0 | 1 | 101 |" in commit["message"].splitlines()
     assert f"| {SUITE} | `{GENERATE}` | 500.0 | 300.0 | 1 | 102 |" in commit["message"].splitlines()
-    summary = result.job("calibrate").summary
+    summary = result.job("timings").summary
     assert "- skipped 2 artifacts from pull_request runs" in summary.splitlines()
     # The fleet's health from the same trusted results: the pull request's runner is never named.
     assert "| `gpu-trusted-1` | - | 1 | 0 | 0 | - | no |" in summary.splitlines()
@@ -226,7 +226,7 @@ def test_the_loop_learns_only_from_trusted_runs_and_pushes_a_branch_with_a_link(
 
 def test_without_results_the_loop_changes_nothing(runs):
     result = runs["no results"]
-    assert result.results() == {"calibrate": "success"}
-    outcomes = result.job("calibrate").outcomes()
+    assert result.results() == {"timings": "success"}
+    outcomes = result.job("timings").outcomes()
     assert outcomes["Calibrate and re-plan"] == outcomes["Propose the new timings and plan"] == "skipped"
     assert [call.method for call in result.api_calls] == ["GET"]  # the artifact list, and nothing written
