@@ -24,7 +24,6 @@ from generator.atomic import write_text_atomic
 from generator.backends import BACKENDS
 from generator.config_fields import (
     BUILD,
-    CALIBRATE,
     CPU_TESTS,
     ENV_VARIABLE,
     HEALTH,
@@ -39,6 +38,7 @@ from generator.config_fields import (
     SUITE,
     TESTS,
     THROTTLE,
+    TIMINGS,
     TOP,
     TRIGGERS,
     WORKFLOWS,
@@ -49,7 +49,6 @@ from generator.errors import Problem, ProblemReport, UserError, plural
 from generator.model import (
     OUTPUT_NAMES,
     Build,
-    CalibrateLoop,
     Config,
     CpuTests,
     GpuPreflight,
@@ -61,6 +60,7 @@ from generator.model import (
     RunnerHealth,
     Suite,
     Throttle,
+    TimingsLoop,
     Triggers,
     WorkflowSettings,
 )
@@ -544,9 +544,9 @@ def _workflow_settings(spec: dict) -> WorkflowSettings:
         action_version=get("action_version"),
         regenerate=get("regenerate"),
         branches=tuple(get("branches")),
-        timings=get("timings"),
+        timings=_timings_file(get("timings")),
         cpu_tests=_cpu_tests(get("cpu_tests")),
-        calibrate=_calibrate(get("calibrate")),
+        timings_loop=_timings_loop(get("timings")),
         redispatch=_redispatch(get("redispatch")),
     )
 
@@ -596,16 +596,21 @@ def _redispatch(spec: dict | None) -> Redispatch | None:
     return Redispatch(daily_cap=REDISPATCH.get(spec, "daily_cap"), comment=REDISPATCH.get(spec, "comment"))
 
 
-def _calibrate(spec: dict | None) -> CalibrateLoop | None:
-    if spec is None:
+def _timings_file(spec: str | dict | None) -> str | None:
+    """workflows.timings: a file name alone, or the loop's mapping with its `file`."""
+    return spec["file"] if isinstance(spec, dict) else spec
+
+
+def _timings_loop(spec: str | dict | None) -> TimingsLoop | None:
+    if not isinstance(spec, dict):
         return None
-    return CalibrateLoop(
+    return TimingsLoop(
         cron=spec["cron"],
-        days=CALIBRATE.get(spec, "days"),
-        branch=CALIBRATE.get(spec, "branch"),
-        max_factor=CALIBRATE.get(spec, "max_factor"),
-        min_seconds=CALIBRATE.get(spec, "min_seconds"),
-        min_samples=CALIBRATE.get(spec, "min_samples"),
+        days=TIMINGS.get(spec, "days"),
+        branch=TIMINGS.get(spec, "branch"),
+        max_factor=TIMINGS.get(spec, "max_factor"),
+        min_seconds=TIMINGS.get(spec, "min_seconds"),
+        min_samples=TIMINGS.get(spec, "min_samples"),
     )
 
 
@@ -706,15 +711,6 @@ def _workflow_problems(doc: _Document, workflows: dict) -> list[Problem]:
                 ("workflows", "cigen_requirements"),
                 "cigen-installed-twice",
                 "give cigen_package or cigen_requirements, not both",
-            )
-        )
-    if "calibrate" in workflows and "timings" not in workflows:
-        problems.append(
-            doc.problem(
-                ("workflows", "calibrate"),
-                "calibrate-needs-timings",
-                "workflows.calibrate writes a timings file: name it in workflows.timings (render plans with it)",
-                help="workflows.timings: .github/cigen/timings.json",
             )
         )
     problems.extend(_paths_problems(doc, ("workflows", "pull_requests", "paths"), pull_requests_paths(workflows)))
@@ -879,6 +875,10 @@ def _valid_document(text: str, source: str) -> _Document:
     doc = read_yaml(text, source)
     if not isinstance(doc.data, dict):
         raise UserError(source, 1, "config-schema", "the config must be a mapping (version, pools, suites, ...)")
+    workflows = doc.data.get("workflows")
+    if isinstance(workflows, dict) and "calibrate" in workflows:  # its name before the timings rename
+        line = doc.line(("workflows", "calibrate"))
+        raise UserError(source, line, "config-renamed", "workflows.calibrate is now workflows.timings")
     problems = _schema_problems(doc)
     if problems:
         raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {source}")

@@ -453,11 +453,12 @@ PULL_REQUESTS = Section(
     ),
 )
 
-CALIBRATE = Section(
-    "workflows.calibrate",
-    ("properties", "workflows", "properties", "calibrate"),
+TIMINGS = Section(
+    "workflows.timings",
+    ("properties", "workflows", "properties", "timings"),
     (
-        Field("cron", REQUIRED, "When the timings workflow runs (UTC cron)."),
+        Field("file", REQUIRED, "The timings file: plan, render and check use it unless --timings is given."),
+        Field("cron", REQUIRED, "When the timings loop (cigen-timings.yml) runs (UTC cron)."),
         Field("days", 7, "How far back shard results are downloaded."),
         Field("branch", "cigen/timings", "The branch the pull request comes from."),
         Field(
@@ -547,13 +548,10 @@ WORKFLOWS = Section(
         Field(
             "timings",
             None,
-            "A timings file (from cigen timings calibrate): plan, render and check use it unless --timings is given.",
-        ),
-        Field(
-            "calibrate",
-            None,
-            "Render a scheduled workflow that downloads recent shard results, runs cigen timings calibrate and opens a "
-            "pull request changing only the timings and plan files; left out: no timings workflow.",
+            "A timings file (from cigen timings calibrate): plan, render and check use it unless --timings is given. "
+            "Or the timings loop, a mapping (workflows.timings below: the file, cron, ...): a scheduled workflow that "
+            "downloads recent shard results, runs cigen timings calibrate and proposes a commit changing only the "
+            "timings and plan files. A file name alone: no loop.",
         ),
         Field(
             "secrets_environment",
@@ -610,7 +608,7 @@ SECTIONS = (
     TRIGGERS,
     THROTTLE,
     CPU_TESTS,
-    CALIBRATE,
+    TIMINGS,
     REDISPATCH,
 )
 

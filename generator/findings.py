@@ -130,12 +130,6 @@ FINDINGS: tuple[Finding, ...] = (
         "generator.shipped.rerun_gate",
         "the last 24 hours of … use cannot be counted (…), so nothing runs",
     ),
-    Finding(
-        "calibrate-needs-timings",
-        ERROR,
-        "generator.config",
-        "workflows.calibrate writes a timings file: name it in workflows.timings (render plans with it); fix: workflows.timings: .github/cigen/timings.json",
-    ),
     Finding("calibrate-no-input", ERROR, "generator.timings.measure", "give at least one of …"),
     Finding(
         "changed-unknown",
@@ -165,6 +159,7 @@ FINDINGS: tuple[Finding, ...] = (
         "generator.cli.init_commands",
         "a cigen.yml is already here; init never replaces it; fix: edit it, or remove it to start over",
     ),
+    Finding("config-renamed", ERROR, "generator.config", "workflows.calibrate is now workflows.timings"),
     Finding("config-schema", ERROR, "generator.config", "the config must be a mapping (version, pools, suites, ...)"),
     Finding("config-unreadable", ERROR, "generator.config", "cannot read config: …"),
     Finding("config-yaml", ERROR, "generator.config", "invalid YAML: …"),

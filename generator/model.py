@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 
 from generator.config_fields import (
     BUILD,
-    CALIBRATE,
     CPU_TESTS,
     HEALTH,
     HOOKS,
@@ -24,6 +23,7 @@ from generator.config_fields import (
     REDISPATCH,
     SUITE,
     THROTTLE,
+    TIMINGS,
     TRIGGERS,
     WORKFLOWS,
     default_file_name,
@@ -261,21 +261,22 @@ class Throttle:
 class PlausibilityBounds:
     """How far measured timings may move a file on few samples: further is held back, not applied."""
 
-    max_factor: float = CALIBRATE.default("max_factor")
-    min_seconds: float = CALIBRATE.default("min_seconds")
-    min_samples: int = CALIBRATE.default("min_samples")
+    max_factor: float = TIMINGS.default("max_factor")
+    min_seconds: float = TIMINGS.default("min_seconds")
+    min_samples: int = TIMINGS.default("min_samples")
 
 
 @dataclass(frozen=True)
-class CalibrateLoop:
-    """The scheduled workflow that turns recent shard results into a timings-and-plan branch."""
+class TimingsLoop:
+    """The scheduled workflow that turns recent shard results into a timings-and-plan branch
+    (its file is WorkflowSettings.timings)."""
 
     cron: str
-    days: int = CALIBRATE.default("days")
-    branch: str = CALIBRATE.default("branch")
-    max_factor: float = CALIBRATE.default("max_factor")
-    min_seconds: float = CALIBRATE.default("min_seconds")
-    min_samples: int = CALIBRATE.default("min_samples")
+    days: int = TIMINGS.default("days")
+    branch: str = TIMINGS.default("branch")
+    max_factor: float = TIMINGS.default("max_factor")
+    min_seconds: float = TIMINGS.default("min_seconds")
+    min_samples: int = TIMINGS.default("min_samples")
 
     @property
     def bounds(self) -> PlausibilityBounds:
@@ -313,9 +314,9 @@ class WorkflowSettings:
     action_version: str | None = WORKFLOWS.default("action_version")
     regenerate: str = WORKFLOWS.default("regenerate")
     branches: tuple[str, ...] = WORKFLOWS.default("branches")
-    timings: str | None = WORKFLOWS.default("timings")
+    timings: str | None = WORKFLOWS.default("timings")  # the file, given alone or as workflows.timings.file
     cpu_tests: CpuTests | None = WORKFLOWS.default("cpu_tests")
-    calibrate: CalibrateLoop | None = WORKFLOWS.default("calibrate")
+    timings_loop: TimingsLoop | None = None  # workflows.timings given as a mapping
     redispatch: Redispatch | None = WORKFLOWS.default("redispatch")
 
     def file_name(self, output: str) -> str:

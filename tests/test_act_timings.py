@@ -93,7 +93,7 @@ ARTIFACTS = (
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> tuple[FixtureRepo, Path]:
     wheels = build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
-    loop = f"  cigen_requirements: {REQUIREMENTS}\n  timings: {TIMINGS}\n  calibrate: {{cron: '0 6 * * 1', days: 14}}\n"
+    loop = f"  cigen_requirements: {REQUIREMENTS}\n  timings: {{file: {TIMINGS}, cron: '0 6 * * 1', days: 14}}\n"
     files = {"cigen.yml": CONFIG + loop, REQUIREMENTS: hashed_requirements(wheels)}
     return make_sglang_repo(tmp_path_factory.mktemp("timings") / "repo", files), wheels
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from generator.cli import cli
 from generator.config import DEFAULT_SOURCE, load_config, parse_config
 from generator.errors import ProblemReport, UserError
-from generator.model import RETRIABLE_CLASSES, PlausibilityBounds
+from generator.model import RETRIABLE_CLASSES, PlausibilityBounds, TimingsLoop
 
 
 @pytest.fixture(scope="module")
@@ -324,13 +326,36 @@ def test_pinned_package_and_dot_parse_but_package_and_requirements_together_do_n
     assert messages(both) == ["cigen.yml:14: cigen-installed-twice: give cigen_package or cigen_requirements, not both"]
 
 
-def test_a_calibrate_loop_needs_a_timings_file_and_two_outputs_cannot_share_a_file():
-    text = MINIMAL + "workflows:\n  calibrate: {cron: '0 6 * * 1'}\n  files: {nightly: ci.yml, per-commit: ci.yml}\n"
+def test_a_timings_loop_needs_its_file_and_two_outputs_cannot_share_a_file():
+    text = MINIMAL + "workflows:\n  timings: {cron: '0 6 * * 1'}\n  files: {nightly: ci.yml, per-commit: ci.yml}\n"
+    assert messages(text) == ["cigen.yml:13: config-schema: workflows.timings: 'file' is a required property"]
+    text = text.replace("{cron:", "{file: t.json, cron:")
     assert [m.splitlines()[0] for m in messages(text)] == [
-        "cigen.yml:13: calibrate-needs-timings: workflows.calibrate writes a timings file: "
-        "name it in workflows.timings (render plans with it)",
         "cigen.yml:14: workflow-file-clash: workflows.files: 'nightly' and 'per-commit' are both written to ci.yml",
     ]
+
+
+def test_timings_is_a_file_alone_or_the_loop_with_its_file():
+    alone = parse_config(MINIMAL + "workflows:\n  timings: t.json\n", "cigen.yml").workflows
+    assert (alone.timings, alone.timings_loop) == ("t.json", None)
+    loop = parse_config(MINIMAL + "workflows:\n  timings: {file: t.json, cron: '0 6 * * 1'}\n", "cigen.yml").workflows
+    assert (loop.timings, loop.timings_loop) == ("t.json", TimingsLoop(cron="0 6 * * 1"))
+    assert messages(MINIMAL + "workflows:\n  timings: /t.json\n") == [
+        "cigen.yml:13: config-schema: workflows.timings: '/t.json' does not match '^[A-Za-z0-9_.][A-Za-z0-9_./-]*$'"
+    ]
+
+
+def test_the_old_calibrate_key_names_its_new_one(tmp_path):
+    """A config written before the rename: one line at the key's line, exit 2, no traceback."""
+    old = MINIMAL + "workflows:\n  timings: t.json\n  calibrate: {cron: '0 6 * * 1'}\n"
+    assert messages(old) == ["cigen.yml:14: config-renamed: workflows.calibrate is now workflows.timings"]
+    (tmp_path / "cigen.yml").write_text(old)
+    result = CliRunner().invoke(cli, ["lint", "--root", str(tmp_path)])
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"{tmp_path / 'cigen.yml'}:14: config-renamed: workflows.calibrate is now workflows.timings\n",
+    )
 
 
 def test_workflow_file_names_follow_the_outputs_table():
@@ -358,14 +383,16 @@ def test_a_pools_preflight_keys_are_typed_and_checked():
         assert [p.split(": ")[1] for p in problems] == ["config-schema"], (bad, problems)
 
 
-def test_the_calibrate_loops_plausibility_bounds_are_validated():
-    loop = "workflows:\n  timings: .github/cigen/timings.json\n  calibrate: {cron: '0 6 * * 1'%s}\n"
+def test_the_timings_loops_plausibility_bounds_are_validated():
+    loop = "workflows:\n  timings: {file: .github/cigen/timings.json, cron: '0 6 * * 1'%s}\n"
     config = parse_config(MINIMAL + loop % ", max_factor: 5, min_seconds: 0.5, min_samples: 3", "cigen.yml")
-    assert config.workflows.calibrate.bounds == PlausibilityBounds(5, 0.5, 3)
-    assert parse_config(MINIMAL + loop % "", "cigen.yml").workflows.calibrate.bounds == PlausibilityBounds(3.0, 1.0, 5)
+    assert config.workflows.timings_loop.bounds == PlausibilityBounds(5, 0.5, 3)
+    assert parse_config(MINIMAL + loop % "", "cigen.yml").workflows.timings_loop.bounds == PlausibilityBounds(
+        3.0, 1.0, 5
+    )
     bad = messages(MINIMAL + loop % ", max_factor: 1, min_seconds: -1, min_samples: 0")
     assert bad == [
-        "cigen.yml:14: config-schema: workflows.calibrate.max_factor: 1 is less than or equal to the minimum of 1",
-        "cigen.yml:14: config-schema: workflows.calibrate.min_samples: 0 is less than the minimum of 1",
-        "cigen.yml:14: config-schema: workflows.calibrate.min_seconds: -1 is less than the minimum of 0",
+        "cigen.yml:13: config-schema: workflows.timings.max_factor: 1 is less than or equal to the minimum of 1",
+        "cigen.yml:13: config-schema: workflows.timings.min_samples: 0 is less than the minimum of 1",
+        "cigen.yml:13: config-schema: workflows.timings.min_seconds: -1 is less than the minimum of 0",
     ]

@@ -17,7 +17,6 @@ from generator.config import parse_config, schema
 from generator.config_fields import EMPTY, REQUIRED, SECTIONS, SUITE, Derived, Section
 from generator.model import (
     Build,
-    CalibrateLoop,
     CpuTests,
     GpuPreflight,
     Hooks,
@@ -29,6 +28,7 @@ from generator.model import (
     RunnerHealth,
     Suite,
     Throttle,
+    TimingsLoop,
     Triggers,
     WorkflowSettings,
 )
@@ -109,11 +109,11 @@ MODELS = [
     (PullRequestGate, config_fields.PULL_REQUESTS, {}),
     (Triggers, config_fields.TRIGGERS, {}),
     (Throttle, config_fields.THROTTLE, {}),
-    (CalibrateLoop, config_fields.CALIBRATE, {}),
+    (TimingsLoop, config_fields.TIMINGS, {}),
     (WorkflowSettings, config_fields.WORKFLOWS, {}),
     (RunnerHealth, config_fields.HEALTH, {}),
     (Redispatch, config_fields.REDISPATCH, {}),
-    (PlausibilityBounds, config_fields.CALIBRATE, {}),
+    (PlausibilityBounds, config_fields.TIMINGS, {}),
 ]
 
 
@@ -144,8 +144,8 @@ def test_an_absent_key_takes_the_tables_default() -> None:
         "suites: {s: {trigger: nightly, pools: [p], step_timeout_minutes: 10, shard_budget_minutes: 5}}\n"
         "model_tests: {test/a.py: {model: Qwen3-0.6B}}\n"
         "builds: {b: {pool: p, steps: [make], artifact_path: dist/*, download_to: dist/}}\n"
-        "workflows: {cpu_tests: {commands: [make]}, calibrate: {cron: '0 1 * * *'}, throttle: {divisor: 2},"
-        " timings: t.json}\n",
+        "workflows: {cpu_tests: {commands: [make]}, throttle: {divisor: 2},"
+        " timings: {file: t.json, cron: '0 1 * * *'}}\n",
         "cigen.yml",
     )
     suite = config.suites["s"]
@@ -159,10 +159,13 @@ def test_an_absent_key_takes_the_tables_default() -> None:
     assert config.builds["b"].timeout_minutes == config_fields.BUILD.default("timeout_minutes")
     workflows = config.workflows
     assert workflows.cpu_tests == CpuTests(commands=("make",))
-    assert workflows.calibrate == CalibrateLoop(cron="0 1 * * *")
+    assert workflows.timings_loop == TimingsLoop(cron="0 1 * * *")
     assert workflows.throttle == Throttle(divisor=2)
     assert workflows == WorkflowSettings(
-        cpu_tests=workflows.cpu_tests, calibrate=workflows.calibrate, throttle=workflows.throttle, timings="t.json"
+        cpu_tests=workflows.cpu_tests,
+        timings_loop=workflows.timings_loop,
+        throttle=workflows.throttle,
+        timings="t.json",
     )
     assert config.pools["p"].preflight == GpuPreflight()
 

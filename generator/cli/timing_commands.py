@@ -14,7 +14,7 @@ from generator.cli.common import (
     reports_user_errors,
     stop_on_errors,
 )
-from generator.config_fields import CALIBRATE
+from generator.config_fields import TIMINGS
 from generator.errors import plural
 from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
 from generator.timings.measure import FORMATS
@@ -53,7 +53,7 @@ def timings() -> None:
     "previous_path",
     type=INPUT_FILE,
     help="The timings the plan uses now (missing: none yet, est_time): a file whose estimate jumps on few samples "
-    "is not applied (workflows.calibrate max_factor, min_seconds, min_samples).",
+    "is not applied (workflows.timings max_factor, min_seconds, min_samples).",
 )
 @click.option("--report", "report_path", type=INPUT_FILE, help="With --previous: write the changes as Markdown here.")
 @reports_user_errors
@@ -86,7 +86,7 @@ def calibrate_command(
     previous = None
     if previous_path is not None:
         previous = load_timings(previous_path) if previous_path.exists() else Timings(source="est_time")
-    loop = inputs.config.workflows.calibrate
+    loop = inputs.config.workflows.timings_loop
     bounds = loop.bounds if loop is not None else PlausibilityBounds()
     timings, report = calibrate(measurements, registrations, estimator, sources, previous, bounds)
     write_text_atomic(out_path, timings_text(timings))
@@ -197,7 +197,7 @@ def timings_fetch(
 @github_options
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
 @click.option(
-    "--branch", default=CALIBRATE.default("branch"), show_default=True, help="cigen's branch for the pull request."
+    "--branch", default=TIMINGS.default("branch"), show_default=True, help="cigen's branch for the pull request."
 )
 @click.option("--base", envvar="GITHUB_REF_NAME", required=True, help="The branch to propose to ($GITHUB_REF_NAME).")
 @click.option(

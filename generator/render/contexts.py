@@ -218,7 +218,7 @@ def rerun_registry_text(build: Build) -> str | None:
 
 def timings_context(build: Build) -> dict | None:
     """The scheduled timings loop, when configured and cigen can be installed immutably."""
-    loop = build.config.workflows.calibrate
+    loop = build.config.workflows.timings_loop
     install = cigen_install(build)
     if loop is None or install is None:
         return None
