@@ -411,7 +411,7 @@ def test_samples_count_per_artifact_and_are_ordered_by_run_time_not_file_name(tm
     ]
 
 
-def test_the_calibrate_workflow_asks_for_no_pull_request_permission():
+def test_the_timings_workflow_asks_for_no_pull_request_permission():
     """What `cigen audit` asks for (default token read, Actions may not create pull requests) is
     all the loop needs: the job's own permissions are these two, and no step opens a pull request."""
     workflow = yaml.safe_load((GOLDEN_TREE.parent / "expected/workflows/cigen-timings.yml").read_text())
