@@ -159,7 +159,7 @@ FINDINGS: tuple[Finding, ...] = (
         "generator.cli.init_commands",
         "a cigen.yml is already here; init never replaces it; fix: edit it, or remove it to start over",
     ),
-    Finding("config-renamed", ERROR, "generator.config", "workflows.calibrate is now workflows.timings"),
+    Finding("config-renamed", ERROR, "generator.config", "… is now …"),
     Finding("config-schema", ERROR, "generator.config", "the config must be a mapping (version, pools, suites, ...)"),
     Finding("config-unreadable", ERROR, "generator.config", "cannot read config: …"),
     Finding("config-yaml", ERROR, "generator.config", "invalid YAML: …"),

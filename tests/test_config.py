@@ -349,6 +349,9 @@ def test_the_old_calibrate_key_names_its_new_one(tmp_path):
     """A config written before the rename: one line at the key's line, exit 2, no traceback."""
     old = MINIMAL + "workflows:\n  timings: t.json\n  calibrate: {cron: '0 6 * * 1'}\n"
     assert messages(old) == ["cigen.yml:14: config-renamed: workflows.calibrate is now workflows.timings"]
+    assert messages(MINIMAL + "workflows:\n  files:\n    calibrate: t.yml\n") == [
+        "cigen.yml:14: config-renamed: workflows.files.calibrate is now workflows.files.timings"
+    ]
     (tmp_path / "cigen.yml").write_text(old)
     result = CliRunner().invoke(cli, ["lint", "--root", str(tmp_path)])
     assert (result.exit_code, result.stdout, result.stderr) == (
