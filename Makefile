@@ -34,9 +34,10 @@ test: $(VENV)/.test
 	exit $$status
 
 # The inner loop: everything but the act scenarios and the workflow validators (pytest markers
-# `act` and `validators`, see tests/conftest.py). `make test` stays the full suite.
+# `act` and `validators`, see tests/conftest.py), on every core (pytest-xdist). `make test` stays the
+# full suite, one process.
 test-fast: $(VENV)/.test
-	@$(BIN)/python -m pytest -q -m "not act and not validators"; status=$$?; \
+	@$(BIN)/python -m pytest -q -n auto -m "not act and not validators"; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test-fast: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
