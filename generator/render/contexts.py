@@ -187,10 +187,12 @@ def rerun_jobs(build: Build) -> list[dict]:
 def rerun_context(build: Build) -> dict | None:
     """The /rerun-test workflow: a gate, one test job per suite and pool of an enabled suite of a
     planned backend, and a report; None when there is no such suite."""
+    from generator.rerun.policy import load_policy
+
     jobs = rerun_jobs(build)
     if not jobs:
         return None
-    policy = rerun_setup(build).policy
+    policy = load_policy(build.inputs.root / RERUN_POLICY_PATH)  # the registry is not needed here
     associations = json.dumps(list(policy.associations), separators=(", ", ": "))
     return {
         **_common(build),
@@ -206,7 +208,9 @@ def rerun_context(build: Build) -> dict | None:
 def rerun_registry_text(build: Build) -> str | None:
     """`.github/cigen/rerun-test.json`: what the gate may run and who may ask, where the
     /rerun-test workflow is rendered."""
-    if rerun_context(build) is None:
+    from generator.rerun.parse import rerun_jobs as registry_jobs
+
+    if not registry_jobs(build.config):  # as rerun_context: no suite and pool to rerun
         return None
     data = {
         "@generated": f"by cigen render from the scan, the config and {RERUN_POLICY_PATH}. DO NOT EDIT.",

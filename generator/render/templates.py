@@ -84,6 +84,6 @@ def render_template(template: str, context: dict, cache_dir: Path | None = None)
     first, second = (text.splitlines() + ["", ""])[:2]
     if first != f"{GENERATED_MARK}{template}. DO NOT EDIT." or not second.startswith("# Regenerate: "):
         raise AssertionError(f"{template} does not start with the @generated header")
-    if not isinstance(yaml.load(text, Loader=SafeLoader), dict):
+    if not isinstance(yaml.compose(text, Loader=SafeLoader), yaml.MappingNode):  # parsed, not built: faster
         raise AssertionError(f"{template} rendered something that is not a YAML mapping")
     return text
