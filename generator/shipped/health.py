@@ -651,31 +651,31 @@ def add_health_options(parser: argparse.ArgumentParser, gpus_default: int) -> No
         dest="preflight_timeout",
         type=number(float, 0.1),
         default=DEFAULT_TIMEOUT_SECONDS,
-        help="Seconds nvidia-smi (and df) may take (default 15).",
+        help="Seconds nvidia-smi (and df) may take (default %(default)s).",
     )
     gpu.add_argument(
         "--max-used-mib",
         type=number(int, 0),
         default=SGLANG_IDLE_USED_MIB,
-        help="A GPU is busy at this much used memory (default 2048, sglang's gate).",
+        help="A GPU is busy at this much used memory (default %(default)s, sglang's gate).",
     )
     gpu.add_argument(
         "--min-free-mib",
         type=number(int, 0),
         default=0,
-        help="A GPU is busy below this much free memory (default 0).",
+        help="A GPU is busy below this much free memory (default %(default)s).",
     )
     gpu.add_argument(
         "--gpu-wait-seconds",
         type=number(float, 0),
         default=SGLANG_IDLE_WAIT_SECONDS,
-        help="How long to wait for busy GPU memory to be released (default 30).",
+        help="How long to wait for busy GPU memory to be released (default %(default)s).",
     )
     gpu.add_argument(
         "--gpu-poll-seconds",
         type=number(float, 0),
         default=SGLANG_IDLE_POLL_SECONDS,
-        help="Seconds between memory checks (default 2, as sglang).",
+        help="Seconds between memory checks (default %(default)s, as sglang).",
     )
     gpu.add_argument(
         "--disk-path",
@@ -686,7 +686,7 @@ def add_health_options(parser: argparse.ArgumentParser, gpus_default: int) -> No
         "--min-disk-free-gib",
         type=number(float, 0),
         default=0.0,
-        help="Free space the disk must have (default 0: no disk probe).",
+        help="Free space the disk must have (default %(default)s: no disk probe).",
     )
     gpu.add_argument(
         "--probe",
@@ -699,7 +699,7 @@ def add_health_options(parser: argparse.ArgumentParser, gpus_default: int) -> No
         "--probe-timeout",
         type=number(float, 0.1),
         default=DEFAULT_PROBE_TIMEOUT_SECONDS,
-        help="Seconds each extra probe may take (default 60).",
+        help="Seconds each extra probe may take (default %(default)s).",
     )
     gpu.add_argument(
         "--drain-command",

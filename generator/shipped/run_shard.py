@@ -959,7 +959,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--retries",
         type=non_negative(int),
         default=1,
-        help="Extra attempts for failures of --retry-classes, never test (default 1, as sglang).",
+        help="Extra attempts for failures of --retry-classes, never test (default %(default)s, as sglang).",
     )
     run.add_argument(
         "--retry-classes",
@@ -972,7 +972,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--retry-wait",
         type=non_negative(float),
         default=SGLANG_RETRY_WAIT_SECONDS,
-        help="Seconds between attempts (default 60, as sglang).",
+        help="Seconds between attempts (default %(default)s, as sglang).",
     )
     run.add_argument(
         "--keep-going",
