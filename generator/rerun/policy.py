@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jsonschema
-
-from generator.config import read_yaml
+from generator.config import DATA_DIR, read_yaml
 from generator.errors import ProblemReport, UserError, plural
 from generator.names import RERUN_POLICY_PATH
 from generator.shipped.rerun_gate import (
@@ -36,6 +34,9 @@ from generator.shipped.rerun_gate import (
     authorize,
 )
 from generator.shipped.rerun_select import DEFAULT_MAX_SELECTORS
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = [
     "DEFAULT_POLICY_PATH",
@@ -55,7 +56,7 @@ DEFAULT_POLICY_PATH = RERUN_POLICY_PATH
 
 @cache
 def _schema() -> dict:
-    return json.loads(resources.files("generator").joinpath("data/rerun-policy.schema.json").read_text())
+    return json.loads((DATA_DIR / "rerun-policy.schema.json").read_text(encoding="utf-8"))
 
 
 def _message(error: jsonschema.ValidationError) -> str:
@@ -80,6 +81,8 @@ def _budget(spec: dict, key: str, default: Budget) -> Budget:
 
 
 def parse_policy(text: str, source: str) -> RerunPolicy:
+    import jsonschema  # here, not at the top: without a policy file no command pays for it
+
     doc = read_yaml(text, source)
     if not isinstance(doc.data, dict):
         raise UserError(source, 1, "policy-schema", "the policy must be a mapping (version, permission, users, ...)")

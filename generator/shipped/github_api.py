@@ -16,11 +16,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 from urllib.parse import quote, urlencode
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -322,14 +321,19 @@ class RunOrigin:
 # --- the client: one urllib session, the calls cigen makes ----------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is answered as it is: the token never follows it anywhere."""
+@cache
+def _opener():
+    """The urllib opener, built on the first request: importing urllib.request (and with it
+    http.client, ssl and email) costs every command that only renders about 10 ms."""
+    import urllib.request
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        """A redirect is answered as it is: the token never follows it anywhere."""
 
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            return None
 
-_OPENER = urllib.request.build_opener(_NoRedirects())
+    return urllib.request.build_opener(NoRedirects())
 
 
 @dataclass(frozen=True)
@@ -341,9 +345,12 @@ class Response:
 
 def _send(method: str, url: str, headers: dict, data: bytes | None, limit: int):
     """One HTTP exchange; HTTP error statuses are answers too (never raised)."""
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
-        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as reply:
+        with _opener().open(request, timeout=TIMEOUT_SECONDS) as reply:
             return Response(reply.status, dict(reply.headers), reply.read(limit + 1))
     except urllib.error.HTTPError as reply:
         content = reply.read(limit + 1) if reply.fp is not None else b""

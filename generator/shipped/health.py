@@ -41,7 +41,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -454,6 +453,8 @@ def probe_command(check: _Check, command: str) -> str | None:
 
 def runner_name() -> str:
     """The runner's name as GitHub shows it (RUNNER_NAME), else the host's."""
+    import socket  # here: `cigen render` imports this module for its defaults only
+
     return os.environ.get("RUNNER_NAME") or socket.gethostname()
 
 
