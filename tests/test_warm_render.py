@@ -49,3 +49,55 @@ def test_the_rerun_programs_are_shipped_exactly_when_the_rerun_workflow_renders(
     assert has_rerun_workflow(built) and rerun_context(built) is not None
     no_suites = replace(built, config=replace(built.config, suites={}))
     assert not has_rerun_workflow(no_suites) and rerun_context(no_suites) is None
+
+
+def test_the_plan_file_and_gate_are_shipped_exactly_when_a_gpu_workflow_renders(synth_tree):
+    from dataclasses import replace
+
+    from generator.pipeline import build, read_inputs
+    from generator.render.contexts import nightly_context, per_commit_context
+    from generator.render.outputs import has_gpu_workflow
+
+    built = build(read_inputs(synth_tree.root))
+    suites = built.config.suites
+
+    def keeping(*triggers: str):
+        kept = {name: suite for name, suite in suites.items() if suite.trigger in triggers}
+        return replace(built, config=replace(built.config, suites=kept))
+
+    cases = {
+        "all": built,
+        "per-commit only": keeping("per-commit"),
+        "nightly only": keeping("nightly"),
+        "manual only": keeping("manual"),
+        "none": keeping(),
+    }
+    rendered = {}
+    for name, case in cases.items():
+        rendered[name] = per_commit_context(case) is not None, nightly_context(case) is not None
+        assert has_gpu_workflow(case) == any(rendered[name]), name
+    assert rendered["per-commit only"] == (True, False)
+    assert rendered["nightly only"] == (False, True)
+    assert rendered["none"] == (False, False)
+
+
+def test_a_rendered_text_is_parsed_back_once_then_remembered(tmp_path, monkeypatch):
+    import yaml
+
+    from generator.render.templates import _parses_as_mapping
+
+    assert _parses_as_mapping("on: push\njobs: {}\n", None)
+    assert not _parses_as_mapping("- a list\n", tmp_path)
+    assert not _parses_as_mapping("- a list\n", tmp_path)  # a failure is never remembered
+    assert _parses_as_mapping("name: x\n", tmp_path)
+    assert len(list(tmp_path.rglob("*"))) == 2  # the folder and the one marker
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(yaml, "compose", no_parsing)
+    assert _parses_as_mapping("name: x\n", tmp_path)  # remembered
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.undo()
+    assert _parses_as_mapping("name: y\n", blocked)  # a cache it cannot write to changes nothing

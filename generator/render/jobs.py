@@ -461,6 +461,12 @@ def workflow_suites(build: Build, kind: WorkflowKind) -> list[Suite]:
     ]
 
 
+def has_jobs(build: Build, kind: WorkflowKind) -> bool:
+    """This workflow gets jobs (`workflow_jobs` is not empty): some suite of it gets one, and
+    builds come only with the suites that use them. Cheap: nothing is built."""
+    return bool(workflow_suites(build, kind))
+
+
 def workflow_jobs(build: Build, kind: WorkflowKind) -> list[dict]:
     """The shard and model-test jobs of every suite this workflow runs, in config order, each
     waiting for the gate and for the jobs of every suite it needs (transitively)."""

@@ -16,15 +16,18 @@ from generator.names import PLAN_FILE, RERUN_REGISTRY_FILE
 from generator.pipeline import Build
 from generator.plan import plan_file_of
 from generator.render.contexts import (
+    PER_COMMIT,
     actionlint_context,
     cpu_tests_context,
     nightly_context,
+    nightly_kind,
     per_commit_context,
     redispatch_context,
     rerun_context,
     rerun_registry_text,
     timings_context,
 )
+from generator.render.jobs import has_jobs
 from generator.render.shipping import closure, copy_text, shipped_module_names, shipped_path
 from generator.render.templates import render_template
 from generator.shipped import plan_file as plan_file_module
@@ -50,8 +53,9 @@ def workflow(name: str, template: str, build_context: Callable[[Build], dict | N
 
 
 def has_gpu_workflow(build: Build) -> bool:
-    """A per-commit or nightly workflow is rendered: its gate reads the plan file."""
-    return per_commit_context(build) is not None or nightly_context(build) is not None
+    """A per-commit or nightly workflow is rendered (its context is not None): its gate reads
+    the plan file. Decided without building the jobs: this is asked once per shipped module."""
+    return has_jobs(build, PER_COMMIT) or has_jobs(build, nightly_kind(build))
 
 
 def has_rerun_workflow(build: Build) -> bool:

@@ -21,7 +21,7 @@ SHIPPED_DIR = "cigen"  # under .github/
 SIBLING_IMPORT = re.compile(r"^from generator\.shipped import (\w+(?:, \w+)*)$", re.MULTILINE)
 
 
-@cache
+@cache  # the closure asks for the same modules once per shipped output
 def source(module: str) -> str:
     """The text of generator/shipped/<module>.py."""
     return resources.files(SHIPPED_PACKAGE).joinpath(f"{module}.py").read_text(encoding="utf-8")

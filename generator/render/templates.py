@@ -84,6 +84,26 @@ def render_template(template: str, context: dict, cache_dir: Path | None = None)
     first, second = (text.splitlines() + ["", ""])[:2]
     if first != f"{GENERATED_MARK}{template}. DO NOT EDIT." or not second.startswith("# Regenerate: "):
         raise AssertionError(f"{template} does not start with the @generated header")
-    if not isinstance(yaml.compose(text, Loader=SafeLoader), yaml.MappingNode):  # parsed, not built: faster
+    if not _parses_as_mapping(text, cache_dir):
         raise AssertionError(f"{template} rendered something that is not a YAML mapping")
     return text
+
+
+def _parses_as_mapping(text: str, cache_dir: Path | None) -> bool:
+    """The text is one YAML mapping. A text that passed is remembered under `cache_dir` (an empty
+    file named after its hash and PyYAML's version), so a warm `check` does not parse it again."""
+    marker = None
+    if cache_dir is not None:
+        digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        marker = cache_dir / f"yaml-mappings-{yaml.__version__}" / digest
+        if marker.is_file():
+            return True
+    if not isinstance(yaml.compose(text, Loader=SafeLoader), yaml.MappingNode):  # parsed, not built: faster
+        return False
+    if marker is not None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass  # an unwritable cache costs speed only
+    return True
