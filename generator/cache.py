@@ -18,13 +18,13 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from generator import scan as scan_module
 from generator.atomic import write_text_atomic
 from generator.errors import Severity
-from generator.scan import FileScan, Marker, finding, read_source
+from generator.scan import FileScan, Marker, finding
+from generator.scan_many import scan_files
 
 _FORMAT = 2
 RACY_SECONDS = 2.0  # the coarsest common file-system timestamp (FAT: 2 s)
@@ -93,38 +93,51 @@ class ScanCache:
         entries, stats = stored.get("entries"), stored.get("stats")
         return (entries if isinstance(entries, dict) else {}), (stats if isinstance(stats, dict) else {})
 
-    def lookup_many(self, root: Path, files: list[str], scan: Callable[[bytes], FileScan]) -> dict[str, FileScan]:
+    def lookup_many(self, root: Path, files: list[str]) -> dict[str, FileScan]:
+        """Every file's scan: from the store where its signature or its content is known, else
+        scanned (generator/scan_many.py); the store is updated to what was seen."""
         fingerprint = _fingerprint()
         path = self._store_path(root)
         entries, stats = self._load(path, fingerprint)
         trusted_before = time.time_ns() - int(RACY_SECONDS * 1e9)
-        kept: dict[str, list] = {}
-        kept_stats: dict[str, list] = {}
         results: dict[str, FileScan] = {}
+        keys: dict[str, str] = {}
+        signatures: dict[str, list[int]] = {}
+        unknown: list[str] = []
         for rel in files:
             try:
                 signature = _signature(os.stat(os.path.join(root, rel)))
             except OSError:
-                signature = None
+                unknown.append(rel)
+                continue
+            signatures[rel] = signature
             known = stats.get(rel)
-            if signature is not None and isinstance(known, list) and known[:4] == signature and known[4] in entries:
-                key = known[4]
+            if isinstance(known, list) and known[:4] == signature and known[4] in entries:
                 self.hits += 1
                 self.unread += 1
+                keys[rel] = known[4]
+                results[rel] = _decode(entries[known[4]])
+            else:
+                unknown.append(rel)
+        for rel, (key, result) in zip(unknown, scan_files(os.fspath(root), unknown, known=entries.keys())):
+            if key is None:  # unreadable: report, never cache
+                results[rel] = result
+                continue
+            keys[rel] = key
+            if result is None:
+                self.hits += 1
                 results[rel] = _decode(entries[key])
             else:
-                data = read_source(root, rel)
-                if isinstance(data, FileScan):  # unreadable: report, never cache
-                    results[rel] = data
-                    continue
-                key = hashlib.sha256(data).hexdigest()[:32]
-                if key in entries:
-                    self.hits += 1
-                    results[rel] = _decode(entries[key])
-                else:
-                    self.misses += 1
-                    results[rel] = scan(data)
+                self.misses += 1
+                results[rel] = result
+        kept: dict[str, list] = {}
+        kept_stats: dict[str, list] = {}
+        for rel in files:
+            key = keys.get(rel)
+            if key is None:
+                continue
             kept[key] = entries.get(key) or _encode(results[rel])
+            signature = signatures.get(rel)
             if signature is not None and max(signature[1], signature[2]) < trusted_before:
                 kept_stats[rel] = [*signature, key]
         if kept.keys() != entries.keys() or kept_stats != stats:

@@ -77,6 +77,7 @@ FINDINGS: tuple[Finding, ...] = (
     ),
     Finding("bad-glob", ERROR, "generator.shipped.rerun_select", "'…': a glob is path characters and * ? [ ] only"),
     Finding("bad-head", ERROR, "generator.shipped.rerun_gate", "the head commit of #… is not a commit SHA"),
+    Finding("bad-jobs", ERROR, "generator.scan_many", "'…' is not a number of processes; fix: set it to 1 or more"),
     Finding(
         "bad-mem-fraction", ERROR, "generator.memory.advisor", "--mem-fraction-static must be between 0 and 1, got …"
     ),

@@ -12,7 +12,8 @@ from pathlib import Path
 from generator.cache import ScanCache
 from generator.errors import HasProblems, Problem, Severity
 from generator.model import Registration
-from generator.scan import MAIN_HELP, FileScan, finding, read_source, scan_bytes
+from generator.scan import MAIN_HELP, FileScan, finding
+from generator.scan_many import scan_files
 
 
 @dataclass(frozen=True)
@@ -167,13 +168,12 @@ def scan_tree(
     outside = {p.path for p in problems}
     readable = [rel for rel in files if rel not in outside]
     registrations: list[Registration] = []
-    results = cache.lookup_many(root, readable, scan_bytes) if cache else None
+    if cache is not None:
+        results = cache.lookup_many(root, readable)
+    else:
+        results = {rel: result for rel, (_, result) in zip(readable, scan_files(os.fspath(root), readable))}
     for rel in readable:
-        if results is not None:
-            result = results[rel]
-        else:
-            data = read_source(root, rel)
-            result = data if isinstance(data, FileScan) else scan_bytes(data)
+        result = results[rel]
         registrations.extend(marker.at(rel) for marker in result.markers)
         problems.extend(problem.at(rel) for problem in (*result.findings, *_file_rules(result)))
     return TreeScan(
