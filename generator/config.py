@@ -1,27 +1,17 @@
-"""`cigen.yml` -> Config: YAML with line numbers, JSON-Schema validation, semantic checks.
+"""`cigen.yml` -> Config: the schema-valid document (generator/config_document.py), built into
+typed dataclasses one section at a time, with the semantic checks the schema cannot make.
 
-With no config file the embedded default (generator/data/cigen.yml, sglang's layout) is
-used. Every problem is reported with the config file's line, all in one pass.
-
-A config that passed the YAML and schema steps once is remembered (its data and lines, as
-JSON, keyed by a hash of its text, the schema and the YAML library's version) in the scan
-cache's folder, so a warm command neither parses YAML nor imports jsonschema; the semantic
-checks run every time.
+Every problem is reported with the config file's line, all in one pass. The document of a text
+that validated before comes from the cache; the semantic checks run every time.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
-from generator.atomic import write_text_atomic
-from generator.backends import BACKENDS
+from generator.config_document import Document, YamlPath, document, read_document
 from generator.config_fields import (
     BUILD,
     CPU_TESTS,
@@ -42,12 +32,10 @@ from generator.config_fields import (
     TOP,
     TRIGGERS,
     WORKFLOWS,
-    annotate_schema,
     default_file_name,
 )
-from generator.errors import Problem, ProblemReport, UserError, plural
+from generator.errors import Problem, ProblemReport, plural
 from generator.model import (
-    OUTPUT_NAMES,
     Build,
     Config,
     CpuTests,
@@ -64,153 +52,10 @@ from generator.model import (
     Triggers,
     WorkflowSettings,
 )
-from generator.names import RESERVED_JOBS, build_job_id, shard_job_ids
-
-if TYPE_CHECKING:
-    import jsonschema
-
-CONFIG_NAME = "cigen.yml"
-# generator/data/, read as plain files (as pip installs them): importlib.resources would add
-# about 5 ms to every command's start, most of a warm `cigen scan`'s budget.
-DATA_DIR = Path(__file__).resolve().parent / "data"
-DEFAULT_SOURCE = "<embedded default cigen.yml>"
-YamlPath = tuple  # a location in the YAML document: keys and indexes from the top
+from generator.names import OUTPUT_NAMES, RESERVED_JOBS, build_job_id, shard_job_ids
 
 
-@dataclass
-class _Document:
-    """Parsed YAML plus the line of every key and item, for messages."""
-
-    source: str
-    data: object
-    lines: dict[YamlPath, int]
-
-    def line(self, path: YamlPath) -> int:
-        """Line of `path`, or of its closest ancestor that has one."""
-        path = tuple(path)
-        while path not in self.lines and path:
-            path = path[:-1]
-        return self.lines.get(path, 1)
-
-    def problem(self, path: YamlPath, code: str, message: str, help: str | None = None) -> Problem:
-        return Problem(self.source, self.line(path), code, message, help=help)
-
-
-def read_yaml(text: str, source: str) -> _Document:
-    """The YAML document with the line of every key and item; syntax errors and duplicate
-    keys are problems at their line. Parsed with libyaml where PyYAML has it; a syntax error
-    is reported by the pure-Python parser, whose messages are the same everywhere."""
-    import yaml
-
-    fast = getattr(yaml, "CSafeLoader", None)
-    if fast is not None:
-        try:
-            return _compose(text, source, fast)
-        except UserError as error:
-            if error.problem.code != "config-yaml":
-                raise
-    return _compose(text, source, yaml.SafeLoader)
-
-
-def _compose(text: str, source: str, loader_class: type) -> _Document:
-    import yaml
-
-    loader = loader_class(text)
-    try:
-        root = loader.get_single_node()
-        lines: dict[YamlPath, int] = {}
-        duplicates: list[Problem] = []
-
-        def build(node: yaml.Node, path: YamlPath) -> object:
-            lines.setdefault(path, node.start_mark.line + 1)
-            if isinstance(node, yaml.MappingNode):
-                loader.flatten_mapping(node)
-                mapping: dict = {}
-                for key_node, value_node in node.value:
-                    key = loader.construct_object(key_node, deep=True)
-                    if not isinstance(key, (str, int, float, bool)) or key is None:
-                        raise UserError(
-                            source, key_node.start_mark.line + 1, "config-yaml", "keys must be plain scalars"
-                        )
-                    if key in mapping:
-                        duplicates.append(
-                            Problem(
-                                source,
-                                key_node.start_mark.line + 1,
-                                "config-duplicate-key",
-                                f"key '{key}' appears twice",
-                            )
-                        )
-                    lines[path + (key,)] = key_node.start_mark.line + 1
-                    mapping[key] = build(value_node, path + (key,))
-                return mapping
-            if isinstance(node, yaml.SequenceNode):
-                return [build(child, path + (index,)) for index, child in enumerate(node.value)]
-            return loader.construct_object(node, deep=True)
-
-        data = build(root, ()) if root is not None else None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        raise UserError(source, line, "config-yaml", f"invalid YAML: {error.problem or error.context}") from None
-    finally:
-        loader.dispose()
-    if duplicates:
-        raise ProblemReport(duplicates, f"{plural(len(duplicates), 'error')} in {source}")
-    return _Document(source, data, lines)
-
-
-@cache
-def schema() -> dict:
-    """cigen.schema.json, with the backend names filled in from generator/backends.py, the
-    workflow outputs whose file names may be set from OUTPUT_NAMES, and every key's default and
-    description from generator/config_fields.py."""
-    loaded = json.loads(_schema_text())
-    loaded["$defs"]["backend"]["enum"] = [backend.name for backend in BACKENDS]
-    files = loaded["properties"]["workflows"]["properties"]["files"]
-    files["properties"] = {name: {"$ref": "#/$defs/workflow_file"} for name in OUTPUT_NAMES}
-    annotate_schema(loaded)
-    return loaded
-
-
-def _schema_problems(doc: _Document) -> list[Problem]:
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema())
-    problems = []
-    for error in validator.iter_errors(doc.data):
-        path = tuple(error.absolute_path)
-        where = ".".join(str(p) for p in path) or "top level"
-        message = error.message
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            known = error.schema.get("properties", {})
-            extras = sorted(str(k) for k in error.instance if k not in known)
-            if extras:
-                path = path + (extras[0],)
-                message = f"unknown key{'s' if len(extras) > 1 else ''} {', '.join(map(repr, extras))}"
-                if known:
-                    message += f" (known: {', '.join(sorted(known))})"
-        elif error.validator == "not" and isinstance(error.instance, dict):
-            message = "give either runner_config or pools, not both"
-        elif error.validator == "oneOf" and error.schema == schema()["$defs"]["env"]["additionalProperties"]:
-            message = _env_value_message(error)
-        elif "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
-            path = path + (error.instance,)  # the bad key's own line
-            message = f"key {error.message}"
-        problems.append(doc.problem(path, "config-schema", f"{where}: {message}"))
-    return problems
-
-
-def _env_value_message(error: jsonschema.ValidationError) -> str:
-    """What an env value may be, and what is wrong with a {var: ...} one (the schema's oneOf says neither)."""
-    message = "an env value is text, a number, true/false, or {var: REPOSITORY_VARIABLE, default: text}"
-    if isinstance(error.instance, dict):
-        details = sorted(sub.message for sub in error.context if sub.relative_schema_path[0] == 1)
-        message += f"; here {'; '.join(details)}"
-    return message
-
-
-def _build(doc: _Document) -> Config:
+def _build(doc: Document) -> Config:
     """A schema-valid document -> Config, one builder per section; every semantic problem at once."""
     data: dict = doc.data
     problems: list[Problem] = []
@@ -257,7 +102,7 @@ def _build(doc: _Document) -> Config:
     )
 
 
-def _pool(doc: _Document, name: str, spec: dict, health: dict) -> Pool:
+def _pool(doc: Document, name: str, spec: dict, health: dict) -> Pool:
     """`pools.<name>` (schema-valid); `health` is the top-level section its own health: goes over."""
     changed = POOL.get(spec, "labels_when_changed")
     return Pool(
@@ -283,7 +128,7 @@ def _preflight(spec: dict) -> GpuPreflight:
     return GpuPreflight(**{item.key: PREFLIGHT.get(spec, item.key) for item in PREFLIGHT.fields})
 
 
-def _runner_config_problems(doc: _Document, runner_configs: dict[str, str], pools: dict[str, Pool]) -> list[Problem]:
+def _runner_config_problems(doc: Document, runner_configs: dict[str, str], pools: dict[str, Pool]) -> list[Problem]:
     return [
         doc.problem(
             ("runner_configs", runner_config),
@@ -296,7 +141,7 @@ def _runner_config_problems(doc: _Document, runner_configs: dict[str, str], pool
 
 
 def _suite(
-    doc: _Document,
+    doc: Document,
     name: str,
     spec: dict,
     suite_defaults: dict,
@@ -370,7 +215,7 @@ def _suite(
 
 
 def _suite_pools(
-    doc: _Document, name: str, merged: dict, runner_configs: dict[str, str], problems: list[Problem]
+    doc: Document, name: str, merged: dict, runner_configs: dict[str, str], problems: list[Problem]
 ) -> tuple[str, ...] | None:
     """The suite's pools: its runner_config's, or its pools; None (a problem added) when it names neither
     or an unknown runner_config."""
@@ -392,7 +237,7 @@ def _suite_pools(
     return None
 
 
-def _build_job(doc: _Document, name: str, spec: dict) -> Build:
+def _build_job(doc: Document, name: str, spec: dict) -> Build:
     """`builds.<name>` (schema-valid)."""
     return Build(
         name=name,
@@ -407,7 +252,7 @@ def _build_job(doc: _Document, name: str, spec: dict) -> Build:
     )
 
 
-def _model_test(doc: _Document, path: str, spec: dict, pools: dict[str, Pool], problems: list[Problem]) -> ModelTest:
+def _model_test(doc: Document, path: str, spec: dict, pools: dict[str, Pool], problems: list[Problem]) -> ModelTest:
     """`model_tests.<path>`; an unknown pool is a problem."""
     where = ("model_tests", path)
     for pool in MODEL_TEST.get(spec, "pools"):
@@ -428,7 +273,7 @@ def _model_test(doc: _Document, path: str, spec: dict, pools: dict[str, Pool], p
     )
 
 
-def _action_problems(doc: _Document, workflows: dict) -> list[Problem]:
+def _action_problems(doc: Document, workflows: dict) -> list[Problem]:
     """A pinned action says which version its sha is."""
     if "@" in (WORKFLOWS.get(workflows, "action") or "") and "action_version" not in workflows:
         return [
@@ -470,7 +315,7 @@ def _runner_health(default: dict, pool: dict) -> RunnerHealth:
     )
 
 
-def _health_problems(doc: _Document) -> list[Problem]:
+def _health_problems(doc: Document) -> list[Problem]:
     """A probe may not take a built-in probe's name: the report could not tell them apart."""
     data: dict = doc.data  # schema-valid
     places = [("health",)] + [("pools", name, "health") for name in data["pools"]]
@@ -614,7 +459,7 @@ def _timings_loop(spec: str | dict | None) -> TimingsLoop | None:
     )
 
 
-def _suite_problems(doc: _Document, name: str, suite: dict, backends: tuple[str, ...]) -> list[Problem]:
+def _suite_problems(doc: Document, name: str, suite: dict, backends: tuple[str, ...]) -> list[Problem]:
     where = ("suites", name)
     problems = []
     if suite["backend"] not in backends:
@@ -669,7 +514,7 @@ def _suite_problems(doc: _Document, name: str, suite: dict, backends: tuple[str,
     return problems
 
 
-def _paths_problems(doc: _Document, where: YamlPath, paths: list[str]) -> list[Problem]:
+def _paths_problems(doc: Document, where: YamlPath, paths: list[str]) -> list[Problem]:
     """A path list of exclusions only (`!**/*.md`) would match every other file: say what was meant."""
     if paths and all(path.startswith("!") for path in paths):
         return [
@@ -690,7 +535,7 @@ def _paths_problems(doc: _Document, where: YamlPath, paths: list[str]) -> list[P
 IMMUTABLE_GIT_URL = re.compile(r"git\+https://[^@\s]+@[0-9a-f]{40}(#subdirectory=[A-Za-z0-9_./-]+)?\Z")
 
 
-def _workflow_problems(doc: _Document, workflows: dict) -> list[Problem]:
+def _workflow_problems(doc: Document, workflows: dict) -> list[Problem]:
     """cigen is installed only from an immutable reference; two outputs cannot share a file."""
     problems = []
     package = WORKFLOWS.get(workflows, "cigen_package")
@@ -734,7 +579,7 @@ def pull_requests_paths(workflows: dict) -> list[str]:
     return list(PULL_REQUESTS.get(WORKFLOWS.get(workflows, "pull_requests"), "paths"))
 
 
-def _expression_problems(doc: _Document) -> list[Problem]:
+def _expression_problems(doc: Document) -> list[Problem]:
     """Config text lands in workflow YAML: a `${{` in it would be evaluated by GitHub."""
     problems = []
 
@@ -760,7 +605,7 @@ def _expression_problems(doc: _Document) -> list[Problem]:
     return problems
 
 
-def _job_id_problems(doc: _Document, suites: dict[str, Suite]) -> list[Problem]:
+def _job_id_problems(doc: Document, suites: dict[str, Suite]) -> list[Problem]:
     """Every enabled suite's job ids are unique and not ones cigen uses itself. (A job's matrix
     is its shards: the schema's max_parallel limit, 256, is GitHub's per matrix.)"""
     problems = []
@@ -783,7 +628,7 @@ def _job_id_problems(doc: _Document, suites: dict[str, Suite]) -> list[Problem]:
     return problems
 
 
-def _build_problems(doc: _Document, builds: dict[str, Build], pools: dict, suites: dict[str, Suite]) -> list[Problem]:
+def _build_problems(doc: Document, builds: dict[str, Build], pools: dict, suites: dict[str, Suite]) -> list[Problem]:
     """A build runs on a known pool, has a job id of its own, and only per-commit suites use builds."""
     problems = [
         doc.problem(("builds", b.name, "pool"), "unknown-pool", f"build '{b.name}': unknown pool '{b.pool}'")
@@ -824,7 +669,7 @@ def _build_problems(doc: _Document, builds: dict[str, Build], pools: dict, suite
     return problems
 
 
-def _needs_problems(doc: _Document, suites: dict[str, Suite], declared: set[str]) -> list[Problem]:
+def _needs_problems(doc: Document, suites: dict[str, Suite], declared: set[str]) -> list[Problem]:
     """Unknown needs, needs across workflows, and cycles. A need on a declared suite that
     failed its own checks is not reported again."""
     problems = []
@@ -870,94 +715,11 @@ def _needs_problems(doc: _Document, suites: dict[str, Suite], declared: set[str]
     return problems
 
 
-# Keys a config written before a rename may still have -> their new names (the timings rename).
-RENAMED_KEYS: dict[YamlPath, str] = {
-    ("workflows", "calibrate"): "workflows.timings",
-    ("workflows", "files", "calibrate"): "workflows.files.timings",
-}
-
-
-def _has_key(data: object, path: YamlPath) -> bool:
-    for key in path:
-        if not isinstance(data, dict) or key not in data:
-            return False
-        data = data[key]
-    return True
-
-
-def _valid_document(text: str, source: str) -> _Document:
-    """YAML -> a document the schema accepts, else every problem with its line."""
-    doc = read_yaml(text, source)
-    if not isinstance(doc.data, dict):
-        raise UserError(source, 1, "config-schema", "the config must be a mapping (version, pools, suites, ...)")
-    for old, new in RENAMED_KEYS.items():
-        if _has_key(doc.data, old):
-            dotted = ".".join(old)
-            raise UserError(source, doc.line(old), "config-renamed", f"{dotted} is now {new}")
-    problems = _schema_problems(doc)
-    if problems:
-        raise ProblemReport(problems, f"{plural(len(problems), 'error')} in {source}")
-    return doc
-
-
-_DOCUMENT_FORMAT = "config-document-1"
-
-
-@cache
-def _schema_text() -> str:
-    return (DATA_DIR / "cigen.schema.json").read_text(encoding="utf-8")
-
-
-def _cached_document(text: str, source: str, cache_dir: Path) -> _Document:
-    """The schema-valid document from the cache when this text passed before (under the same
-    schema), else parsed, validated and stored; only a valid document is ever stored."""
-    digest = hashlib.blake2b(digest_size=16)
-    for part in (_DOCUMENT_FORMAT, json.dumps(schema(), sort_keys=True), text):
-        digest.update(part.encode() + b"\0")
-    path = cache_dir / f"config-{digest.hexdigest()}.json"
-    try:
-        stored = json.loads(path.read_text())
-        return _Document(source, stored["data"], {tuple(where): line for where, line in stored["lines"]})
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    doc = _valid_document(text, source)
-    if not _json_safe(doc.data):
-        return doc
-    lines = [[list(where), line] for where, line in doc.lines.items()]
-    try:
-        write_text_atomic(path, json.dumps({"data": doc.data, "lines": lines}, separators=(",", ":")))
-    except (OSError, TypeError, ValueError):
-        pass  # an unwritable cache (or data JSON cannot hold) only costs speed
-    return doc
-
-
-def _json_safe(value: object) -> bool:
-    """JSON gives back exactly this value: string keys, plain scalars."""
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and _json_safe(child) for key, child in value.items())
-    if isinstance(value, list):
-        return all(_json_safe(child) for child in value)
-    return value is None or isinstance(value, (str, int, float, bool))
-
-
 def parse_config(text: str, source: str, cache_dir: Path | None = None) -> Config:
-    doc = _valid_document(text, source) if cache_dir is None else _cached_document(text, source, cache_dir)
-    return _build(doc)
-
-
-def default_config_text() -> str:
-    return (DATA_DIR / "cigen.yml").read_text(encoding="utf-8")
+    return _build(document(text, source, cache_dir))
 
 
 def load_config(path: Path | None, root: Path, cache_dir: Path | None = None) -> Config:
     """The config at `path`, else `root/cigen.yml`, else the embedded default. With
     `cache_dir`, a text that validated before is not parsed or validated again."""
-    if path is None and (root / CONFIG_NAME).is_file():
-        path = root / CONFIG_NAME
-    if path is None:
-        return parse_config(default_config_text(), DEFAULT_SOURCE, cache_dir)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(str(path), 0, "config-unreadable", f"cannot read config: {error}") from None
-    return parse_config(text, str(path), cache_dir)
+    return _build(read_document(path, root, cache_dir))

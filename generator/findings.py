@@ -153,17 +153,22 @@ FINDINGS: tuple[Finding, ...] = (
         "generator.shipped.rerun_gate",
         "… requires naming the commit you reviewed: … FILE @<sha>",
     ),
-    Finding("config-duplicate-key", ERROR, "generator.config", "key '…' appears twice"),
+    Finding("config-duplicate-key", ERROR, "generator.config_document", "key '…' appears twice"),
     Finding(
         "config-exists",
         ERROR,
         "generator.cli.init_commands",
         "a cigen.yml is already here; init never replaces it; fix: edit it, or remove it to start over",
     ),
-    Finding("config-renamed", ERROR, "generator.config", "… is now …"),
-    Finding("config-schema", ERROR, "generator.config", "the config must be a mapping (version, pools, suites, ...)"),
-    Finding("config-unreadable", ERROR, "generator.config", "cannot read config: …"),
-    Finding("config-yaml", ERROR, "generator.config", "invalid YAML: …"),
+    Finding("config-renamed", ERROR, "generator.config_document", "… is now …"),
+    Finding(
+        "config-schema",
+        ERROR,
+        "generator.config, generator.config_document",
+        "the config must be a mapping (version, pools, suites, ...)",
+    ),
+    Finding("config-unreadable", ERROR, "generator.config_document", "cannot read config: …"),
+    Finding("config-yaml", ERROR, "generator.config_document", "invalid YAML: …"),
     Finding(
         "control-character",
         ERROR,
@@ -357,7 +362,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "no-root",
         ERROR,
-        "generator.cli.init_commands, generator.pipeline",
+        "generator.cli.init_commands, generator.tree",
         "not a directory; fix: pass the repository root with --root",
     ),
     Finding(
@@ -369,7 +374,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "no-test-files",
         ERROR,
-        "generator.lint",
+        "generator.tree",
         "no file under … matches tests.include (…); fix: run from the repository root or pass --root; check tests.include in cigen.yml",
     ),
     Finding(

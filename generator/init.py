@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from generator.config import default_config_text, parse_config
-from generator.model import Registration
+from generator.config import parse_config
+from generator.config_document import default_config_text
+from generator.registration import Registration
 from generator.todos import Mark, mark_todos
 
 TEMPLATES = ("minimal", "sglang")

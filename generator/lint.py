@@ -19,11 +19,12 @@ from pathlib import Path
 from generator.errors import Problem
 from generator.errors import error as _error
 from generator.errors import warning as _warning
-from generator.model import Config, PlacedModelTest, Registration
+from generator.model import Config, PlacedModelTest
 from generator.names import RESERVED_JOBS, job_id, model_job_id
 from generator.pathglob import path_filter_matches
+from generator.registration import Registration
 from generator.shipped.plan_file import PLAN_PATH
-from generator.tree import TreeScan
+from generator.tree import TreeScan, no_test_files
 
 # Extra checks other steps plug in (timings vs estimates, GPU-memory fit): each takes the
 # config and the scan and yields problems.
@@ -32,17 +33,7 @@ LintCheck = Callable[[Config, TreeScan], Iterable[Problem]]
 
 def check_tree(config: Config, scan: TreeScan) -> list[Problem]:
     """No test file at all is a wrong --root or include glob, not an empty CI."""
-    if scan.files:
-        return []
-    return [
-        _error(
-            config.source,
-            config.line("tests", "include"),
-            "no-test-files",
-            f"no file under {scan.root} matches tests.include ({', '.join(config.include)})",
-            help="run from the repository root or pass --root; check tests.include in cigen.yml",
-        )
-    ]
+    return no_test_files(scan, config.source, config.line("tests", "include"), config.include)
 
 
 def planned_registrations(config: Config, scan: TreeScan) -> list[Registration]:

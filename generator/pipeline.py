@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from generator.cache import ScanCache, default_cache_dir
 from generator.config import load_config
-from generator.errors import HasProblems, Problem, UserError
+from generator.errors import HasProblems, Problem
 from generator.model import Config, PlacedModelTest, Plan
-from generator.tree import TreeScan, scan_tree
+from generator.tree import TreeScan, check_root, scan_tree
 
 if TYPE_CHECKING:
     from generator.plan import PreviousShards
@@ -33,8 +33,7 @@ class Inputs:
 
 def read_inputs(root: Path, config_path: Path | None = None, use_cache: bool = True) -> Inputs:
     """Load the config (ROOT/cigen.yml, else the embedded default) and scan the tree."""
-    if not root.is_dir():
-        raise UserError(str(root), 0, "no-root", "not a directory", help="pass the repository root with --root")
+    check_root(root)
     cache_dir = default_cache_dir() if use_cache else None
     config = load_config(config_path, root, cache_dir)
     cache = ScanCache(cache_dir) if cache_dir is not None else None

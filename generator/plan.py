@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from generator.errors import Problem, Severity, plural
-from generator.model import Config, PlacedModelTest, Plan, Pool, Registration, Shard, Suite, SuitePlan
+from generator.model import Config, PlacedModelTest, Plan, Pool, Shard, Suite, SuitePlan
 from generator.planning.memo import Split, SplitMemo, split_key
 from generator.planning.partition import best_partition, choose_shard_count, rounding_slack, simple_lower_bound
 from generator.planning.stability import stable_split
+from generator.registration import Registration
 from generator.shipped import plan_file
 
 EstSeconds = Callable[[Registration], float]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from generator.backends import MARKERS
 from generator.errors import Problem, Severity
-from generator.model import Registration
+from generator.registration import Registration
 
 _POSITIONAL = ("est_time", "suite", "nightly", "disabled")
 _KEYWORD_ONLY = ("stage", "runner_config")

@@ -14,7 +14,8 @@ import sys
 
 import pytest
 
-from generator.config import default_config_text, load_config
+from generator.config import load_config
+from generator.config_document import default_config_text
 from generator.names import build_job_id
 from tests.act.fixture import (
     FixtureRepo,

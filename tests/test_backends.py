@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from generator.backends import BACKENDS, DEFAULT_BACKEND, MARKERS
-from generator.config import parse_config, schema
+from generator.config import parse_config
+from generator.config_document import schema
 from generator.errors import ProblemReport
 from generator.scan import scan_text
 

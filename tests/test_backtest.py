@@ -21,7 +21,7 @@ from benchmarks.backtest.replay import (
 from benchmarks.backtest.report import noise_rows
 from generator.config import load_config, parse_config
 from generator.lint import planned_registrations
-from generator.model import Registration
+from generator.registration import Registration
 from generator.timings.history import history_measurements, read_history
 from generator.tree import scan_tree
 from tests.support.synth import corpus_dir

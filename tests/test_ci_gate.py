@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import default_config_text, parse_config
+from generator.config import parse_config
+from generator.config_document import default_config_text
 from generator.render.jobs import with_ci_paths
 from generator.shipped import ci_gate
 from tests.support.files import write_files

@@ -49,7 +49,8 @@ try:
     cli(sys.argv[1:], prog_name="cigen")
 except SystemExit:
     pass
-print(",".join(sorted(m for m in ("jinja2", "jsonschema", "requests", "yaml", "generator.render") if m in sys.modules)))
+modules = ("jinja2", "jsonschema", "requests", "yaml", "generator.model", "generator.render")
+print(",".join(sorted(m for m in modules if m in sys.modules)))
 """
 
 
@@ -146,6 +147,20 @@ def test_bad_config_is_reported_without_traceback(tmp_path, monkeypatch):
         "cigen.yml:1: config-schema: version: 1 was expected",
         "3 errors in cigen.yml",
     ]
+
+
+def test_scan_reads_the_test_globs_of_a_valid_config_and_lint_checks_the_rest(tmp_path):
+    config = GOLDEN_CONFIG.read_text()
+    assert "pools: [1-gpu-5090]" in config
+    unknown_pool = config.replace("pools: [1-gpu-5090]", "pools: [nowhere]", 1)  # a semantic error, not a schema one
+    write_files(tmp_path, {"test/registered/a.py": GOOD, "cigen.yml": unknown_pool})
+    scanned = run("scan", "--root", str(tmp_path))
+    assert (scanned.exit_code, scanned.stdout.splitlines()[-1]) == (0, "1 registration in 1 file")
+    linted = CliRunner().invoke(cli, ["lint", "--root", str(tmp_path)])
+    assert linted.exit_code == 2 and "nowhere" in linted.stderr
+    (tmp_path / "cigen.yml").write_text(config.replace('include: ["test/**/*.py"]', "include: 3", 1))
+    broken = CliRunner().invoke(cli, ["scan", "--root", str(tmp_path)])
+    assert broken.exit_code == 2 and "config-" in broken.stderr  # YAML and schema errors stop scan too
 
 
 def test_missing_root_is_a_user_error(tmp_path):

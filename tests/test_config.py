@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.config import DEFAULT_SOURCE, load_config, parse_config
+from generator.config import load_config, parse_config
+from generator.config_document import DEFAULT_SOURCE
 from generator.errors import ProblemReport, UserError
 from generator.model import RETRIABLE_CLASSES, PlausibilityBounds, TimingsLoop
 

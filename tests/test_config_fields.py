@@ -13,7 +13,8 @@ import jsonschema
 import pytest
 
 from generator import config_fields
-from generator.config import parse_config, schema
+from generator.config import parse_config
+from generator.config_document import schema
 from generator.config_fields import EMPTY, REQUIRED, SECTIONS, SUITE, Derived, Section
 from generator.model import (
     Build,

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from generator import model
-from generator.config import schema
+from generator.config_document import schema
 from generator.shipped.health import SGLANG_IDLE_POLL_SECONDS, SGLANG_IDLE_USED_MIB, SGLANG_IDLE_WAIT_SECONDS
 from generator.shipped.run_shard import (
     FAILURE_CLASSES,

@@ -7,7 +7,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.config import default_config_text, load_config
+from generator.config import load_config
+from generator.config_document import default_config_text
 from generator.todos import find_todos
 from tests.support.files import write_files
 

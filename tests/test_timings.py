@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from generator.errors import ProblemReport, UserError
-from generator.model import Registration
+from generator.registration import Registration
 from generator.timings.calibrate import calibrate
 from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, MAX_SAMPLES, ewma, interpolated, nearest_rank
 from generator.timings.samples import Imported, Measurements, Sample, SetupSample

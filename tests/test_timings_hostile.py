@@ -21,7 +21,7 @@ import yaml
 from generator.errors import ProblemReport, UserError
 from generator.github.answers import Answer, parse_time
 from generator.github.client import Artifact, ArtifactListing, RunOrigin
-from generator.model import Registration
+from generator.registration import Registration
 from generator.timings.calibrate import calibrate
 from generator.timings.loop import fetch_results, results_text, trusted_results
 from generator.timings.provenance import TrustedRuns

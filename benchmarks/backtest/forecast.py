@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from benchmarks.backtest.replay import actual_durations, judge
-from generator.model import Config, Registration
+from generator.model import Config
+from generator.registration import Registration
 from generator.timings.calibrate import calibrate, registered_est
 from generator.timings.estimators import nearest_rank
 from generator.timings.history import Run, history_measurements, is_partial

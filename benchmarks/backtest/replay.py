@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 
 from benchmarks.backtest.noise import FILE_CV, denoise, file_variances, job_factors
 from benchmarks.backtest.risk import risk_partition
-from generator.model import Config, Registration
+from generator.model import Config
 from generator.planning import partition
+from generator.registration import Registration
 from generator.timings.calibrate import calibrate, registered_est
 from generator.timings.estimators import DEFAULT_ESTIMATOR, nearest_rank
 from generator.timings.history import Job, Run, history_measurements, is_partial

@@ -25,13 +25,12 @@ from generator.errors import EXIT_USER_ERROR, plural
 @reports_user_errors
 def scan(root: Path, config_path: Path | None, no_cache: bool, fmt: str) -> None:
     """List every CI registration in the tree (parsed, never imported)."""
-    from generator.lint import check_tree
-    from generator.pipeline import read_inputs
+    from generator.tree import no_test_files, read_tree
 
-    inputs = read_inputs(root, config_path, not no_cache)
-    problems = [*inputs.scan.problems, *check_tree(inputs.config, inputs.scan)]  # an empty tree is a wrong root
-    stop_on_errors(problems, len(inputs.scan.files), "nothing printed")
-    registrations = inputs.scan.registrations
+    globs, tree = read_tree(root, config_path, not no_cache)
+    problems = [*tree.problems, *no_test_files(tree, globs.source, globs.include_line, globs.include)]
+    stop_on_errors(problems, len(tree.files), "nothing printed")
+    registrations = tree.registrations
     if fmt == "json":
         click.echo(json.dumps([r.to_json() for r in registrations], indent=2))
         return
@@ -40,7 +39,7 @@ def scan(root: Path, config_path: Path | None, no_cache: bool, fmt: str) -> None
         for r in registrations
     ]
     click.echo(format_table(("file", "backend", "suite", "est_s", "nightly", "disabled"), rows))
-    click.echo(f"{plural(len(registrations), 'registration')} in {plural(len(inputs.scan.files), 'file')}")
+    click.echo(f"{plural(len(registrations), 'registration')} in {plural(len(tree.files), 'file')}")
 
 
 @click.command("lint")

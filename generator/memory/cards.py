@@ -6,7 +6,6 @@ from pathlib import Path
 
 from generator.errors import UserError
 from generator.memory.advisor import GIB_MIB, Card
-from generator.memory.lint import tp_over_pool
 
 
 def resolve_cards(
@@ -29,8 +28,9 @@ def resolve_cards(
         )
     cards = [Card(f"{gib:g} GiB", gib * GIB_MIB, gpu_free_mib) for gib in gpu_mem_gib]
     warnings = []
-    if pools:
+    if pools:  # the config and its checks, only when a pool is named
         from generator.config import load_config
+        from generator.memory.lint import tp_over_pool
 
         config = load_config(config_path, root)
         for name in pools:

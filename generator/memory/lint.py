@@ -12,7 +12,8 @@ from generator.errors import Problem, Severity, UserError
 from generator.lint import planned_registrations
 from generator.memory.advisor import GIB_MIB, MEM_FLAG, Advice, Card, advise, pinned_mem_fraction
 from generator.memory.hfmodel import ModelShape, load_model
-from generator.model import Config, ModelTest, Pool, Registration
+from generator.model import Config, ModelTest, Pool
+from generator.registration import Registration
 from generator.tree import TreeScan
 
 

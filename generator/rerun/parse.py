@@ -13,8 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.errors import Problem
-from generator.model import Config, Registration
+from generator.model import Config
 from generator.names import rerun_job_id
+from generator.registration import Registration
 from generator.shipped import rerun_select
 from generator.shipped.rerun_select import (
     CHANGED,

@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generator.config import DATA_DIR, read_yaml
+from generator.config_document import DATA_DIR, read_yaml
 from generator.errors import ProblemReport, UserError, plural
 from generator.names import RERUN_POLICY_PATH
 from generator.shipped.rerun_gate import (

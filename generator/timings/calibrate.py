@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from generator.errors import plural
-from generator.model import PlausibilityBounds, Registration
+from generator.model import PlausibilityBounds
+from generator.registration import Registration
 from generator.timings.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, MAX_SAMPLES, interpolated
 from generator.timings.samples import Measurements, Sample
 from generator.timings.store import FileTiming, SetupTiming, Timings

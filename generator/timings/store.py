@@ -16,7 +16,7 @@ from pathlib import Path
 
 from generator.errors import ProblemReport, plural
 from generator.jsonpos import read_json, schema_problems
-from generator.model import Registration
+from generator.registration import Registration
 
 FORMAT_VERSION = 1
 RATIO_FLOOR = 0.0001  # the smallest suite ratio the file's 4 decimals can hold

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from generator.config import default_config_text
+from generator.config_document import default_config_text
 from tests.act.fixture import FixtureRepo, git, make_repo, recording_test, render_and_commit
 
 POOLS = ("1-gpu-5090", "1-gpu-h100", "4-gpu-b200", "8-gpu-h200", "8-gpu-b200", "x64-kernel-build-node")

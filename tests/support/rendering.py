@@ -10,10 +10,11 @@ from pathlib import Path
 
 import yaml
 
-from generator.config import default_config_text
-from generator.model import Config, Registration
+from generator.config_document import default_config_text
+from generator.model import Config
 from generator.names import PLAN_FILE
 from generator.pipeline import Build, Inputs, build
+from generator.registration import Registration
 from generator.render.files import write_generated
 from generator.render.repository import RenderRequest, render_repository
 from generator.shipped import plan_file

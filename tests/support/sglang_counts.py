@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from generator.model import Registration
+from generator.registration import Registration
 
 
 def cuda_suite_durations(registrations: Iterable[Registration]) -> dict[str, dict[str, float]]:
