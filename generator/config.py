@@ -19,6 +19,7 @@ from generator.config_fields import (
     HEALTH,
     HOOKS,
     MODEL_TEST,
+    OUTPUT_NAMES,
     POOL,
     POOL_HEALTH,
     PREFLIGHT,
@@ -52,7 +53,7 @@ from generator.model import (
     Triggers,
     WorkflowSettings,
 )
-from generator.names import OUTPUT_NAMES, RESERVED_JOBS, build_job_id, shard_job_ids
+from generator.names import RESERVED_JOBS, build_job_id, shard_job_ids
 
 
 def _build(doc: Document) -> Config:

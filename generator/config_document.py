@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 
 from generator.atomic import write_text_atomic
 from generator.backends import BACKENDS
-from generator.config_fields import TESTS, TOP, annotate_schema
+from generator.config_fields import OUTPUT_NAMES, TESTS, TOP, annotate_schema
 from generator.errors import Problem, ProblemReport, UserError, plural
-from generator.names import OUTPUT_NAMES
 
 if TYPE_CHECKING:
     import jsonschema

@@ -123,6 +123,10 @@ def _json_value(value: object) -> object:
     return value
 
 
+# The workflows cigen may render; `workflows.files.<name>` renames one (generator/render/outputs.py).
+OUTPUT_NAMES = ("per-commit", "nightly", "rerun-test", "cpu-tests", "timings", "redispatch")
+
+
 def default_file_name(output: str) -> str:
     """A generated workflow's file name unless workflows.files names it: never a hand-written one's."""
     return f"cigen-{output}.yml"

@@ -20,9 +20,6 @@ FINISH_JOB = "finish"  # the one required check (ci_gate.py finish)
 FINISH_JOB_NAME = "Result"  # its name: its failure only repeats the others' (the re-dispatch ignores it)
 RESERVED_JOBS = (GATE_JOB, FINISH_JOB)
 
-# The workflows cigen may render; `workflows.files.<name>` renames one (generator/render/outputs.py).
-OUTPUT_NAMES = ("per-commit", "nightly", "rerun-test", "cpu-tests", "timings", "redispatch")
-
 # Files cigen writes beside the workflows, relative to .github/, and how jobs reach them.
 PLAN_FILE = PurePosixPath(PLAN_PATH).relative_to(".github").as_posix()  # defined in plan_file
 RUNNER_FILE = "cigen/run_shard.py"

@@ -11,7 +11,6 @@ in the same order.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import sys
 import threading
@@ -64,6 +63,8 @@ def scan_files(root: str, rels: Sequence[str], known: Container[str] = ()) -> li
     jobs = min(jobs_from_env(), len(rels) // MIN_FILES_PER_WORKER)
     if jobs < 2 or not can_fork():
         return [read_and_scan(root, rel, known) for rel in rels]
+    import multiprocessing  # here: a warm scan, with nothing to parse, should not pay for it
+
     chunk = max(1, len(rels) // (jobs * CHUNKS_PER_WORKER))
     with multiprocessing.get_context("fork").Pool(jobs, _remember, (root, known)) as pool:
         return pool.map(_read_and_scan_in_worker, rels, chunksize=chunk)

@@ -51,6 +51,14 @@ def glob_regex(pattern: str) -> re.Pattern:
     return re.compile("".join(out) + r"\Z")
 
 
+@cache
+def _any_glob(patterns: tuple[str, ...]) -> re.Pattern:
+    """One regex that matches what any of the globs matches (none: nothing)."""
+    if not patterns:
+        return re.compile(r"(?!)")
+    return re.compile("|".join(f"(?:{glob_regex(pattern).pattern})" for pattern in patterns))
+
+
 def _walk_root(pattern: str) -> str:
     """The folder a pattern cannot match outside of: its leading literal segments."""
     literal = []
@@ -91,8 +99,8 @@ def discover_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
     Like `glob.glob(recursive=True)`, names starting with a dot are not matched.
     """
     include = tuple(p.removeprefix("./") for p in include)
-    includes = [glob_regex(p) for p in include]
-    excludes = [glob_regex(p.removeprefix("./")) for p in exclude]
+    included = _any_glob(include)
+    excluded = _any_glob(tuple(p.removeprefix("./") for p in exclude))
     found: set[str] = set()
     problems: list[Problem] = []
     root_text = os.fspath(root)
@@ -122,7 +130,7 @@ def discover_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
                         folders.append((entry.path, rel))
                     elif _leaves(real_root, entry.path):
                         problems.append(outside_root(rel, folder=True))
-                elif any(r.match(rel) for r in includes) and not any(r.match(rel) for r in excludes):
+                elif included.match(rel) and not excluded.match(rel):
                     found.add(rel)
                     if entry.is_symlink() and _leaves(real_root, entry.path):
                         problems.append(outside_root(rel, folder=False))

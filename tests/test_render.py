@@ -19,8 +19,9 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.config import load_config
 from generator.config_document import default_config_text
+from generator.config_fields import OUTPUT_NAMES
 from generator.lint import lint
-from generator.names import OUTPUT_NAMES, job_id
+from generator.names import job_id
 from generator.render.jobs import needed_suites, with_ci_paths
 from generator.render.pins import CHECKOUT, DOWNLOAD_ARTIFACT, SETUP_PYTHON, UPLOAD_ARTIFACT
 from generator.render.shipping import copy_text
@@ -772,7 +773,7 @@ def test_templates_load_from_a_built_wheel(tmp_path):
 def test_every_rendered_workflow_has_a_configurable_file_name(tmp_path):
     """A workflow output is one OUTPUTS entry plus its name in OUTPUT_NAMES (which the schema's
     `workflows.files` is filled from): the two lists agree."""
-    from generator.names import OUTPUT_NAMES
+    from generator.config_fields import OUTPUT_NAMES
     from generator.render.outputs import OUTPUTS
 
     config = load_config(None, tmp_path)  # the embedded default: default file names

@@ -124,3 +124,22 @@ def test_a_root_that_is_itself_a_link_scans_normally(tmp_path: Path):
     (tmp_path / "link").symlink_to(tmp_path / "real")
     scan = scan_tree(tmp_path / "link", ("test/*.py",), ())
     assert (scan.problems, [r.path for r in scan.registrations]) == ((), ["test/a.py"])
+
+
+def test_files_match_any_include_glob_and_no_exclude_glob(tmp_path):
+    from generator.tree import discover_files
+
+    names = ["a/test_x.py", "a/b/test_y.py", "a/b/conftest.py", "c/test_z.py", "c/d/e.py", "top.py", ".hidden/t.py"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+
+    def found(include, exclude=()):
+        return discover_files(tmp_path, include, exclude)[0]
+
+    assert found(("a/**/*.py",)) == ["a/b/conftest.py", "a/b/test_y.py", "a/test_x.py"]
+    assert found(("a/**/*.py", "c/*.py")) == ["a/b/conftest.py", "a/b/test_y.py", "a/test_x.py", "c/test_z.py"]
+    assert found(("**/*.py",), ("**/conftest.py", "c/**")) == ["a/b/test_y.py", "a/test_x.py", "top.py"]
+    assert found(("./a/*.py", "a/*.py"), ("./a/b/*.py",)) == ["a/test_x.py"]
+    assert found(("**/*.py",), ("**/*.py",)) == []
+    assert found(()) == []

@@ -4,6 +4,7 @@ to scanning here wherever forking is not safe or does not pay."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import subprocess
 import sys
 import threading
@@ -28,13 +29,13 @@ def _calls(synth_tree) -> int:
 def forks(monkeypatch):
     """Count the worker pools started."""
     started = []
-    real = scan_many.multiprocessing.get_context
+    real = multiprocessing.get_context
 
     def counting(method):
         started.append(method)
         return real(method)
 
-    monkeypatch.setattr(scan_many.multiprocessing, "get_context", counting)
+    monkeypatch.setattr(multiprocessing, "get_context", counting)
     return started
 
 

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generator.backends import BY_NAME
+from generator.config_fields import OUTPUT_NAMES
 from generator.model import Config, GpuPreflight, ModelTest, Pool, RunnerHealth, Suite, SuitePlan
 from generator.names import (
     FINISH_JOB,
     GATE_FILE,
     GATE_JOB,
-    OUTPUT_NAMES,
     PLAN_FILE,
     RESULTS_ARTIFACT,
     RESULTS_FILE,
