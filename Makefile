@@ -27,15 +27,17 @@ $(VENV)/.test: $(VENV)/.base
 
 .PHONY: test test-fast findings-table bench regen-workflows check-workflows lint-corpus clean
 
-# pytest exits 5 when it collected nothing: that is a failure, never a pass.
+# pytest exits 5 when it collected nothing: that is a failure, never a pass. Every core
+# (pytest-xdist); each act module's tests stay on one worker (tests/conftest.py), so its
+# workflows run once.
 test: $(VENV)/.test
-	@$(BIN)/python -m pytest -q; status=$$?; \
+	@$(BIN)/python -m pytest -q -n auto --dist loadgroup; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
 # The inner loop: everything but the act scenarios and the workflow validators (pytest markers
 # `act` and `validators`, see tests/conftest.py), on every core (pytest-xdist). `make test` stays the
-# full suite, one process.
+# full suite.
 test-fast: $(VENV)/.test
 	@$(BIN)/python -m pytest -q -n auto -m "not act and not validators"; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test-fast: pytest collected no tests" >&2; exit 1; fi; \

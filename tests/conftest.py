@@ -45,8 +45,10 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
 
 # Test tiers (README "Development"): `make test-fast` deselects `act` and `validators`.
 # Every module named test_act_*.py runs workflows in act, so it is marked here by its name (a new
-# scenario file cannot forget it); validator tests carry `pytest.mark.validators` in their module;
-# the GPU e2e module is marked `gpu`.
+# scenario file cannot forget it), and its tests form one xdist group: `make test` spreads the suite
+# over every core with `--dist loadgroup`, and a module's act runs (module fixtures that take up to
+# minutes) then happen once, on one worker. Validator tests carry `pytest.mark.validators` in their
+# module; the GPU e2e module is marked `gpu`.
 ACT_MODULE_PREFIX = "test_act_"
 
 
@@ -55,6 +57,7 @@ def pytest_collection_modifyitems(config, items):
         module = item.path.name
         if module.startswith(ACT_MODULE_PREFIX):
             item.add_marker(pytest.mark.act)
+            item.add_marker(pytest.mark.xdist_group(module))
         if item.path.parent.name == "e2e":
             item.add_marker(pytest.mark.gpu)
 
