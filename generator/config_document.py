@@ -261,8 +261,8 @@ def document(text: str, source: str, cache_dir: Path | None = None) -> Document:
 
 
 @dataclass(frozen=True)
-class TestGlobs:
-    """The config's `tests:` section: what `cigen scan` needs, without building a Config."""
+class ScanGlobs:
+    """The config's `tests:` section, the files a scan reads: what `cigen scan` needs, without building a Config."""
 
     source: str
     include: tuple[str, ...]
@@ -270,9 +270,10 @@ class TestGlobs:
     include_line: int
 
 
-def test_globs(doc: Document) -> TestGlobs:
+def scan_globs(doc: Document) -> ScanGlobs:
+    """`tests.include` and `tests.exclude` of a schema-valid document, with their defaults."""
     tests = TOP.get(doc.data, "tests")
-    return TestGlobs(
+    return ScanGlobs(
         doc.source,
         tuple(TESTS.get(tests, "include")),
         tuple(TESTS.get(tests, "exclude")),

@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from generator.config_document import ScanGlobs
 from generator.errors import Problem
 from generator.errors import error as _error
 from generator.errors import warning as _warning
@@ -33,7 +34,8 @@ LintCheck = Callable[[Config, TreeScan], Iterable[Problem]]
 
 def check_tree(config: Config, scan: TreeScan) -> list[Problem]:
     """No test file at all is a wrong --root or include glob, not an empty CI."""
-    return no_test_files(scan, config.source, config.line("tests", "include"), config.include)
+    globs = ScanGlobs(config.source, config.include, config.exclude, config.line("tests", "include"))
+    return no_test_files(scan, globs)
 
 
 def planned_registrations(config: Config, scan: TreeScan) -> list[Registration]:

@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 
 from generator.cache import ScanCache, default_cache_dir
-from generator.config_document import TestGlobs, read_document, test_globs
+from generator.config_document import ScanGlobs, read_document, scan_globs
 from generator.errors import HasProblems, Problem, Severity, UserError, error
 from generator.registration import Registration
 from generator.scan import MAIN_HELP, FileScan, finding
@@ -193,17 +193,17 @@ def scan_tree(
     )
 
 
-def no_test_files(scan: TreeScan, source: str, include_line: int, include: tuple[str, ...]) -> list[Problem]:
+def no_test_files(scan: TreeScan, globs: ScanGlobs) -> list[Problem]:
     """No test file at all is a wrong --root or include glob, not an empty CI: an error at the
-    config's `tests.include` (`source`, `include_line`)."""
+    config's `tests.include`."""
     if scan.files:
         return []
     return [
         error(
-            source,
-            include_line,
+            globs.source,
+            globs.include_line,
             "no-test-files",
-            f"no file under {scan.root} matches tests.include ({', '.join(include)})",
+            f"no file under {scan.root} matches tests.include ({', '.join(globs.include)})",
             help="run from the repository root or pass --root; check tests.include in cigen.yml",
         )
     ]
@@ -215,11 +215,11 @@ def check_root(root: Path) -> None:
         raise UserError(str(root), 0, "no-root", "not a directory", help="pass the repository root with --root")
 
 
-def read_tree(root: Path, config_path: Path | None = None, use_cache: bool = True) -> tuple[TestGlobs, TreeScan]:
+def read_tree(root: Path, config_path: Path | None = None, use_cache: bool = True) -> tuple[ScanGlobs, TreeScan]:
     """The config's test globs and a scan of the files they match: what `cigen scan` needs. The
     config is read and validated (generator/config_document.py) but not built into a Config."""
     check_root(root)
     cache_dir = default_cache_dir() if use_cache else None
-    globs = test_globs(read_document(config_path, root, cache_dir))
+    globs = scan_globs(read_document(config_path, root, cache_dir))
     cache = ScanCache(cache_dir) if cache_dir is not None else None
     return globs, scan_tree(root, globs.include, globs.exclude, cache)

@@ -28,7 +28,7 @@ def scan(root: Path, config_path: Path | None, no_cache: bool, fmt: str) -> None
     from generator.tree import no_test_files, read_tree
 
     globs, tree = read_tree(root, config_path, not no_cache)
-    problems = [*tree.problems, *no_test_files(tree, globs.source, globs.include_line, globs.include)]
+    problems = [*tree.problems, *no_test_files(tree, globs)]  # an empty tree is a wrong root
     stop_on_errors(problems, len(tree.files), "nothing printed")
     registrations = tree.registrations
     if fmt == "json":
