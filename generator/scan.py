@@ -13,6 +13,7 @@ Speed: a cold scan does not build an AST of whole files. A small lexer finds whe
 comments and brackets are, which gives every top-level logical line that starts with a
 marker name or `if`; only those statements are parsed with `ast`. Files the lexer cannot
 vouch for (`;` between statements, unterminated strings, PEP 701 f-strings) are parsed whole.
+Many files at once are spread over worker processes by generator/scan_many.py.
 """
 
 from __future__ import annotations
