@@ -412,6 +412,7 @@ def _triggers(spec: dict) -> Triggers:
         push=TRIGGERS.get(spec, "push"),
         schedule=tuple(TRIGGERS.get(spec, "schedule")),
         dispatch=TRIGGERS.get(spec, "dispatch"),
+        keep_going_on_schedule=TRIGGERS.get(spec, "keep_going_on_schedule"),
     )
 
 

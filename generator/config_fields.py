@@ -485,6 +485,12 @@ TRIGGERS = Section(
         Field("push", True, "Pushes to workflows.branches run every per-commit suite."),
         Field("schedule", (), "Crons that run every per-commit suite (sglang: 0 11,23 * * *)."),
         Field("dispatch", True, "A manual dispatch runs every per-commit suite."),
+        Field(
+            "keep_going_on_schedule",
+            False,
+            "A scheduled run collects every failure, as sglang's does: its shards keep going past a failing "
+            "file, and a suite runs even when a suite it needs failed (a failed build still stops it).",
+        ),
     ),
 )
 

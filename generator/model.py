@@ -208,6 +208,7 @@ class Triggers:
     push: bool = TRIGGERS.default("push")
     schedule: tuple[str, ...] = TRIGGERS.default("schedule")
     dispatch: bool = TRIGGERS.default("dispatch")
+    keep_going_on_schedule: bool = TRIGGERS.default("keep_going_on_schedule")
 
 
 @dataclass(frozen=True)

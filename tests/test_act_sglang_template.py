@@ -89,6 +89,19 @@ def schedule_event(cron: str) -> dict:
     return {"schedule": cron, "repository": repository_payload()}
 
 
+def first_of_a_shared_shard(repo: FixtureRepo, suite: str) -> str:
+    """The first file of the suite's first shard that has files after it."""
+    return next(files[0] for files in plan_shards(repo, suite) if len(files) > 1)
+
+
+def failing_schedule(repo: FixtureRepo, work: Path) -> ActRun:
+    """sglang's twice-daily schedule over a main branch where the first file of the first stage fails."""
+    clone = repo.clone(work / "repo")
+    failing = first_of_a_shared_shard(repo, BASE_A)
+    clone.commit({failing: fixture_test_file(failing, "coredump")}, "a change that breaks one file")
+    return act(clone, PER_COMMIT, "schedule", schedule_event(SCHEDULE), work, ["4-gpu-b200-kernel"])
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> FixtureRepo:
     return make_sglang_template_repo(tmp_path_factory.mktemp("sglang-template") / "repo")
@@ -106,6 +119,7 @@ def runs(repo, tmp_path_factory) -> Runs:
             "schedule": lambda: act(
                 repo, PER_COMMIT, "schedule", schedule_event(SCHEDULE), root / "schedule", ["4-gpu-b200-kernel"]
             ),
+            "failing schedule": lambda: failing_schedule(repo, root / "failing-schedule"),
             "no run-ci": lambda: pull_request(repo, root / "no-run-ci", server, ()),
             "draft": lambda: pull_request(repo, root / "draft", server, ("run-ci",), draft=True),
             "unrelated label": lambda: pull_request(repo, root / "label", server, ("run-ci",), action="labeled"),
@@ -182,6 +196,19 @@ def test_the_schedule_runs_every_enabled_per_commit_registration_once(runs, repo
     assert set(row[3] for row in table.values()) == {"a schedule runs every suite"}
     installs = [call.inputs for call in result.actions if call.action == "ci_install_dependency.sh"]
     assert len(installs) == 8 and all(i == {"custom_build": "false", "wheels": []} for i in installs)
+
+
+def test_a_failing_schedule_runs_every_file_and_every_stage_and_fails(runs, repo):
+    """sglang's schedule collects every failure: `--continue-on-error` runs the files after the failing
+    one, and the stages after a failed one run all the same (_pr-test-stage.yml); Result is red. (On a
+    pull request the shard stops and the later stages are skipped: the high-priority scenario.)"""
+    result = runs["failing schedule"]
+    assert_clean(result)
+    failing = first_of_a_shared_shard(repo, BASE_A)  # every other stage needs base-a
+    assert runs_of(result) == suite_files(repo, SUITES) - Counter({(failing, BASE_A): 1})  # every other file, once
+    assert result.results() == {"gate": "success", BUILD: "skipped", BASE_A: "failure",
+                                **dict.fromkeys(SUITES[1:], "success"), "finish": "failure"}  # fmt: skip
+    assert result.job(BASE_A).outcomes()["Run shard"] == "failure"
 
 
 @pytest.mark.parametrize(("scenario", "line"), [("no run-ci", NO_RUN_CI), ("draft", DRAFT)])

@@ -453,6 +453,32 @@ def test_the_sglang_template_sets_per_pool_settings_and_no_retries_where_sglang_
         assert command[command.index("--retries") + 1] == "0" and "--retry-classes" not in command, name
 
 
+def test_a_scheduled_run_collects_every_failure_where_the_template_says_so(corpus_workflows):
+    build = "build-sgl-kernel"  # every per-commit suite of the template uses it
+    """sglang's schedule: --continue-on-error, and a stage runs whatever the stages before it did
+    (_pr-test-stage.yml); a failed kernel build still stops the suites that use it. Pull requests and
+    dispatches are unchanged; the nightly workflow keeps going anyway; a config without
+    keep_going_on_schedule (the golden tree) renders neither."""
+    per_commit = shard_jobs(corpus_workflows["per-commit"])
+    later = {name: job for name, job in per_commit.items() if any(n not in ("gate", build) for n in job["needs"])}
+    assert later and len(later) < len(per_commit)
+    for name, job in per_commit.items():
+        command = next(s["run"] for s in job["steps"] if "run_shard.py run" in s.get("run", ""))
+        assert "--keep-going-on schedule" in command and "--keep-going\n" not in command, name
+        condition = job["if"]
+        if name not in later:
+            assert "schedule" not in condition, name
+            continue
+        assert "github.event_name == 'schedule' || (!contains(needs.*.result, 'failure') && " in condition, name
+        assert f"needs.{build}.result != 'failure' && needs.{build}.result != 'cancelled'" in condition, name
+    for job in shard_jobs(corpus_workflows["nightly"]).values():
+        command = next(s["run"] for s in job["steps"] if "run_shard.py run" in s.get("run", ""))
+        assert "--keep-going-on" not in command and "schedule' ||" not in job["if"]
+    for path in (EXPECTED / "workflows").glob("*.yml"):
+        text = path.read_text()
+        assert "keep-going-on" not in text and "event_name == 'schedule' ||" not in text, path.name
+
+
 def test_nightly_and_manual_suites_only_in_the_nightly_workflow(synth_tree, corpus_workflows):
     config = load_config(None, synth_tree.root)
     per_commit = {job_suite(job) for job in shard_jobs(corpus_workflows["per-commit"]).values()}

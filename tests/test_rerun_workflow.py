@@ -268,13 +268,14 @@ def sglang_workflows(synth_tree) -> dict[str, dict]:
 
 
 def runner_options(run: str) -> list[str]:
-    """The runner's command of a run step as words, without the ones saying which files run."""
+    """The runner's command of a run step as words, without the ones saying which files run, and
+    without `--keep-going-on schedule`: a /rerun-test job runs on a comment, never on a schedule."""
     command = run[run.index("python3 .github/cigen/run_shard.py") :].replace(" \\\n", " ")
     words = shlex.split(command)
     options = []
     while words:
         word = words.pop(0)
-        if word in ("--plan", "--suite", "--shard", "--files-json"):
+        if word in ("--plan", "--suite", "--shard", "--files-json", "--keep-going-on"):
             words.pop(0)
         elif word != "$@":
             options.append(word)

@@ -130,6 +130,24 @@ def test_stops_at_the_first_failure_unless_keep_going(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("event", "ran"),
+    [("schedule", ["test", "passed"]), ("pull_request", ["test", "not-run"]), (None, ["test", "not-run"])],
+)
+def test_keep_going_on_an_event_keeps_going_only_on_that_event(tmp_path, event, ran):
+    """sglang passes --continue-on-error on schedules only: `--keep-going-on schedule` reads GitHub's
+    GITHUB_EVENT_NAME, so one rendered command fails fast on pull requests and collects every
+    failure on a schedule."""
+    root = write_files(tmp_path / "repo", {"t/test_a.py": FAIL, "t/test_b.py": PASS})
+    summary = tmp_path / "summary.md"
+    env = {"GITHUB_EVENT_NAME": event or ""}  # "": not an Actions run (and not the event of one running these tests)
+    args = shard_args(root, ["t/test_a.py", "t/test_b.py"], "--keep-going-on", "schedule", "--summary", str(summary))
+    run = run_runner(*args, env=env)
+    assert run.exit_code == 1
+    rows = masked(summary.read_text()).splitlines()[4:6]
+    assert [row.split(" | ")[1] for row in rows] == ran
+
+
 def test_a_file_that_fails_once_then_passes_is_flaky_and_the_shard_passes(tmp_path):
     root = write_files(tmp_path / "repo", {"t/test_flaky.py": FLAKY})
     results, summary = tmp_path / "results.json", tmp_path / "summary.md"

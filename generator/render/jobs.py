@@ -89,17 +89,29 @@ class WorkflowKind:
         return self.name == "rerun-test"
 
 
-def job_condition(suite: Suite, has_needs: bool) -> str:
+def job_condition(config: Config, suite: Suite, needs: Sequence[str], kind: WorkflowKind) -> str:
     """The gate decided this suite runs, and no job it waits for failed or was cancelled (a
-    need its own gate skipped does not block it, which GitHub's implicit success() would)."""
+    need its own gate skipped does not block it, which GitHub's implicit success() would). With
+    `keep_going_on_schedule`, a scheduled per-commit run ignores the suites it needs (sglang's
+    stages run on a schedule whatever came before); a failed build still blocks."""
     parts = [
         "!cancelled()",
         f"needs.{GATE_JOB}.result == 'success'",
         f"fromJSON(needs.{GATE_JOB}.outputs.run || '{{}}')[{literal(suite.name)}]",
     ]
-    if has_needs:
-        parts += ["!contains(needs.*.result, 'failure')", "!contains(needs.*.result, 'cancelled')"]
-    return expression(parts)
+    if len(needs) == 1:
+        return expression(parts)
+    blocked = "!contains(needs.*.result, 'failure') && !contains(needs.*.result, 'cancelled')"
+    builds = [build_job_id(name) for name in used_builds(config, suite, kind)]
+    if not schedule_keeps_going(config, kind) or len(needs) == 1 + len(builds):  # no suite needed
+        return expression([*parts, blocked])
+    parts += [f"needs.{job}.result != '{result}'" for job in builds for result in ("failure", "cancelled")]
+    return expression([*parts, f"github.event_name == 'schedule' || ({blocked})"])
+
+
+def schedule_keeps_going(config: Config, kind: WorkflowKind) -> bool:
+    """A scheduled run of this workflow collects every failure (workflows.triggers.keep_going_on_schedule)."""
+    return kind.name == "per-commit" and config.workflows.triggers.keep_going_on_schedule
 
 
 def ci_paths(config: Config) -> list[str]:
@@ -190,9 +202,12 @@ def plan_source(suite: Suite) -> list[str]:
     return [f"--plan {repo_path(PLAN_FILE)}", f"--suite {shlex.quote(suite.name)}", '--shard "$SHARD"']
 
 
-def shard_command(suite: Suite, pool: Pool, source: Sequence[str] | None = None) -> str:
+def shard_command(
+    suite: Suite, pool: Pool, source: Sequence[str] | None = None, keep_going_on: Sequence[str] = ()
+) -> str:
     """The run step: the shipped runner with the suite's settings, one option a line; `source`
-    says which files (default: the job's shard of the plan)."""
+    says which files (default: the job's shard of the plan); `keep_going_on`: the events on which
+    a per-commit shard runs every file even after one fails."""
     lines = [
         f"python3 {repo_path(RUNNER_FILE)} run",
         *(plan_source(suite) if source is None else source),
@@ -204,6 +219,7 @@ def shard_command(suite: Suite, pool: Pool, source: Sequence[str] | None = None)
     lines.append(f"--retry-wait {suite.retry_wait_seconds}")
     if suite.trigger != "per-commit":  # per-commit shards free the runner at the first failure
         lines.append("--keep-going")
+    lines += [f"--keep-going-on {event}" for event in keep_going_on]
     lines.append(f"--pool {shlex.quote(pool.name)}")
     if BY_NAME[suite.backend].gpu_check == "nvidia-smi" and pool.gpus:
         lines.append(f"--gpus {pool.gpus}")
@@ -364,7 +380,7 @@ def shard_jobs(config: Config, suite_plan: SuitePlan, needs: list[str], kind: Wo
                 "id": ident,
                 "name": f"{shown} (shard ${{{{ matrix.shard }}}})",
                 "needs": needs,
-                "if": job_condition(suite, len(needs) > 1),
+                "if": job_condition(config, suite, needs, kind),
                 **suite_pool_job(config, suite, pool, kind),
                 "runs_on": runs_on(pool, overrides, kind),
                 "override_pools": [p.name for p in overrides],
@@ -396,7 +412,7 @@ def suite_pool_job(
         "setup_timeout_minutes": config.workflows.setup_timeout_minutes,
         "step_timeout_minutes": suite.step_timeout_minutes,
         "hooks": hook_steps(config, suite, pool),
-        "command": shard_command(suite, pool, source),
+        "command": shard_command(suite, pool, source, ("schedule",) if schedule_keeps_going(config, kind) else ()),
         "step_env": health_env(pool.health),
     }
 
@@ -425,7 +441,7 @@ def model_test_job(
         "id": model_job_id(suite.name, pool.name),
         "name": f"{suite.name} model tests ({pool.name})",
         "needs": needs,
-        "if": job_condition(suite, len(needs) > 1),
+        "if": job_condition(config, suite, needs, kind),
         "runs_on": list(pool.labels),
         "timeout_minutes": suite.job_timeout_minutes,
         "environment": secrets_environment(config, suite, kind),

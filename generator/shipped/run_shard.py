@@ -980,6 +980,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Run every file even after one fails (default: stop).",
     )
     run.add_argument(
+        "--keep-going-on",
+        action="append",
+        default=[],
+        metavar="EVENT",
+        help="--keep-going when $GITHUB_EVENT_NAME is EVENT (repeatable; sglang: schedule).",
+    )
+    run.add_argument(
         "--python",
         default="python3",
         help="Interpreter that runs each file (default python3).",
@@ -1036,7 +1043,8 @@ def run_command(options: argparse.Namespace) -> int:
         options.per_file_timeout,
         options.retries,
         options.retry_wait,
-        options.keep_going,
+        options.keep_going
+        or os.environ.get("GITHUB_EVENT_NAME") in options.keep_going_on,
         preflight,
         options.pool,
         tuple(options.retry_classes),
